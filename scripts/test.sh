@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, then runs format and lint checks, unit and
+# integration tests, golden packets, the fuzz corpus and the network-namespace lab.
+# Usage: sudo ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "test.sh: run as root (the lab needs network namespaces)" >&2; exit 1; }
+source scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --all-targets -- -D warnings
+step "cargo test (unit, integration, golden, lab)"
+cargo test --all -- --test-threads=1
+echo
+echo "test.sh: all tests passed"

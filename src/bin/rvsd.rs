@@ -1,0 +1,4 @@
+//! rvsd: the appliance daemon.
+fn main() {
+    println!("rvsd {}", rvs::version::VERSION);
+}

@@ -1,0 +1,192 @@
+//! Real servers ("dests" in IPVS words) and the per-dest counters that both
+//! the schedulers (read) and the connection table (write) share.
+//!
+//! A `Dest` lives as long as its service holds it (behind an `Arc`); workers
+//! read its weight and counters with relaxed atomics, because a scheduler
+//! decision that is one connection stale is exactly what IPVS tolerates too
+//! (its counters are also updated without a lock).
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+
+/// Index of a dest inside its service's dest list. Range: `0..dests.len()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DestIdx(pub u16);
+
+/// Forwarding method of one real server, as ipvsadm's `-m`, `-g`, `-i`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fwd {
+    /// Masquerading (`-m`): rewrite VIP:vport <-> RIP:rport; replies come back through us.
+    Nat,
+    /// Direct routing / gatewaying (`-g`, the ipvsadm default): rewrite the destination MAC only.
+    Dr,
+    /// IP-in-IP tunnelling (`-i`): prepend an outer IPv4 header to the real server.
+    Tun,
+}
+
+impl Fwd {
+    /// The word `ipvsadm -L` prints in the Forward column.
+    pub fn ipvsadm_word(self) -> &'static str {
+        match self {
+            Fwd::Nat => "Masq",
+            Fwd::Dr => "Route",
+            Fwd::Tun => "Tunnel",
+        }
+    }
+}
+
+/// One real server of one service.
+#[derive(Debug)]
+pub struct Dest {
+    /// Real server address (RIP).
+    pub addr: Ipv4Addr,
+    /// Real server port; for DR/TUN on a non-mark service it equals the service port.
+    pub port: u16,
+    /// Forwarding method.
+    pub fwd: Fwd,
+    weight: AtomicI32,
+    u_threshold: AtomicU32,
+    l_threshold: AtomicU32,
+    active: AtomicU32,
+    inactive: AtomicU32,
+    persistent: AtomicU32,
+    overloaded: AtomicBool,
+    available: AtomicBool,
+}
+
+impl Dest {
+    /// A new, available dest with no connections.
+    pub fn new(addr: Ipv4Addr, port: u16, fwd: Fwd, weight: i32) -> Self {
+        Dest {
+            addr,
+            port,
+            fwd,
+            weight: AtomicI32::new(weight),
+            u_threshold: AtomicU32::new(0),
+            l_threshold: AtomicU32::new(0),
+            active: AtomicU32::new(0),
+            inactive: AtomicU32::new(0),
+            persistent: AtomicU32::new(0),
+            overloaded: AtomicBool::new(false),
+            available: AtomicBool::new(true),
+        }
+    }
+
+    /// Builder-style thresholds (`-x upper`, `-y lower`; 0 = off).
+    pub fn with_thresholds(self, upper: u32, lower: u32) -> Self {
+        self.u_threshold.store(upper, Ordering::Relaxed);
+        self.l_threshold.store(lower, Ordering::Relaxed);
+        self
+    }
+
+    /// Current weight; 0 means quiescent (no new connections).
+    pub fn weight(&self) -> i32 {
+        self.weight.load(Ordering::Relaxed)
+    }
+    /// Changes the weight (management thread).
+    pub fn set_weight(&self, w: i32) {
+        self.weight.store(w, Ordering::Relaxed);
+    }
+    /// Upper connection threshold (`-x`), 0 = off.
+    pub fn u_threshold(&self) -> u32 {
+        self.u_threshold.load(Ordering::Relaxed)
+    }
+    /// Lower connection threshold (`-y`), 0 = off.
+    pub fn l_threshold(&self) -> u32 {
+        self.l_threshold.load(Ordering::Relaxed)
+    }
+    /// Changes both thresholds; as in IPVS, an upper threshold of 0 or one raised
+    /// above the old value clears OVERLOAD at once.
+    pub fn set_thresholds(&self, upper: u32, lower: u32) {
+        let old = self.u_threshold.swap(upper, Ordering::Relaxed);
+        self.l_threshold.store(lower, Ordering::Relaxed);
+        if upper == 0 || upper > old {
+            self.overloaded.store(false, Ordering::Relaxed);
+        }
+    }
+    /// ActiveConn: connections in TCP ESTABLISHED.
+    pub fn active_conns(&self) -> u32 {
+        self.active.load(Ordering::Relaxed)
+    }
+    /// InActConn: every other TCP state and all UDP entries.
+    pub fn inactive_conns(&self) -> u32 {
+        self.inactive.load(Ordering::Relaxed)
+    }
+    /// PersistConn: templates pointing at this dest.
+    pub fn persistent_conns(&self) -> u32 {
+        self.persistent.load(Ordering::Relaxed)
+    }
+    /// IPVS's `ip_vs_dest_conn_overhead`: active * 256 + inactive.
+    pub fn overhead(&self) -> u64 {
+        ((self.active_conns() as u64) << 8) + self.inactive_conns() as u64
+    }
+    /// True while the upper threshold was reached and the lower not yet passed again.
+    pub fn is_overloaded(&self) -> bool {
+        self.overloaded.load(Ordering::Relaxed)
+    }
+    /// False once the dest was deleted from its service (IPVS: not AVAILABLE);
+    /// connections still pointing at it are then handled per `expire_nodest_conn`.
+    pub fn is_available(&self) -> bool {
+        self.available.load(Ordering::Relaxed)
+    }
+    /// Marks the dest deleted.
+    pub fn set_unavailable(&self) {
+        self.available.store(false, Ordering::Relaxed);
+    }
+
+    /// A new connection (not a template) is bound to this dest, starting
+    /// inactive as in IPVS. Sets OVERLOAD when active+inactive reaches `-x`.
+    pub fn bind_conn(&self) {
+        self.inactive.fetch_add(1, Ordering::Relaxed);
+        let upper = self.u_threshold();
+        if upper != 0 && self.active_conns() + self.inactive_conns() >= upper {
+            self.overloaded.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A connection is unbound (expired or removed); `was_active` says which
+    /// counter it was in. Clears OVERLOAD as IPVS does: below `-y` if set, else
+    /// below 3/4 of `-x` if set, else unconditionally.
+    pub fn unbind_conn(&self, was_active: bool) {
+        if was_active {
+            self.active.fetch_sub(1, Ordering::Relaxed);
+        } else {
+            self.inactive.fetch_sub(1, Ordering::Relaxed);
+        }
+        let total = self.active_conns() as u64 + self.inactive_conns() as u64;
+        let (upper, lower) = (self.u_threshold() as u64, self.l_threshold() as u64);
+        let clear = if lower != 0 {
+            total < lower
+        } else if upper != 0 {
+            total * 4 < upper * 3
+        } else {
+            true
+        };
+        if clear {
+            self.overloaded.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// A bound connection entered ESTABLISHED (inactive -> active).
+    pub fn conn_became_active(&self) {
+        self.inactive.fetch_sub(1, Ordering::Relaxed);
+        self.active.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A bound connection left ESTABLISHED (active -> inactive).
+    pub fn conn_became_inactive(&self) {
+        self.active.fetch_sub(1, Ordering::Relaxed);
+        self.inactive.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A persistence template now points here.
+    pub fn bind_template(&self) {
+        self.persistent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A persistence template pointing here expired.
+    pub fn unbind_template(&self) {
+        self.persistent.fetch_sub(1, Ordering::Relaxed);
+    }
+}

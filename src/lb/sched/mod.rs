@@ -1,0 +1,1 @@
+//! Schedulers: one file per ipvsadm name behind one small trait (under construction).

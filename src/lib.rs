@@ -1,0 +1,18 @@
+//! rvs: a DPDK userspace L4 load balancer in the Linux Virtual Server tradition.
+//!
+//! Layers, from the bottom: [`wire`] (zero-copy header views), [`lb`] (the load
+//! balancer itself, no DPDK type in it), [`net`] (appliance networking: ARP,
+//! ICMP, routes, exception path), [`dpdk`] (the only safe wrapper over
+//! `dpdk-sys`), [`dataplane`] (worker loops joining mbufs to `lb` and `net`),
+//! [`mgmt`] (management thread) and [`config`] (TOML configuration).
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod dataplane;
+#[allow(unsafe_code)]
+pub mod dpdk;
+pub mod lb;
+pub mod mgmt;
+pub mod net;
+pub mod version;
+pub mod wire;
