@@ -1,0 +1,335 @@
+//! Ethernet ports: attach by device string, configure queues (RSS where supported),
+//! start, read link state and statistics, stop and close.
+
+use super::error::{strerror, Error};
+use super::mempool::Mempool;
+use super::queue::{RxQueue, TxQueue};
+use std::ffi::CString;
+
+/// How a port is set up. One RX and one TX queue per worker.
+#[derive(Clone, Debug)]
+pub struct PortConfig {
+    /// RX/TX queue pairs (= number of workers).
+    pub queues: u16,
+    /// RX descriptors per queue (adjusted to the device's limits).
+    pub rx_desc: u16,
+    /// TX descriptors per queue (adjusted to the device's limits).
+    pub tx_desc: u16,
+    /// MTU to set; devices that cannot change it keep theirs (logged).
+    pub mtu: u16,
+    /// Accept frames for any destination MAC.
+    pub promiscuous: bool,
+}
+
+impl Default for PortConfig {
+    fn default() -> Self {
+        PortConfig {
+            queues: 1,
+            rx_desc: 1024,
+            tx_desc: 1024,
+            mtu: 1500,
+            promiscuous: false,
+        }
+    }
+}
+
+/// Link state as the device reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkState {
+    /// True when the link is up.
+    pub up: bool,
+    /// Speed in Mbit/s (0 when unknown).
+    pub speed_mbps: u32,
+}
+
+/// Device counters, including the drops that happen before rvs sees a packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortStats {
+    /// Packets received.
+    pub ipackets: u64,
+    /// Packets sent.
+    pub opackets: u64,
+    /// Bytes received.
+    pub ibytes: u64,
+    /// Bytes sent.
+    pub obytes: u64,
+    /// Packets the NIC dropped because RX queues were full (we polled too slowly).
+    pub imissed: u64,
+    /// Erroneous packets received.
+    pub ierrors: u64,
+    /// Failed transmissions.
+    pub oerrors: u64,
+    /// RX drops because the mempool had no free mbuf.
+    pub rx_nombuf: u64,
+}
+
+/// One DPDK ethernet port, attached by its device string. Dropping it stops and closes
+/// the device (for `net_tap` this removes the kernel interface).
+pub struct Port {
+    id: u16,
+    device: String,
+    queues: u16,
+    started: bool,
+    rss: bool,
+}
+
+fn c_string(s: &str, device: &str) -> Result<CString, Error> {
+    CString::new(s).map_err(|_| Error::Device {
+        device: device.to_string(),
+        reason: "contains a NUL byte".into(),
+    })
+}
+
+impl Port {
+    /// Probes `device` (a vdev string such as `net_af_packet0,iface=eth1`, or a PCI
+    /// address) unless the EAL already did, and finds its port id.
+    pub fn attach(device: &str) -> Result<Port, Error> {
+        let name = device.split(',').next().unwrap_or(device).trim();
+        let cname = c_string(name, device)?;
+        let mut id: u16 = 0;
+        // SAFETY: cname is a valid C string; id is a valid out-pointer.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) };
+        if rc != 0 {
+            let cdev = c_string(device, device)?;
+            // SAFETY: cdev is a valid C string; DPDK copies what it keeps.
+            let rc = unsafe { dpdk_sys::rte_dev_probe(cdev.as_ptr()) };
+            if rc != 0 {
+                return Err(Error::Device {
+                    device: device.to_string(),
+                    reason: strerror(rc),
+                });
+            }
+            // SAFETY: as above.
+            let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) };
+            if rc != 0 {
+                return Err(Error::Device {
+                    device: device.to_string(),
+                    reason: format!("probed, but no ethernet port named {name}"),
+                });
+            }
+        }
+        Ok(Port {
+            id,
+            device: device.to_string(),
+            queues: 0,
+            started: false,
+            rss: false,
+        })
+    }
+
+    /// DPDK's port id.
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// The device string this port was attached with.
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+
+    /// True when RSS spreads flows over several RX queues.
+    pub fn rss(&self) -> bool {
+        self.rss
+    }
+
+    fn err(&self, what: impl Into<String>, rc: i32) -> Error {
+        Error::Port {
+            port: self.device.clone(),
+            what: what.into(),
+            reason: strerror(rc),
+        }
+    }
+
+    fn info(&self) -> Result<dpdk_sys::rte_eth_dev_info, Error> {
+        let mut info = dpdk_sys::rte_eth_dev_info::default();
+        // SAFETY: valid port id from attach; info is a valid out-pointer.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_info_get(self.id, &mut info) };
+        if rc != 0 {
+            return Err(self.err("device info", rc));
+        }
+        Ok(info)
+    }
+
+    /// Configures `cfg.queues` RX/TX queue pairs, RSS over IPv4/TCP/UDP when the device
+    /// supports it and more than one queue is asked for, the MTU, and promiscuity; then
+    /// starts the port and returns one RX and one TX handle per queue.
+    pub fn start(
+        &mut self,
+        cfg: &PortConfig,
+        pool: &Mempool,
+    ) -> Result<(Vec<RxQueue>, Vec<TxQueue>), Error> {
+        let info = self.info()?;
+        let queues = cfg.queues.max(1);
+        if queues > info.max_rx_queues || queues > info.max_tx_queues {
+            return Err(Error::Port {
+                port: self.device.clone(),
+                what: format!("{queues} queues"),
+                reason: format!(
+                    "device supports at most {} rx / {} tx queues",
+                    info.max_rx_queues, info.max_tx_queues
+                ),
+            });
+        }
+        let mut conf = dpdk_sys::rte_eth_conf::default();
+        // IPv4, fragmented IPv4, IPv4/TCP, IPv4/UDP, IPv4/other (RTE_ETH_RSS_* bits 2..7).
+        const RSS_IPV4_ALL: u64 = 0b1111_1100;
+        let rss_hf = info.flow_type_rss_offloads & RSS_IPV4_ALL;
+        self.rss = queues > 1 && rss_hf != 0;
+        if self.rss {
+            conf.rxmode.mq_mode = dpdk_sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+        }
+        // SAFETY: valid port id, conf is a valid pointer for the call; the port is stopped.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_configure(self.id, queues, queues, &conf) };
+        if rc != 0 {
+            return Err(self.err("configure", rc));
+        }
+        let (mut nrx, mut ntx) = (cfg.rx_desc, cfg.tx_desc);
+        // SAFETY: valid port id and out-pointers.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(self.id, &mut nrx, &mut ntx) };
+        if rc != 0 {
+            return Err(self.err("descriptor limits", rc));
+        }
+        // SAFETY: valid port id.
+        let socket = unsafe { dpdk_sys::rte_eth_dev_socket_id(self.id) };
+        let socket = if socket < 0 { 0 } else { socket as u32 };
+        for q in 0..queues {
+            // SAFETY: port configured with `queues` queues; q < queues; the pool outlives
+            // the port (rvsd closes ports before dropping the pool); NULL conf = defaults.
+            let rc = unsafe {
+                dpdk_sys::rte_eth_rx_queue_setup(
+                    self.id,
+                    q,
+                    nrx,
+                    socket,
+                    std::ptr::null(),
+                    pool.as_ptr(),
+                )
+            };
+            if rc != 0 {
+                return Err(self.err(format!("rx queue {q} setup"), rc));
+            }
+            // SAFETY: as above for the TX queue.
+            let rc = unsafe {
+                dpdk_sys::rte_eth_tx_queue_setup(self.id, q, ntx, socket, std::ptr::null())
+            };
+            if rc != 0 {
+                return Err(self.err(format!("tx queue {q} setup"), rc));
+            }
+        }
+        if cfg.mtu != 0 {
+            // SAFETY: valid port id.
+            let rc = unsafe { dpdk_sys::rte_eth_dev_set_mtu(self.id, cfg.mtu) };
+            if rc != 0 {
+                log::warn!(
+                    "port {}: cannot set MTU {}: {}",
+                    self.device,
+                    cfg.mtu,
+                    strerror(rc)
+                );
+            }
+        }
+        // SAFETY: valid, configured port.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_start(self.id) };
+        if rc != 0 {
+            return Err(self.err("start", rc));
+        }
+        self.started = true;
+        self.queues = queues;
+        if cfg.promiscuous {
+            // SAFETY: valid, started port.
+            let rc = unsafe { dpdk_sys::rte_eth_promiscuous_enable(self.id) };
+            if rc != 0 {
+                log::warn!("port {}: promiscuous mode: {}", self.device, strerror(rc));
+            }
+        }
+        let rx = (0..queues).map(|q| RxQueue::new(self.id, q)).collect();
+        let tx = (0..queues).map(|q| TxQueue::new(self.id, q)).collect();
+        Ok((rx, tx))
+    }
+
+    /// The port's MAC address.
+    pub fn mac(&self) -> Result<[u8; 6], Error> {
+        let mut addr = dpdk_sys::rte_ether_addr::default();
+        // SAFETY: valid port id and out-pointer.
+        let rc = unsafe { dpdk_sys::rte_eth_macaddr_get(self.id, &mut addr) };
+        if rc != 0 {
+            return Err(self.err("mac address", rc));
+        }
+        Ok(addr.addr_bytes)
+    }
+
+    /// Link state without waiting.
+    pub fn link(&self) -> LinkState {
+        let mut link = dpdk_sys::rte_eth_link::default();
+        // SAFETY: valid port id and out-pointer; the nowait variant never blocks.
+        let rc = unsafe { dpdk_sys::rte_eth_link_get_nowait(self.id, &mut link) };
+        if rc != 0 {
+            return LinkState {
+                up: false,
+                speed_mbps: 0,
+            };
+        }
+        LinkState {
+            up: link.link_status() != 0,
+            speed_mbps: link.link_speed,
+        }
+    }
+
+    /// Device counters (management thread; DPDK sums per-queue counters).
+    pub fn stats(&self) -> PortStats {
+        let mut s = dpdk_sys::rte_eth_stats::default();
+        // SAFETY: valid port id and out-pointer.
+        let rc = unsafe { dpdk_sys::rte_eth_stats_get(self.id, &mut s) };
+        if rc != 0 {
+            return PortStats::default();
+        }
+        PortStats {
+            ipackets: s.ipackets,
+            opackets: s.opackets,
+            ibytes: s.ibytes,
+            obytes: s.obytes,
+            imissed: s.imissed,
+            ierrors: s.ierrors,
+            oerrors: s.oerrors,
+            rx_nombuf: s.rx_nombuf,
+        }
+    }
+
+    /// Stops the port (workers must have stopped polling it).
+    pub fn stop(&mut self) {
+        if self.started {
+            // SAFETY: valid started port; no worker polls it any more (caller's duty,
+            // upheld by rvsd joining workers first).
+            let rc = unsafe { dpdk_sys::rte_eth_dev_stop(self.id) };
+            if rc != 0 {
+                log::warn!("port {}: stop: {}", self.device, strerror(rc));
+            }
+            self.started = false;
+        }
+    }
+}
+
+impl Drop for Port {
+    fn drop(&mut self) {
+        self.stop();
+        // SAFETY: the port is stopped and no queue handle is in use (rvsd drops queue
+        // handles with the workers before the ports).
+        let rc = unsafe { dpdk_sys::rte_eth_dev_close(self.id) };
+        if rc != 0 {
+            log::warn!("port {}: close: {}", self.device, strerror(rc));
+        }
+        if self.device.starts_with("net_") {
+            let name = self.device.split(',').next().unwrap_or("");
+            if let Ok(cname) = CString::new(name) {
+                // SAFETY: both are valid C strings; removing a closed vdev frees its
+                // resources (for net_tap: the kernel interface).
+                let rc =
+                    unsafe { dpdk_sys::rte_eal_hotplug_remove(c"vdev".as_ptr(), cname.as_ptr()) };
+                if rc != 0 {
+                    log::debug!("port {}: hotplug remove: {}", self.device, strerror(rc));
+                }
+            }
+        }
+    }
+}
