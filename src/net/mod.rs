@@ -1,1 +1,14 @@
-//! (module under construction)
+//! Appliance networking: the director's own addresses, ARP responder and neighbour
+//! table, ICMP echo, static routes and the exception path to the kernel.
+//!
+//! Contract: per-packet functions never panic on any bytes, never allocate and take no
+//! lock; they end in a [`Verdict`]. The neighbour table is shared by all workers
+//! (lock-free); everything else is immutable after start and shared behind an `Arc`.
+
+pub mod cidr;
+pub mod neigh;
+pub mod route;
+
+pub use cidr::Ipv4Cidr;
+pub use neigh::{Neigh, NeighTable};
+pub use route::{NextHop, PortIdx, Route, RouteTable};
