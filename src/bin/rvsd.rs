@@ -1,4 +1,116 @@
-//! rvsd: the appliance daemon.
-fn main() {
-    println!("rvsd {}", rvs::version::VERSION);
+//! rvsd: the appliance daemon. Brings up every configured port, one worker per
+//! configured core and the management loop; stops cleanly on SIGINT/SIGTERM.
+
+use anyhow::Context;
+use clap::Parser;
+use rvs::config::Config;
+use rvs::dataplane::{Counter, Plan, Runtime};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// rvs director daemon.
+#[derive(Parser, Debug)]
+#[command(name = "rvsd", version = rvs::version::VERSION, about = "rvs: DPDK userspace L4 load balancer (LVS-style director)")]
+struct Args {
+    /// Configuration file to run with.
+    #[arg(long, short = 'c', value_name = "FILE", conflicts_with = "check_config")]
+    config: Option<PathBuf>,
+    /// Validate a configuration file without touching any device, then exit.
+    #[arg(long, value_name = "FILE")]
+    check_config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(path) = args.check_config {
+        return match Config::load(&path) {
+            Ok(_) => {
+                println!("{}: configuration OK", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("rvsd: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let Some(path) = args.config else {
+        eprintln!("rvsd: --config FILE is required (or --check-config FILE)");
+        return ExitCode::from(2);
+    };
+    let cfg = match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rvsd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&cfg);
+    match run(&cfg) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line naming the cause, for operators and for scripts.
+            eprintln!("rvsd: {e:#}");
+            log::error!("{e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(cfg: &Config) {
+    let mut b = env_logger::Builder::new();
+    b.filter_level(cfg.log.level.filter());
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        b.parse_filters(&spec);
+    }
+    b.format_timestamp_millis().init();
+}
+
+fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
+    let plan = Plan::from_config(cfg);
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: cfg.cores.management }) {
+        log::warn!("management thread: could not pin to core {}", cfg.cores.management);
+    }
+    log::info!("rvsd {} starting", rvs::version::VERSION);
+    let rt = Runtime::start(&plan).context("start-up")?;
+    log::info!(
+        "rvsd running: {} port(s), {} worker(s)",
+        plan.ports.len(),
+        plan.worker_cores.len()
+    );
+    let mut failed = false;
+    while !stop.load(Ordering::Relaxed) {
+        if rt.failed() {
+            failed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    log::info!("rvsd stopping");
+    for c in Counter::ALL {
+        let per = rt.counter_per_worker(*c);
+        if per.iter().any(|&v| v != 0) {
+            log::info!("counter {} = {} (per worker {:?})", c.name(), per.iter().sum::<u64>(), per);
+        }
+    }
+    for (name, s) in rt.port_stats() {
+        log::info!(
+            "port {name}: ipackets {} opackets {} imissed {} rx_nombuf {} oerrors {}",
+            s.ipackets,
+            s.opackets,
+            s.imissed,
+            s.rx_nombuf,
+            s.oerrors
+        );
+    }
+    rt.stop();
+    log::info!("rvsd stopped");
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

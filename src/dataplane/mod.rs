@@ -1,1 +1,15 @@
-//! (module under construction)
+//! The data plane: per-core poll-mode workers joining DPDK ports to `net` (and, later,
+//! `lb`), and the runtime that brings ports, taps and workers up and down.
+//!
+//! Contract: the worker loop takes no lock, makes no syscall and allocates nothing per
+//! packet; each worker owns queue `i` of every port, its counters, and nothing else
+//! mutable. The runtime (start/stop) runs on the main thread.
+
+pub mod counters;
+pub mod plan;
+pub mod runtime;
+pub mod worker;
+
+pub use counters::{Counter, WorkerCounters};
+pub use plan::{Plan, PortPlan, RoutePlan};
+pub use runtime::Runtime;

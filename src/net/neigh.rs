@@ -123,6 +123,23 @@ impl NeighTable {
         }
     }
 
+    /// The MAC of `addr` if usable, without claiming a request (for deciding whether to
+    /// refresh an entry from overheard ARP).
+    pub fn lookup_quiet(&self, addr: Ipv4Addr, now_secs: u32) -> Option<[u8; 6]> {
+        let a = u32::from(addr);
+        let slot = &self.slots[index(a)];
+        let word = slot.mac_tag.load(Ordering::Acquire);
+        let age = now_secs.wrapping_sub(slot.learnt_secs.load(Ordering::Relaxed));
+        if word == 0 || (word >> 48) != tag(a) || slot.addr.load(Ordering::Relaxed) != a || age > EXPIRE_SECS {
+            return None;
+        }
+        let mut mac = [0u8; 6];
+        for (i, b) in mac.iter_mut().enumerate() {
+            *b = (word >> (40 - 8 * i)) as u8;
+        }
+        Some(mac)
+    }
+
     /// True for exactly one caller per slot per request interval (compare-and-swap on
     /// the request time), so concurrent workers do not flood ARP requests.
     fn claim_request(&self, slot: &Slot, now_secs: u32) -> bool {

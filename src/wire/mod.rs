@@ -1,1 +1,3 @@
 //! (module under construction)
+pub mod buf;
+pub use buf::{HeadroomBuf, PacketBuf};

@@ -1,0 +1,115 @@
+//! Per-worker counters: every outcome of the worker loop, including NIC and TX drops.
+//!
+//! Each worker owns one [`WorkerCounters`] and is its only writer, so an increment is a
+//! relaxed load and store (no locked read-modify-write on the fast path); the management
+//! thread reads with relaxed loads and sums across workers. A reader may see a counter
+//! one packet behind, which is all a statistic needs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident => $text:literal,)*) => {
+        /// One counter of the worker loop.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(usize)]
+        pub enum Counter { $($(#[$doc])* $name,)* }
+
+        impl Counter {
+            /// Every counter, in display order.
+            pub const ALL: &'static [Counter] = &[$(Counter::$name,)*];
+            /// The name operators see (`rvsd` logs, later `rvsadm`).
+            pub fn name(self) -> &'static str {
+                match self { $(Counter::$name => $text,)* }
+            }
+        }
+    };
+}
+
+counters! {
+    /// Packets received from data ports.
+    RxPkts => "rx_pkts",
+    /// Bytes received from data ports.
+    RxBytes => "rx_bytes",
+    /// Packets handed to the transmit queues of data ports.
+    TxPkts => "tx_pkts",
+    /// ARP replies sent for our addresses and VIPs.
+    ArpReplies => "arp_replies",
+    /// ARP requests sent to resolve next hops.
+    ArpRequests => "arp_requests",
+    /// ICMP echo replies sent.
+    EchoReplies => "echo_replies",
+    /// Packets routed (MACs rewritten, TTL decremented).
+    Forwarded => "forwarded",
+    /// Packets handed up to the kernel (exception path).
+    ToKernel => "to_kernel",
+    /// Packets the kernel sent out through a port (exception path).
+    FromKernel => "from_kernel",
+    /// Packets fully handled by rvsd itself (ARP replies learnt from).
+    Consumed => "consumed",
+    /// Malformed packets.
+    DropMalformed => "drop_malformed",
+    /// Unicast frames for other MACs.
+    DropOtherHost => "drop_other_host",
+    /// Neither IPv4 nor ARP.
+    DropUnknownEthertype => "drop_unknown_ethertype",
+    /// ARP packets not for us.
+    DropArpIgnored => "drop_arp_ignored",
+    /// No route.
+    DropNoRoute => "drop_no_route",
+    /// Next hop unresolved.
+    DropNeighUnresolved => "drop_neigh_unresolved",
+    /// TTL exceeded on forwarding.
+    DropTtlExceeded => "drop_ttl_exceeded",
+    /// Local traffic on a port without exception path.
+    DropNoExceptionPath => "drop_no_exception_path",
+    /// Not forwardable (broadcast/multicast destinations).
+    DropNotForwardable => "drop_not_forwardable",
+    /// Multi-segment mbufs (never produced at our MTUs).
+    DropMultiSegment => "drop_multi_segment",
+    /// Packets the NIC did not take after retries.
+    DropTxFull => "drop_tx_full",
+    /// Worker loop iterations (to see a worker is alive).
+    Loops => "loops",
+}
+
+/// Number of counters.
+pub const COUNTERS: usize = Counter::ALL.len();
+
+/// One worker's counters.
+pub struct WorkerCounters {
+    cells: [AtomicU64; COUNTERS],
+}
+
+impl Default for WorkerCounters {
+    fn default() -> Self {
+        WorkerCounters {
+            cells: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl WorkerCounters {
+    /// Adds `n` (owner thread only: plain load + store, see the module doc).
+    #[inline]
+    pub fn add(&self, c: Counter, n: u64) {
+        let cell = &self.cells[c as usize];
+        cell.store(cell.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    }
+
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self, c: Counter) {
+        self.add(c, 1);
+    }
+
+    /// Sets a counter mirrored from elsewhere (e.g. a TX queue's own drop count).
+    #[inline]
+    pub fn set(&self, c: Counter, v: u64) {
+        self.cells[c as usize].store(v, Ordering::Relaxed);
+    }
+
+    /// Reads one counter (any thread).
+    pub fn get(&self, c: Counter) -> u64 {
+        self.cells[c as usize].load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,60 @@
+//! What the runtime is asked to bring up: the parts of the configuration the data plane
+//! needs, in plain types, so the runtime does not depend on the config file's shape.
+
+use crate::net::Ipv4Cidr;
+use std::net::Ipv4Addr;
+
+/// One data port.
+#[derive(Clone, Debug)]
+pub struct PortPlan {
+    /// Operator's name for the port ("ext").
+    pub name: String,
+    /// DPDK device string (vdev args or PCI address).
+    pub device: String,
+    /// Local addresses with their prefix lengths (connected routes follow from them).
+    pub addrs: Vec<Ipv4Cidr>,
+    /// VIPs answered for by ARP on this port (phase 3 services).
+    pub vips: Vec<Ipv4Addr>,
+    /// Kernel interface name for the exception path, if enabled.
+    pub tap: Option<String>,
+    /// MTU.
+    pub mtu: u16,
+    /// Accept any destination MAC at the NIC.
+    pub promiscuous: bool,
+    /// RX descriptors per queue.
+    pub rx_desc: u16,
+    /// TX descriptors per queue.
+    pub tx_desc: u16,
+}
+
+/// One static route.
+#[derive(Clone, Debug)]
+pub struct RoutePlan {
+    /// Destination prefix.
+    pub prefix: Ipv4Cidr,
+    /// Next hop (None: on-link).
+    pub via: Option<Ipv4Addr>,
+    /// Index of the outgoing port in [`Plan::ports`].
+    pub port: usize,
+}
+
+/// Everything the runtime brings up.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// EAL arguments (without argv[0]).
+    pub eal_args: Vec<String>,
+    /// Data ports, in config order (their index is the `PortIdx`).
+    pub ports: Vec<PortPlan>,
+    /// One worker per listed core.
+    pub worker_cores: Vec<usize>,
+    /// Core for the management thread (the main thread pins itself there), if any.
+    pub mgmt_core: Option<usize>,
+    /// Static routes.
+    pub routes: Vec<RoutePlan>,
+    /// Mbufs in the packet pool.
+    pub mbufs: u32,
+    /// Per-lcore mbuf cache.
+    pub mbuf_cache: u32,
+    /// Send gratuitous ARP for local addresses and VIPs at start.
+    pub gratuitous_arp: bool,
+}

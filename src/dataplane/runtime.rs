@@ -1,0 +1,253 @@
+//! Brings the data plane up (EAL, pool, ports, exception-path taps, workers) and down
+//! again in the reverse order, so a stopped rvsd leaves no device or thread behind.
+
+use super::counters::{Counter, WorkerCounters};
+use super::plan::Plan;
+use super::worker::{PortQueues, Worker};
+use crate::dpdk::{self, Eal, Mempool, Port, PortConfig, PortStats};
+use crate::net::{exception, Net, PortNet, Route};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Why the data plane did not come up; each names the resource.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A DPDK step failed.
+    #[error("{context}: {source}")]
+    Dpdk {
+        /// Which port or step.
+        context: String,
+        /// DPDK's error.
+        source: dpdk::Error,
+    },
+    /// The exception path's kernel interface could not be set up.
+    #[error(transparent)]
+    Exception(#[from] exception::Error),
+    /// A worker thread could not start.
+    #[error("worker {index} (core {core}): {reason}")]
+    Worker {
+        /// Worker index.
+        index: usize,
+        /// Its core.
+        core: usize,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn ctx(context: impl Into<String>) -> impl FnOnce(dpdk::Error) -> Error {
+    let context = context.into();
+    move |source| Error::Dpdk { context, source }
+}
+
+/// The running data plane. Drop order matters and is explicit in [`Runtime::stop`].
+pub struct Runtime {
+    workers: Vec<JoinHandle<bool>>,
+    stop: Arc<AtomicBool>,
+    counters: Vec<Arc<WorkerCounters>>,
+    failed: Arc<AtomicBool>,
+    ports: Vec<(String, Port)>,
+    taps: Vec<Option<(String, Port)>>,
+    net: Arc<Net>,
+    pool: Option<Mempool>,
+    eal: Option<Eal>,
+}
+
+impl Runtime {
+    /// Brings everything in `plan` up, or fails with the first error (what was already
+    /// brought up is torn down again by Drop).
+    pub fn start(plan: &Plan) -> Result<Runtime, Error> {
+        let eal = Eal::init(&plan.eal_args).map_err(ctx("EAL"))?;
+        let pool = Mempool::new("rvs_pkts", plan.mbufs, plan.mbuf_cache).map_err(ctx("packet pool"))?;
+        let nq = plan.worker_cores.len().max(1) as u16;
+        let mut rt = Runtime {
+            workers: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            counters: Vec::new(),
+            failed: Arc::new(AtomicBool::new(false)),
+            ports: Vec::new(),
+            taps: Vec::new(),
+            net: Arc::new(Net::new(Vec::new(), crate::net::RouteTable::default())),
+            pool: None,
+            eal: None,
+        };
+        // Ports first, so that Drop closes them before the pool and the EAL go.
+        let mut queues: Vec<Vec<PortQueues>> = (0..nq).map(|_| Vec::new()).collect();
+        let mut port_nets = Vec::new();
+        for (i, p) in plan.ports.iter().enumerate() {
+            let mut port = Port::attach(&p.device).map_err(ctx(format!("port {}", p.name)))?;
+            let cfg = PortConfig {
+                queues: nq,
+                rx_desc: p.rx_desc,
+                tx_desc: p.tx_desc,
+                mtu: p.mtu,
+                promiscuous: p.promiscuous,
+            };
+            let (rx, tx) = port.start(&cfg, &pool).map_err(ctx(format!("port {}", p.name)))?;
+            let mac = port.mac().map_err(ctx(format!("port {}", p.name)))?;
+            log::info!(
+                "port {} ({}): mac {}, {} queue(s){}",
+                p.name,
+                p.device,
+                fmt_mac(&mac),
+                nq,
+                if port.rss() { ", RSS" } else { "" }
+            );
+            rt.ports.push((p.name.clone(), port));
+            let mut tap_queues: Vec<Option<_>> = (0..nq).map(|_| None).collect();
+            if let Some(tap) = &p.tap {
+                let dev = format!("net_tap_rvs{i},iface={tap},mac={}", fmt_mac(&mac));
+                let mut tport = Port::attach(&dev).map_err(ctx(format!("port {} exception path", p.name)))?;
+                let tcfg = PortConfig { queues: nq, mtu: 0, ..PortConfig::default() };
+                let (trx, ttx) = tport
+                    .start(&tcfg, &pool)
+                    .map_err(ctx(format!("port {} exception path", p.name)))?;
+                rt.taps.push(Some((tap.clone(), tport)));
+                let routes: Vec<_> = plan
+                    .routes
+                    .iter()
+                    .filter(|r| r.port == i)
+                    .map(|r| (r.prefix, r.via))
+                    .collect();
+                exception::configure(tap, &p.addrs, p.mtu, &routes)?;
+                log::info!("port {}: exception path on kernel interface {tap}", p.name);
+                for (q, (r, t)) in trx.into_iter().zip(ttx).enumerate() {
+                    tap_queues[q] = Some((r, t));
+                }
+            } else {
+                rt.taps.push(None);
+            }
+            for (q, ((r, t), tap)) in rx.into_iter().zip(tx).zip(tap_queues).enumerate() {
+                queues[q].push(PortQueues { rx: r, tx: t, tap });
+            }
+            port_nets.push(PortNet {
+                mac,
+                addrs: p.addrs.clone(),
+                vips: p.vips.clone(),
+                exception_path: p.tap.is_some(),
+            });
+        }
+        let mut routes: Vec<Route> = Vec::new();
+        for (i, p) in plan.ports.iter().enumerate() {
+            for a in &p.addrs {
+                routes.push(Route { prefix: a.network(), via: None, port: i as u8 });
+            }
+        }
+        for r in &plan.routes {
+            routes.push(Route { prefix: r.prefix.network(), via: r.via, port: r.port as u8 });
+        }
+        rt.net = Arc::new(Net::new(port_nets, crate::net::RouteTable::new(routes)));
+
+        let tsc_hz = dpdk::tsc_hz();
+        let tsc_start = dpdk::rdtsc();
+        for (index, (core, ports)) in plan.worker_cores.iter().copied().zip(queues).enumerate() {
+            let counters = Arc::new(WorkerCounters::default());
+            rt.counters.push(counters.clone());
+            let worker = Worker {
+                index,
+                ports,
+                net: rt.net.clone(),
+                counters,
+                stop: rt.stop.clone(),
+                tsc_hz,
+                tsc_start,
+            };
+            let failed = rt.failed.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("rvs-worker{index}"))
+                .spawn(move || run_worker(worker, core, failed))
+                .map_err(|e| Error::Worker { index, core, reason: e.to_string() })?;
+            rt.workers.push(handle);
+        }
+        rt.pool = Some(pool);
+        rt.eal = Some(eal);
+        if plan.gratuitous_arp {
+            log::debug!("gratuitous ARP is sent by worker 0 on its first loop");
+        }
+        Ok(rt)
+    }
+
+    /// True when a worker died (panicked or could not register): rvsd must exit.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Sum of one counter over all workers.
+    pub fn counter(&self, c: Counter) -> u64 {
+        self.counters.iter().map(|w| w.get(c)).sum()
+    }
+
+    /// One counter per worker.
+    pub fn counter_per_worker(&self, c: Counter) -> Vec<u64> {
+        self.counters.iter().map(|w| w.get(c)).collect()
+    }
+
+    /// Device counters per port (name, stats).
+    pub fn port_stats(&self) -> Vec<(String, PortStats)> {
+        self.ports.iter().map(|(n, p)| (n.clone(), p.stats())).collect()
+    }
+
+    /// The appliance networking state (neighbour table, routes).
+    pub fn net(&self) -> &Arc<Net> {
+        &self.net
+    }
+
+    /// Stops workers, then closes taps and ports, then frees the pool and the EAL.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers.drain(..) {
+            if !w.join().unwrap_or(false) {
+                self.failed.store(true, Ordering::Relaxed);
+            }
+        }
+        // Queue handles died with the workers; now devices can go.
+        for (name, tap) in self.taps.drain(..).flatten() {
+            drop(tap);
+            if exception::iface_exists(&name) {
+                log::warn!("exception path interface {name} still exists after close");
+            }
+        }
+        self.ports.clear();
+        self.pool = None;
+        self.eal = None;
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Pins the thread, registers it with the EAL, runs the loop, and turns a panic into a
+/// logged failure instead of a silent death. Returns false on failure.
+fn run_worker(worker: Worker, core: usize, failed: Arc<AtomicBool>) -> bool {
+    let index = worker.index;
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+        log::warn!("worker {index}: could not pin to core {core}");
+    }
+    if let Err(e) = dpdk::register_thread() {
+        log::error!("worker {index}: {e}");
+        failed.store(true, Ordering::Relaxed);
+        return false;
+    }
+    log::info!("worker {index} running on core {core}");
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || worker.run())) {
+        Ok(()) => true,
+        Err(_) => {
+            log::error!("worker {index} panicked; rvsd will stop");
+            failed.store(true, Ordering::Relaxed);
+            false
+        }
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff`, as net_tap's `mac=` and operators expect.
+pub fn fmt_mac(m: &[u8; 6]) -> String {
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+}

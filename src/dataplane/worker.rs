@@ -1,0 +1,146 @@
+//! One poll-mode worker: owns queue `i` of every data port (and of its exception-path
+//! tap), and loops rx burst → net/lb → tx burst until told to stop.
+
+use super::counters::{Counter, WorkerCounters};
+use crate::dpdk::{rdtsc, Mbuf, RxBurst, RxQueue, TxQueue};
+use crate::net::{DropReason, Net, TxKind, Verdict};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Queue `i` of one data port, and of its tap when the exception path is on.
+pub struct PortQueues {
+    /// Data port RX.
+    pub rx: RxQueue,
+    /// Data port TX.
+    pub tx: TxQueue,
+    /// Exception path: (RX of what the kernel sends, TX of what goes up to it).
+    pub tap: Option<(RxQueue, TxQueue)>,
+}
+
+/// A worker's whole state: it owns it, nothing else writes it.
+pub struct Worker {
+    /// Worker index (= queue index).
+    pub index: usize,
+    /// Queues, indexed by `PortIdx`.
+    pub ports: Vec<PortQueues>,
+    /// Appliance networking, shared read-only (its neighbour table is lock-free).
+    pub net: Arc<Net>,
+    /// This worker's counters (it is their only writer).
+    pub counters: Arc<WorkerCounters>,
+    /// Set by the runtime to stop the loop.
+    pub stop: Arc<AtomicBool>,
+    /// TSC ticks per second, for the coarse clock.
+    pub tsc_hz: u64,
+    /// TSC at runtime start: the clock's epoch, shared by all workers.
+    pub tsc_start: u64,
+}
+
+impl Worker {
+    /// Seconds since the runtime started, from the TSC (no syscall).
+    #[inline]
+    fn now_secs(&self) -> u32 {
+        (rdtsc().wrapping_sub(self.tsc_start) / self.tsc_hz.max(1)) as u32
+    }
+
+    /// The loop. Returns when `stop` is set.
+    pub fn run(mut self) {
+        let mut burst = RxBurst::default();
+        while !self.stop.load(Ordering::Relaxed) {
+            let now = self.now_secs();
+            for p in 0..self.ports.len() {
+                self.poll_port(p, &mut burst, now);
+                self.poll_tap(p, &mut burst);
+            }
+            for q in self.ports.iter_mut() {
+                q.tx.flush();
+                if let Some((_, tap_tx)) = q.tap.as_mut() {
+                    tap_tx.flush();
+                }
+            }
+            self.counters.inc(Counter::Loops);
+            let tx_drops: u64 = self
+                .ports
+                .iter()
+                .map(|q| q.tx.drop_tx_full + q.tap.as_ref().map_or(0, |t| t.1.drop_tx_full))
+                .sum();
+            self.counters.set(Counter::DropTxFull, tx_drops);
+        }
+    }
+
+    fn poll_port(&mut self, p: usize, burst: &mut RxBurst, now: u32) {
+        let n = self.ports[p].rx.rx_burst(burst);
+        if n == 0 {
+            return;
+        }
+        self.counters.add(Counter::RxPkts, n as u64);
+        while let Some(mut m) = burst.next_mbuf() {
+            self.counters.add(Counter::RxBytes, m.len() as u64);
+            if m.segments() > 1 {
+                self.counters.inc(Counter::DropMultiSegment);
+                continue;
+            }
+            let verdict = self.net.handle(p as u8, &mut m, now);
+            self.apply(p, m, verdict);
+        }
+    }
+
+    #[inline]
+    fn apply(&mut self, in_port: usize, m: Mbuf, verdict: Verdict) {
+        let c = &self.counters;
+        match verdict {
+            Verdict::Tx { port, kind } => {
+                c.inc(match kind {
+                    TxKind::ArpReply => Counter::ArpReplies,
+                    TxKind::EchoReply => Counter::EchoReplies,
+                    TxKind::Forward => Counter::Forwarded,
+                    TxKind::ArpRequest => {
+                        c.inc(Counter::DropNeighUnresolved);
+                        Counter::ArpRequests
+                    }
+                });
+                c.inc(Counter::TxPkts);
+                match self.ports.get_mut(port as usize) {
+                    Some(q) => q.tx.push(m),
+                    None => c.inc(Counter::DropNoRoute),
+                }
+            }
+            Verdict::ToKernel => match self.ports[in_port].tap.as_mut() {
+                Some((_, tap_tx)) => {
+                    c.inc(Counter::ToKernel);
+                    tap_tx.push(m);
+                }
+                None => c.inc(Counter::DropNoExceptionPath),
+            },
+            Verdict::Consumed => c.inc(Counter::Consumed),
+            Verdict::Drop(r) => c.inc(match r {
+                DropReason::Malformed => Counter::DropMalformed,
+                DropReason::OtherHost => Counter::DropOtherHost,
+                DropReason::UnknownEthertype => Counter::DropUnknownEthertype,
+                DropReason::ArpIgnored => Counter::DropArpIgnored,
+                DropReason::NoRoute => Counter::DropNoRoute,
+                DropReason::NeighUnresolved => Counter::DropNeighUnresolved,
+                DropReason::TtlExceeded => Counter::DropTtlExceeded,
+                DropReason::NoExceptionPath => Counter::DropNoExceptionPath,
+                DropReason::NotForwardable => Counter::DropNotForwardable,
+            }),
+        }
+    }
+
+    /// What the kernel sends through the tap leaves through the data port unchanged
+    /// (the kernel resolved MACs itself); ARP replies in it also teach us.
+    fn poll_tap(&mut self, p: usize, burst: &mut RxBurst) {
+        let q = &mut self.ports[p];
+        let Some((tap_rx, _)) = q.tap.as_mut() else {
+            return;
+        };
+        let n = tap_rx.rx_burst(burst);
+        if n == 0 {
+            return;
+        }
+        self.counters.add(Counter::FromKernel, n as u64);
+        self.counters.add(Counter::TxPkts, n as u64);
+        while let Some(m) = burst.next_mbuf() {
+            q.tx.push(m);
+        }
+    }
+}

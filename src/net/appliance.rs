@@ -1,0 +1,331 @@
+//! The appliance's own per-packet handling: ARP for its addresses and VIPs, ICMP echo,
+//! routing of transit packets with next-hop resolution, and the hand-off of everything
+//! else addressed to it to the kernel (exception path).
+
+use super::cidr::Ipv4Cidr;
+use super::neigh::{Neigh, NeighTable};
+use super::route::{PortIdx, RouteTable};
+use super::verdict::{DropReason, TxKind, Verdict};
+use crate::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
+use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+use crate::wire::icmp::{IcmpPacket, IcmpType};
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::PacketBuf;
+use std::net::Ipv4Addr;
+
+/// TTL of the echo replies we originate (Linux's default).
+const REPLY_TTL: u8 = 64;
+
+/// What the appliance knows about one data port.
+#[derive(Clone, Debug)]
+pub struct PortNet {
+    /// The port's MAC address.
+    pub mac: [u8; 6],
+    /// Local addresses with prefix lengths.
+    pub addrs: Vec<Ipv4Cidr>,
+    /// Virtual IPs this port answers ARP for.
+    pub vips: Vec<Ipv4Addr>,
+    /// True when a tap mirrors this port into the kernel.
+    pub exception_path: bool,
+}
+
+impl PortNet {
+    fn owns(&self, a: Ipv4Addr) -> bool {
+        self.addrs.iter().any(|c| c.addr() == a) || self.vips.contains(&a)
+    }
+    fn on_link(&self, a: Ipv4Addr) -> bool {
+        self.addrs.iter().any(|c| c.contains(a))
+    }
+    /// The local address to speak from towards on-link `a` (first address otherwise).
+    fn source_for(&self, a: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.addrs
+            .iter()
+            .find(|c| c.contains(a))
+            .or(self.addrs.first())
+            .map(|c| c.addr())
+    }
+}
+
+/// Appliance networking state shared by all workers: immutable except the neighbour
+/// table, which is lock-free.
+pub struct Net {
+    ports: Vec<PortNet>,
+    routes: RouteTable,
+    neigh: NeighTable,
+}
+
+impl Net {
+    /// Builds the state from the ports (in `PortIdx` order) and the route table.
+    pub fn new(ports: Vec<PortNet>, routes: RouteTable) -> Self {
+        Net {
+            ports,
+            routes,
+            neigh: NeighTable::new(),
+        }
+    }
+
+    /// The neighbour table.
+    pub fn neigh(&self) -> &NeighTable {
+        &self.neigh
+    }
+
+    /// The route table.
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+
+    /// The ports.
+    pub fn ports(&self) -> &[PortNet] {
+        &self.ports
+    }
+
+    /// True when `a` is one of the appliance's own addresses (on any port).
+    pub fn is_local(&self, a: Ipv4Addr) -> bool {
+        self.ports.iter().any(|p| p.addrs.iter().any(|c| c.addr() == a))
+    }
+
+    /// Handles one frame received on `in_port` at `now_secs`, rewriting it in place
+    /// when it is answered or forwarded. Never panics, never allocates.
+    pub fn handle<P: PacketBuf>(&self, in_port: PortIdx, pkt: &mut P, now_secs: u32) -> Verdict {
+        let Some(port) = self.ports.get(in_port as usize) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        let Ok(frame) = EthernetFrame::new_checked(pkt.data()) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        let dst = frame.dst_addr();
+        if dst.is_unicast() && dst.0 != port.mac {
+            return Verdict::Drop(DropReason::OtherHost);
+        }
+        let l3 = frame.l3();
+        match l3.ethertype {
+            EtherType::Arp => self.handle_arp(in_port, port, pkt, l3.offset, now_secs),
+            EtherType::Ipv4 => self.handle_ipv4(in_port, port, pkt, l3.offset, dst.is_unicast(), now_secs),
+            _ => Verdict::Drop(DropReason::UnknownEthertype),
+        }
+    }
+
+    fn handle_arp<P: PacketBuf>(
+        &self,
+        in_port: PortIdx,
+        port: &PortNet,
+        pkt: &mut P,
+        l3: usize,
+        now_secs: u32,
+    ) -> Verdict {
+        let Some(bytes) = pkt.data().get(l3..) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        let Ok(arp) = ArpPacket::new_checked(bytes) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        let Ok(repr) = ArpRepr::parse(&arp) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        let (sha, spa, tpa) = (repr.source_hardware_addr, repr.source_protocol_addr, repr.target_protocol_addr);
+        let for_us = port.owns(tpa);
+        // Learn on-link senders (requests to us, replies, gratuitous announcements),
+        // as Linux does for its neighbours.
+        if port.on_link(spa) && (for_us || spa == tpa || self.neigh_known(spa, now_secs)) {
+            self.neigh.learn(spa, sha.0, now_secs);
+        }
+        match repr.operation {
+            ArpOperation::Request if for_us && spa != tpa => {
+                let reply = ArpRepr {
+                    operation: ArpOperation::Reply,
+                    source_hardware_addr: EthernetAddress(port.mac),
+                    source_protocol_addr: tpa,
+                    target_hardware_addr: sha,
+                    target_protocol_addr: spa,
+                };
+                let eth = EthernetRepr {
+                    src_addr: EthernetAddress(port.mac),
+                    dst_addr: sha,
+                    ethertype: EtherType::Arp,
+                    vlan_id: None,
+                };
+                if emit_arp(pkt, &eth, &reply).is_none() {
+                    return Verdict::Drop(DropReason::Malformed);
+                }
+                Verdict::Tx { port: in_port, kind: TxKind::ArpReply }
+            }
+            ArpOperation::Reply if for_us && port.exception_path => Verdict::ToKernel,
+            ArpOperation::Reply if for_us => Verdict::Consumed,
+            _ => Verdict::Drop(DropReason::ArpIgnored),
+        }
+    }
+
+    fn neigh_known(&self, a: Ipv4Addr, now_secs: u32) -> bool {
+        matches!(self.neigh.lookup_quiet(a, now_secs), Some(_))
+    }
+
+    fn handle_ipv4<P: PacketBuf>(
+        &self,
+        in_port: PortIdx,
+        port: &PortNet,
+        pkt: &mut P,
+        l3: usize,
+        unicast: bool,
+        now_secs: u32,
+    ) -> Verdict {
+        let (dst, proto) = {
+            let Some(bytes) = pkt.data().get(l3..) else {
+                return Verdict::Drop(DropReason::Malformed);
+            };
+            let Ok(ip) = Ipv4Packet::new_checked(bytes) else {
+                return Verdict::Drop(DropReason::Malformed);
+            };
+            if !ip.verify_checksum() {
+                return Verdict::Drop(DropReason::Malformed);
+            }
+            (ip.dst_addr(), ip.protocol())
+        };
+        if self.is_local(dst) {
+            if proto == crate::lb::flow::proto::ICMP {
+                if let Some(v) = echo_reply(in_port, port, pkt, l3) {
+                    return v;
+                }
+            }
+            return self.to_kernel(port);
+        }
+        if !unicast || dst.is_broadcast() || dst.is_multicast() || port.addrs.iter().any(|c| is_subnet_broadcast(c, dst)) {
+            return self.to_kernel(port);
+        }
+        self.forward(pkt, l3, dst, now_secs)
+    }
+
+    fn to_kernel(&self, port: &PortNet) -> Verdict {
+        if port.exception_path {
+            Verdict::ToKernel
+        } else {
+            Verdict::Drop(DropReason::NoExceptionPath)
+        }
+    }
+
+    /// Routes a transit packet: longest-prefix match, next-hop MAC, TTL decrement.
+    /// With the next hop unresolved the packet's buffer becomes an ARP request for it.
+    pub fn forward<P: PacketBuf>(&self, pkt: &mut P, l3: usize, dst: Ipv4Addr, now_secs: u32) -> Verdict {
+        let Some(nh) = self.routes.lookup(dst) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        let Some(out) = self.ports.get(nh.port as usize) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        match self.neigh.lookup(nh.addr, now_secs) {
+            Neigh::Known { mac, refresh: _ } => {
+                let Some(bytes) = pkt.data_mut().get_mut(l3..) else {
+                    return Verdict::Drop(DropReason::Malformed);
+                };
+                let mut ip = Ipv4Packet::new_unchecked(bytes);
+                if ip.ttl() <= 1 {
+                    return Verdict::Drop(DropReason::TtlExceeded);
+                }
+                ip.decrement_ttl();
+                let mut frame = EthernetFrame::new_unchecked(pkt.data_mut());
+                frame.set_dst_addr(EthernetAddress(mac));
+                frame.set_src_addr(EthernetAddress(out.mac));
+                Verdict::Tx { port: nh.port, kind: TxKind::Forward }
+            }
+            Neigh::Unknown { request: true } => self.arp_request_in_place(pkt, nh.port, nh.addr),
+            Neigh::Unknown { request: false } => Verdict::Drop(DropReason::NeighUnresolved),
+        }
+    }
+
+    /// Overwrites `pkt` with an ARP request for `target` out of `port` (the packet that
+    /// needed it is dropped and counted by the caller).
+    pub fn arp_request_in_place<P: PacketBuf>(&self, pkt: &mut P, port: PortIdx, target: Ipv4Addr) -> Verdict {
+        let Some(out) = self.ports.get(port as usize) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        let Some(src) = out.source_for(target) else {
+            return Verdict::Drop(DropReason::NeighUnresolved);
+        };
+        let req = ArpRepr {
+            operation: ArpOperation::Request,
+            source_hardware_addr: EthernetAddress(out.mac),
+            source_protocol_addr: src,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: target,
+        };
+        let eth = EthernetRepr {
+            src_addr: EthernetAddress(out.mac),
+            dst_addr: EthernetAddress::BROADCAST,
+            ethertype: EtherType::Arp,
+            vlan_id: None,
+        };
+        match emit_arp(pkt, &eth, &req) {
+            Some(()) => Verdict::Tx { port, kind: TxKind::ArpRequest },
+            None => Verdict::Drop(DropReason::NeighUnresolved),
+        }
+    }
+
+    /// Builds a gratuitous ARP (an announcement of `addr` at the port's MAC) into `pkt`.
+    pub fn gratuitous_arp<P: PacketBuf>(&self, pkt: &mut P, port: PortIdx, addr: Ipv4Addr) -> bool {
+        let Some(out) = self.ports.get(port as usize) else {
+            return false;
+        };
+        let req = ArpRepr {
+            operation: ArpOperation::Request,
+            source_hardware_addr: EthernetAddress(out.mac),
+            source_protocol_addr: addr,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: addr,
+        };
+        let eth = EthernetRepr {
+            src_addr: EthernetAddress(out.mac),
+            dst_addr: EthernetAddress::BROADCAST,
+            ethertype: EtherType::Arp,
+            vlan_id: None,
+        };
+        emit_arp(pkt, &eth, &req).is_some()
+    }
+}
+
+fn is_subnet_broadcast(c: &Ipv4Cidr, a: Ipv4Addr) -> bool {
+    c.len() < 31 && c.contains(a) && (u32::from(a) | c.mask()) == u32::MAX
+}
+
+/// Writes an Ethernet + ARP frame over the whole packet, resizing it.
+fn emit_arp<P: PacketBuf>(pkt: &mut P, eth: &EthernetRepr, arp: &ArpRepr) -> Option<()> {
+    let hl = eth.header_len();
+    let total = hl + arp.buffer_len();
+    if !pkt.set_len(total) {
+        return None;
+    }
+    let buf = pkt.data_mut();
+    eth.emit(buf).ok()?;
+    let mut p = ArpPacket::new_unchecked(buf.get_mut(hl..)?);
+    arp.emit(&mut p);
+    Some(())
+}
+
+/// Turns an ICMP echo request to a local address into the reply, in place: addresses
+/// swapped, type 0, checksums updated, MACs swapped. `None` when it is not an echo
+/// request (the kernel may want it).
+fn echo_reply<P: PacketBuf>(in_port: PortIdx, port: &PortNet, pkt: &mut P, l3: usize) -> Option<Verdict> {
+    let data = pkt.data_mut();
+    let (eth_hdr, rest) = data.split_at_mut(l3);
+    let mut ip = Ipv4Packet::new_checked(&mut rest[..]).ok()?;
+    if ip.is_fragment() {
+        return None;
+    }
+    let hl = ip.header_len();
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    {
+        let payload = ip.payload_mut();
+        let mut icmp = IcmpPacket::new_checked(&mut payload[..]).ok()?;
+        if icmp.msg_type() != IcmpType::EchoRequest || !icmp.verify_checksum() {
+            return None;
+        }
+        icmp.echo_request_to_reply();
+    }
+    let _ = hl;
+    ip.set_src_addr(dst);
+    ip.set_dst_addr(src);
+    ip.set_ttl(REPLY_TTL);
+    let mut eth = EthernetFrame::new_unchecked(&mut eth_hdr[..]);
+    let peer = eth.src_addr();
+    eth.set_dst_addr(peer);
+    eth.set_src_addr(EthernetAddress(port.mac));
+    Some(Verdict::Tx { port: in_port, kind: TxKind::EchoReply })
+}

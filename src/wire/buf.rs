@@ -1,0 +1,102 @@
+//! A packet buffer with headroom: what per-packet code needs from an mbuf, without naming
+//! DPDK. `dpdk::Mbuf` implements it; tests and benchmarks use [`HeadroomBuf`].
+
+/// Bytes of a packet plus the room around them to grow or shrink it in place.
+pub trait PacketBuf {
+    /// The packet bytes.
+    fn data(&self) -> &[u8];
+    /// The packet bytes, writable.
+    fn data_mut(&mut self) -> &mut [u8];
+    /// Grows the packet at the front by `n` bytes (new bytes unspecified); false, and the
+    /// packet unchanged, when there is not enough headroom.
+    fn prepend(&mut self, n: usize) -> bool;
+    /// Removes `n` bytes from the front; false (unchanged) when shorter.
+    fn adj(&mut self, n: usize) -> bool;
+    /// Sets the length to `len` bytes, growing or shrinking at the end; false (unchanged)
+    /// when the buffer has not enough room.
+    fn set_len(&mut self, len: usize) -> bool;
+}
+
+/// A heap buffer with headroom, for tests, fuzzing and benchmarks.
+#[derive(Clone, Debug)]
+pub struct HeadroomBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl HeadroomBuf {
+    /// DPDK's default mbuf headroom.
+    pub const DEFAULT_HEADROOM: usize = 128;
+    /// DPDK's default mbuf data room after the headroom.
+    pub const DEFAULT_ROOM: usize = 2048;
+
+    /// A buffer holding `bytes` with DPDK's default headroom and room.
+    pub fn new(bytes: &[u8]) -> Self {
+        Self::with_room(bytes, Self::DEFAULT_HEADROOM, Self::DEFAULT_ROOM.max(bytes.len()))
+    }
+
+    /// A buffer holding `bytes` with `headroom` in front and `room` bytes of data room.
+    pub fn with_room(bytes: &[u8], headroom: usize, room: usize) -> Self {
+        let room = room.max(bytes.len());
+        let mut buf = vec![0u8; headroom + room];
+        buf[headroom..headroom + bytes.len()].copy_from_slice(bytes);
+        HeadroomBuf {
+            buf,
+            start: headroom,
+            end: headroom + bytes.len(),
+        }
+    }
+
+    /// Free bytes in front of the data.
+    pub fn headroom(&self) -> usize {
+        self.start
+    }
+}
+
+impl PacketBuf for HeadroomBuf {
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+    fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..self.end]
+    }
+    fn prepend(&mut self, n: usize) -> bool {
+        if n > self.start {
+            return false;
+        }
+        self.start -= n;
+        true
+    }
+    fn adj(&mut self, n: usize) -> bool {
+        if n > self.end - self.start {
+            return false;
+        }
+        self.start += n;
+        true
+    }
+    fn set_len(&mut self, len: usize) -> bool {
+        if self.start + len > self.buf.len() {
+            return false;
+        }
+        self.end = self.start + len;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn grows_and_shrinks_within_its_room_only() {
+        let mut b = HeadroomBuf::with_room(&[1, 2, 3], 4, 8);
+        assert!(b.prepend(4));
+        assert!(!b.prepend(1));
+        assert_eq!(b.data().len(), 7);
+        assert!(b.adj(4));
+        assert_eq!(b.data(), &[1, 2, 3]);
+        assert!(b.set_len(8));
+        assert!(!b.set_len(9));
+        assert!(!b.adj(9));
+    }
+}
