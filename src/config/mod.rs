@@ -1,0 +1,510 @@
+//! rvsd's configuration: one TOML file, read once at start-up (and on reload)
+//! by the management thread, never on a worker.
+//!
+//! Contract: [`Config::load`] and [`Config::from_str_named`] never panic on any
+//! input; every refusal is an [`Error`] naming the file, the 1-based line and
+//! the key path (`port[1].addresses[0]`), printed as `<file>:<line>: <key>: <reason>`.
+//! The public structs hold plain Rust values (std addresses, integers, enums),
+//! so nothing downstream depends on `toml`. Rules that ipvsadm enforces on
+//! `-A`/`-a` are enforced here with ipvsadm's wording, so an operator gets the
+//! message they know before rvsd touches a NIC.
+//!
+//! The file has these sections (see `configs/` for complete, running examples):
+//! `[eal]`, `[log]`, `[cores]`, `[tables]`, `[control]`, `[[port]]`, `[[route]]`,
+//! `[timeouts]`, `[settings]`, `[[mark]]` and `[[service]]` with
+//! `[[service.real]]`.
+
+mod addr;
+mod locate;
+mod raw;
+mod validate;
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+pub use addr::{Ipv4Net, PortRange};
+
+/// The forwarding method of a real server is the load balancer's own [`Fwd`]
+/// (`"nat"`, `"dr"`, `"tun"` in the file); the alias keeps the config's word.
+///
+/// [`Fwd`]: crate::lb::dest::Fwd
+pub use crate::lb::dest::Fwd as Method;
+
+/// Scheduler names rvs accepts: ipvsadm 1.31's list, so saved ipvsadm rules
+/// translate one to one.
+pub const SCHEDULERS: [&str; 13] = [
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
+];
+
+/// Longest persistence timeout ipvsadm accepts for `-p` (31 days, in seconds).
+pub const MAX_PERSISTENT_SECS: u32 = 2_678_400;
+
+/// A whole, validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// DPDK EAL arguments.
+    pub eal: Eal,
+    /// Logging.
+    pub log: Log,
+    /// Which cores run workers and the management thread.
+    pub cores: Cores,
+    /// Table and pool sizes.
+    pub tables: Tables,
+    /// The control socket rvsadm talks to.
+    pub control: Control,
+    /// Data ports, in file order; a port's index here is its index everywhere.
+    pub ports: Vec<Port>,
+    /// Static routes (connected routes come from the port addresses).
+    pub routes: Vec<Route>,
+    /// Connection timeouts (`ipvsadm --set`).
+    pub timeouts: Timeouts,
+    /// IPVS sysctl-like switches.
+    pub settings: Settings,
+    /// Firewall-mark definitions used by mark services.
+    pub marks: Vec<Mark>,
+    /// Virtual services, in file order.
+    pub services: Vec<Service>,
+}
+
+/// `[eal]`: arguments handed to `rte_eal_init` as written. rvsd adds the
+/// `--vdev`/`-a` arguments for the `[[port]]` devices itself.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Eal {
+    /// EAL arguments, e.g. `["--no-huge", "-m", "1024", "--no-pci", "--no-shconf", "--file-prefix", "rvs-lab"]`.
+    pub args: Vec<String>,
+}
+
+/// `[log]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Log {
+    /// Level from the file; `RUST_LOG`, when set, overrides it.
+    pub level: LogLevel,
+}
+
+/// A log level by the name `log`/`RUST_LOG` use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogLevel {
+    /// `"error"`.
+    Error,
+    /// `"warn"`.
+    Warn,
+    /// `"info"` (the default).
+    #[default]
+    Info,
+    /// `"debug"`.
+    Debug,
+    /// `"trace"`.
+    Trace,
+}
+
+impl LogLevel {
+    /// The `log` crate filter for this level, for the logger set-up in rvsd.
+    pub fn filter(self) -> log::LevelFilter {
+        match self {
+            LogLevel::Error => log::LevelFilter::Error,
+            LogLevel::Warn => log::LevelFilter::Warn,
+            LogLevel::Info => log::LevelFilter::Info,
+            LogLevel::Debug => log::LevelFilter::Debug,
+            LogLevel::Trace => log::LevelFilter::Trace,
+        }
+    }
+}
+
+/// `[cores]`.
+///
+/// `management` may equal a worker core (the only choice on a 2-core box); the
+/// management thread then steals cycles from that worker's poll loop, which costs
+/// packets per second on that core and latency spikes on its queues.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cores {
+    /// One worker per listed core, in order: worker `i` owns RX/TX queue `i` of every port.
+    /// Never empty, no duplicates.
+    pub workers: Vec<usize>,
+    /// Core of the management thread (default 0).
+    pub management: usize,
+}
+
+/// `[tables]`: sizes fixed at start-up, because the fast path never allocates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tables {
+    /// Connection table capacity (entries, templates included); new flows beyond it are dropped.
+    pub max_conns: u32,
+    /// Mbufs in the packet mempool (2^n - 1 is the most memory-efficient size for DPDK).
+    pub mbufs: u32,
+    /// Per-core mempool cache size (DPDK: at most 512, and 1.5 × cache ≤ mbufs).
+    pub mbuf_cache: u32,
+}
+
+impl Tables {
+    /// Defaults: 2^20 connections, 16383 mbufs, 256 cached per core.
+    pub const DEFAULT: Tables = Tables {
+        max_conns: 1 << 20,
+        mbufs: 16383,
+        mbuf_cache: 256,
+    };
+}
+
+/// `[control]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Control {
+    /// Unix socket path rvsadm connects to (default `/run/rvs/rvsd.sock`).
+    pub socket: PathBuf,
+}
+
+/// One `[[port]]`: a NIC (or virtual device) owned by DPDK.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    /// Name used by routes, services and rvsadm (≤ 15 characters, like a Linux interface).
+    pub name: String,
+    /// The DPDK device behind the port.
+    pub device: Device,
+    /// Local addresses with their prefix (the connected subnets).
+    pub addresses: Vec<Ipv4Net>,
+    /// Present when the port has a kernel mirror (`net_tap`) for traffic rvs does not consume.
+    pub exception_path: Option<ExceptionPath>,
+    /// MTU in bytes (default 1500).
+    pub mtu: u16,
+    /// Put the NIC in promiscuous mode (default false).
+    pub promiscuous: bool,
+    /// RX descriptors per queue (default 1024).
+    pub rx_desc: u16,
+    /// TX descriptors per queue (default 1024).
+    pub tx_desc: u16,
+}
+
+impl Port {
+    /// True when `ip` is on one of this port's connected subnets.
+    pub fn on_link(&self, ip: Ipv4Addr) -> bool {
+        self.addresses.iter().any(|a| a.contains(ip))
+    }
+}
+
+/// The exception path of one port: a kernel tap interface with the port's MAC and addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExceptionPath {
+    /// Kernel interface name of the tap (default: the port name).
+    pub tap_name: String,
+}
+
+/// A DPDK device string, as `--vdev` or `-a` (allow-list) would take it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Device {
+    /// A virtual device, e.g. `net_af_packet0,iface=rvs-ext,qpairs=2` (passed as `--vdev`).
+    Vdev(String),
+    /// A PCI address, e.g. `0000:00:08.0` (passed as `-a`).
+    Pci(String),
+}
+
+impl Device {
+    /// The device name DPDK registers: the vdev name before the first comma, or the PCI address.
+    pub fn name(&self) -> &str {
+        match self {
+            Device::Vdev(s) => s.split(',').next().unwrap_or(s),
+            Device::Pci(s) => s,
+        }
+    }
+
+    /// The EAL arguments that create or allow this device.
+    pub fn eal_args(&self) -> [String; 2] {
+        match self {
+            Device::Vdev(s) => ["--vdev".to_owned(), s.clone()],
+            Device::Pci(s) => ["-a".to_owned(), s.clone()],
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Vdev(s) | Device::Pci(s) => f.write_str(s),
+        }
+    }
+}
+
+/// One `[[route]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Destination network (host bits zero, as `ip route` demands).
+    pub prefix: Ipv4Net,
+    /// Next hop on a connected subnet of `port`; `None` for an on-link route.
+    pub via: Option<Ipv4Addr>,
+    /// Name of the port the route leaves by (exists in [`Config::ports`]).
+    pub port: String,
+}
+
+/// `[timeouts]`, in seconds, as `ipvsadm --set tcp tcpfin udp`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP ESTABLISHED (default 900).
+    pub tcp_secs: u32,
+    /// TCP after a FIN (default 120).
+    pub tcpfin_secs: u32,
+    /// UDP (default 300).
+    pub udp_secs: u32,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            tcp_secs: 900,
+            tcpfin_secs: 120,
+            udp_secs: 300,
+        }
+    }
+}
+
+/// `[settings]`: the IPVS sysctls rvs honours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// IPVS `expire_nodest_conn` (default false).
+    pub expire_nodest_conn: bool,
+    /// IPVS `expire_quiescent_template` (default false).
+    pub expire_quiescent_template: bool,
+    /// Announce local addresses and VIPs with gratuitous ARP at start (default true).
+    pub gratuitous_arp: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            expire_nodest_conn: false,
+            expire_quiescent_template: false,
+            gratuitous_arp: true,
+        }
+    }
+}
+
+/// L4 protocol of a service or a mark rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proto {
+    /// `"tcp"`.
+    Tcp,
+    /// `"udp"`.
+    Udp,
+}
+
+impl Proto {
+    /// IP protocol number (6 or 17).
+    pub fn number(self) -> u8 {
+        match self {
+            Proto::Tcp => crate::lb::flow::proto::TCP,
+            Proto::Udp => crate::lb::flow::proto::UDP,
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "TCP",
+            Proto::Udp => "UDP",
+        })
+    }
+}
+
+/// One `[[mark]]`: rvs has no netfilter, so a firewall mark is defined by rules
+/// here. A packet gets the mark of the first rule (in file order) it matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mark {
+    /// The mark value, 1..=4294967295 (0 means "no mark").
+    pub mark: u32,
+    /// At least one rule.
+    pub rules: Vec<MarkRule>,
+}
+
+/// One match of a [`Mark`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MarkRule {
+    /// Protocol; `None` matches TCP and UDP.
+    pub proto: Option<Proto>,
+    /// Destination address or network (host bits zero).
+    pub vip: Ipv4Net,
+    /// Destination ports; `None` matches any port.
+    pub ports: Option<PortRange>,
+}
+
+/// What a virtual service answers to: `-t/-u VIP:port` or `-f mark`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServiceKey {
+    /// An address service; port 0 means every port (persistent services only).
+    Addr {
+        /// Protocol.
+        proto: Proto,
+        /// Virtual IP.
+        vip: Ipv4Addr,
+        /// Virtual port.
+        port: u16,
+    },
+    /// A firewall-mark service.
+    Mark(u32),
+}
+
+impl fmt::Display for ServiceKey {
+    /// The way `ipvsadm -L -n` starts a service line: `TCP  203.0.113.10:80`, `FWM  1`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceKey::Addr { proto, vip, port } => write!(f, "{proto:<4} {vip}:{port}"),
+            ServiceKey::Mark(m) => write!(f, "FWM  {m}"),
+        }
+    }
+}
+
+/// Scheduler flags (`ipvsadm -b`). ipvsadm's names map onto three bits:
+/// `sh-fallback`/`mh-fallback` = flag-1, `sh-port`/`mh-port` = flag-2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SchedFlags {
+    /// flag-1: sh/mh fallback to another dest when the chosen one is unavailable.
+    pub flag_1: bool,
+    /// flag-2: sh/mh hash the source port too.
+    pub flag_2: bool,
+    /// flag-3: unused by the 1.31 schedulers, kept for ipvsadm parity.
+    pub flag_3: bool,
+}
+
+/// One `[[service]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    /// What the service answers to.
+    pub key: ServiceKey,
+    /// Scheduler name, one of [`SCHEDULERS`] (default `"wlc"`, as ipvsadm).
+    pub scheduler: String,
+    /// Scheduler flags.
+    pub sched_flags: SchedFlags,
+    /// Persistence timeout; `None` = not persistent.
+    pub persistent_secs: Option<u32>,
+    /// Persistence granularity (`-M`, default 255.255.255.255).
+    pub netmask: Ipv4Addr,
+    /// One-packet scheduling (UDP and mark services only).
+    pub ops: bool,
+    /// Port that answers ARP for the VIP: `interface` from the file, else the port
+    /// whose subnet holds the VIP. For a mark service, the port whose subnet holds
+    /// every rule's VIP network, or `None` (VIPs routed to us, no ARP).
+    pub arp_port: Option<String>,
+    /// Real servers, in file order.
+    pub reals: Vec<Real>,
+}
+
+/// One `[[service.real]]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Real {
+    /// Real server address.
+    pub addr: Ipv4Addr,
+    /// Real server port: defaults to the service port, and for dr/tun on an address
+    /// service it is forced to it (as ipvsadm does). On a mark service, 0 means
+    /// "the packet's destination port".
+    pub port: u16,
+    /// Forwarding method (default `dr`, as ipvsadm's `-g`).
+    pub method: Method,
+    /// Weight 0..=65535 (default 1; 0 = quiescent).
+    pub weight: u16,
+    /// Upper connection threshold (`-x`), 0 = off.
+    pub u_threshold: u32,
+    /// Lower connection threshold (`-y`), 0 = off; never above `u_threshold`.
+    pub l_threshold: u32,
+}
+
+/// Which class of mistake an [`Error::Invalid`] is, for callers that react per class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Not TOML.
+    Syntax,
+    /// A key rvs does not know (typo or wrong section).
+    UnknownKey,
+    /// A required key is missing or a value has the wrong TOML type.
+    Schema,
+    /// An address, prefix, netmask or device string does not parse or is not allowed there.
+    Address,
+    /// A number or name outside its allowed range or set.
+    Range,
+    /// A reference to a port or mark that is not defined.
+    Reference,
+    /// Something defined twice (port name, core, service, real server, ...).
+    Duplicate,
+    /// Keys that do not go together (ipvsadm's service/real-server rules and the like).
+    Conflict,
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Read {
+        /// File name as given.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid configuration.
+    #[error("{file}:{line}: {key}: {reason}")]
+    Invalid {
+        /// File name as given.
+        file: String,
+        /// 1-based line of the offending key (or of its table when the key is missing).
+        line: usize,
+        /// Key path, e.g. `port[1].addresses[0]`.
+        key: String,
+        /// Class of mistake.
+        kind: ErrorKind,
+        /// What is wrong, in the operator's words.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The 1-based line, for [`Error::Invalid`].
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Error::Invalid { line, .. } => Some(*line),
+            Error::Read { .. } => None,
+        }
+    }
+
+    /// The key path, for [`Error::Invalid`].
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Error::Invalid { key, .. } => Some(key),
+            Error::Read { .. } => None,
+        }
+    }
+
+    /// The class of mistake, for [`Error::Invalid`].
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            Error::Invalid { kind, .. } => Some(*kind),
+            Error::Read { .. } => None,
+        }
+    }
+
+    /// The reason alone, without file, line and key.
+    pub fn reason(&self) -> String {
+        match self {
+            Error::Invalid { reason, .. } => reason.clone(),
+            Error::Read { source, .. } => source.to_string(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the file at `path`; errors name it as given.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, Error> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Config::from_str_named(&text, &file)
+    }
+
+    /// Validates `text` as if read from a file called `file_name` (used in errors).
+    pub fn from_str_named(text: &str, file_name: &str) -> Result<Config, Error> {
+        validate::parse(text, file_name)
+    }
+
+    /// The port called `name`, with its index in [`Config::ports`].
+    pub fn port(&self, name: &str) -> Option<(usize, &Port)> {
+        self.ports.iter().enumerate().find(|(_, p)| p.name == name)
+    }
+}

@@ -1,0 +1,179 @@
+//! The file as serde sees it: every section and key, nothing checked beyond
+//! TOML types. Unknown keys are refused here (`deny_unknown_fields`) so that a
+//! typo is an error with a line, not a silently ignored setting.
+//!
+//! Numbers are read as `i64` and addresses as strings on purpose: the checks in
+//! `validate.rs` then give range and address errors in ipvsadm's words instead
+//! of serde's "invalid value: integer ..., expected u16".
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::fmt;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub eal: Option<RawEal>,
+    pub log: Option<RawLog>,
+    pub cores: Option<RawCores>,
+    pub tables: Option<RawTables>,
+    pub control: Option<RawControl>,
+    #[serde(default)]
+    pub port: Vec<RawPort>,
+    #[serde(default)]
+    pub route: Vec<RawRoute>,
+    pub timeouts: Option<RawTimeouts>,
+    pub settings: Option<RawSettings>,
+    #[serde(default)]
+    pub mark: Vec<RawMark>,
+    #[serde(default)]
+    pub service: Vec<RawService>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEal {
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLog {
+    pub level: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCores {
+    pub workers: Vec<i64>,
+    pub management: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTables {
+    pub max_conns: Option<i64>,
+    pub mbufs: Option<i64>,
+    pub mbuf_cache: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawControl {
+    pub socket: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPort {
+    pub name: String,
+    pub device: String,
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    #[serde(default)]
+    pub exception_path: bool,
+    pub tap_name: Option<String>,
+    pub mtu: Option<i64>,
+    #[serde(default)]
+    pub promiscuous: bool,
+    pub rx_desc: Option<i64>,
+    pub tx_desc: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    pub prefix: String,
+    pub via: Option<String>,
+    pub port: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTimeouts {
+    pub tcp: Option<i64>,
+    pub tcpfin: Option<i64>,
+    pub udp: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSettings {
+    pub expire_nodest_conn: Option<bool>,
+    pub expire_quiescent_template: Option<bool>,
+    pub gratuitous_arp: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMark {
+    pub mark: i64,
+    pub rules: Vec<RawMarkRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMarkRule {
+    pub proto: Option<String>,
+    pub vip: String,
+    pub ports: Option<RawPorts>,
+}
+
+/// `ports = 80` or `ports = "80-90"`: both are natural to write.
+pub(crate) enum RawPorts {
+    Int(i64),
+    Str(String),
+}
+
+impl<'de> Deserialize<'de> for RawPorts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawPorts;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a port number or a range string like \"80-90\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawPorts, E> {
+                Ok(RawPorts::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawPorts, E> {
+                Ok(RawPorts::Int(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawPorts, E> {
+                Ok(RawPorts::Str(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawService {
+    pub proto: Option<String>,
+    pub vip: Option<String>,
+    pub port: Option<i64>,
+    pub mark: Option<i64>,
+    pub scheduler: Option<String>,
+    #[serde(default)]
+    pub sched_flags: Vec<String>,
+    pub persistent: Option<i64>,
+    pub netmask: Option<String>,
+    #[serde(default)]
+    pub ops: bool,
+    pub interface: Option<String>,
+    #[serde(default)]
+    pub real: Vec<RawReal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReal {
+    pub addr: String,
+    pub port: Option<i64>,
+    pub method: Option<String>,
+    pub weight: Option<i64>,
+    pub u_threshold: Option<i64>,
+    pub l_threshold: Option<i64>,
+}
