@@ -58,3 +58,55 @@ pub struct Plan {
     /// Send gratuitous ARP for local addresses and VIPs at start.
     pub gratuitous_arp: bool,
 }
+
+impl Plan {
+    /// The data-plane part of a validated configuration. The devices named in
+    /// `[[port]]` are attached by the runtime (probed if the EAL args did not create
+    /// them), so the EAL arguments are taken as written.
+    pub fn from_config(cfg: &crate::config::Config) -> Plan {
+        let cidr = |n: &crate::config::Ipv4Net| {
+            Ipv4Cidr::new(n.addr, n.len).expect("config validated prefix lengths ≤ 32")
+        };
+        let ports = cfg
+            .ports
+            .iter()
+            .map(|p| PortPlan {
+                name: p.name.clone(),
+                device: p.device.to_string(),
+                addrs: p.addresses.iter().map(cidr).collect(),
+                vips: cfg
+                    .services
+                    .iter()
+                    .filter(|s| s.arp_port.as_deref() == Some(p.name.as_str()))
+                    .filter_map(|s| match s.key {
+                        crate::config::ServiceKey::Addr { vip, .. } => Some(vip),
+                        crate::config::ServiceKey::Mark(_) => None,
+                    })
+                    .collect(),
+                tap: p.exception_path.as_ref().map(|e| e.tap_name.clone()),
+                mtu: p.mtu,
+                promiscuous: p.promiscuous,
+                rx_desc: p.rx_desc,
+                tx_desc: p.tx_desc,
+            })
+            .collect();
+        let routes = cfg
+            .routes
+            .iter()
+            .filter_map(|r| {
+                let port = cfg.ports.iter().position(|p| p.name == r.port)?;
+                Some(RoutePlan { prefix: cidr(&r.prefix), via: r.via, port })
+            })
+            .collect();
+        Plan {
+            eal_args: cfg.eal.args.clone(),
+            ports,
+            worker_cores: cfg.cores.workers.clone(),
+            mgmt_core: Some(cfg.cores.management),
+            routes,
+            mbufs: cfg.tables.mbufs,
+            mbuf_cache: cfg.tables.mbuf_cache,
+            gratuitous_arp: cfg.settings.gratuitous_arp,
+        }
+    }
+}
