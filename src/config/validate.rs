@@ -46,7 +46,11 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<Config, Error> {
         Ok(raw) => raw,
         Err(e) => {
             let offset = e.span().map(|r| r.start).unwrap_or(0);
-            let message = e.message().trim_end().to_owned();
+            // Raw numbers are i64 only to give our own range messages; say it plainly.
+            let message = e
+                .message()
+                .trim_end()
+                .replace("expected i64", "expected an integer");
             let mut path = doc.path_at(offset);
             let kind = if message.starts_with("unknown field") {
                 ErrorKind::UnknownKey
