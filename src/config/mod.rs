@@ -16,7 +16,9 @@
 
 mod addr;
 mod locate;
+mod ports;
 mod raw;
+mod services;
 mod validate;
 
 use std::fmt;
