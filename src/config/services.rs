@@ -185,11 +185,11 @@ impl Checker<'_> {
                 }
                 "sh-fallback" | "mh-fallback" => {
                     sched_flags.flag_1 = true;
-                    needs(&f[..2])
+                    needs(f.get(..2).unwrap_or_default())
                 }
                 "sh-port" | "mh-port" => {
                     sched_flags.flag_2 = true;
-                    needs(&f[..2])
+                    needs(f.get(..2).unwrap_or_default())
                 }
                 other => {
                     return Err(self.err(
@@ -205,7 +205,7 @@ impl Checker<'_> {
                     ErrorKind::Conflict,
                     format!(
                         "incompatible scheduler flag `{f}' (only with scheduler = \"{}\")",
-                        &f[..2]
+                        f.get(..2).unwrap_or_default()
                     ),
                 ));
             }
