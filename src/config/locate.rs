@@ -53,6 +53,8 @@ impl fmt::Display for KeyPath {
         }
         for (i, seg) in self.0.iter().enumerate() {
             match seg {
+                // TOML allows the empty quoted key `"" = 1`; show it as written.
+                Seg::Key(k) if k.is_empty() => write!(f, "{}\"\"", if i == 0 { "" } else { "." })?,
                 Seg::Key(k) if i == 0 => write!(f, "{k}")?,
                 Seg::Key(k) => write!(f, ".{k}")?,
                 Seg::Index(n) => write!(f, "[{n}]")?,
@@ -211,7 +213,11 @@ pub(crate) fn guess_path(text: &str, line: usize) -> KeyPath {
             let aot = l.starts_with("[[");
             let inner = l.trim_start_matches('[');
             let name = inner.split(']').next().unwrap_or("").trim();
-            let parts: Vec<&str> = name.split('.').map(str::trim).collect();
+            let parts: Vec<&str> = name
+                .split('.')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
             if aot {
                 let prefix = name.to_owned();
                 match counts.iter_mut().find(|(n, _)| *n == prefix) {
@@ -241,7 +247,10 @@ pub(crate) fn guess_path(text: &str, line: usize) -> KeyPath {
                     let k = k.trim();
                     if !k.is_empty() && !k.starts_with('#') {
                         for part in k.split('.') {
-                            header.push_key(part.trim().trim_matches('"'));
+                            let part = part.trim().trim_matches('"');
+                            if !part.is_empty() {
+                                header.push_key(part);
+                            }
                         }
                     }
                 }

@@ -16,7 +16,9 @@
 
 mod addr;
 mod locate;
+mod ports;
 mod raw;
+mod services;
 mod validate;
 
 use std::fmt;
@@ -296,7 +298,8 @@ impl Proto {
 
 impl fmt::Display for Proto {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        // `pad`, not `write_str`, so `{:<4}` lines up like ipvsadm's `%-4s`.
+        f.pad(match self {
             Proto::Tcp => "TCP",
             Proto::Udp => "UDP",
         })

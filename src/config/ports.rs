@@ -1,0 +1,266 @@
+//! Checks of `[[port]]` and `[[route]]`: names, DPDK device strings, local
+//! addresses, the exception path, queue and descriptor counts, and routes that
+//! must leave by a defined port through an on-link next hop.
+
+use std::collections::HashSet;
+
+use super::locate::KeyPath;
+use super::raw::{RawPort, RawRoute};
+use super::validate::{Checker, Res, MAX_IFNAME_LEN};
+use super::{Cores, Device, Eal, ErrorKind, ExceptionPath, Port, Route};
+
+impl Checker<'_> {
+    /// A Linux-interface-like name (port names double as default tap names).
+    fn ifname(&self, path: &KeyPath, name: &str, what: &str) -> Res<()> {
+        let ok = !name.is_empty()
+            && name.len() <= MAX_IFNAME_LEN
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            return Err(self.err(
+                path,
+                ErrorKind::Range,
+                format!(
+                    "invalid {what} {name:?} (1..{MAX_IFNAME_LEN} characters of A-Z a-z 0-9 - _ .)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn ports(&self, eal: &Eal, cores: &Cores, raw: Vec<RawPort>) -> Res<Vec<Port>> {
+        let root = KeyPath::root();
+        if raw.is_empty() {
+            return Err(self.err(
+                &root.key("port"),
+                ErrorKind::Schema,
+                "at least one [[port]] is required",
+            ));
+        }
+        let no_pci = eal.args.iter().any(|a| a == "--no-pci");
+        let mut ports: Vec<Port> = Vec::with_capacity(raw.len());
+        let mut local = HashSet::new();
+        for (i, rp) in raw.into_iter().enumerate() {
+            let path = root.key("port").idx(i);
+            self.ifname(&path.key("name"), &rp.name, "port name")?;
+            if ports.iter().any(|p| p.name == rp.name) {
+                return Err(self.err(
+                    &path.key("name"),
+                    ErrorKind::Duplicate,
+                    format!("duplicate port name {:?}", rp.name),
+                ));
+            }
+            let dp = path.key("device");
+            let device = self.device(&dp, &rp.device)?;
+            if ports.iter().any(|p| p.device.name() == device.name()) {
+                return Err(self.err(
+                    &dp,
+                    ErrorKind::Duplicate,
+                    format!("device {:?} is already used by another port", device.name()),
+                ));
+            }
+            if let Device::Pci(_) = device {
+                if no_pci {
+                    return Err(self.err(
+                        &dp,
+                        ErrorKind::Conflict,
+                        "a PCI device cannot be used with --no-pci in [eal] args",
+                    ));
+                }
+            }
+            self.queues_suffice(&dp, &device, cores)?;
+            let mut addresses = Vec::with_capacity(rp.addresses.len());
+            for (j, a) in rp.addresses.iter().enumerate() {
+                let ap = path.key("addresses").idx(j);
+                let n = self.net(&ap, a)?;
+                self.unicast(&ap, &n.addr.to_string(), "local address")?;
+                if n.len == 0 {
+                    return Err(self.err(
+                        &ap,
+                        ErrorKind::Address,
+                        "a local address needs a prefix length of 1..32",
+                    ));
+                }
+                if !local.insert(n.addr) {
+                    return Err(self.err(
+                        &ap,
+                        ErrorKind::Duplicate,
+                        format!("duplicate local address {}", n.addr),
+                    ));
+                }
+                addresses.push(n);
+            }
+            let exception_path = match (rp.exception_path, rp.tap_name) {
+                (true, name) => {
+                    let tap_name = name.unwrap_or_else(|| rp.name.clone());
+                    let tp = path.key("tap_name");
+                    self.ifname(&tp, &tap_name, "tap_name")?;
+                    let clash = ports
+                        .iter()
+                        .any(|p| p.exception_path.as_ref().map(|e| &e.tap_name) == Some(&tap_name));
+                    if clash {
+                        return Err(self.err(
+                            &tp,
+                            ErrorKind::Duplicate,
+                            format!("duplicate tap_name {tap_name:?}"),
+                        ));
+                    }
+                    Some(ExceptionPath { tap_name })
+                }
+                (false, Some(_)) => {
+                    return Err(self.err(
+                        &path.key("tap_name"),
+                        ErrorKind::Conflict,
+                        "tap_name needs exception_path = true",
+                    ))
+                }
+                (false, None) => None,
+            };
+            let mtu = self.num(&path.key("mtu"), rp.mtu, 1500, (68, 9216), "mtu")?;
+            let rx_desc = self.desc(&path.key("rx_desc"), rp.rx_desc)?;
+            let tx_desc = self.desc(&path.key("tx_desc"), rp.tx_desc)?;
+            ports.push(Port {
+                name: rp.name,
+                device,
+                addresses,
+                exception_path,
+                mtu,
+                promiscuous: rp.promiscuous,
+                rx_desc,
+                tx_desc,
+            });
+        }
+        Ok(ports)
+    }
+
+    /// A descriptor count: a power of two in 64..=32768 suits every DPDK driver's alignment rule.
+    fn desc(&self, path: &KeyPath, v: Option<i64>) -> Res<u16> {
+        let n: u16 = self.num(path, v, 1024, (64, 32768), "descriptor count")?;
+        if !n.is_power_of_two() {
+            return Err(self.err(
+                path,
+                ErrorKind::Range,
+                format!("descriptor count {n} is not a power of two"),
+            ));
+        }
+        Ok(n)
+    }
+
+    /// `net_...` strings are virtual devices; anything else must be a PCI address
+    /// (`DDDD:BB:DD.F` or `BB:DD.F`, hexadecimal).
+    fn device(&self, path: &KeyPath, s: &str) -> Res<Device> {
+        if s.starts_with("net_") || s.starts_with("eth_") {
+            let name = s.split(',').next().unwrap_or("");
+            let bad_arg = s.split(',').skip(1).any(|kv| !kv.contains('='));
+            if name.len() <= 4 || name.contains(char::is_whitespace) || bad_arg {
+                return Err(self.err(
+                    path,
+                    ErrorKind::Address,
+                    format!("invalid virtual device {s:?} (expected e.g. \"net_af_packet0,iface=rvs-ext\")"),
+                ));
+            }
+            return Ok(Device::Vdev(s.to_owned()));
+        }
+        let hex = |p: &str, n: usize| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit());
+        let parts: Vec<&str> = s.split([':', '.']).collect();
+        let pci = match parts.as_slice() {
+            [d, b, dev, f] => hex(d, 4) && hex(b, 2) && hex(dev, 2) && f.len() == 1 && hex(f, 1),
+            [b, dev, f] => hex(b, 2) && hex(dev, 2) && hex(f, 1),
+            _ => false,
+        };
+        if !pci {
+            return Err(self.err(
+                path,
+                ErrorKind::Address,
+                format!("invalid device {s:?} (expected a vdev like \"net_af_packet0,iface=rvs-ext\" or a PCI address like \"0000:00:08.0\")"),
+            ));
+        }
+        Ok(Device::Pci(s.to_owned()))
+    }
+
+    /// Worker `i` uses queue `i` of every port; an af_packet vdev has `qpairs`
+    /// queues (default 1), so it must have at least one per worker.
+    fn queues_suffice(&self, path: &KeyPath, device: &Device, cores: &Cores) -> Res<()> {
+        let Device::Vdev(s) = device else {
+            return Ok(());
+        };
+        if !device.name().starts_with("net_af_packet") {
+            return Ok(());
+        }
+        let mut qpairs = 1u64;
+        for kv in s.split(',').skip(1) {
+            if let Some(v) = kv.strip_prefix("qpairs=") {
+                qpairs = v.parse().map_err(|_| {
+                    self.err(
+                        path,
+                        ErrorKind::Address,
+                        format!("invalid qpairs value {v:?}"),
+                    )
+                })?;
+            }
+        }
+        let workers = cores.workers.len() as u64;
+        if qpairs < workers {
+            return Err(self.err(
+                path,
+                ErrorKind::Conflict,
+                format!("{workers} workers need {workers} queue pairs, but the device has qpairs={qpairs} (add \",qpairs={workers}\")"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn routes(&self, ports: &[Port], raw: Vec<RawRoute>) -> Res<Vec<Route>> {
+        let mut routes: Vec<Route> = Vec::with_capacity(raw.len());
+        for (i, r) in raw.into_iter().enumerate() {
+            let path = KeyPath::root().key("route").idx(i);
+            let prefix = self.network(&path.key("prefix"), &r.prefix)?;
+            let port = ports.iter().find(|p| p.name == r.port).ok_or_else(|| {
+                self.err(
+                    &path.key("port"),
+                    ErrorKind::Reference,
+                    format!("no [[port]] is named {:?}", r.port),
+                )
+            })?;
+            let via = match &r.via {
+                None => None,
+                Some(v) => {
+                    let vp = path.key("via");
+                    let via = self.unicast(&vp, v, "next hop")?;
+                    if !port.on_link(via) {
+                        return Err(self.err(
+                            &vp,
+                            ErrorKind::Conflict,
+                            format!(
+                                "next hop {via} is not on a connected subnet of port {:?}",
+                                port.name
+                            ),
+                        ));
+                    }
+                    if port.addresses.iter().any(|a| a.addr == via) {
+                        return Err(self.err(
+                            &vp,
+                            ErrorKind::Conflict,
+                            format!("next hop {via} is a local address of port {:?}", port.name),
+                        ));
+                    }
+                    Some(via)
+                }
+            };
+            if routes.iter().any(|x| x.prefix == prefix) {
+                return Err(self.err(
+                    &path.key("prefix"),
+                    ErrorKind::Duplicate,
+                    format!("duplicate route to {prefix}"),
+                ));
+            }
+            routes.push(Route {
+                prefix,
+                via,
+                port: r.port,
+            });
+        }
+        Ok(routes)
+    }
+}

@@ -1,0 +1,633 @@
+//! The configuration loader against real files: every example in `configs/`
+//! loads (and means what its comments say), and every class of mistake in
+//! `tests/fixtures/config/` is reported at the exact file, line and key.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use rvs::config::{
+    Config, Device, Error, ErrorKind, Ipv4Net, LogLevel, Method, PortRange, Proto, ServiceKey,
+};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn example(name: &str) -> Config {
+    let path = root().join("configs").join(name);
+    match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => panic!("{name} must load: {e}"),
+    }
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn every_example_config_loads() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) == Some("toml") {
+            if let Err(e) = Config::load(&path) {
+                panic!("{} does not load: {e}", path.display());
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 5, "expected at least the five lab configs, found {n}");
+}
+
+#[test]
+fn lab_appliance_means_what_it_says() {
+    let c = example("lab-appliance.toml");
+    assert_eq!(c.cores.workers, vec![0]);
+    assert_eq!(c.cores.management, 0);
+    assert_eq!(c.log.level, LogLevel::Info);
+    assert!(c.eal.args.iter().any(|a| a == "--no-huge"));
+    assert_eq!(c.ports.len(), 1);
+    let p = &c.ports[0];
+    assert_eq!(p.name, "ext");
+    assert_eq!(
+        p.device,
+        Device::Vdev("net_af_packet0,iface=rvs-ext".into())
+    );
+    assert_eq!(p.device.name(), "net_af_packet0");
+    assert_eq!(
+        p.device.eal_args(),
+        [
+            "--vdev".to_owned(),
+            "net_af_packet0,iface=rvs-ext".to_owned()
+        ]
+    );
+    assert_eq!(
+        p.addresses,
+        vec![Ipv4Net {
+            addr: ip("203.0.113.1"),
+            len: 24
+        }]
+    );
+    assert_eq!(p.exception_path.as_ref().unwrap().tap_name, "ext");
+    assert_eq!(
+        (p.mtu, p.promiscuous, p.rx_desc, p.tx_desc),
+        (1500, false, 1024, 1024)
+    );
+    assert_eq!(c.routes.len(), 1);
+    assert_eq!(c.routes[0].prefix.to_string(), "198.51.100.0/24");
+    assert_eq!(c.routes[0].via, Some(ip("203.0.113.2")));
+    assert!(c.services.is_empty());
+    assert_eq!(c.control.socket, Path::new("/run/rvs/rvsd.sock"));
+}
+
+#[test]
+fn lab_nat_is_two_armed_with_ipvsadm_defaults() {
+    let c = example("lab-nat.toml");
+    assert_eq!(
+        c.ports.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["ext", "int"]
+    );
+    assert_eq!(c.port("int").map(|(i, _)| i), Some(1));
+    assert_eq!(c.timeouts.tcp_secs, 900);
+    assert!(c.settings.gratuitous_arp && !c.settings.expire_nodest_conn);
+    let http = &c.services[0];
+    assert_eq!(
+        http.key,
+        ServiceKey::Addr {
+            proto: Proto::Tcp,
+            vip: ip("203.0.113.10"),
+            port: 80
+        }
+    );
+    assert_eq!(http.key.to_string(), "TCP  203.0.113.10:80");
+    assert_eq!(http.scheduler, "wlc");
+    assert_eq!(http.persistent_secs, None);
+    assert_eq!(http.netmask, Ipv4Addr::BROADCAST);
+    assert_eq!(http.arp_port.as_deref(), Some("ext"));
+    assert_eq!(http.reals.len(), 3);
+    for (r, last) in http.reals.iter().zip([11, 12, 13]) {
+        assert_eq!(r.addr, Ipv4Addr::new(192, 0, 2, last));
+        assert_eq!((r.port, r.method, r.weight), (8080, Method::Nat, 1));
+    }
+    let dns = &c.services[1];
+    assert!(dns.ops);
+    // Real port defaults to the service port.
+    assert!(dns.reals.iter().all(|r| r.port == 53));
+}
+
+#[test]
+fn lab_dr_and_tun_are_one_armed() {
+    let dr = example("lab-dr.toml");
+    assert_eq!(dr.ports.len(), 1);
+    let s = &dr.services[0];
+    assert_eq!(s.persistent_secs, Some(300));
+    assert_eq!(s.arp_port.as_deref(), Some("int"));
+    assert!(s
+        .reals
+        .iter()
+        .all(|r| r.method == Method::Dr && r.port == 80));
+
+    let tun = example("lab-tun.toml");
+    let s = &tun.services[0];
+    assert_eq!(
+        s.reals.iter().map(|r| r.weight).collect::<Vec<_>>(),
+        [3, 2, 1]
+    );
+    assert!(s.reals.iter().all(|r| r.method == Method::Tun));
+    let fwm = &tun.services[1];
+    assert_eq!(fwm.key, ServiceKey::Mark(1));
+    assert_eq!(fwm.key.to_string(), "FWM  1");
+    assert!(!fwm.sched_flags.flag_1 && fwm.sched_flags.flag_2);
+    // The mark's only VIP is on int's subnet, so int answers ARP for it.
+    assert_eq!(fwm.arp_port.as_deref(), Some("int"));
+    // Mark services keep the real port (0 = the packet's own port).
+    assert_eq!(fwm.reals[0].port, 0);
+    let rule = &tun.marks[0].rules[0];
+    assert_eq!(rule.proto, Some(Proto::Udp));
+    assert_eq!(
+        rule.ports,
+        Some(PortRange {
+            first: 5000,
+            last: 5010
+        })
+    );
+}
+
+#[test]
+fn lab_multicore_has_a_queue_pair_per_worker() {
+    let c = example("lab-multicore.toml");
+    assert_eq!(c.cores.workers, vec![0, 1]);
+    assert!(c
+        .ports
+        .iter()
+        .all(|p| p.device.to_string().contains("qpairs=2")));
+    assert_eq!(c.tables.max_conns, 1 << 20);
+}
+
+/// Loads a bad fixture and checks where and what the error is.
+fn bad(name: &str, line: usize, key: &str, kind: ErrorKind, reason: &str) -> Error {
+    let path = format!("tests/fixtures/config/{name}");
+    let full = root().join(&path);
+    let text = std::fs::read_to_string(&full).unwrap();
+    // Same answer through both entry points; the error names the file as given.
+    let via_str = Config::from_str_named(&text, &path).expect_err(name);
+    let via_load = Config::load(&full).expect_err(name);
+    assert_eq!(
+        via_load.to_string(),
+        via_str
+            .to_string()
+            .replacen(&path, &full.display().to_string(), 1)
+    );
+    let e = via_str;
+    match &e {
+        Error::Invalid {
+            file,
+            line: l,
+            key: k,
+            kind: kd,
+            reason: r,
+        } => {
+            assert_eq!(file, &path, "{e}");
+            assert_eq!((*l, k.as_str(), *kd), (line, key, kind), "{e}");
+            assert!(
+                r.contains(reason),
+                "reason of {name}: {r:?} lacks {reason:?}"
+            );
+            assert_eq!(e.to_string(), format!("{path}:{line}: {key}: {r}"));
+        }
+        other => panic!("{name}: expected Error::Invalid, got {other}"),
+    }
+    e
+}
+
+#[test]
+fn syntax_error() {
+    bad(
+        "syntax.toml",
+        8,
+        "port[0].mtu",
+        ErrorKind::Syntax,
+        "expected",
+    );
+}
+
+#[test]
+fn unknown_key() {
+    bad(
+        "unknown-key.toml",
+        12,
+        "port[1].adresses",
+        ErrorKind::UnknownKey,
+        "unknown field `adresses`",
+    );
+}
+
+#[test]
+fn bad_address() {
+    bad(
+        "bad-address.toml",
+        13,
+        "port[1].addresses[0]",
+        ErrorKind::Address,
+        "invalid IPv4 address \"192.0.2.300/24\"",
+    );
+}
+
+#[test]
+fn route_names_a_missing_port() {
+    bad(
+        "missing-port.toml",
+        12,
+        "route[0].port",
+        ErrorKind::Reference,
+        "no [[port]] is named \"wan\"",
+    );
+}
+
+#[test]
+fn duplicate_worker_core() {
+    bad(
+        "duplicate-core.toml",
+        5,
+        "cores.workers[2]",
+        ErrorKind::Duplicate,
+        "duplicate worker core 0",
+    );
+}
+
+#[test]
+fn workers_empty() {
+    bad(
+        "workers-empty.toml",
+        2,
+        "cores.workers",
+        ErrorKind::Schema,
+        "at least one worker",
+    );
+}
+
+#[test]
+fn missing_cores_section() {
+    bad(
+        "missing-cores.toml",
+        1,
+        "cores",
+        ErrorKind::Schema,
+        "missing section [cores]",
+    );
+}
+
+#[test]
+fn duplicate_port_name() {
+    bad(
+        "duplicate-port-name.toml",
+        10,
+        "port[1].name",
+        ErrorKind::Duplicate,
+        "duplicate port name \"ext\"",
+    );
+}
+
+#[test]
+fn missing_required_key_points_at_its_table() {
+    bad(
+        "missing-key.toml",
+        8,
+        "port[1].device",
+        ErrorKind::Schema,
+        "missing field `device`",
+    );
+}
+
+#[test]
+fn wrong_value_type() {
+    bad(
+        "wrong-type.toml",
+        16,
+        "service[0].real[0].weight",
+        ErrorKind::Schema,
+        "expected an integer",
+    );
+}
+
+#[test]
+fn bad_scheduler() {
+    bad(
+        "bad-scheduler.toml",
+        13,
+        "service[0].scheduler",
+        ErrorKind::Range,
+        "unknown scheduler \"roundrobin\"",
+    );
+}
+
+#[test]
+fn sh_flag_without_sh() {
+    bad(
+        "sh-flag-without-sh.toml",
+        14,
+        "service[0].sched_flags[1]",
+        ErrorKind::Conflict,
+        "incompatible scheduler flag `sh-port'",
+    );
+}
+
+#[test]
+fn zero_port_without_persistence() {
+    bad(
+        "zero-port.toml",
+        17,
+        "service[1].port",
+        ErrorKind::Conflict,
+        "Zero port specified for non-persistent service",
+    );
+}
+
+#[test]
+fn ops_on_tcp() {
+    bad(
+        "ops-on-tcp.toml",
+        19,
+        "service[1].ops",
+        ErrorKind::Conflict,
+        "One-Packet Scheduling is only for UDP virtual services",
+    );
+}
+
+#[test]
+fn lower_threshold_above_upper() {
+    bad(
+        "thresholds.toml",
+        22,
+        "service[0].real[1].l_threshold",
+        ErrorKind::Conflict,
+        "l_threshold 150 is above u_threshold 100",
+    );
+}
+
+#[test]
+fn duplicate_service() {
+    bad(
+        "duplicate-service.toml",
+        16,
+        "service[1].vip",
+        ErrorKind::Duplicate,
+        "Service already exists",
+    );
+}
+
+#[test]
+fn duplicate_real_server_after_dr_port_forcing() {
+    bad(
+        "duplicate-real.toml",
+        27,
+        "service[0].real[2].addr",
+        ErrorKind::Duplicate,
+        "Destination already exists (192.0.2.12:80)",
+    );
+}
+
+#[test]
+fn direct_routing_needs_a_connected_real_server() {
+    // The tun real server behind the route is fine; the dr one is not.
+    bad(
+        "dr-off-link.toml",
+        24,
+        "service[0].real[1].addr",
+        ErrorKind::Conflict,
+        "direct routing needs real server 198.51.100.12",
+    );
+}
+
+#[test]
+fn af_packet_needs_a_queue_pair_per_worker() {
+    bad(
+        "too-few-queues.toml",
+        11,
+        "port[1].device",
+        ErrorKind::Conflict,
+        "qpairs=1",
+    );
+}
+
+#[test]
+fn mark_service_needs_its_mark() {
+    bad(
+        "undefined-mark.toml",
+        17,
+        "service[0].mark",
+        ErrorKind::Reference,
+        "no [[mark]] defines mark 2",
+    );
+}
+
+#[test]
+fn mark_rule_port_range() {
+    bad(
+        "mark-rule-bad-ports.toml",
+        13,
+        "mark[0].rules[1].ports",
+        ErrorKind::Range,
+        "first port above last",
+    );
+}
+
+#[test]
+fn route_prefix_with_host_bits() {
+    bad(
+        "route-host-bits.toml",
+        10,
+        "route[0].prefix",
+        ErrorKind::Address,
+        "did you mean 198.51.100.0/24?",
+    );
+}
+
+#[test]
+fn unreadable_file_is_a_read_error() {
+    let e = Config::load("/nonexistent/rvs.toml").unwrap_err();
+    assert!(matches!(e, Error::Read { .. }));
+    assert!(e.to_string().starts_with("/nonexistent/rvs.toml: "));
+    assert_eq!(e.line(), None);
+}
+
+/// Small edits to a good file, each of which must fail at a known key.
+#[test]
+fn one_line_mistakes_in_a_good_config() {
+    let good = std::fs::read_to_string(root().join("configs/lab-nat.toml")).unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "scheduler = \"wlc\"",
+            "scheduler = \"sh\"\nsched_flags = [\"mh-port\"]",
+            "service[0].sched_flags[0]",
+        ),
+        (
+            "scheduler = \"wlc\"",
+            "persistent = 0",
+            "service[0].persistent",
+        ),
+        (
+            "scheduler = \"wlc\"",
+            "persistent = 2678401",
+            "service[0].persistent",
+        ),
+        (
+            "scheduler = \"wlc\"",
+            "netmask = \"255.0.255.0\"",
+            "service[0].netmask",
+        ),
+        (
+            "scheduler = \"wlc\"",
+            "interface = \"wan\"",
+            "service[0].interface",
+        ),
+        (
+            "vip = \"203.0.113.10\"\nport = 80",
+            "vip = \"10.9.9.9\"\nport = 80",
+            "service[0].vip",
+        ),
+        (
+            "weight = 1\n",
+            "weight = 65536\n",
+            "service[0].real[0].weight",
+        ),
+        ("weight = 1\n", "weight = -1\n", "service[0].real[0].weight"),
+        (
+            "method = \"nat\"\nweight",
+            "method = \"masq\"\nweight",
+            "service[0].real[0].method",
+        ),
+        ("level = \"info\"", "level = \"verbose\"", "log.level"),
+        (
+            "management = 1",
+            "management = 1\nmanagment = 2",
+            "cores.managment",
+        ),
+        ("tcp = 900", "tcp = 0", "timeouts.tcp"),
+        (
+            "[settings]",
+            "[settings]\nexpire_nodest_conn = 1",
+            "settings.expire_nodest_conn",
+        ),
+        (
+            "iface=rvs-int\"",
+            "iface=rvs-int\"\ntap_name = \"ext\"",
+            "port[1].tap_name",
+        ),
+        (
+            "\"192.0.2.1/24\"",
+            "\"203.0.113.1/24\"",
+            "port[1].addresses[0]",
+        ),
+        (
+            "\"net_af_packet1,iface=rvs-int\"",
+            "\"net_af_packet0,iface=rvs-int\"",
+            "port[1].device",
+        ),
+        (
+            "\"net_af_packet1,iface=rvs-int\"",
+            "\"0000:00:08.0\"",
+            "port[1].device",
+        ),
+        (
+            "\"net_af_packet1,iface=rvs-int\"",
+            "\"eth1\"",
+            "port[1].device",
+        ),
+        (
+            "socket = \"/run/rvs/rvsd.sock\"",
+            "socket = \"\"",
+            "control.socket",
+        ),
+        (
+            "[[port]]\nname = \"int\"",
+            "[[port]]\nname = \"internal-network0\"",
+            "port[1].name",
+        ),
+        (
+            "[[port]]\nname = \"int\"",
+            "[[port]]\nname = \"int\"\nmtu = 20",
+            "port[1].mtu",
+        ),
+        (
+            "[[port]]\nname = \"int\"",
+            "[[port]]\nname = \"int\"\nrx_desc = 1000",
+            "port[1].rx_desc",
+        ),
+        // The cache is defaulted, so the pool size is what to change.
+        ("[cores]", "[tables]\nmbufs = 100\n[cores]", "tables.mbufs"),
+        (
+            "[cores]",
+            "[tables]\nmbufs = 300\nmbuf_cache = 256\n[cores]",
+            "tables.mbuf_cache",
+        ),
+        (
+            "[cores]",
+            "[tables]\nmbufs = 1000\nmbuf_cache = 0\n[cores]",
+            "tables.mbufs",
+        ),
+    ];
+    for (from, to, key) in cases {
+        assert!(
+            good.contains(from),
+            "lab-nat.toml no longer contains {from:?}"
+        );
+        let text = good.replacen(from, to, 1);
+        let e = Config::from_str_named(&text, "edit.toml").expect_err(to);
+        assert_eq!(e.key(), Some(*key), "{to:?} gave {e}");
+        // The line is the one holding the key (or its table), never 0.
+        let line = e.line().unwrap();
+        let held = text.lines().nth(line - 1).unwrap();
+        let leaf = key.rsplit('.').next().unwrap().split('[').next().unwrap();
+        assert!(
+            held.contains(leaf) || held.starts_with('['),
+            "{e}: line {line} is {held:?}"
+        );
+    }
+}
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn check(text: &str) {
+        if let Err(e) = Config::from_str_named(text, "fuzz.toml") {
+            let line = e.line().expect("parsing text never gives a read error");
+            assert!(line >= 1 && line <= text.lines().count().max(1) + 1, "{e}");
+            assert!(!e.key().unwrap().is_empty());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text(text in "\\PC{0,200}") {
+            check(&text);
+        }
+
+        #[test]
+        fn mangled_examples(
+            which in 0usize..5,
+            cut in 0usize..4000,
+            len in 0usize..40,
+            insert in "[\\[\\]{}=,\"a-z0-9./\\n -]{0,12}",
+        ) {
+            let names = ["lab-appliance", "lab-nat", "lab-dr", "lab-tun", "lab-multicore"];
+            let good = std::fs::read_to_string(root().join(format!("configs/{}.toml", names[which]))).unwrap();
+            let bytes = good.as_bytes();
+            let start = cut.min(bytes.len());
+            let end = (start + len).min(bytes.len());
+            let mut text = Vec::from(&bytes[..start]);
+            text.extend_from_slice(insert.as_bytes());
+            text.extend_from_slice(&bytes[end..]);
+            // The example files are ASCII, so any cut leaves valid UTF-8.
+            check(std::str::from_utf8(&text).unwrap());
+        }
+    }
+}
+
+#[test]
+fn empty_quoted_key_is_named() {
+    let e = Config::from_str_named("\"\" = 1\n", "e.toml").unwrap_err();
+    assert_eq!(e.to_string(), "e.toml:1: \"\": unknown field ``, expected one of `eal`, `log`, `cores`, `tables`, `control`, `port`, `route`, `timeouts`, `settings`, `mark`, `service`");
+}
