@@ -16,7 +16,12 @@ use std::time::Duration;
 #[command(name = "rvsd", version = rvs::version::VERSION, about = "rvs: DPDK userspace L4 load balancer (LVS-style director)")]
 struct Args {
     /// Configuration file to run with.
-    #[arg(long, short = 'c', value_name = "FILE", conflicts_with = "check_config")]
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "FILE",
+        conflicts_with = "check_config"
+    )]
     config: Option<PathBuf>,
     /// Validate a configuration file without touching any device, then exit.
     #[arg(long, value_name = "FILE")]
@@ -75,8 +80,13 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
     let plan = Plan::from_config(cfg);
-    if !core_affinity::set_for_current(core_affinity::CoreId { id: cfg.cores.management }) {
-        log::warn!("management thread: could not pin to core {}", cfg.cores.management);
+    if !core_affinity::set_for_current(core_affinity::CoreId {
+        id: cfg.cores.management,
+    }) {
+        log::warn!(
+            "management thread: could not pin to core {}",
+            cfg.cores.management
+        );
     }
     log::info!("rvsd {} starting", rvs::version::VERSION);
     let rt = Runtime::start(&plan).context("start-up")?;
@@ -97,7 +107,12 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     for c in Counter::ALL {
         let per = rt.counter_per_worker(*c);
         if per.iter().any(|&v| v != 0) {
-            log::info!("counter {} = {} (per worker {:?})", c.name(), per.iter().sum::<u64>(), per);
+            log::info!(
+                "counter {} = {} (per worker {:?})",
+                c.name(),
+                per.iter().sum::<u64>(),
+                per
+            );
         }
     }
     for (name, s) in rt.port_stats() {
@@ -112,5 +127,9 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     }
     rt.stop();
     log::info!("rvsd stopped");
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

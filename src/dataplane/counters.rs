@@ -93,7 +93,10 @@ impl WorkerCounters {
     #[inline]
     pub fn add(&self, c: Counter, n: u64) {
         let cell = &self.cells[c as usize];
-        cell.store(cell.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+        cell.store(
+            cell.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
     }
 
     /// Adds one.

@@ -1,7 +1,7 @@
 //! What the runtime is asked to bring up: the parts of the configuration the data plane
 //! needs, in plain types, so the runtime does not depend on the config file's shape.
 
-use crate::net::Ipv4Cidr;
+use crate::config::Ipv4Net;
 use std::net::Ipv4Addr;
 
 /// One data port.
@@ -12,7 +12,7 @@ pub struct PortPlan {
     /// DPDK device string (vdev args or PCI address).
     pub device: String,
     /// Local addresses with their prefix lengths (connected routes follow from them).
-    pub addrs: Vec<Ipv4Cidr>,
+    pub addrs: Vec<Ipv4Net>,
     /// VIPs answered for by ARP on this port (phase 3 services).
     pub vips: Vec<Ipv4Addr>,
     /// Kernel interface name for the exception path, if enabled.
@@ -31,7 +31,7 @@ pub struct PortPlan {
 #[derive(Clone, Debug)]
 pub struct RoutePlan {
     /// Destination prefix.
-    pub prefix: Ipv4Cidr,
+    pub prefix: Ipv4Net,
     /// Next hop (None: on-link).
     pub via: Option<Ipv4Addr>,
     /// Index of the outgoing port in [`Plan::ports`].
@@ -64,16 +64,13 @@ impl Plan {
     /// `[[port]]` are attached by the runtime (probed if the EAL args did not create
     /// them), so the EAL arguments are taken as written.
     pub fn from_config(cfg: &crate::config::Config) -> Plan {
-        let cidr = |n: &crate::config::Ipv4Net| {
-            Ipv4Cidr::new(n.addr, n.len).expect("config validated prefix lengths ≤ 32")
-        };
         let ports = cfg
             .ports
             .iter()
             .map(|p| PortPlan {
                 name: p.name.clone(),
                 device: p.device.to_string(),
-                addrs: p.addresses.iter().map(cidr).collect(),
+                addrs: p.addresses.clone(),
                 vips: cfg
                     .services
                     .iter()
@@ -95,7 +92,11 @@ impl Plan {
             .iter()
             .filter_map(|r| {
                 let port = cfg.ports.iter().position(|p| p.name == r.port)?;
-                Some(RoutePlan { prefix: cidr(&r.prefix), via: r.via, port })
+                Some(RoutePlan {
+                    prefix: r.prefix,
+                    via: r.via,
+                    port,
+                })
             })
             .collect();
         Plan {

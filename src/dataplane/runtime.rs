@@ -5,7 +5,7 @@ use super::counters::{Counter, WorkerCounters};
 use super::plan::Plan;
 use super::worker::{PortQueues, Worker};
 use crate::dpdk::{self, Eal, Mempool, Port, PortConfig, PortStats};
-use crate::net::{exception, Net, PortNet, Route};
+use crate::net::{exception, Ipv4Net, Net, PortNet, Route};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -59,7 +59,8 @@ impl Runtime {
     /// brought up is torn down again by Drop).
     pub fn start(plan: &Plan) -> Result<Runtime, Error> {
         let eal = Eal::init(&plan.eal_args).map_err(ctx("EAL"))?;
-        let pool = Mempool::new("rvs_pkts", plan.mbufs, plan.mbuf_cache).map_err(ctx("packet pool"))?;
+        let pool =
+            Mempool::new("rvs_pkts", plan.mbufs, plan.mbuf_cache).map_err(ctx("packet pool"))?;
         let nq = plan.worker_cores.len().max(1) as u16;
         let mut rt = Runtime {
             workers: Vec::new(),
@@ -84,7 +85,9 @@ impl Runtime {
                 mtu: p.mtu,
                 promiscuous: p.promiscuous,
             };
-            let (rx, tx) = port.start(&cfg, &pool).map_err(ctx(format!("port {}", p.name)))?;
+            let (rx, tx) = port
+                .start(&cfg, &pool)
+                .map_err(ctx(format!("port {}", p.name)))?;
             let mac = port.mac().map_err(ctx(format!("port {}", p.name)))?;
             log::info!(
                 "port {} ({}): mac {}, {} queue(s){}",
@@ -98,8 +101,13 @@ impl Runtime {
             let mut tap_queues: Vec<Option<_>> = (0..nq).map(|_| None).collect();
             if let Some(tap) = &p.tap {
                 let dev = format!("net_tap_rvs{i},iface={tap},mac={}", fmt_mac(&mac));
-                let mut tport = Port::attach(&dev).map_err(ctx(format!("port {} exception path", p.name)))?;
-                let tcfg = PortConfig { queues: nq, mtu: 0, ..PortConfig::default() };
+                let mut tport =
+                    Port::attach(&dev).map_err(ctx(format!("port {} exception path", p.name)))?;
+                let tcfg = PortConfig {
+                    queues: nq,
+                    mtu: 0,
+                    ..PortConfig::default()
+                };
                 let (trx, ttx) = tport
                     .start(&tcfg, &pool)
                     .map_err(ctx(format!("port {} exception path", p.name)))?;
@@ -131,11 +139,22 @@ impl Runtime {
         let mut routes: Vec<Route> = Vec::new();
         for (i, p) in plan.ports.iter().enumerate() {
             for a in &p.addrs {
-                routes.push(Route { prefix: a.network(), via: None, port: i as u8 });
+                routes.push(Route {
+                    prefix: Ipv4Net {
+                        addr: a.network(),
+                        len: a.len,
+                    },
+                    via: None,
+                    port: i as u8,
+                });
             }
         }
         for r in &plan.routes {
-            routes.push(Route { prefix: r.prefix.network(), via: r.via, port: r.port as u8 });
+            routes.push(Route {
+                prefix: r.prefix,
+                via: r.via,
+                port: r.port as u8,
+            });
         }
         rt.net = Arc::new(Net::new(port_nets, crate::net::RouteTable::new(routes)));
 
@@ -157,7 +176,11 @@ impl Runtime {
             let handle = std::thread::Builder::new()
                 .name(format!("rvs-worker{index}"))
                 .spawn(move || run_worker(worker, core, failed))
-                .map_err(|e| Error::Worker { index, core, reason: e.to_string() })?;
+                .map_err(|e| Error::Worker {
+                    index,
+                    core,
+                    reason: e.to_string(),
+                })?;
             rt.workers.push(handle);
         }
         rt.pool = Some(pool);
@@ -185,7 +208,10 @@ impl Runtime {
 
     /// Device counters per port (name, stats).
     pub fn port_stats(&self) -> Vec<(String, PortStats)> {
-        self.ports.iter().map(|(n, p)| (n.clone(), p.stats())).collect()
+        self.ports
+            .iter()
+            .map(|(n, p)| (n.clone(), p.stats()))
+            .collect()
     }
 
     /// The appliance networking state (neighbour table, routes).
@@ -249,5 +275,8 @@ fn run_worker(worker: Worker, core: usize, failed: Arc<AtomicBool>) -> bool {
 
 /// `aa:bb:cc:dd:ee:ff`, as net_tap's `mac=` and operators expect.
 pub fn fmt_mac(m: &[u8; 6]) -> String {
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
 }

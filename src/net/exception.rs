@@ -3,7 +3,7 @@
 //! routes, so the director's own kernel (health checks, ssh, ...) uses the data networks.
 //! Runs on the management thread at start; shells out to `ip`, as an operator would.
 
-use super::cidr::Ipv4Cidr;
+use crate::config::Ipv4Net;
 use std::net::Ipv4Addr;
 use std::process::Command;
 
@@ -39,27 +39,39 @@ fn run(iface: &str, args: &[&str]) -> Result<(), Error> {
 pub fn valid_iface_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 15
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 /// Brings the tap's kernel interface up with `addrs`, `mtu` and the routes that leave
 /// through this port (`(prefix, via)`), with IPv6 off (rvs is IPv4-only).
 pub fn configure(
     iface: &str,
-    addrs: &[Ipv4Cidr],
+    addrs: &[Ipv4Net],
     mtu: u16,
-    routes: &[(Ipv4Cidr, Option<Ipv4Addr>)],
+    routes: &[(Ipv4Net, Option<Ipv4Addr>)],
 ) -> Result<(), Error> {
     let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{iface}/disable_ipv6"), "1");
-    run(iface, &["link", "set", "dev", iface, "mtu", &mtu.to_string()])?;
+    run(
+        iface,
+        &["link", "set", "dev", iface, "mtu", &mtu.to_string()],
+    )?;
     for a in addrs {
         run(iface, &["addr", "replace", &a.to_string(), "dev", iface])?;
     }
     run(iface, &["link", "set", "dev", iface, "up"])?;
     for (prefix, via) in routes {
-        let p = prefix.network().to_string();
+        let p = Ipv4Net {
+            addr: prefix.network(),
+            len: prefix.len,
+        }
+        .to_string();
         match via {
-            Some(v) => run(iface, &["route", "replace", &p, "via", &v.to_string(), "dev", iface])?,
+            Some(v) => run(
+                iface,
+                &["route", "replace", &p, "via", &v.to_string(), "dev", iface],
+            )?,
             None => run(iface, &["route", "replace", &p, "dev", iface])?,
         }
     }

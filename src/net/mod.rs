@@ -6,14 +6,13 @@
 //! (lock-free); everything else is immutable after start and shared behind an `Arc`.
 
 pub mod appliance;
-pub mod cidr;
 pub mod exception;
 pub mod neigh;
 pub mod route;
 pub mod verdict;
 
-pub use cidr::Ipv4Cidr;
+pub use crate::config::Ipv4Net;
+pub use appliance::{Net, PortNet};
 pub use neigh::{Neigh, NeighTable};
 pub use route::{NextHop, PortIdx, Route, RouteTable};
-pub use appliance::{Net, PortNet};
 pub use verdict::{DropReason, TxKind, Verdict};

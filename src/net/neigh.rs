@@ -130,7 +130,11 @@ impl NeighTable {
         let slot = &self.slots[index(a)];
         let word = slot.mac_tag.load(Ordering::Acquire);
         let age = now_secs.wrapping_sub(slot.learnt_secs.load(Ordering::Relaxed));
-        if word == 0 || (word >> 48) != tag(a) || slot.addr.load(Ordering::Relaxed) != a || age > EXPIRE_SECS {
+        if word == 0
+            || (word >> 48) != tag(a)
+            || slot.addr.load(Ordering::Relaxed) != a
+            || age > EXPIRE_SECS
+        {
             return None;
         }
         let mut mac = [0u8; 6];

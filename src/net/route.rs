@@ -4,7 +4,7 @@
 //! length, longest first; the first match is the longest. Built once by the management
 //! thread and read concurrently by workers (immutable after build: no lock).
 
-use super::cidr::Ipv4Cidr;
+use crate::config::Ipv4Net;
 use std::net::Ipv4Addr;
 
 /// Index of a data port in rvs's own order (the config's `[[port]]` order).
@@ -15,7 +15,7 @@ pub type PortIdx = u8;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
     /// Destination prefix.
-    pub prefix: Ipv4Cidr,
+    pub prefix: Ipv4Net,
     /// Next hop; `None` for a connected route (the destination is on-link).
     pub via: Option<Ipv4Addr>,
     /// Outgoing port.
@@ -41,7 +41,7 @@ impl RouteTable {
     /// Builds the table from connected and static routes.
     pub fn new(mut routes: Vec<Route>) -> Self {
         // Longest prefix first; for equal lengths connected routes win over static ones.
-        routes.sort_by_key(|r| (std::cmp::Reverse(r.prefix.len()), r.via.is_some()));
+        routes.sort_by_key(|r| (std::cmp::Reverse(r.prefix.len), r.via.is_some()));
         RouteTable { routes }
     }
 
@@ -67,7 +67,7 @@ impl RouteTable {
 mod tests {
     use super::*;
 
-    fn cidr(s: &str) -> Ipv4Cidr {
+    fn cidr(s: &str) -> Ipv4Net {
         s.parse().unwrap()
     }
 

@@ -33,7 +33,11 @@ impl HeadroomBuf {
 
     /// A buffer holding `bytes` with DPDK's default headroom and room.
     pub fn new(bytes: &[u8]) -> Self {
-        Self::with_room(bytes, Self::DEFAULT_HEADROOM, Self::DEFAULT_ROOM.max(bytes.len()))
+        Self::with_room(
+            bytes,
+            Self::DEFAULT_HEADROOM,
+            Self::DEFAULT_ROOM.max(bytes.len()),
+        )
     }
 
     /// A buffer holding `bytes` with `headroom` in front and `room` bytes of data room.
