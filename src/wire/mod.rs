@@ -26,17 +26,17 @@ pub mod checksum;
 pub mod ethernet;
 // pub mod fuzz_touch;
 pub mod icmp;
-// pub mod ipip;
+pub mod ipip;
 pub mod ipv4;
-// pub mod tcp;
-// pub mod udp;
+pub mod tcp;
+pub mod udp;
 
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use icmp::{IcmpError, IcmpPacket, IcmpType, QuotedIpv4};
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
-// pub use tcp::{TcpFlags, TcpPacket};
-// pub use udp::UdpPacket;
+pub use tcp::{TcpFlags, TcpPacket};
+pub use udp::UdpPacket;
 
 /// The bytes do not form the header they claim to be (too short, or a length
 /// field pointing outside the buffer), or an output buffer is too small for
