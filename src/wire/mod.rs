@@ -24,7 +24,7 @@ use core::fmt;
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
-// pub mod fuzz_touch;
+pub mod fuzz_touch;
 pub mod icmp;
 pub mod ipip;
 pub mod ipv4;
@@ -70,3 +70,6 @@ pub(crate) fn be16(b: &[u8]) -> u16 {
 pub(crate) fn be32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
+
+#[cfg(test)]
+mod proptests;
