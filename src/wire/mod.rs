@@ -22,6 +22,7 @@
 use core::fmt;
 
 pub mod arp;
+pub mod buf;
 pub mod checksum;
 pub mod ethernet;
 pub mod fuzz_touch;
@@ -32,6 +33,7 @@ pub mod tcp;
 pub mod udp;
 
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
+pub use buf::{HeadroomBuf, PacketBuf};
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use icmp::{IcmpError, IcmpPacket, IcmpType, QuotedIpv4};
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
