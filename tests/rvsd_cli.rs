@@ -1,0 +1,76 @@
+//! rvsd's command line: version with the git commit, `--check-config` on good and bad
+//! files, and a start-up failure that exits non-zero with one clear line naming the cause.
+
+use std::process::Command;
+
+fn rvsd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rvsd"))
+}
+
+#[test]
+fn version_names_semver_and_commit() {
+    let out = rvsd().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.starts_with("rvsd 0.1.0 (git "), "{s}");
+    let out = Command::new(env!("CARGO_BIN_EXE_rvsadm")).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(git "));
+}
+
+#[test]
+fn check_config_accepts_every_example() {
+    for entry in std::fs::read_dir("configs").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = rvsd().arg("--check-config").arg(&path).output().unwrap();
+            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+#[test]
+fn bad_config_exits_non_zero_with_file_line_and_key() {
+    let path = "tests/fixtures/config/unknown-key.toml";
+    for flag in ["--check-config", "--config"] {
+        let out = rvsd().arg(flag).arg(path).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with(&format!("rvsd: {path}:")), "{err}");
+        let line: usize = err.split(':').nth(2).unwrap().trim().parse().expect("a line number");
+        assert!(line > 0);
+    }
+}
+
+#[test]
+fn unknown_device_fails_start_up_with_one_line_naming_the_port() {
+    if !is_root() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI runs as root");
+        eprintln!("skipped: needs root for DPDK");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("rvsd-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("bad-device.toml");
+    let text = std::fs::read_to_string("configs/lab-appliance.toml")
+        .unwrap()
+        .replace("net_af_packet0,iface=rvs-ext", "net_af_packet0,iface=rvs-nosuch0")
+        .replace("exception_path = true", "exception_path = false")
+        .replace("rvs-appliance", &format!("rvs-cli-{}", std::process::id()));
+    std::fs::write(&cfg, text).unwrap();
+    let out = rvsd().arg("--config").arg(&cfg).env("RUST_LOG", "off").output().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("rvsd: ")).collect();
+    assert_eq!(ours.len(), 1, "{err}");
+    assert!(ours[0].contains("port ext") && ours[0].contains("net_af_packet0"), "{err}");
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
