@@ -3,7 +3,8 @@
 # Shared by scripts/test.sh, scripts/demo.sh and the Vagrantfile's provisioner.
 set -euo pipefail
 pkgs=(libdpdk-dev dpdk clang libclang-dev pkg-config gcc libc6-dev iproute2 ethtool
-      python3 python3-scapy tshark curl socat procps libpcap-dev ca-certificates)
+      python3 python3-scapy tshark curl socat procps libpcap-dev ca-certificates
+      iputils-ping)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -13,7 +13,10 @@ fn version_names_semver_and_commit() {
     assert!(out.status.success());
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.starts_with("rvsd 0.1.0 (git "), "{s}");
-    let out = Command::new(env!("CARGO_BIN_EXE_rvsadm")).arg("--version").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rvsadm"))
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("(git "));
 }
 
@@ -23,7 +26,12 @@ fn check_config_accepts_every_example() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let out = rvsd().arg("--check-config").arg(&path).output().unwrap();
-            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
@@ -37,7 +45,13 @@ fn bad_config_exits_non_zero_with_file_line_and_key() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(err.starts_with(&format!("rvsd: {path}:")), "{err}");
-        let line: usize = err.split(':').nth(2).unwrap().trim().parse().expect("a line number");
+        let line: usize = err
+            .split(':')
+            .nth(2)
+            .unwrap()
+            .trim()
+            .parse()
+            .expect("a line number");
         assert!(line > 0);
     }
 }
@@ -45,7 +59,11 @@ fn bad_config_exits_non_zero_with_file_line_and_key() {
 #[test]
 fn unknown_device_fails_start_up_with_one_line_naming_the_port() {
     if !is_root() {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI runs as root");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI runs as root"
+        );
         eprintln!("skipped: needs root for DPDK");
         return;
     }
@@ -54,17 +72,28 @@ fn unknown_device_fails_start_up_with_one_line_naming_the_port() {
     let cfg = dir.join("bad-device.toml");
     let text = std::fs::read_to_string("configs/lab-appliance.toml")
         .unwrap()
-        .replace("net_af_packet0,iface=rvs-ext", "net_af_packet0,iface=rvs-nosuch0")
+        .replace(
+            "net_af_packet0,iface=rvs-ext",
+            "net_af_packet0,iface=rvs-nosuch0",
+        )
         .replace("exception_path = true", "exception_path = false")
         .replace("rvs-appliance", &format!("rvs-cli-{}", std::process::id()));
     std::fs::write(&cfg, text).unwrap();
-    let out = rvsd().arg("--config").arg(&cfg).env("RUST_LOG", "off").output().unwrap();
+    let out = rvsd()
+        .arg("--config")
+        .arg(&cfg)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("rvsd: ")).collect();
     assert_eq!(ours.len(), 1, "{err}");
-    assert!(ours[0].contains("port ext") && ours[0].contains("net_af_packet0"), "{err}");
+    assert!(
+        ours[0].contains("port ext") && ours[0].contains("net_af_packet0"),
+        "{err}"
+    );
 }
 
 fn is_root() -> bool {

@@ -1,0 +1,5 @@
+//! Test support shared by the integration tests (each test file does `mod common;`).
+#![allow(dead_code)]
+
+pub mod lab;
+pub mod rvsd;

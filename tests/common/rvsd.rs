@@ -1,0 +1,124 @@
+//! Running rvsd under test: a config derived from an example in `configs/` with
+//! per-run unique device, tap and file-prefix names, started as a child process, stopped
+//! with SIGTERM (the operator's way) and checked to exit 0.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running rvsd.
+pub struct Rvsd {
+    child: Option<Child>,
+    /// Its config file (in a temp dir removed on drop).
+    pub config: PathBuf,
+    /// Its log file.
+    pub log: PathBuf,
+    dir: PathBuf,
+}
+
+/// Writes `configs/<example>` with each `(from, to)` replacement applied into a fresh
+/// temp dir, and returns the dir and the file.
+pub fn derived_config(example: &str, replace: &[(&str, &str)]) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "rvs-test-{}-{}",
+        std::process::id(),
+        example.replace('.', "-")
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = std::fs::read_to_string(format!("configs/{example}")).unwrap();
+    for (from, to) in replace {
+        text = text.replace(from, to);
+    }
+    let path = dir.join(example);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+impl Rvsd {
+    /// Starts rvsd with `config` and waits until it logs that it runs (or fails the test).
+    pub fn start(dir: PathBuf, config: PathBuf) -> Rvsd {
+        let log = dir.join("rvsd.log");
+        let logf = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_rvsd"))
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(logf.try_clone().unwrap()))
+            .stderr(Stdio::from(logf))
+            .spawn()
+            .expect("rvsd starts");
+        let mut r = Rvsd {
+            child: Some(child),
+            config,
+            log,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = r.log_text();
+            if text.contains("rvsd running") {
+                break;
+            }
+            if let Some(status) = r.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("rvsd exited early ({status}):\n{text}");
+            }
+            assert!(Instant::now() < deadline, "rvsd did not come up:\n{text}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        r
+    }
+
+    /// Everything rvsd logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Sends SIGTERM, waits for exit, asserts status 0, returns the full log.
+    pub fn stop(mut self) -> String {
+        let mut child = self.child.take().unwrap();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("rvsd did not stop on SIGTERM:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let text = self.log_text();
+        assert!(status.success(), "rvsd exit status {status}:\n{text}");
+        text
+    }
+
+    /// The value of counter `name` from the shutdown log (sum over workers), 0 if absent.
+    pub fn counter_in(log: &str, name: &str) -> u64 {
+        let key = format!("counter {name} = ");
+        log.lines()
+            .find_map(|l| l.split_once(&key).map(|(_, rest)| rest))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Rvsd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
