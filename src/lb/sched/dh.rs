@@ -1,7 +1,8 @@
 //! `dh`: destination hashing.
 //!
-//! A static 256-bucket table hashed on the packet's destination address with IPVS's
-//! `(ntohl(daddr) * 2654435761) & 255`. The table is filled by walking the dest list
+//! A static 256-bucket table hashed on the packet's destination address with the
+//! kernel's `hash_32(ntohl(daddr), 8)` (current kernels; before 4.x IPVS used
+//! `(ntohl(daddr) * 2654435761) & 255`, which the oracle recording on 6.1 rules out). The table is filled by walking the dest list
 //! round robin, one bucket per dest, weights ignored (unlike sh). A bucket whose dest is
 //! unavailable, quiesced (weight 0) or OVERLOADed gives no dest: there is no fallback.
 //!
@@ -9,7 +10,7 @@
 
 use std::sync::Arc;
 
-use super::{idx, Scheduler};
+use super::{hash_32, idx, Scheduler};
 use crate::lb::dest::{Dest, DestIdx};
 use crate::lb::flow::FlowKey;
 
@@ -32,7 +33,7 @@ impl Dh {
 
     /// The bucket of a destination address.
     pub fn bucket(daddr: std::net::Ipv4Addr) -> usize {
-        (u32::from(daddr).wrapping_mul(2_654_435_761) as usize) & (TABLE_SIZE - 1)
+        hash_32(u32::from(daddr), 8) as usize
     }
 }
 
@@ -77,9 +78,9 @@ mod tests {
         s.rebuild(&d);
         let mut f = flow(Ipv4Addr::new(192, 0, 2, 7), 1);
         f.daddr = Ipv4Addr::new(203, 0, 113, 2);
-        // bucket = (0xcb007102 * 2654435761) & 255, then bucket % 3.
+        // bucket = hash_32(0xcb007102, 8), then bucket % 3.
         let b = Dh::bucket(f.daddr);
-        assert_eq!(b, (0xcb00_7102u32.wrapping_mul(2_654_435_761) & 255) as usize);
+        assert_eq!(b, (0xcb00_7102u32.wrapping_mul(0x61C8_8647) >> 24) as usize);
         let want = DestIdx((b % 3) as u16);
         assert_eq!(s.pick(&d, &f), Some(want));
         d[want.0 as usize].set_weight(0);
