@@ -9,4 +9,8 @@
 
 pub mod dest;
 pub mod flow;
+pub mod estimator;
+pub mod mark;
 pub mod sched;
+pub mod service;
+pub mod stats;
