@@ -31,25 +31,37 @@ fn scenarios() -> Vec<Svc> {
         if f.is_empty() || f[0].starts_with('#') {
             continue;
         }
-        let find = |out: &mut Vec<Svc>, id: &str| out.iter().position(|s| s.id == id).expect("svc before use");
+        let find = |out: &mut Vec<Svc>, id: &str| {
+            out.iter().position(|s| s.id == id).expect("svc before use")
+        };
         match f[0] {
             "svc" => out.push(Svc {
                 id: f[1].into(),
                 vip: f[2].parse().unwrap(),
                 vport: f[3].parse().unwrap(),
                 sched: f[4].into(),
-                flags: if f[5] == "-" { String::new() } else { f[5].into() },
+                flags: if f[5] == "-" {
+                    String::new()
+                } else {
+                    f[5].into()
+                },
                 dests: vec![],
                 flows: vec![],
             }),
             "dest" => {
                 let i = find(&mut out, f[1]);
-                out[i].dests.push((f[2].parse().unwrap(), f[3].parse().unwrap()));
+                out[i]
+                    .dests
+                    .push((f[2].parse().unwrap(), f[3].parse().unwrap()));
             }
             "pkts" => {
                 let i = find(&mut out, f[1]);
                 let a0 = u32::from(f[2].parse::<Ipv4Addr>().unwrap());
-                let (na, p0, np): (u32, u16, u16) = (f[3].parse().unwrap(), f[4].parse().unwrap(), f[5].parse().unwrap());
+                let (na, p0, np): (u32, u16, u16) = (
+                    f[3].parse().unwrap(),
+                    f[4].parse().unwrap(),
+                    f[5].parse().unwrap(),
+                );
                 for a in 0..na {
                     for p in 0..np {
                         out[i].flows.push((Ipv4Addr::from(a0 + a), p0 + p));
@@ -104,7 +116,13 @@ fn rvs_schedulers_choose_what_ipvs_chose() {
         let mut got = Vec::new();
         let mut want = Vec::new();
         for &(saddr, sport) in &svc.flows {
-            let flow = FlowKey { proto: proto::UDP, saddr, sport, daddr: svc.vip, dport: svc.vport };
+            let flow = FlowKey {
+                proto: proto::UDP,
+                saddr,
+                sport,
+                daddr: svc.vip,
+                dport: svc.vport,
+            };
             let pick = sched.pick(&list, &flow).map(|i| {
                 let d = &list[i.0 as usize];
                 d.bind_conn();
@@ -115,9 +133,17 @@ fn rvs_schedulers_choose_what_ipvs_chose() {
             checked += 1;
         }
         if got != want {
-            failures.push(format!("{} ({} {}): rvs {:?}\n  ipvs {:?}", svc.id, svc.sched, svc.flags, got, want));
+            failures.push(format!(
+                "{} ({} {}): rvs {:?}\n  ipvs {:?}",
+                svc.id, svc.sched, svc.flags, got, want
+            ));
         }
     }
     assert!(checked > 500, "only {checked} flows");
-    assert!(failures.is_empty(), "{} scenarios differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} scenarios differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

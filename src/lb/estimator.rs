@@ -51,7 +51,10 @@ fn fold(avg: &mut i64, delta: u64, shift: u32) {
 impl Estimator {
     /// Starts from `now` with all rates 0 (IPVS starts an estimator the same way).
     pub fn new(now: StatsSnapshot) -> Self {
-        Estimator { last: now, ..Default::default() }
+        Estimator {
+            last: now,
+            ..Default::default()
+        }
     }
 
     /// One 2-second sample.
@@ -107,7 +110,10 @@ mod tests {
             e.tick(s);
         }
         let r = e.rates();
-        assert_eq!((r.cps, r.in_pps, r.in_bps, r.out_pps), (100, 1000, 1_000_000, 0));
+        assert_eq!(
+            (r.cps, r.in_pps, r.in_bps, r.out_pps),
+            (100, 1000, 1_000_000, 0)
+        );
         // Traffic stops: the averages decay by 3/4 per sample.
         e.tick(s);
         assert_eq!(e.rates().cps, 75);

@@ -30,7 +30,14 @@ pub struct MarkRule {
 impl MarkRule {
     /// A rule for every port of one VIP, any protocol.
     pub fn vip(mark: u32, daddr: Ipv4Addr) -> Self {
-        MarkRule { mark, proto: None, daddr, prefix_len: 32, dport_min: 0, dport_max: u16::MAX }
+        MarkRule {
+            mark,
+            proto: None,
+            daddr,
+            prefix_len: 32,
+            dport_min: 0,
+            dport_max: u16::MAX,
+        }
     }
 }
 
@@ -78,8 +85,16 @@ impl MarkTable {
         if rule.dport_min > rule.dport_max {
             return Err(MarkError::BadPorts(rule.dport_min, rule.dport_max));
         }
-        let mask = if rule.prefix_len == 0 { 0 } else { u32::MAX << (32 - u32::from(rule.prefix_len)) };
-        self.rules.push(Compiled { rule, net: u32::from(rule.daddr) & mask, mask });
+        let mask = if rule.prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(rule.prefix_len))
+        };
+        self.rules.push(Compiled {
+            rule,
+            net: u32::from(rule.daddr) & mask,
+            mask,
+        });
         Ok(())
     }
 
@@ -117,12 +132,27 @@ mod tests {
     fn first_match_wins() {
         let mut t = MarkTable::new();
         let vip = Ipv4Addr::new(203, 0, 113, 10);
-        t.add(MarkRule { proto: Some(TCP), dport_min: 80, dport_max: 80, ..MarkRule::vip(1, vip) }).unwrap();
-        t.add(MarkRule { prefix_len: 24, dport_min: 1000, dport_max: 2000, ..MarkRule::vip(2, vip) }).unwrap();
+        t.add(MarkRule {
+            proto: Some(TCP),
+            dport_min: 80,
+            dport_max: 80,
+            ..MarkRule::vip(1, vip)
+        })
+        .unwrap();
+        t.add(MarkRule {
+            prefix_len: 24,
+            dport_min: 1000,
+            dport_max: 2000,
+            ..MarkRule::vip(2, vip)
+        })
+        .unwrap();
         t.add(MarkRule::vip(3, vip)).unwrap();
         assert_eq!(t.classify(TCP, vip, 80), Some(1));
         assert_eq!(t.classify(UDP, vip, 80), Some(3));
-        assert_eq!(t.classify(UDP, Ipv4Addr::new(203, 0, 113, 99), 1500), Some(2));
+        assert_eq!(
+            t.classify(UDP, Ipv4Addr::new(203, 0, 113, 99), 1500),
+            Some(2)
+        );
         assert_eq!(t.classify(UDP, Ipv4Addr::new(203, 0, 113, 99), 999), None);
         t.remove_mark(2);
         assert_eq!(t.classify(TCP, Ipv4Addr::new(203, 0, 113, 99), 1500), None);
@@ -133,10 +163,27 @@ mod tests {
         let vip = Ipv4Addr::new(203, 0, 113, 10);
         let mut t = MarkTable::new();
         assert_eq!(t.add(MarkRule::vip(0, vip)), Err(MarkError::ZeroMark));
-        assert_eq!(t.add(MarkRule { prefix_len: 33, ..MarkRule::vip(1, vip) }), Err(MarkError::BadPrefix(33)));
-        assert_eq!(t.add(MarkRule { dport_min: 9, dport_max: 1, ..MarkRule::vip(1, vip) }), Err(MarkError::BadPorts(9, 1)));
+        assert_eq!(
+            t.add(MarkRule {
+                prefix_len: 33,
+                ..MarkRule::vip(1, vip)
+            }),
+            Err(MarkError::BadPrefix(33))
+        );
+        assert_eq!(
+            t.add(MarkRule {
+                dport_min: 9,
+                dport_max: 1,
+                ..MarkRule::vip(1, vip)
+            }),
+            Err(MarkError::BadPorts(9, 1))
+        );
         let mut all = MarkTable::new();
-        all.add(MarkRule { prefix_len: 0, ..MarkRule::vip(5, vip) }).unwrap();
+        all.add(MarkRule {
+            prefix_len: 0,
+            ..MarkRule::vip(5, vip)
+        })
+        .unwrap();
         assert_eq!(all.classify(TCP, Ipv4Addr::new(192, 0, 2, 1), 1), Some(5));
     }
 }

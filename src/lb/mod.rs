@@ -8,8 +8,8 @@
 //! and replaces services and dests.
 
 pub mod dest;
-pub mod flow;
 pub mod estimator;
+pub mod flow;
 pub mod mark;
 pub mod sched;
 pub mod service;

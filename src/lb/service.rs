@@ -57,7 +57,10 @@ pub struct Persistence {
 
 impl Default for Persistence {
     fn default() -> Self {
-        Persistence { timeout_secs: DEFAULT_PERSISTENT_TIMEOUT_SECS, netmask: Ipv4Addr::BROADCAST }
+        Persistence {
+            timeout_secs: DEFAULT_PERSISTENT_TIMEOUT_SECS,
+            netmask: Ipv4Addr::BROADCAST,
+        }
     }
 }
 
@@ -112,7 +115,14 @@ pub struct DestConfig {
 impl DestConfig {
     /// ipvsadm's defaults: DR, weight 1, no thresholds.
     pub fn new(addr: Ipv4Addr, port: u16) -> Self {
-        DestConfig { addr, port, fwd: Fwd::Dr, weight: 1, u_threshold: 0, l_threshold: 0 }
+        DestConfig {
+            addr,
+            port,
+            fwd: Fwd::Dr,
+            weight: 1,
+            u_threshold: 0,
+            l_threshold: 0,
+        }
     }
 }
 
@@ -171,7 +181,13 @@ impl Service {
     /// the per-worker stats blocks.
     pub fn new(config: ServiceConfig, workers: usize) -> Result<Service, Error> {
         let sched = validate(&config)?;
-        let mut s = Service { config, dests: Vec::new(), dest_stats: Vec::new(), sched, stats: Arc::new(Stats::new(workers)) };
+        let mut s = Service {
+            config,
+            dests: Vec::new(),
+            dest_stats: Vec::new(),
+            sched,
+            stats: Arc::new(Stats::new(workers)),
+        };
         s.sched.rebuild(&s.dests);
         Ok(s)
     }
@@ -213,7 +229,13 @@ impl Service {
             && config.mh_table_size == self.config.mh_table_size;
         let mut sched = if same { self.sched.fork() } else { fresh };
         sched.rebuild(&self.dests);
-        Ok(Service { config, dests: self.dests.clone(), dest_stats: self.dest_stats.clone(), sched, stats: self.stats.clone() })
+        Ok(Service {
+            config,
+            dests: self.dests.clone(),
+            dest_stats: self.dest_stats.clone(),
+            sched,
+            stats: self.stats.clone(),
+        })
     }
 
     /// The port a dest really gets: the service port for DR/TUN on a non-mark service.
@@ -225,13 +247,21 @@ impl Service {
     }
 
     fn find(&self, addr: Ipv4Addr, port: u16) -> Option<usize> {
-        self.dests.iter().position(|d| d.addr == addr && d.port == port)
+        self.dests
+            .iter()
+            .position(|d| d.addr == addr && d.port == port)
     }
 
     fn with(&self, dests: Vec<Arc<Dest>>, dest_stats: Vec<Arc<Stats>>) -> Service {
         let mut sched = self.sched.fork();
         sched.rebuild(&dests);
-        Service { config: self.config.clone(), dests, dest_stats, sched, stats: self.stats.clone() }
+        Service {
+            config: self.config.clone(),
+            dests,
+            dest_stats,
+            sched,
+            stats: self.stats.clone(),
+        }
     }
 
     /// `-a`: a copy with a new dest at the head of the list.
@@ -244,7 +274,9 @@ impl Service {
         if self.dests.len() >= u16::MAX as usize - 1 {
             return Err(Error::TooManyDests);
         }
-        let new = Arc::new(Dest::new(d.addr, port, d.fwd, d.weight).with_thresholds(d.u_threshold, d.l_threshold));
+        let new = Arc::new(
+            Dest::new(d.addr, port, d.fwd, d.weight).with_thresholds(d.u_threshold, d.l_threshold),
+        );
         let mut dests = Vec::with_capacity(self.dests.len() + 1);
         dests.push(new);
         dests.extend(self.dests.iter().cloned());
@@ -287,7 +319,10 @@ impl Service {
 }
 
 fn validate(c: &ServiceConfig) -> Result<Box<dyn Scheduler>, Error> {
-    if let ServiceKey::Addr { proto: p, vport, .. } = c.key {
+    if let ServiceKey::Addr {
+        proto: p, vport, ..
+    } = c.key
+    {
         if p != proto::TCP && p != proto::UDP {
             return Err(Error::Invalid);
         }
@@ -303,8 +338,14 @@ fn validate(c: &ServiceConfig) -> Result<Box<dyn Scheduler>, Error> {
             return Err(Error::OutOfRange);
         }
     }
-    new_scheduler(&c.sched, &SchedParams { flags: c.flags, mh_table_size: c.mh_table_size })
-        .ok_or(Error::SchedulerNotFound)
+    new_scheduler(
+        &c.sched,
+        &SchedParams {
+            flags: c.flags,
+            mh_table_size: c.mh_table_size,
+        },
+    )
+    .ok_or(Error::SchedulerNotFound)
 }
 
 fn check_dest(d: &DestConfig) -> Result<(), Error> {
@@ -324,14 +365,23 @@ pub struct ServiceTable {
 impl ServiceTable {
     /// An empty table whose services count stats for `workers` workers.
     pub fn new(workers: usize) -> Self {
-        ServiceTable { by_key: HashMap::new(), workers: workers.max(1) }
+        ServiceTable {
+            by_key: HashMap::new(),
+            workers: workers.max(1),
+        }
     }
 
     /// IPVS lookup order: the exact `VIP:port` service, then the VIP's port-0 service.
     pub fn lookup(&self, proto: u8, vip: Ipv4Addr, vport: u16) -> Option<&Arc<Service>> {
         self.by_key
             .get(&ServiceKey::Addr { proto, vip, vport })
-            .or_else(|| self.by_key.get(&ServiceKey::Addr { proto, vip, vport: 0 }))
+            .or_else(|| {
+                self.by_key.get(&ServiceKey::Addr {
+                    proto,
+                    vip,
+                    vport: 0,
+                })
+            })
     }
 
     /// The service of a mark (`-f`).
@@ -435,7 +485,12 @@ pub struct Publisher {
 impl Publisher {
     /// Starts with `table` as generation 0.
     pub fn new(table: ServiceTable) -> Self {
-        Publisher { current: Arc::new(table), gen: 0, readers: Vec::new(), retired: Vec::new() }
+        Publisher {
+            current: Arc::new(table),
+            gen: 0,
+            readers: Vec::new(),
+            retired: Vec::new(),
+        }
     }
 
     /// The live table (the management thread clones it to make the next one).
@@ -445,9 +500,15 @@ impl Publisher {
 
     /// A reader for one worker, starting at the live table.
     pub fn reader(&mut self) -> TableReader {
-        let mb = Arc::new(Mailbox { inbox: ArrayQueue::new(4), seen: AtomicU64::new(self.gen) });
+        let mb = Arc::new(Mailbox {
+            inbox: ArrayQueue::new(4),
+            seen: AtomicU64::new(self.gen),
+        });
         self.readers.push(mb.clone());
-        TableReader { mailbox: mb, table: self.current.clone() }
+        TableReader {
+            mailbox: mb,
+            table: self.current.clone(),
+        }
     }
 
     /// Publishes `table`; workers pick it up at their next refresh.
@@ -465,7 +526,12 @@ impl Publisher {
 
     /// Frees the tables no reader can hold any more (call from a timer too).
     pub fn reclaim(&mut self) {
-        let min_seen = self.readers.iter().map(|r| r.seen.load(Ordering::Acquire)).min().unwrap_or(self.gen);
+        let min_seen = self
+            .readers
+            .iter()
+            .map(|r| r.seen.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(self.gen);
         self.retired.retain(|(g, _)| *g >= min_seen);
     }
 }
@@ -506,30 +572,57 @@ mod tests {
     use super::*;
 
     fn tcp(vport: u16) -> ServiceKey {
-        ServiceKey::Addr { proto: proto::TCP, vip: Ipv4Addr::new(203, 0, 113, 1), vport }
+        ServiceKey::Addr {
+            proto: proto::TCP,
+            vip: Ipv4Addr::new(203, 0, 113, 1),
+            vport,
+        }
     }
 
     fn rs(last: u8, port: u16, fwd: Fwd) -> DestConfig {
-        DestConfig { fwd, ..DestConfig::new(Ipv4Addr::new(198, 51, 100, last), port) }
+        DestConfig {
+            fwd,
+            ..DestConfig::new(Ipv4Addr::new(198, 51, 100, last), port)
+        }
     }
 
     #[test]
     fn ipvsadm_errors() {
         let mut t = ServiceTable::new(1);
         t.add_service(ServiceConfig::new(tcp(80))).unwrap();
-        assert_eq!(t.add_service(ServiceConfig::new(tcp(80))).unwrap_err().to_string(), "Service already exists");
-        assert_eq!(t.add_service(ServiceConfig::new(tcp(0))), Err(Error::ZeroPortNonPersistent));
+        assert_eq!(
+            t.add_service(ServiceConfig::new(tcp(80)))
+                .unwrap_err()
+                .to_string(),
+            "Service already exists"
+        );
+        assert_eq!(
+            t.add_service(ServiceConfig::new(tcp(0))),
+            Err(Error::ZeroPortNonPersistent)
+        );
         let mut c = ServiceConfig::new(tcp(81));
         c.sched = "nope".into();
         assert_eq!(t.add_service(c), Err(Error::SchedulerNotFound));
         let mut c = ServiceConfig::new(tcp(82));
         c.ops = true;
         assert_eq!(t.add_service(c), Err(Error::OpsOnlyUdp));
-        assert_eq!(t.edit_service(ServiceConfig::new(tcp(99))), Err(Error::NoSuchService));
-        assert_eq!(t.add_dest(&tcp(99), &rs(1, 80, Fwd::Nat)), Err(Error::ServiceNotDefined));
+        assert_eq!(
+            t.edit_service(ServiceConfig::new(tcp(99))),
+            Err(Error::NoSuchService)
+        );
+        assert_eq!(
+            t.add_dest(&tcp(99), &rs(1, 80, Fwd::Nat)),
+            Err(Error::ServiceNotDefined)
+        );
         t.add_dest(&tcp(80), &rs(1, 80, Fwd::Nat)).unwrap();
-        assert_eq!(t.add_dest(&tcp(80), &rs(1, 80, Fwd::Nat)), Err(Error::DestExists));
-        assert_eq!(t.del_dest(&tcp(80), Ipv4Addr::new(198, 51, 100, 9), 80), Err(Error::NoSuchDest));
+        assert_eq!(
+            t.add_dest(&tcp(80), &rs(1, 80, Fwd::Nat)),
+            Err(Error::DestExists)
+        );
+        assert_eq!(
+            t.del_dest(&tcp(80), Ipv4Addr::new(198, 51, 100, 9), 80),
+            Err(Error::NoSuchDest)
+        );
     }
 
     #[test]
@@ -539,10 +632,15 @@ mod tests {
         t.add_dest(&tcp(80), &rs(1, 8080, Fwd::Dr)).unwrap();
         t.add_dest(&tcp(80), &rs(2, 8080, Fwd::Nat)).unwrap();
         let s = t.get(&tcp(80)).unwrap().clone();
-        let ports: Vec<_> = s.dests().iter().map(|d| (d.addr.octets()[3], d.port)).collect();
+        let ports: Vec<_> = s
+            .dests()
+            .iter()
+            .map(|d| (d.addr.octets()[3], d.port))
+            .collect();
         assert_eq!(ports, [(2, 8080), (1, 80)]);
         let old = s.dests()[1].clone();
-        t.del_dest(&tcp(80), Ipv4Addr::new(198, 51, 100, 1), 8080).unwrap();
+        t.del_dest(&tcp(80), Ipv4Addr::new(198, 51, 100, 1), 8080)
+            .unwrap();
         assert!(!old.is_available());
         assert_eq!(t.get(&tcp(80)).unwrap().dests().len(), 1);
     }
@@ -555,10 +653,21 @@ mod tests {
         t.add_service(c).unwrap();
         t.add_service(ServiceConfig::new(tcp(443))).unwrap();
         let vip = Ipv4Addr::new(203, 0, 113, 1);
-        assert_eq!(t.lookup(proto::TCP, vip, 443).unwrap().config().key, tcp(443));
+        assert_eq!(
+            t.lookup(proto::TCP, vip, 443).unwrap().config().key,
+            tcp(443)
+        );
         assert_eq!(t.lookup(proto::TCP, vip, 22).unwrap().config().key, tcp(0));
         assert!(t.lookup(proto::UDP, vip, 22).is_none());
-        assert_eq!(t.get(&tcp(0)).unwrap().config().persistence.unwrap().timeout_secs, 360);
+        assert_eq!(
+            t.get(&tcp(0))
+                .unwrap()
+                .config()
+                .persistence
+                .unwrap()
+                .timeout_secs,
+            360
+        );
     }
 
     #[test]
@@ -570,7 +679,13 @@ mod tests {
         for i in 1..=3 {
             t.add_dest(&tcp(80), &rs(i, 80, Fwd::Nat)).unwrap();
         }
-        let f = FlowKey { proto: proto::TCP, saddr: Ipv4Addr::new(192, 0, 2, 1), sport: 1, daddr: Ipv4Addr::new(203, 0, 113, 1), dport: 80 };
+        let f = FlowKey {
+            proto: proto::TCP,
+            saddr: Ipv4Addr::new(192, 0, 2, 1),
+            sport: 1,
+            daddr: Ipv4Addr::new(203, 0, 113, 1),
+            dport: 80,
+        };
         let s = t.get(&tcp(80)).unwrap().clone();
         assert_eq!(s.schedule(&f).unwrap().1.addr.octets()[3], 3);
         t.edit_service(c).unwrap();

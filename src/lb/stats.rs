@@ -104,7 +104,10 @@ pub struct Stats {
 impl Stats {
     /// Counters for `workers` workers (at least one block).
     pub fn new(workers: usize) -> Self {
-        Stats { blocks: (0..workers.max(1)).map(|_| Counters::default()).collect(), zero: Mutex::new(StatsSnapshot::default()) }
+        Stats {
+            blocks: (0..workers.max(1)).map(|_| Counters::default()).collect(),
+            zero: Mutex::new(StatsSnapshot::default()),
+        }
     }
 
     /// Number of worker blocks.
@@ -119,7 +122,9 @@ impl Stats {
     }
 
     fn raw(&self) -> StatsSnapshot {
-        self.blocks.iter().fold(StatsSnapshot::default(), |a, b| a.plus(b.snapshot()))
+        self.blocks
+            .iter()
+            .fold(StatsSnapshot::default(), |a, b| a.plus(b.snapshot()))
     }
 
     /// The sum over workers since creation or the last [`Stats::zero`].
@@ -155,7 +160,10 @@ mod tests {
             }
         });
         let t = s.sum();
-        assert_eq!((t.conns, t.in_pkts, t.in_bytes, t.out_pkts, t.out_bytes), (3, 3000, 300_000, 3, 180));
+        assert_eq!(
+            (t.conns, t.in_pkts, t.in_bytes, t.out_pkts, t.out_bytes),
+            (3, 3000, 300_000, 3, 180)
+        );
         s.zero();
         assert_eq!(s.sum(), StatsSnapshot::default());
         s.worker(7).add_conn(); // wraps to block 1

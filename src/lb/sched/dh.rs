@@ -28,7 +28,9 @@ pub struct Dh {
 impl Dh {
     /// An empty table.
     pub fn new() -> Self {
-        Dh { buckets: Box::new([EMPTY; TABLE_SIZE]) }
+        Dh {
+            buckets: Box::new([EMPTY; TABLE_SIZE]),
+        }
     }
 
     /// The bucket of a destination address.
@@ -50,7 +52,11 @@ impl Scheduler for Dh {
 
     fn rebuild(&mut self, dests: &[Arc<Dest>]) {
         for (i, b) in self.buckets.iter_mut().enumerate() {
-            *b = if dests.is_empty() { EMPTY } else { (i % dests.len()) as u16 };
+            *b = if dests.is_empty() {
+                EMPTY
+            } else {
+                (i % dests.len()) as u16
+            };
         }
     }
 

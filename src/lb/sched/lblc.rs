@@ -33,7 +33,9 @@ pub const CACHE_SLOTS: usize = 1 << CACHE_BITS;
 /// below half its weight.
 pub(crate) fn lblc_overloaded(d: &Dest, dests: &[Arc<Dest>]) -> bool {
     i64::from(d.active_conns()) > i64::from(d.weight())
-        && dests.iter().any(|x| i64::from(x.active_conns()) * 2 < i64::from(x.weight()))
+        && dests
+            .iter()
+            .any(|x| i64::from(x.active_conns()) * 2 < i64::from(x.weight()))
 }
 
 /// A shared direct-mapped cache: per slot, `daddr << 32 | payload` (0 = empty), where
@@ -45,7 +47,9 @@ pub(crate) struct Cache {
 
 impl Cache {
     pub(crate) fn new() -> Self {
-        Cache { slots: (0..CACHE_SLOTS).map(|_| AtomicU64::new(0)).collect() }
+        Cache {
+            slots: (0..CACHE_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+        }
     }
 
     pub(crate) fn slot(&self, daddr: u32) -> &AtomicU64 {
@@ -85,7 +89,10 @@ pub struct Lblc {
 impl Lblc {
     /// An empty cache.
     pub fn new() -> Self {
-        Lblc { cache: Cache::new(), seen: Vec::new() }
+        Lblc {
+            cache: Cache::new(),
+            seen: Vec::new(),
+        }
     }
 }
 
@@ -129,7 +136,10 @@ impl Scheduler for Lblc {
     }
 
     fn fork(&self) -> Box<dyn Scheduler> {
-        Box::new(Lblc { cache: self.cache.remapped(Some), seen: self.seen.clone() })
+        Box::new(Lblc {
+            cache: self.cache.remapped(Some),
+            seen: self.seen.clone(),
+        })
     }
 }
 

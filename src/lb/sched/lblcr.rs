@@ -38,7 +38,10 @@ pub struct Lblcr {
 impl Lblcr {
     /// An empty cache.
     pub fn new() -> Self {
-        Lblcr { cache: Cache::new(), seen: Vec::new() }
+        Lblcr {
+            cache: Cache::new(),
+            seen: Vec::new(),
+        }
     }
 }
 
@@ -50,7 +53,10 @@ impl Default for Lblcr {
 
 /// Members (dest indices), newest first.
 fn members(payload: u32) -> impl Iterator<Item = usize> {
-    (0..MAX_SET).map(move |k| (payload >> (8 * k)) & 0xff).filter(|&b| b != 0).map(|b| b as usize - 1)
+    (0..MAX_SET)
+        .map(move |k| (payload >> (8 * k)) & 0xff)
+        .filter(|&b| b != 0)
+        .map(|b| b as usize - 1)
 }
 
 /// IPVS `ip_vs_dest_set_min`.
@@ -65,11 +71,13 @@ fn set_min(payload: u32, dests: &[Arc<Dest>]) -> Option<usize> {
         match least {
             None if d.weight() > 0 && d.is_available() => least = Some((i, doh)),
             None => {}
-            Some((l, loh)) => {
-                if loh * d.weight() as i128 > doh * dests[l].weight() as i128 && d.is_available() {
-                    least = Some((i, doh));
-                }
+            Some((l, loh))
+                if loh * d.weight() as i128 > doh * dests[l].weight() as i128
+                    && d.is_available() =>
+            {
+                least = Some((i, doh));
             }
+            Some(_) => {}
         }
     }
     least.map(|(i, _)| i)
@@ -94,9 +102,15 @@ impl Scheduler for Lblcr {
     fn rebuild(&mut self, dests: &[Arc<Dest>]) {
         let old = std::mem::take(&mut self.seen);
         self.cache = self.cache.remapped(|p| {
-            let kept: Vec<usize> = members(p).filter_map(|i| remap_idx(&old, dests, i)).collect();
+            let kept: Vec<usize> = members(p)
+                .filter_map(|i| remap_idx(&old, dests, i))
+                .collect();
             // Rebuild oldest first so the newest stays in front.
-            Some(kept.iter().rev().fold(0u32, |acc, &i| insert(acc, i).unwrap_or(acc)))
+            Some(
+                kept.iter()
+                    .rev()
+                    .fold(0u32, |acc, &i| insert(acc, i).unwrap_or(acc)),
+            )
         });
         self.seen = dests.to_vec();
     }
@@ -124,7 +138,10 @@ impl Scheduler for Lblcr {
     }
 
     fn fork(&self) -> Box<dyn Scheduler> {
-        Box::new(Lblcr { cache: self.cache.remapped(Some), seen: self.seen.clone() })
+        Box::new(Lblcr {
+            cache: self.cache.remapped(Some),
+            seen: self.seen.clone(),
+        })
     }
 }
 
@@ -141,14 +158,16 @@ mod tests {
         assert_eq!(run(&s, &d, 2), [Some(0), Some(0)]);
         d[0].conn_became_active();
         d[0].conn_became_active(); // 2 active > 1 while dest 2 has 0*2 < 4
-        // wlc over 512/1, 0/1, 0/4 -> dest 1 joins the set, and then stays its minimum.
+                                   // wlc over 512/1, 0/1, 0/4 -> dest 1 joins the set, and then stays its minimum.
         assert_eq!(run(&s, &d, 1), [Some(1)]);
         assert_eq!(run(&s, &d, 1), [Some(1)]);
     }
 
     #[test]
     fn set_packing() {
-        let p = [3usize, 1, 7, 2, 9].iter().fold(0, |acc, &i| insert(acc, i).unwrap());
+        let p = [3usize, 1, 7, 2, 9]
+            .iter()
+            .fold(0, |acc, &i| insert(acc, i).unwrap());
         assert_eq!(members(p).collect::<Vec<_>>(), [9, 2, 7, 1]);
         assert_eq!(insert(p, 300), None);
     }

@@ -83,7 +83,10 @@ pub fn hsiphash_u32(v: u32, key: &[u64; 2]) -> u32 {
 }
 
 fn is_prime(n: u32) -> bool {
-    n >= 2 && (2..).take_while(|d: &u32| u64::from(*d) * u64::from(*d) <= u64::from(n)).all(|d| n % d != 0)
+    n >= 2
+        && (2..)
+            .take_while(|d: &u32| u64::from(*d) * u64::from(*d) <= u64::from(n))
+            .all(|d| !n.is_multiple_of(d))
 }
 
 impl Mh {
@@ -130,7 +133,11 @@ impl Scheduler for Mh {
     fn rebuild(&mut self, dests: &[Arc<Dest>]) {
         let m = self.m();
         self.table.iter_mut().for_each(|t| *t = EMPTY);
-        let g = dests.iter().map(|d| d.last_weight()).filter(|&w| w > 0).fold(0, gcd);
+        let g = dests
+            .iter()
+            .map(|d| d.last_weight())
+            .filter(|&w| w > 0)
+            .fold(0, gcd);
         if g < 1 || dests.len() >= EMPTY as usize {
             return;
         }
@@ -207,8 +214,18 @@ mod tests {
     #[test]
     fn sizes_must_be_prime() {
         assert!(Mh::new(SchedFlags::default(), 65536).is_none());
-        assert_eq!(Mh::new(SchedFlags::default(), IPVS_TABLE_SIZE).unwrap().bits, 6);
-        assert_eq!(Mh::new(SchedFlags::default(), DEFAULT_TABLE_SIZE).unwrap().bits, 8);
+        assert_eq!(
+            Mh::new(SchedFlags::default(), IPVS_TABLE_SIZE)
+                .unwrap()
+                .bits,
+            6
+        );
+        assert_eq!(
+            Mh::new(SchedFlags::default(), DEFAULT_TABLE_SIZE)
+                .unwrap()
+                .bits,
+            8
+        );
     }
 
     #[test]
@@ -236,7 +253,11 @@ mod tests {
         let d = dests(&[1; 10]);
         let mut a = Mh::new(SchedFlags::default(), DEFAULT_TABLE_SIZE).unwrap();
         a.rebuild(&d);
-        let d2: Vec<_> = d.iter().filter(|x| !Arc::ptr_eq(x, &d[4])).cloned().collect();
+        let d2: Vec<_> = d
+            .iter()
+            .filter(|x| !Arc::ptr_eq(x, &d[4]))
+            .cloned()
+            .collect();
         let mut b = Mh::new(SchedFlags::default(), DEFAULT_TABLE_SIZE).unwrap();
         b.rebuild(&d2);
         let (mut kept, mut moved) = (0, 0);
@@ -252,7 +273,11 @@ mod tests {
             }
         }
         // The Maglev paper's bound: only a small fraction of the survivors' slots move.
-        assert!(moved * 100 <= (kept + moved) * 5, "moved {moved} of {}", kept + moved);
+        assert!(
+            moved * 100 <= (kept + moved) * 5,
+            "moved {moved} of {}",
+            kept + moved
+        );
     }
 
     #[test]
@@ -269,7 +294,7 @@ mod tests {
         d[0].set_weight(0);
         s.rebuild(&d);
         fb.rebuild(&d);
-        assert_eq!(s.slots_per_dest(2)[0] > 0, true);
+        assert!(s.slots_per_dest(2)[0] > 0);
         assert_eq!(s.pick(&d, &f), None);
         assert_eq!(fb.pick(&d, &f), Some(DestIdx(1)));
     }

@@ -142,13 +142,17 @@ pub struct SchedParams {
 
 impl Default for SchedParams {
     fn default() -> Self {
-        SchedParams { flags: SchedFlags::default(), mh_table_size: mh::DEFAULT_TABLE_SIZE }
+        SchedParams {
+            flags: SchedFlags::default(),
+            mh_table_size: mh::DEFAULT_TABLE_SIZE,
+        }
     }
 }
 
 /// The scheduler names rvs knows, in ipvsadm 1.31's help order.
-pub const NAMES: [&str; 13] =
-    ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"];
+pub const NAMES: [&str; 13] = [
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
+];
 
 /// Builds the scheduler called `name` (no dests yet: call `rebuild`), or `None`
 /// for an unknown name (ipvsadm: "Scheduler or persistence engine not found").
@@ -214,7 +218,14 @@ pub(crate) mod testutil {
         weights
             .iter()
             .enumerate()
-            .map(|(i, &w)| Arc::new(Dest::new(Ipv4Addr::new(10, 0, 0, 1 + i as u8), 80, Fwd::Nat, w)))
+            .map(|(i, &w)| {
+                Arc::new(Dest::new(
+                    Ipv4Addr::new(10, 0, 0, 1 + i as u8),
+                    80,
+                    Fwd::Nat,
+                    w,
+                ))
+            })
             .collect()
     }
 
@@ -267,7 +278,10 @@ mod tests {
             SchedFlags::parse("mh-port", "sh").unwrap_err().to_string(),
             "incompatible scheduler flag `mh-port'"
         );
-        assert_eq!(SchedFlags::parse("bogus", "sh").unwrap_err().to_string(), "invalid scheduler flag `bogus'");
+        assert_eq!(
+            SchedFlags::parse("bogus", "sh").unwrap_err().to_string(),
+            "invalid scheduler flag `bogus'"
+        );
     }
 
     #[test]

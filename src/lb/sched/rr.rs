@@ -65,7 +65,9 @@ impl Scheduler for Rr {
         let mut cur = self.cursor.load(Ordering::Relaxed);
         loop {
             let start = cur as usize % n;
-            let hit = (0..n).map(|k| (start + k) % n).find(|&i| selectable(&dests[i]))?;
+            let hit = (0..n)
+                .map(|k| (start + k) % n)
+                .find(|&i| selectable(&dests[i]))?;
             match self.cursor.compare_exchange_weak(
                 cur,
                 hit as u32 + 1,
@@ -79,7 +81,10 @@ impl Scheduler for Rr {
     }
 
     fn fork(&self) -> Box<dyn Scheduler> {
-        Box::new(Rr { cursor: AtomicU32::new(self.cursor.load(Ordering::Relaxed)), seen: self.seen.clone() })
+        Box::new(Rr {
+            cursor: AtomicU32::new(self.cursor.load(Ordering::Relaxed)),
+            seen: self.seen.clone(),
+        })
     }
 }
 
@@ -93,7 +98,18 @@ mod tests {
         let d = dests(&[1, 0, 5, 1]);
         let mut s = Rr::new();
         s.rebuild(&d);
-        assert_eq!(run(&s, &d, 7), [Some(0), Some(2), Some(3), Some(0), Some(2), Some(3), Some(0)]);
+        assert_eq!(
+            run(&s, &d, 7),
+            [
+                Some(0),
+                Some(2),
+                Some(3),
+                Some(0),
+                Some(2),
+                Some(3),
+                Some(0)
+            ]
+        );
     }
 
     #[test]
@@ -140,8 +156,8 @@ mod tests {
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         // 6000 picks over one shared cursor: exactly 2000 each.
-        for i in 0..3 {
-            assert_eq!(counts[0][i] + counts[1][i], 2000);
+        for (a, b) in counts[0].iter().zip(&counts[1]) {
+            assert_eq!(a + b, 2000);
         }
     }
 }

@@ -134,7 +134,9 @@ mod tests {
         s.rebuild(&d);
         let mut seen = [false; 4];
         for p in 0..64 {
-            let x = s.pick(&d, &flow(Ipv4Addr::new(192, 0, 2, 10), 40000 + p)).unwrap();
+            let x = s
+                .pick(&d, &flow(Ipv4Addr::new(192, 0, 2, 10), 40000 + p))
+                .unwrap();
             seen[x.0 as usize] = true;
         }
         assert_eq!(seen, [true; 4]);

@@ -19,7 +19,10 @@ use crate::lb::flow::FlowKey;
 pub struct Wlc;
 
 /// The wlc search with a pluggable overhead; sed and the lblc family reuse it.
-pub(crate) fn least_weighted(dests: &[Arc<Dest>], overhead: impl Fn(&Dest) -> u64) -> Option<usize> {
+pub(crate) fn least_weighted(
+    dests: &[Arc<Dest>],
+    overhead: impl Fn(&Dest) -> u64,
+) -> Option<usize> {
     let first = dests.iter().position(|d| selectable(d))?;
     let (mut least, mut loh) = (first, overhead(&dests[first]) as i128);
     for (i, d) in dests.iter().enumerate().skip(first + 1) {

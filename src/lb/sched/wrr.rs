@@ -48,7 +48,11 @@ fn unpack(s: u64) -> (u32, i32) {
 impl Wrr {
     /// IPVS `init_svc` on an empty service: `di` 1, `mw` 0, `cw` 0.
     pub fn new() -> Self {
-        Wrr { state: AtomicU64::new(0), di: 1, mw: 0 }
+        Wrr {
+            state: AtomicU64::new(0),
+            di: 1,
+            mw: 0,
+        }
     }
 
     /// One IPVS pick from state `(cl, cw)`: the chosen index (if any) and the new state.
@@ -58,12 +62,11 @@ impl Wrr {
         let mut pos = last;
         let (mut last_pass, mut restarted) = (false, false);
         let mut stop: Option<usize> = None; // a dest index, where the last pass must end
-        // Bounded: cw takes at most mw/di + 1 values per restart, and IPVS gives up
-        // after one restart; the bound only guards against weights changing under us.
+                                            // Bounded: cw takes at most mw/di + 1 values per restart, and IPVS gives up
+                                            // after one restart; the bound only guards against weights changing under us.
         let rounds = (self.mw / self.di.max(1)).max(0) as usize * 2 + 4;
         for _ in 0..rounds {
-            for i in pos..n {
-                let d = &dests[i];
+            for (i, d) in dests.iter().enumerate().skip(pos) {
                 if !d.is_overloaded() && d.weight() >= cw {
                     return (Some(i), i as u32 + 1, cw);
                 }
@@ -95,7 +98,11 @@ impl Scheduler for Wrr {
     }
 
     fn rebuild(&mut self, dests: &[Arc<Dest>]) {
-        let g = dests.iter().map(|d| d.weight()).filter(|&w| w > 0).fold(0, gcd);
+        let g = dests
+            .iter()
+            .map(|d| d.weight())
+            .filter(|&w| w > 0)
+            .fold(0, gcd);
         self.di = if g > 0 { g } else { 1 };
         let max_w = dests.iter().map(|d| d.weight()).max().unwrap_or(0).max(0);
         self.mw = max_w - (self.di - 1);
@@ -116,7 +123,12 @@ impl Scheduler for Wrr {
         loop {
             let (cl, cw) = unpack(cur);
             let (hit, ncl, ncw) = self.step(dests, cl, cw);
-            match self.state.compare_exchange_weak(cur, pack(ncl, ncw), Ordering::Relaxed, Ordering::Relaxed) {
+            match self.state.compare_exchange_weak(
+                cur,
+                pack(ncl, ncw),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return hit.map(idx),
                 Err(now) => cur = now,
             }
@@ -124,7 +136,11 @@ impl Scheduler for Wrr {
     }
 
     fn fork(&self) -> Box<dyn Scheduler> {
-        Box::new(Wrr { state: AtomicU64::new(self.state.load(Ordering::Relaxed)), di: self.di, mw: self.mw })
+        Box::new(Wrr {
+            state: AtomicU64::new(self.state.load(Ordering::Relaxed)),
+            di: self.di,
+            mw: self.mw,
+        })
     }
 }
 
@@ -202,7 +218,11 @@ mod tests {
         }
         for i in 0..5 {
             let want = n as f64 * w[i] as f64 / total as f64;
-            assert!((c[i] as f64 - want).abs() <= want * 0.01, "dest {i}: {} vs {want}", c[i]);
+            assert!(
+                (c[i] as f64 - want).abs() <= want * 0.01,
+                "dest {i}: {} vs {want}",
+                c[i]
+            );
         }
     }
 }
