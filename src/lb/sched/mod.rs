@@ -240,6 +240,12 @@ pub(crate) mod testutil {
         }
     }
 
+    /// A new connection on `d` that reaches ESTABLISHED (bound, then active).
+    pub fn activate(d: &Dest) {
+        d.bind_conn();
+        d.conn_became_active();
+    }
+
     /// Picks `n` times, binding each chosen dest a connection as the conn table would.
     pub fn run(s: &dyn Scheduler, d: &[Arc<Dest>], n: usize) -> Vec<Option<u16>> {
         (0..n)

@@ -50,16 +50,16 @@ impl Scheduler for Nq {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lb::sched::testutil::{dests, run};
+    use crate::lb::sched::testutil::{activate, dests, run};
 
     #[test]
     fn idle_first_then_expected_delay() {
         let d = dests(&[1, 3, 2]);
         assert_eq!(run(&Nq, &d, 2), [0, 0].map(Some));
-        d[0].conn_became_active();
+        activate(&d[0]);
         assert_eq!(run(&Nq, &d, 1), [Some(1)]);
-        d[1].conn_became_active();
-        d[2].conn_became_active();
+        activate(&d[1]);
+        activate(&d[2]);
         // 2/1, 2/3, 2/2 -> dest 1
         assert_eq!(run(&Nq, &d, 1), [Some(1)]);
     }

@@ -43,18 +43,18 @@ impl Scheduler for Ovf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lb::sched::testutil::{dests, run};
+    use crate::lb::sched::testutil::{activate, dests, run};
 
     #[test]
     fn overflows_when_active_exceeds_weight() {
         let d = dests(&[2, 4, 4]);
         assert_eq!(run(&Ovf, &d, 1), [Some(1)]);
         for _ in 0..5 {
-            d[1].conn_became_active();
+            activate(&d[1]);
         }
         assert_eq!(run(&Ovf, &d, 1), [Some(2)]);
         for _ in 0..5 {
-            d[2].conn_became_active();
+            activate(&d[2]);
         }
         assert_eq!(run(&Ovf, &d, 1), [Some(0)]);
     }
