@@ -46,6 +46,7 @@ pub struct Dest {
     /// Forwarding method.
     pub fwd: Fwd,
     weight: AtomicI32,
+    last_weight: AtomicI32,
     u_threshold: AtomicU32,
     l_threshold: AtomicU32,
     active: AtomicU32,
@@ -63,6 +64,7 @@ impl Dest {
             port,
             fwd,
             weight: AtomicI32::new(weight),
+            last_weight: AtomicI32::new(weight.max(0)),
             u_threshold: AtomicU32::new(0),
             l_threshold: AtomicU32::new(0),
             active: AtomicU32::new(0),
@@ -87,6 +89,16 @@ impl Dest {
     /// Changes the weight (management thread).
     pub fn set_weight(&self, w: i32) {
         self.weight.store(w, Ordering::Relaxed);
+        if w > 0 {
+            self.last_weight.store(w, Ordering::Relaxed);
+        }
+    }
+    /// The latest non-zero weight (IPVS `last_weight`; 0 only if the dest was
+    /// added quiesced and never weighted since). The mh scheduler sizes a dest's
+    /// share of the Maglev table by it, so quiescing a dest (weight 0) keeps its
+    /// slots and only reroutes its flows through mh-fallback.
+    pub fn last_weight(&self) -> i32 {
+        self.last_weight.load(Ordering::Relaxed)
     }
     /// Upper connection threshold (`-x`), 0 = off.
     pub fn u_threshold(&self) -> u32 {

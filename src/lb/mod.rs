@@ -8,5 +8,9 @@
 //! and replaces services and dests.
 
 pub mod dest;
+pub mod estimator;
 pub mod flow;
+pub mod mark;
 pub mod sched;
+pub mod service;
+pub mod stats;
