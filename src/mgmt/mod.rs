@@ -1,1 +1,5 @@
-//! (module under construction)
+//! The management side: turning configuration into load-balancer state (and, later, the
+//! control socket, health checks and stats estimation). Runs on the management thread,
+//! never on a worker.
+
+pub mod services;
