@@ -60,9 +60,10 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The data-plane part of a validated configuration. The devices named in
-    /// `[[port]]` are attached by the runtime (probed if the EAL args did not create
-    /// them), so the EAL arguments are taken as written.
+    /// The data-plane part of a validated configuration. The `[[port]]` devices are
+    /// appended to the EAL arguments (`--vdev` / `-a`), because some PMDs (net_pcap) can
+    /// only be created at EAL init; exception-path taps are hot-plugged later, once the
+    /// port's MAC is known.
     pub fn from_config(cfg: &crate::config::Config) -> Plan {
         let ports = cfg
             .ports
@@ -100,7 +101,13 @@ impl Plan {
             })
             .collect();
         Plan {
-            eal_args: cfg.eal.args.clone(),
+            eal_args: cfg
+                .eal
+                .args
+                .iter()
+                .cloned()
+                .chain(cfg.ports.iter().flat_map(|p| p.device.eal_args()))
+                .collect(),
             ports,
             worker_cores: cfg.cores.workers.clone(),
             mgmt_core: Some(cfg.cores.management),

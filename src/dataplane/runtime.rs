@@ -14,12 +14,12 @@ use std::thread::JoinHandle;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A DPDK step failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {cause}")]
     Dpdk {
         /// Which port or step.
         context: String,
         /// DPDK's error.
-        source: dpdk::Error,
+        cause: dpdk::Error,
     },
     /// The exception path's kernel interface could not be set up.
     #[error(transparent)]
@@ -38,7 +38,7 @@ pub enum Error {
 
 fn ctx(context: impl Into<String>) -> impl FnOnce(dpdk::Error) -> Error {
     let context = context.into();
-    move |source| Error::Dpdk { context, source }
+    move |cause| Error::Dpdk { context, cause }
 }
 
 /// The running data plane. Drop order matters and is explicit in [`Runtime::stop`].

@@ -1,0 +1,63 @@
+//! Golden pcaps through the real data path: rvsd with a `net_pcap` port reads a crafted
+//! input pcap (made by scapy) and writes what it transmits to an output pcap, which scapy
+//! dissects and checks (an independent dissector: a fixture cannot agree with our bug).
+
+mod common;
+use common::lab::lab_available;
+use common::rvsd::{derived_config, Rvsd};
+use std::process::Command;
+
+/// net_pcap's fixed MAC for its first device ("\x02pcap\x00").
+const PCAP_MAC: &str = "02:70:63:61:70:00";
+
+fn scapy(args: &[&str]) -> std::process::Output {
+    let out = Command::new("/usr/bin/python3").args(args).output().expect("/usr/bin/python3 runs");
+    if !out.status.success() {
+        panic!(
+            "{args:?} failed (is python3-scapy installed? scripts/setup.sh installs it):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+#[test]
+fn appliance_golden_pcap() {
+    if !lab_available("appliance_golden_pcap") {
+        return;
+    }
+    let tag = format!("pcap{}", std::process::id());
+    let dir = std::env::temp_dir().join(format!("rvs-test-{}-lab-appliance-toml", std::process::id()));
+    let input = dir.join("in.pcap");
+    let output = dir.join("out.pcap");
+    let device = format!("net_pcap0,rx_pcap={},tx_pcap={}", input.display(), output.display());
+    let (dir, cfg) = derived_config(
+        "lab-appliance.toml",
+        &[
+            ("net_af_packet0,iface=rvs-ext", &device),
+            ("exception_path = true", "exception_path = false"),
+            ("rvs-appliance", &tag),
+        ],
+    );
+    scapy(&["tests/pcap/appliance.py", "make", input.to_str().unwrap(), PCAP_MAC]);
+    // A VIP for the ARP case: a one-real service on 203.0.113.10.
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(
+        "\n[[service]]\nproto = \"tcp\"\nvip = \"203.0.113.10\"\nport = 80\nscheduler = \"rr\"\n\
+         [[service.real]]\naddr = \"203.0.113.20\"\nmethod = \"dr\"\n",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let rvsd = Rvsd::start(dir.clone(), cfg);
+    assert!(rvsd.log_text().contains(&format!("mac {PCAP_MAC}")), "{}", rvsd.log_text());
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let log = rvsd.stop();
+    let out = scapy(&["tests/pcap/appliance.py", "check", output.to_str().unwrap(), PCAP_MAC]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+    assert_eq!(Rvsd::counter_in(&log, "arp_replies"), 2, "{log}");
+    assert_eq!(Rvsd::counter_in(&log, "echo_replies"), 1, "{log}");
+    assert_eq!(Rvsd::counter_in(&log, "drop_arp_ignored"), 1, "{log}");
+    assert_eq!(Rvsd::counter_in(&log, "drop_malformed"), 2, "{log}");
+    assert_eq!(Rvsd::counter_in(&log, "drop_other_host"), 1, "{log}");
+    assert_eq!(Rvsd::counter_in(&log, "drop_unknown_ethertype"), 1, "{log}");
+}
