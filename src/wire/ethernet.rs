@@ -183,25 +183,34 @@ impl<B: AsRef<[u8]>> EthernetFrame<B> {
     /// The whole 802.1Q tag control information (PCP, DEI, VID) when tagged,
     /// so a reply can keep the priority of the request.
     pub fn vlan_tci(&self) -> Option<u16> {
-        match self.ethertype() {
-            EtherType::Vlan => Some(be16(&self.buf.as_ref()[field::VLAN_TCI])),
-            _ => None,
+        self.tag().map(|(tci, _)| tci)
+    }
+
+    /// (TCI, inner EtherType) of a tagged frame. `get` rather than indexing:
+    /// `set_ethertype(Vlan)` on an untagged 14-byte frame must not make an
+    /// accessor panic; such a frame reads as untagged.
+    fn tag(&self) -> Option<(u16, u16)> {
+        let b = self.buf.as_ref();
+        if self.ethertype() != EtherType::Vlan {
+            return None;
         }
+        let tci = b.get(field::VLAN_TCI)?;
+        let inner = b.get(field::VLAN_ETHERTYPE)?;
+        Some((be16(tci), be16(inner)))
     }
 
     /// VLAN id, inner EtherType and L3 offset in one call: what the classifier
     /// needs before it builds the L3 view.
     pub fn l3(&self) -> L3Info {
-        let b = self.buf.as_ref();
-        match self.ethertype() {
-            EtherType::Vlan => L3Info {
-                vlan_id: Some(be16(&b[field::VLAN_TCI]) & 0x0fff),
-                ethertype: EtherType::from(be16(&b[field::VLAN_ETHERTYPE])),
+        match self.tag() {
+            Some((tci, inner)) => L3Info {
+                vlan_id: Some(tci & 0x0fff),
+                ethertype: EtherType::from(inner),
                 l3_offset: field::VLAN_HEADER_LEN,
             },
-            t => L3Info {
+            None => L3Info {
                 vlan_id: None,
-                ethertype: t,
+                ethertype: self.ethertype(),
                 l3_offset: field::HEADER_LEN,
             },
         }
@@ -230,8 +239,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<B> {
         self.buf.as_mut()[field::SRC].copy_from_slice(&a.0);
     }
 
-    /// Sets the outer EtherType. Writing `Vlan` on a frame rvs did not size
-    /// for a tag is the caller's bug; accessors then need `new_checked` again.
+    /// Sets the outer EtherType. Writing `Vlan` on a frame too short for a tag
+    /// is the caller's bug; accessors then read it as untagged (no panic).
     pub fn set_ethertype(&mut self, t: EtherType) {
         self.buf.as_mut()[field::ETHERTYPE].copy_from_slice(&u16::from(t).to_be_bytes());
     }
@@ -367,6 +376,13 @@ mod tests {
         );
         let f = EthernetFrame::new_checked(&VLAN_ARP[..18]).unwrap();
         assert!(f.payload().is_empty());
+        // Turned into "tagged" by a setter without room for the tag: no panic.
+        let mut b = [0u8; 14];
+        let mut f = EthernetFrame::new_checked(&mut b[..]).unwrap();
+        f.set_ethertype(EtherType::Vlan);
+        assert_eq!(f.l3().l3_offset, 14);
+        assert_eq!(f.vlan_id(), None);
+        assert!(f.payload_mut().is_empty());
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub fn ethernet(data: &[u8]) -> u64 {
         f.set_dst_addr(EthernetAddress::BROADCAST);
         f.set_src_addr(repr.dst_addr);
         acc += f.payload_mut().len() as u64;
+        f.set_ethertype(EtherType::Vlan);
+        acc += (f.payload().len() + f.l3().l3_offset) as u64;
         f.set_ethertype(EtherType::Other(0x86dd));
         acc += f.payload().len() as u64;
     }
@@ -146,6 +148,12 @@ pub fn ipv4(data: &[u8]) -> u64 {
         p.set_dont_frag(true);
         p.set_protocol(IpProtocol::Other(200));
         acc += p.payload_mut().len() as u64;
+        // Length fields made inconsistent by setters must not panic either.
+        for tl in [0, 19, 65535] {
+            p.set_total_len(tl);
+            acc += (p.payload().len() + p.packet().len() + p.options().len()) as u64;
+            acc += p.payload_mut().len() as u64;
+        }
         p.fill_checksum();
         acc += u64::from(p.verify_checksum());
     }
@@ -240,6 +248,11 @@ pub fn tcp(data: &[u8]) -> u64 {
         p.set_flags(TcpFlags::SYN | TcpFlags::ACK);
         p.set_window(5);
         p.set_urgent(6);
+        for hl in [0, 8, 60] {
+            p.set_header_len(hl);
+            acc += (p.options().len() + p.payload().len() + p.payload_mut().len()) as u64;
+        }
+        p.set_header_len(20);
         p.update_checksum_for_addr(A1, A2);
         acc += p.payload_mut().len() as u64;
         p.fill_checksum(A2, A1);
@@ -266,6 +279,11 @@ pub fn udp(data: &[u8]) -> u64 {
         p.set_dst_port(2);
         p.update_checksum_for_addr(A1, A2);
         acc += p.payload_mut().len() as u64;
+        for len in [0, 7, 65535] {
+            p.set_len(len);
+            acc += (p.payload().len() + p.payload_mut().len()) as u64;
+            acc += u64::from(p.verify_checksum(A1, A2));
+        }
         p.fill_checksum(A2, A1);
         acc += u64::from(p.verify_checksum(A2, A1));
     }

@@ -196,9 +196,20 @@ impl<B: AsRef<[u8]>> Ipv4Packet<B> {
         be16(&self.buf.as_ref()[field::CHECKSUM])
     }
 
+    /// (options start, header end, packet end), clamped to the buffer so that
+    /// slicing never panics even after a setter (e.g. `set_total_len`) made
+    /// the fields disagree with the buffer; for a checked, unmodified packet
+    /// these are exactly (20, IHL × 4, total_len).
+    fn spans(&self) -> (usize, usize, usize) {
+        let len = self.buf.as_ref().len();
+        let hl = self.header_len().min(len);
+        let tl = usize::from(self.total_len()).min(len).max(hl);
+        (field::MIN_HEADER_LEN.min(hl), hl, tl)
+    }
+
     /// True when the header (options included) sums to 0xffff.
     pub fn verify_checksum(&self) -> bool {
-        let hl = self.header_len();
+        let (_, hl, _) = self.spans();
         checksum::data(&self.buf.as_ref()[..hl]) == 0xffff
     }
 
@@ -216,26 +227,25 @@ impl<B: AsRef<[u8]>> Ipv4Packet<B> {
 
     /// Options bytes (between the fixed header and the payload), untouched by rvs.
     pub fn options(&self) -> &[u8] {
-        let hl = self.header_len();
-        &self.buf.as_ref()[field::MIN_HEADER_LEN..hl]
+        let (os, hl, _) = self.spans();
+        &self.buf.as_ref()[os..hl]
     }
 
     /// The header bytes (options included).
     pub fn header(&self) -> &[u8] {
-        let hl = self.header_len();
+        let (_, hl, _) = self.spans();
         &self.buf.as_ref()[..hl]
     }
 
     /// The payload, cut at total_len (Ethernet padding excluded).
     pub fn payload(&self) -> &[u8] {
-        let hl = self.header_len();
-        let tl = usize::from(self.total_len());
+        let (_, hl, tl) = self.spans();
         &self.buf.as_ref()[hl..tl]
     }
 
     /// The whole packet, cut at total_len.
     pub fn packet(&self) -> &[u8] {
-        let tl = usize::from(self.total_len());
+        let (_, _, tl) = self.spans();
         &self.buf.as_ref()[..tl]
     }
 
@@ -337,15 +347,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<B> {
     /// Computes and writes the header checksum over the whole header.
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
-        let hl = self.header_len();
+        let (_, hl, _) = self.spans();
         let c = checksum::finish(checksum::data(&self.buf.as_ref()[..hl]));
         self.set_checksum(c);
     }
 
     /// The payload (cut at total_len), for in-place L4 rewrites.
     pub fn payload_mut(&mut self) -> &mut [u8] {
-        let hl = self.header_len();
-        let tl = usize::from(self.total_len());
+        let (_, hl, tl) = self.spans();
         &mut self.buf.as_mut()[hl..tl]
     }
 }

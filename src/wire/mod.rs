@@ -8,6 +8,9 @@
 //! - `new_checked` is the only entry point for untrusted bytes. It checks every
 //!   length and length field the accessors rely on, so once it has succeeded
 //!   **no accessor, setter or `payload()` panics**, whatever the bytes say.
+//!   Setters may later write length fields that disagree with the buffer
+//!   (`set_total_len`, `set_len`, `set_header_len`): slices are then clamped to
+//!   the buffer rather than panicking; re-check such a view before trusting it.
 //!   `new_unchecked` is for buffers rvs built itself (and checked or sized).
 //! - Nothing here allocates, logs, locks or makes a syscall: worker threads call
 //!   these per packet, concurrently, each on its own buffers.

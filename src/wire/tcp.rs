@@ -183,15 +183,23 @@ impl<B: AsRef<[u8]>> TcpPacket<B> {
         be16(&self.buf.as_ref()[field::URGENT])
     }
 
+    /// (options start, header end) clamped to the buffer, so slicing never
+    /// panics even after `set_header_len` made the field disagree with it;
+    /// for a checked, unmodified segment this is (20, data offset × 4).
+    fn spans(&self) -> (usize, usize) {
+        let hl = self.header_len().min(self.buf.as_ref().len());
+        (field::MIN_HEADER_LEN.min(hl), hl)
+    }
+
     /// Option bytes, untouched by rvs.
     pub fn options(&self) -> &[u8] {
-        let hl = self.header_len();
-        &self.buf.as_ref()[field::MIN_HEADER_LEN..hl]
+        let (os, hl) = self.spans();
+        &self.buf.as_ref()[os..hl]
     }
 
     /// Segment data after the header.
     pub fn payload(&self) -> &[u8] {
-        let hl = self.header_len();
+        let (_, hl) = self.spans();
         &self.buf.as_ref()[hl..]
     }
 
@@ -258,7 +266,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<B> {
         let fl = self.flags().0;
         self.set16_keep_csum(
             field::OFF_FLAGS,
-            u16::from_be_bytes([(len_bytes / 4) << 4, fl]),
+            u16::from_be_bytes([((len_bytes / 4) & 0x0f) << 4, fl]),
         );
     }
 
@@ -299,7 +307,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<B> {
 
     /// Segment data, writable.
     pub fn payload_mut(&mut self) -> &mut [u8] {
-        let hl = self.header_len();
+        let (_, hl) = self.spans();
         &mut self.buf.as_mut()[hl..]
     }
 }

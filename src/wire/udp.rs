@@ -78,14 +78,24 @@ impl<B: AsRef<[u8]>> UdpPacket<B> {
         be16(&self.buf.as_ref()[field::CHECKSUM])
     }
 
+    /// (payload start, datagram end) clamped to the buffer, so slicing never
+    /// panics even after `set_len` made the field disagree with it; for a
+    /// checked, unmodified datagram this is (8, length field).
+    fn spans(&self) -> (usize, usize) {
+        let end = usize::from(self.len()).min(self.buf.as_ref().len());
+        (field::HEADER_LEN.min(end), end)
+    }
+
     /// The datagram cut at its length field.
     fn datagram(&self) -> &[u8] {
-        &self.buf.as_ref()[..usize::from(self.len())]
+        let (_, end) = self.spans();
+        &self.buf.as_ref()[..end]
     }
 
     /// Payload, cut at the length field.
     pub fn payload(&self) -> &[u8] {
-        &self.datagram()[field::HEADER_LEN..]
+        let (start, end) = self.spans();
+        &self.buf.as_ref()[start..end]
     }
 
     /// True when the checksum is 0 (none) or the datagram and IPv4 pseudo
@@ -151,8 +161,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<B> {
 
     /// Payload, writable, cut at the length field.
     pub fn payload_mut(&mut self) -> &mut [u8] {
-        let len = usize::from(self.len());
-        &mut self.buf.as_mut()[field::HEADER_LEN..len]
+        let (start, end) = self.spans();
+        &mut self.buf.as_mut()[start..end]
     }
 }
 
