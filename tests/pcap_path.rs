@@ -11,7 +11,10 @@ use std::process::Command;
 const PCAP_MAC: &str = "02:70:63:61:70:00";
 
 fn scapy(args: &[&str]) -> std::process::Output {
-    let out = Command::new("/usr/bin/python3").args(args).output().expect("/usr/bin/python3 runs");
+    let out = Command::new("/usr/bin/python3")
+        .args(args)
+        .output()
+        .expect("/usr/bin/python3 runs");
     if !out.status.success() {
         panic!(
             "{args:?} failed (is python3-scapy installed? scripts/setup.sh installs it):\n{}{}",
@@ -28,10 +31,17 @@ fn appliance_golden_pcap() {
         return;
     }
     let tag = format!("pcap{}", std::process::id());
-    let dir = std::env::temp_dir().join(format!("rvs-test-{}-lab-appliance-toml", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "rvs-test-{}-lab-appliance-toml",
+        std::process::id()
+    ));
     let input = dir.join("in.pcap");
     let output = dir.join("out.pcap");
-    let device = format!("net_pcap0,rx_pcap={},tx_pcap={}", input.display(), output.display());
+    let device = format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        input.display(),
+        output.display()
+    );
     let (dir, cfg) = derived_config(
         "lab-appliance.toml",
         &[
@@ -40,7 +50,12 @@ fn appliance_golden_pcap() {
             ("rvs-appliance", &tag),
         ],
     );
-    scapy(&["tests/pcap/appliance.py", "make", input.to_str().unwrap(), PCAP_MAC]);
+    scapy(&[
+        "tests/pcap/appliance.py",
+        "make",
+        input.to_str().unwrap(),
+        PCAP_MAC,
+    ]);
     // A VIP for the ARP case: a one-real service on 203.0.113.10.
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     text.push_str(
@@ -48,11 +63,22 @@ fn appliance_golden_pcap() {
          [[service.real]]\naddr = \"203.0.113.20\"\nmethod = \"dr\"\n",
     );
     std::fs::write(&cfg, text).unwrap();
-    let rvsd = Rvsd::start(dir.clone(), cfg);
-    assert!(rvsd.log_text().contains(&format!("mac {PCAP_MAC}")), "{}", rvsd.log_text());
+    let mut rvsd = Rvsd::start(dir.clone(), cfg);
+    rvsd.keep_files();
+    assert!(
+        rvsd.log_text().contains(&format!("mac {PCAP_MAC}")),
+        "{}",
+        rvsd.log_text()
+    );
     std::thread::sleep(std::time::Duration::from_secs(2));
     let log = rvsd.stop();
-    let out = scapy(&["tests/pcap/appliance.py", "check", output.to_str().unwrap(), PCAP_MAC]);
+    let out = scapy(&[
+        "tests/pcap/appliance.py",
+        "check",
+        output.to_str().unwrap(),
+        PCAP_MAC,
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
     assert_eq!(Rvsd::counter_in(&log, "arp_replies"), 2, "{log}");
     assert_eq!(Rvsd::counter_in(&log, "echo_replies"), 1, "{log}");

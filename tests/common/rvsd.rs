@@ -14,6 +14,7 @@ pub struct Rvsd {
     /// Its log file.
     pub log: PathBuf,
     dir: PathBuf,
+    keep_dir: bool,
 }
 
 /// Writes `configs/<example>` with each `(from, to)` replacement applied into a fresh
@@ -53,6 +54,7 @@ impl Rvsd {
             config,
             log,
             dir,
+            keep_dir: false,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -67,6 +69,11 @@ impl Rvsd {
             std::thread::sleep(Duration::from_millis(100));
         }
         r
+    }
+
+    /// Keeps the temp dir (e.g. output pcaps) after stop; the caller removes it.
+    pub fn keep_files(&mut self) {
+        self.keep_dir = true;
     }
 
     /// Everything rvsd logged so far.
@@ -119,6 +126,8 @@ impl Drop for Rvsd {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
