@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test.sh: run as root (the lab needs network namespaces)" >&2; exit 1; }
 source scripts/setup.sh
+# Test-only extra: `vagrant validate` checks the Vagrantfile (no VM is started).
+if ! command -v vagrant >/dev/null 2>&1; then
+  echo "test.sh: installing vagrant (for vagrant validate)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends vagrant >/dev/null
+fi
 export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\n=== %s ===\n' "$*"; }
 
