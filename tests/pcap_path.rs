@@ -82,6 +82,7 @@ fn appliance_golden_pcap() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
     assert_eq!(Rvsd::counter_in(&log, "arp_replies"), 2, "{log}");
     assert_eq!(Rvsd::counter_in(&log, "echo_replies"), 1, "{log}");
+    assert_eq!(Rvsd::counter_in(&log, "gratuitous_arps"), 2, "{log}");
     assert_eq!(Rvsd::counter_in(&log, "drop_arp_ignored"), 1, "{log}");
     assert_eq!(Rvsd::counter_in(&log, "drop_malformed"), 2, "{log}");
     assert_eq!(Rvsd::counter_in(&log, "drop_other_host"), 1, "{log}");

@@ -34,6 +34,8 @@ counters! {
     TxPkts => "tx_pkts",
     /// ARP replies sent for our addresses and VIPs.
     ArpReplies => "arp_replies",
+    /// Gratuitous ARP announcements sent at start.
+    GratuitousArps => "gratuitous_arps",
     /// ARP requests sent to resolve next hops.
     ArpRequests => "arp_requests",
     /// ICMP echo replies sent.

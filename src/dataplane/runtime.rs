@@ -50,7 +50,7 @@ pub struct Runtime {
     ports: Vec<(String, Port)>,
     taps: Vec<Option<(String, Port)>>,
     net: Arc<Net>,
-    pool: Option<Mempool>,
+    pool: Option<Arc<Mempool>>,
     eal: Option<Eal>,
 }
 
@@ -59,8 +59,9 @@ impl Runtime {
     /// brought up is torn down again by Drop).
     pub fn start(plan: &Plan) -> Result<Runtime, Error> {
         let eal = Eal::init(&plan.eal_args).map_err(ctx("EAL"))?;
-        let pool =
-            Mempool::new("rvs_pkts", plan.mbufs, plan.mbuf_cache).map_err(ctx("packet pool"))?;
+        let pool = Arc::new(
+            Mempool::new("rvs_pkts", plan.mbufs, plan.mbuf_cache).map_err(ctx("packet pool"))?,
+        );
         let nq = plan.worker_cores.len().max(1) as u16;
         let mut rt = Runtime {
             workers: Vec::new(),
@@ -171,6 +172,8 @@ impl Runtime {
                 stop: rt.stop.clone(),
                 tsc_hz,
                 tsc_start,
+                pool: pool.clone(),
+                announce: index == 0 && plan.gratuitous_arp,
             };
             let failed = rt.failed.clone();
             let handle = std::thread::Builder::new()
@@ -185,9 +188,6 @@ impl Runtime {
         }
         rt.pool = Some(pool);
         rt.eal = Some(eal);
-        if plan.gratuitous_arp {
-            log::debug!("gratuitous ARP is sent by worker 0 on its first loop");
-        }
         Ok(rt)
     }
 

@@ -2,7 +2,7 @@
 //! tap), and loops rx burst → net/lb → tx burst until told to stop.
 
 use super::counters::{Counter, WorkerCounters};
-use crate::dpdk::{rdtsc, Mbuf, RxBurst, RxQueue, TxQueue};
+use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxQueue};
 use crate::net::{DropReason, Net, TxKind, Verdict};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,6 +33,10 @@ pub struct Worker {
     pub tsc_hz: u64,
     /// TSC at runtime start: the clock's epoch, shared by all workers.
     pub tsc_start: u64,
+    /// The packet pool, for packets the worker originates (gratuitous ARP).
+    pub pool: Arc<Mempool>,
+    /// True for the one worker that announces local addresses and VIPs at start.
+    pub announce: bool,
 }
 
 impl Worker {
@@ -44,6 +48,9 @@ impl Worker {
 
     /// The loop. Returns when `stop` is set.
     pub fn run(mut self) {
+        if self.announce {
+            self.gratuitous_arp();
+        }
         let mut burst = RxBurst::default();
         while !self.stop.load(Ordering::Relaxed) {
             let now = self.now_secs();
@@ -64,6 +71,30 @@ impl Worker {
                 .map(|q| q.tx.drop_tx_full + q.tap.as_ref().map_or(0, |t| t.1.drop_tx_full))
                 .sum();
             self.counters.set(Counter::DropTxFull, tx_drops);
+        }
+    }
+
+    /// Announces every local address and VIP of every port (RFC 5227 ARP
+    /// announcements), so switches and neighbours learn where they live now: the
+    /// director may have just taken them over.
+    fn gratuitous_arp(&mut self) {
+        let net = self.net.clone();
+        for (p, port) in net.ports().iter().enumerate() {
+            let addrs = port
+                .addrs
+                .iter()
+                .map(|a| a.addr)
+                .chain(port.vips.iter().copied());
+            for addr in addrs {
+                let Some(mut m) = self.pool.alloc() else {
+                    return;
+                };
+                if net.gratuitous_arp(&mut m, p as u8, addr) {
+                    self.counters.inc(Counter::GratuitousArps);
+                    self.ports[p].tx.push(m);
+                }
+            }
+            self.ports[p].tx.flush();
         }
     }
 

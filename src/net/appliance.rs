@@ -226,6 +226,31 @@ impl Net {
         dst: Ipv4Addr,
         now_secs: u32,
     ) -> Verdict {
+        self.send_toward(pkt, l3, dst, now_secs, true, TxKind::Forward)
+    }
+
+    /// Sends a packet the load balancer already rewrote toward `dst` (the real server,
+    /// the tunnel endpoint or the client): route, next-hop MAC, Ethernet addresses; the
+    /// IP header is left as the transform made it.
+    pub fn send_lb<P: PacketBuf>(
+        &self,
+        pkt: &mut P,
+        dst: Ipv4Addr,
+        now_secs: u32,
+        kind: TxKind,
+    ) -> Verdict {
+        self.send_toward(pkt, 0, dst, now_secs, false, kind)
+    }
+
+    fn send_toward<P: PacketBuf>(
+        &self,
+        pkt: &mut P,
+        l3: usize,
+        dst: Ipv4Addr,
+        now_secs: u32,
+        decrement_ttl: bool,
+        kind: TxKind,
+    ) -> Verdict {
         let Some(nh) = self.routes.lookup(dst) else {
             return Verdict::Drop(DropReason::NoRoute);
         };
@@ -234,20 +259,25 @@ impl Net {
         };
         match self.neigh.lookup(nh.addr, now_secs) {
             Neigh::Known { mac, refresh: _ } => {
-                let Some(bytes) = pkt.data_mut().get_mut(l3..) else {
-                    return Verdict::Drop(DropReason::Malformed);
-                };
-                let mut ip = Ipv4Packet::new_unchecked(bytes);
-                if ip.ttl() <= 1 {
-                    return Verdict::Drop(DropReason::TtlExceeded);
+                if decrement_ttl {
+                    let Some(bytes) = pkt.data_mut().get_mut(l3..) else {
+                        return Verdict::Drop(DropReason::Malformed);
+                    };
+                    let mut ip = Ipv4Packet::new_unchecked(bytes);
+                    if ip.ttl() <= 1 {
+                        return Verdict::Drop(DropReason::TtlExceeded);
+                    }
+                    ip.decrement_ttl();
                 }
-                ip.decrement_ttl();
+                if pkt.data().len() < crate::wire::ethernet::HEADER_LEN {
+                    return Verdict::Drop(DropReason::Malformed);
+                }
                 let mut frame = EthernetFrame::new_unchecked(pkt.data_mut());
                 frame.set_dst_addr(EthernetAddress(mac));
                 frame.set_src_addr(EthernetAddress(out.mac));
                 Verdict::Tx {
                     port: nh.port,
-                    kind: TxKind::Forward,
+                    kind,
                 }
             }
             Neigh::Unknown { request: true } => self.arp_request_in_place(pkt, nh.port, nh.addr),

@@ -5,6 +5,7 @@
   appliance.py check OUT.pcap PORT_MAC   dissects rvsd's output with scapy and checks it
 
 Scapy is the independent dissector: it recomputes every checksum it checks.
+At start rvsd announces 203.0.113.1 and the VIP 203.0.113.10 (gratuitous ARP).
 Cases (input -> expected output):
   1. ARP who-has 203.0.113.1 (local address)   -> ARP is-at PORT_MAC
   2. ARP who-has 203.0.113.10 (VIP of a service) -> ARP is-at PORT_MAC
@@ -45,10 +46,16 @@ def fail(msg):
 
 def check(path, port_mac):
     out = rdpcap(path)
-    arps = [p for p in out if ARP in p]
+    garps = [p for p in out if ARP in p and p[ARP].op == 1]
+    arps = [p for p in out if ARP in p and p[ARP].op != 1]
     pings = [p for p in out if ICMP in p]
-    if len(out) != 3:
-        fail(f"expected 3 output frames (2 ARP replies, 1 echo reply), got {len(out)}: {[p.summary() for p in out]}")
+    if len(out) != 5:
+        fail(f"expected 5 output frames (2 announcements, 2 ARP replies, 1 echo reply), got {len(out)}: {[p.summary() for p in out]}")
+    if sorted(p[ARP].psrc for p in garps) != sorted([LOCAL, VIP]):
+        fail(f"gratuitous ARP for {[p[ARP].psrc for p in garps]}")
+    for p in garps:
+        if p[ARP].pdst != p[ARP].psrc or p[ARP].hwsrc != port_mac or p[Ether].dst != "ff:ff:ff:ff:ff:ff":
+            fail(f"bad announcement {p.summary()}")
     answered = sorted(p[ARP].psrc for p in arps)
     if answered != sorted([LOCAL, VIP]):
         fail(f"ARP replies for {answered}")
@@ -71,7 +78,7 @@ def check(path, port_mac):
     fresh = Ether(raw(fresh))
     if fresh[IP].chksum != ip_sum or fresh[ICMP].chksum != icmp_sum:
         fail("echo reply checksums do not verify")
-    print("golden pcap check OK: 2 ARP replies, 1 echo reply, 5 drops")
+    print("golden pcap check OK: 2 announcements, 2 ARP replies, 1 echo reply, 5 drops")
 
 
 if __name__ == "__main__":
