@@ -7,6 +7,7 @@
 //! threads call the per-packet API concurrently; the management thread builds
 //! and replaces services and dests.
 
+pub mod classify;
 pub mod dest;
 pub mod estimator;
 pub mod flow;

@@ -1,0 +1,189 @@
+//! The first look at a frame on the load-balancing path: is it IPv4 TCP/UDP (and with
+//! which 5-tuple and TCP flags), an ICMP error quoting a TCP/UDP packet (and about which
+//! flow), or something else the appliance handles. Read-only; never panics; allocates
+//! nothing.
+
+use super::flow::{proto, FlowKey};
+use crate::wire::ethernet::{EtherType, EthernetFrame};
+use crate::wire::icmp::IcmpPacket;
+use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
+use crate::wire::tcp::{TcpFlags, TcpPacket};
+use crate::wire::udp::UdpPacket;
+
+/// Where things are in a frame that the load balancer may handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Classified {
+    /// An unfragmented IPv4 TCP or UDP packet.
+    Flow {
+        /// The packet's 5-tuple as seen on the wire.
+        key: FlowKey,
+        /// Offset of the IPv4 header in the frame.
+        l3: usize,
+        /// TCP flags (empty for UDP).
+        tcp_flags: TcpFlags,
+    },
+    /// An IPv4 fragment of TCP/UDP: no ports to look at (first fragments included: rvs
+    /// does not reassemble, see docs/DROPS.md).
+    Fragment {
+        /// Destination address (to tell a VIP fragment from others).
+        daddr: std::net::Ipv4Addr,
+        /// Protocol.
+        proto: u8,
+    },
+    /// An ICMP error quoting a TCP/UDP packet; `inner` is the quoted packet's tuple as it
+    /// was sent (so the flow it is about is `inner` seen from the other side).
+    IcmpError {
+        /// The quoted packet's 5-tuple.
+        inner: FlowKey,
+        /// The ICMP message's own outer tuple (ports 0).
+        outer: FlowKey,
+        /// Offset of the outer IPv4 header.
+        l3: usize,
+    },
+    /// Anything else (ARP, ICMP echo, other protocols, malformed): the appliance decides.
+    Other,
+}
+
+/// Classifies a frame.
+pub fn classify(frame: &[u8]) -> Classified {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
+        return Classified::Other;
+    };
+    let l3i = eth.l3();
+    if l3i.ethertype != EtherType::Ipv4 {
+        return Classified::Other;
+    }
+    let l3 = l3i.l3_offset;
+    let Some(ip_bytes) = frame.get(l3..) else {
+        return Classified::Other;
+    };
+    let Ok(ip) = Ipv4Packet::new_checked(ip_bytes) else {
+        return Classified::Other;
+    };
+    let (saddr, daddr) = (ip.src_addr(), ip.dst_addr());
+    let p = ip.protocol();
+    let pnum = u8::from(p);
+    if matches!(p, IpProtocol::Tcp | IpProtocol::Udp) && ip.is_fragment() {
+        return Classified::Fragment { daddr, proto: pnum };
+    }
+    match p {
+        IpProtocol::Tcp => match TcpPacket::new_checked(ip.payload()) {
+            Ok(t) => Classified::Flow {
+                key: FlowKey {
+                    proto: proto::TCP,
+                    saddr,
+                    sport: t.src_port(),
+                    daddr,
+                    dport: t.dst_port(),
+                },
+                l3,
+                tcp_flags: t.flags(),
+            },
+            Err(_) => Classified::Other,
+        },
+        IpProtocol::Udp => match UdpPacket::new_checked(ip.payload()) {
+            Ok(u) => Classified::Flow {
+                key: FlowKey {
+                    proto: proto::UDP,
+                    saddr,
+                    sport: u.src_port(),
+                    daddr,
+                    dport: u.dst_port(),
+                },
+                l3,
+                tcp_flags: TcpFlags(0),
+            },
+            Err(_) => Classified::Other,
+        },
+        IpProtocol::Icmp if !ip.is_fragment() => {
+            let Ok(icmp) = IcmpPacket::new_checked(ip.payload()) else {
+                return Classified::Other;
+            };
+            if !icmp.msg_type().is_error() {
+                return Classified::Other;
+            }
+            let Ok(q) = icmp.quoted() else {
+                return Classified::Other;
+            };
+            let qp = u8::from(q.protocol());
+            if qp != proto::TCP && qp != proto::UDP {
+                return Classified::Other;
+            }
+            Classified::IcmpError {
+                inner: FlowKey {
+                    proto: qp,
+                    saddr: q.src_addr(),
+                    sport: q.src_port(),
+                    daddr: q.dst_addr(),
+                    dport: q.dst_port(),
+                },
+                outer: FlowKey {
+                    proto: proto::ICMP,
+                    saddr,
+                    sport: 0,
+                    daddr,
+                    dport: 0,
+                },
+                l3,
+            }
+        }
+        _ => Classified::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    /// scapy: Ether()/IP(src=203.0.113.2, dst=203.0.113.10)/TCP(sport=40000, dport=80, flags="S")
+    fn syn() -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20 + 20];
+        f[12] = 0x08;
+        let ip = &mut f[14..34];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&40u16.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 6;
+        ip[12..16].copy_from_slice(&[203, 0, 113, 2]);
+        ip[16..20].copy_from_slice(&[203, 0, 113, 10]);
+        let mut p = Ipv4Packet::new_unchecked(&mut f[14..34]);
+        p.fill_checksum();
+        let t = &mut f[34..54];
+        t[0..2].copy_from_slice(&40000u16.to_be_bytes());
+        t[2..4].copy_from_slice(&80u16.to_be_bytes());
+        t[12] = 0x50;
+        t[13] = 0x02;
+        f
+    }
+
+    #[test]
+    fn tcp_syn_gives_its_tuple_and_flags() {
+        match classify(&syn()) {
+            Classified::Flow { key, l3, tcp_flags } => {
+                assert_eq!(l3, 14);
+                assert_eq!(key.proto, proto::TCP);
+                assert_eq!(
+                    (key.saddr, key.sport),
+                    (Ipv4Addr::new(203, 0, 113, 2), 40000)
+                );
+                assert_eq!((key.daddr, key.dport), (Ipv4Addr::new(203, 0, 113, 10), 80));
+                assert!(tcp_flags.contains(TcpFlags::SYN));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn fragments_and_garbage_are_not_flows() {
+        let mut f = syn();
+        f[14 + 6] = 0x20; // MF
+        Ipv4Packet::new_unchecked(&mut f[14..34]).fill_checksum();
+        assert!(matches!(classify(&f), Classified::Fragment { .. }));
+        let s = syn();
+        for n in 0..s.len() {
+            let _ = classify(&s[..n]);
+        }
+        assert_eq!(classify(&s[..40]), Classified::Other);
+    }
+}
