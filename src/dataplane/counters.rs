@@ -70,6 +70,9 @@ counters! {
     DropMultiSegment => "drop_multi_segment",
     /// Packets the NIC did not take after retries.
     DropTxFull => "drop_tx_full",
+    /// TSC cycles spent in loop iterations that moved packets (cycles per packet =
+    /// busy_cycles / rx_pkts, independent of the offered load).
+    BusyCycles => "busy_cycles",
     /// Worker loop iterations (to see a worker is alive).
     Loops => "loops",
 }
