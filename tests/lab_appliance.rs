@@ -66,6 +66,10 @@ fn appliance_answers_arp_ping_and_carries_kernel_traffic() {
     // ARP + ping from the client, through the DPDK port.
     let ping = lab.sh_ok("client", "ping -c 3 -i 0.3 -W 2 203.0.113.1");
     assert!(ping.contains("3 received"), "{ping}");
+    assert!(
+        !ping.contains("duplicates"),
+        "only rvsd may answer, not the host kernel too: {ping}"
+    );
     let neigh = lab.sh_ok("client", "ip neigh show 203.0.113.1");
     assert!(
         neigh.contains(&port_mac),

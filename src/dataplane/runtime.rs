@@ -5,7 +5,7 @@ use super::counters::{Counter, WorkerCounters};
 use super::plan::Plan;
 use super::worker::{PortQueues, Worker};
 use crate::dpdk::{self, Eal, Mempool, Port, PortConfig, PortStats};
-use crate::net::{exception, Ipv4Net, Net, PortNet, Route};
+use crate::net::{afpacket, exception, Ipv4Net, Net, PortNet, Route};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -78,6 +78,15 @@ impl Runtime {
         let mut queues: Vec<Vec<PortQueues>> = (0..nq).map(|_| Vec::new()).collect();
         let mut port_nets = Vec::new();
         for (i, p) in plan.ports.iter().enumerate() {
+            if let Some(iface) = afpacket::iface_of(&p.device) {
+                match afpacket::isolate(iface) {
+                    Ok(Some(warning)) => log::warn!("port {}: {warning}", p.name),
+                    Ok(None) => {}
+                    Err(e) => {
+                        log::warn!("port {}: cannot keep the kernel off {iface}: {e}", p.name)
+                    }
+                }
+            }
             let mut port = Port::attach(&p.device).map_err(ctx(format!("port {}", p.name)))?;
             let cfg = PortConfig {
                 queues: nq,

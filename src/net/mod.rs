@@ -5,6 +5,7 @@
 //! lock; they end in a [`Verdict`]. The neighbour table is shared by all workers
 //! (lock-free); everything else is immutable after start and shared behind an `Arc`.
 
+pub mod afpacket;
 pub mod appliance;
 pub mod exception;
 pub mod neigh;
