@@ -7,6 +7,7 @@
 //! threads call the per-packet API concurrently; the management thread builds
 //! and replaces services and dests.
 
+pub mod conn;
 pub mod dest;
 pub mod flow;
 pub mod sched;
