@@ -214,3 +214,7 @@ impl ConnTable {
             .flatten()
     }
 }
+
+#[cfg(test)]
+#[path = "template_tests.rs"]
+mod tests;
