@@ -8,6 +8,7 @@
 //! and replaces services and dests.
 
 pub mod classify;
+pub mod conn;
 pub mod dest;
 pub mod estimator;
 pub mod flow;

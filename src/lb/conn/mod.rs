@@ -1,0 +1,101 @@
+//! The connection table: every live connection and persistence template, the
+//! LVS TCP/UDP state machine and timeouts, shared by all worker threads.
+//!
+//! # Contract
+//! * Per-packet calls ([`ConnTable::lookup`], [`ConnTable::insert`],
+//!   [`ConnTable::template_lookup`], [`ConnTable::template_insert`],
+//!   [`ConnTable::sweep`]) are lock-free, make no syscall, never allocate and
+//!   never panic. Time comes in as `now`, a coarse tick in **seconds** since
+//!   start (the dataplane derives it from the TSC); an entry is alive while
+//!   `now < expires`.
+//! * Memory is allocated once for `max_conns` entries: 48 B per slot plus a
+//!   64-byte-bucket index sized for two cells per entry (≈ 26 B per entry),
+//!   ≈ 74 B per connection in all. When no slot is free, `insert` returns
+//!   [`ConnError::Full`] and nothing else changes.
+//! * Several workers use one table at once; a NAT reply is found by whichever
+//!   worker receives it, because both tuples of a NAT connection (client→VIP
+//!   and real server→client) index the same slot.
+//!
+//! # Design: one shared table, generation-tagged slots
+//! Chosen over per-core tables because virtual NICs give no flow steering: the
+//! reply of a NAT flow lands on any queue. Chosen over a sharded
+//! `Mutex<HashMap>` by the `conntable` bench (see `docs/` and the bench for the
+//! figures): no lock on the packet path, flat lookups up to 10M entries.
+//!
+//! * **Slots** (`slot.rs`): a fixed arena of atomics. Each slot's 64-bit
+//!   control word packs `expires | state | flags | generation`. Every change to
+//!   a live entry is a CAS on that word, so it can never land on a recycled
+//!   slot (the generation would differ). Reclamation is by generation, not by
+//!   quiescent periods: a reader holding a stale index re-validates the
+//!   generation around its read (seqlock style) and treats a mismatch as a
+//!   miss, so a slot can be reused the moment it is freed and no worker ever
+//!   has to announce anything.
+//! * **Free slots**: a Treiber stack with an ABA tag in the head word.
+//! * **Index** (`index.rs`): open addressing over 64-byte buckets of 7 cells;
+//!   per-bucket overflow counters instead of tombstones, so deletes never
+//!   degrade lookups however long the table runs.
+//! * **Exactly-once teardown**: the thread whose CAS sets `F_DEAD` owns the
+//!   teardown (unlink cells, dest counters, template count, free). State
+//!   transitions that flip ESTABLISHED are CASes too, so each flip updates the
+//!   dest's active/inactive counters exactly once, and a recount of the table
+//!   always equals the counters.
+//! * **Duplicates**: two workers creating the same new flow at once both store
+//!   their cell, then scan; the cell earlier on the probe path wins and the
+//!   other backs out with [`ConnError::Exists`] (SeqCst store-then-load on
+//!   both sides: at least one sees the other).
+//!
+//! # Memory orderings, in one place
+//! * Control word: Acquire loads, AcqRel/SeqCst CASes. Publishing a slot is a
+//!   Release store after its key fields; a reader's Acquire load of it sees them.
+//! * Key fields: Relaxed, validated by the generation re-read after an Acquire
+//!   fence (see `slot.rs` for the fence pairing with the allocator).
+//! * Index cells and overflow counters: SeqCst (the duplicate check is a Dekker
+//!   pattern; SeqCst loads are plain loads on x86).
+//! * Template `n_control`: SeqCst, paired with the `F_DEAD` CAS so a template is
+//!   never freed while a new connection attaches to it.
+//! * Dest counters, timeouts and settings: Relaxed (statistics and tunables,
+//!   read one packet stale at worst, as IPVS does).
+//!
+//! Expiry needs no global stop: an expired entry met by a lookup is reclaimed
+//! there (lazy), and [`ConnTable::sweep`] walks a bounded number of slots per
+//! call from a shared cursor.
+
+mod dests;
+mod index;
+mod list;
+mod slot;
+pub mod state;
+mod table;
+mod template;
+pub mod timeouts;
+
+pub use dests::DestId;
+pub use list::ConnEntry;
+pub use state::{Side, TcpFlags, TcpState};
+pub use table::{ConnRef, ConnState, ConnTable, Dir, Hit, Lookup, NewConn, MAX_DESTS};
+pub use template::{TemplateHit, TemplateKey};
+pub use timeouts::{Settings, TimeoutTriple, Timeouts};
+
+/// Errors of the connection table's non-packet and insert calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ConnError {
+    /// Every slot is in use: the new flow is dropped (the caller counts
+    /// `drop_conn_full`); existing entries are untouched.
+    #[error("connection table full")]
+    Full,
+    /// Another worker created the same entry a moment ago; use it.
+    #[error("connection entry already exists")]
+    Exists(ConnRef),
+    /// The persistence template expired between lookup and insert; schedule again.
+    #[error("persistence template expired")]
+    TemplateGone,
+    /// The dest id was never registered with this table.
+    #[error("unknown dest id")]
+    UnknownDest,
+    /// More than [`MAX_DESTS`] distinct dests were registered.
+    #[error("too many dests registered")]
+    TooManyDests,
+    /// `max_conns` must be between 1 and 2^30 − 2.
+    #[error("max_conns {0} out of range 1..=1073741822")]
+    BadCapacity(u32),
+}
