@@ -10,3 +10,4 @@
 pub mod dest;
 pub mod flow;
 pub mod sched;
+pub mod xform;
