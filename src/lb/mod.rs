@@ -16,3 +16,4 @@ pub mod mark;
 pub mod sched;
 pub mod service;
 pub mod stats;
+pub mod xform;

@@ -1,0 +1,183 @@
+//! The forwarding transforms: what the director does to a packet once the
+//! connection (and so the real server and method) is known.
+//!
+//! | function | method | rewrite |
+//! |---|---|---|
+//! | [`nat_in`] | NAT (`-m`), client → real server | dst VIP:vport → RIP:rport |
+//! | [`nat_out`] | NAT, real server → client | src RIP:rport → VIP:vport |
+//! | [`icmp_in`] | NAT, ICMP error from the client side | outer dst VIP → RIP, quoted src VIP:vport → RIP:rport |
+//! | [`icmp_out`] | NAT, ICMP error from the real-server side | outer src → VIP, quoted dst RIP:rport → VIP:vport |
+//! | [`dr`] | DR (`-g`) | MACs only (and the TTL, as IPVS) |
+//! | [`tun`] | TUN (`-i`) | prepend an outer IPv4 header to the RIP |
+//!
+//! Contract:
+//! - each function takes the whole Ethernet frame in a [`PacketBuf`] and the
+//!   offset of its IPv4 header (14, or 18 behind a VLAN tag), and ends in a
+//!   [`Verdict`]; **no input bytes make any of them panic**, and none allocates,
+//!   locks, logs or makes a syscall: worker threads call them per packet;
+//! - on [`Verdict::Forward`] the frame is ready to send: source and destination
+//!   MACs are written from the [`Egress`] (the caller resolved the next hop; it
+//!   may overwrite them later with [`set_macs`]);
+//! - on [`Verdict::SendBack`] the frame was replaced by an ICMP error to the
+//!   packet's sender (frag-needed or time-exceeded), MACs swapped;
+//! - on [`Verdict::Drop`] the frame content is unspecified (it may be half rewritten).
+//!
+//! Order of checks, shared by all transforms (the outcome table is `docs/DROPS.md`):
+//! frame/IPv4 lengths → IPv4 header checksum → fragment → IP options → L4 lengths
+//! (NAT) → TTL → MTU → rewrite. TCP/UDP checksums are never verified: incremental
+//! updates (RFC 1624) carry a wrong checksum through unchanged, so the end host
+//! still drops a corrupted segment, exactly as with IPVS.
+//!
+//! TTL: as Linux IPVS (`__ip_vs_get_out_rt` → `decrement_ttl`, and `ip_forward`
+//! for NAT replies), every method decrements the TTL — DR and TUN included — and
+//! a TTL ≤ 1 is answered with ICMP time-exceeded (from the VIP for packets sent
+//! to a VIP, as Linux's `icmp_send` picks the local destination address).
+
+pub mod dr;
+pub mod frag;
+pub mod icmp_related;
+pub mod nat;
+pub mod tun;
+pub mod verdict;
+
+pub use dr::dr;
+pub use icmp_related::{icmp_in, icmp_out, quoted_flow};
+pub use nat::{nat_in, nat_out};
+pub use tun::{tun, Tunnel};
+pub use verdict::{DropReason, IcmpSent, Verdict};
+
+use std::net::Ipv4Addr;
+
+use crate::wire::ethernet::HEADER_LEN as ETH_HEADER_LEN;
+use crate::wire::icmp::may_send_error_about;
+use crate::wire::{EthernetAddress, IcmpError, Ipv4Packet, PacketBuf};
+
+/// Where a forwarded packet goes: the caller fills it from the port and the
+/// neighbour table before calling a transform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Egress {
+    /// MAC of the egress port (the frame's new source MAC).
+    pub port_mac: EthernetAddress,
+    /// MAC of the next hop: the real server (DR, NAT on-link), a router, or the client's router.
+    pub next_hop_mac: EthernetAddress,
+    /// IP MTU of the egress port in bytes (1500 on plain Ethernet).
+    pub mtu: u16,
+    /// A fresh IPv4 identification for any header this transform creates (the TUN
+    /// outer header, an ICMP error); a per-worker counter is enough, since none of
+    /// these packets is ever fragmented by rvs.
+    pub ident: u16,
+}
+
+/// Writes the source and destination MACs of a frame; false when the frame is
+/// shorter than an Ethernet header (nothing written).
+pub fn set_macs(frame: &mut [u8], src: EthernetAddress, dst: EthernetAddress) -> bool {
+    match frame.get_mut(..12) {
+        Some(m) => {
+            m[..6].copy_from_slice(dst.as_bytes());
+            m[6..].copy_from_slice(src.as_bytes());
+            true
+        }
+        None => false,
+    }
+}
+
+/// The IPv4 packet of a frame, after the checks every transform shares:
+/// lengths, header checksum, not a fragment, no options.
+pub(crate) fn checked_ipv4(frame: &[u8], l3: usize) -> Result<Ipv4Packet<&[u8]>, DropReason> {
+    if l3 < ETH_HEADER_LEN {
+        return Err(DropReason::Malformed);
+    }
+    let bytes = frame.get(l3..).ok_or(DropReason::Malformed)?;
+    let ip = Ipv4Packet::new_checked(bytes).map_err(|_| DropReason::Malformed)?;
+    if !ip.verify_checksum() {
+        return Err(DropReason::BadIpChecksum);
+    }
+    if ip.is_fragment() {
+        return Err(DropReason::Fragment);
+    }
+    if ip.header_len() != crate::wire::ipv4::MIN_HEADER_LEN {
+        return Err(DropReason::IpOptions);
+    }
+    Ok(ip)
+}
+
+/// The IPv4 view of a frame whose header `checked_ipv4` accepted (mutable).
+pub(crate) fn ipv4_mut<P: PacketBuf>(pkt: &mut P, l3: usize) -> Ipv4Packet<&mut [u8]> {
+    // checked_ipv4 sized this slice; the view is only used for header fields and
+    // payload_mut, which stay inside total_len.
+    Ipv4Packet::new_unchecked(&mut pkt.data_mut()[l3..])
+}
+
+/// The TTL and MTU steps of forwarding, in the order IPVS applies them to
+/// packets it sends on (`__ip_vs_get_out_rt`: `decrement_ttl`, then
+/// `ensure_mtu_is_adequate`): TTL ≤ 1 → time-exceeded; decrement; then
+/// `len + overhead > mtu` → frag-needed (DF set) or drop (DF clear).
+/// `icmp_src` is the address ICMP errors come from. Returns `None` to go on.
+pub(crate) fn ttl_then_mtu<P: PacketBuf>(
+    pkt: &mut P,
+    l3: usize,
+    overhead: u16,
+    icmp_src: Ipv4Addr,
+    eg: &Egress,
+) -> Option<Verdict> {
+    if let Some(v) = ttl_step(pkt, l3, icmp_src, eg) {
+        return Some(v);
+    }
+    ipv4_mut(pkt, l3).decrement_ttl();
+    mtu_step(pkt, l3, overhead, icmp_src, eg)
+}
+
+/// TTL ≤ 1: time-exceeded to the sender where RFC 1812 allows an error, else a drop.
+pub(crate) fn ttl_step<P: PacketBuf>(
+    pkt: &mut P,
+    l3: usize,
+    icmp_src: Ipv4Addr,
+    eg: &Egress,
+) -> Option<Verdict> {
+    let ip = Ipv4Packet::new_unchecked(&pkt.data()[l3..]);
+    if ip.ttl() > 1 {
+        return None;
+    }
+    if !may_send_error_about(&ip) {
+        return Some(Verdict::Drop(DropReason::TtlExceeded));
+    }
+    Some(frag::send_back_error(
+        pkt,
+        l3,
+        IcmpError::ttl_exceeded(),
+        icmp_src,
+        eg.ident,
+    ))
+}
+
+/// Too big for the egress MTU once `overhead` bytes are added: frag-needed with
+/// next-hop MTU `mtu - overhead` when DF is set, else a drop (rvs never fragments).
+pub(crate) fn mtu_step<P: PacketBuf>(
+    pkt: &mut P,
+    l3: usize,
+    overhead: u16,
+    icmp_src: Ipv4Addr,
+    eg: &Egress,
+) -> Option<Verdict> {
+    let ip = Ipv4Packet::new_unchecked(&pkt.data()[l3..]);
+    if u32::from(ip.total_len()) + u32::from(overhead) <= u32::from(eg.mtu) {
+        return None;
+    }
+    if !ip.dont_frag() || !may_send_error_about(&ip) {
+        return Some(Verdict::Drop(DropReason::TooBig));
+    }
+    let next_hop_mtu = eg.mtu.saturating_sub(overhead);
+    Some(frag::send_back_error(
+        pkt,
+        l3,
+        IcmpError::frag_needed(next_hop_mtu),
+        icmp_src,
+        eg.ident,
+    ))
+}
+
+/// Writes the egress MACs and returns `Forward`.
+pub(crate) fn forward<P: PacketBuf>(pkt: &mut P, eg: &Egress) -> Verdict {
+    set_macs(pkt.data_mut(), eg.port_mac, eg.next_hop_mac);
+    Verdict::Forward
+}
