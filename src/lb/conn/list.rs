@@ -72,7 +72,9 @@ impl ConnTable {
     pub fn snapshot(&self, now: u32) -> Vec<ConnEntry> {
         let mut out = Vec::new();
         for idx in 0..self.slots.len() {
-            let Some(v) = self.slots.read(idx) else { continue };
+            let Some(v) = self.slots.read(idx) else {
+                continue;
+            };
             if !v.word.alive() || v.word.expired(now) {
                 continue;
             }

@@ -85,35 +85,9 @@ impl TcpState {
     }
 }
 
-/// The TCP flag bits the state machine looks at (same bit values as the TCP
-/// header's flags byte, so the dataplane can pass that byte through).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TcpFlags(pub u8);
-
-impl TcpFlags {
-    /// FIN bit.
-    pub const FIN: TcpFlags = TcpFlags(0x01);
-    /// SYN bit.
-    pub const SYN: TcpFlags = TcpFlags(0x02);
-    /// RST bit.
-    pub const RST: TcpFlags = TcpFlags(0x04);
-    /// ACK bit.
-    pub const ACK: TcpFlags = TcpFlags(0x10);
-    /// No flag (UDP packets, or a TCP segment with none of the four).
-    pub const NONE: TcpFlags = TcpFlags(0);
-
-    /// True if any bit of `other` is set here.
-    pub fn has(self, other: TcpFlags) -> bool {
-        self.0 & other.0 != 0
-    }
-}
-
-impl std::ops::BitOr for TcpFlags {
-    type Output = TcpFlags;
-    fn bitor(self, rhs: TcpFlags) -> TcpFlags {
-        TcpFlags(self.0 | rhs.0)
-    }
-}
+/// The TCP flag bits the state machine looks at: the wire's own type, so the
+/// dataplane passes the header's flags byte through unchanged.
+pub use crate::wire::tcp::TcpFlags;
 
 /// Which of IPVS's three tables a packet is judged by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,13 +110,13 @@ enum Event {
 }
 
 fn event(flags: TcpFlags) -> Option<Event> {
-    if flags.has(TcpFlags::RST) {
+    if flags.contains(TcpFlags::RST) {
         Some(Event::Rst)
-    } else if flags.has(TcpFlags::SYN) {
+    } else if flags.contains(TcpFlags::SYN) {
         Some(Event::Syn)
-    } else if flags.has(TcpFlags::FIN) {
+    } else if flags.contains(TcpFlags::FIN) {
         Some(Event::Fin)
-    } else if flags.has(TcpFlags::ACK) {
+    } else if flags.contains(TcpFlags::ACK) {
         Some(Event::Ack)
     } else {
         None
@@ -236,18 +210,37 @@ mod tests {
         // SYN, SYN-ACK, ACK, client FIN, server ACK, server FIN, client ACK.
         let got = run(
             None,
-            &[(Input, S), (Output, S | A), (Input, A), (Input, F), (Output, A), (Output, F), (Input, A)],
+            &[
+                (Input, S),
+                (Output, S | A),
+                (Input, A),
+                (Input, F),
+                (Output, A),
+                (Output, F),
+                (Input, A),
+            ],
         );
         assert_eq!(
             got,
-            [SynRecv, SynRecv, Established, CloseWait, CloseWait, TimeWait, TimeWait]
+            [
+                SynRecv,
+                SynRecv,
+                Established,
+                CloseWait,
+                CloseWait,
+                TimeWait,
+                TimeWait
+            ]
         );
     }
 
     #[test]
     fn nat_server_closes_first() {
         use Side::*;
-        let got = run(Established, &[(Output, F), (Input, A), (Input, F), (Output, A)]);
+        let got = run(
+            Established,
+            &[(Output, F), (Input, A), (Input, F), (Output, A)],
+        );
         assert_eq!(got, [FinWait, FinWait, TimeWait, TimeWait]);
     }
 
@@ -255,7 +248,15 @@ mod tests {
     fn input_only_guesses_close_from_client_side() {
         use Side::*;
         // DR: SYN, ACK (handshake end), FIN from client, last ACK from client.
-        let got = run(None, &[(InputOnly, S), (InputOnly, A), (InputOnly, F), (InputOnly, A)]);
+        let got = run(
+            None,
+            &[
+                (InputOnly, S),
+                (InputOnly, A),
+                (InputOnly, F),
+                (InputOnly, A),
+            ],
+        );
         assert_eq!(got, [SynRecv, Established, FinWait, FinWait]);
     }
 
@@ -287,7 +288,7 @@ mod tests {
 
     #[test]
     fn no_flag_segment_closes() {
-        assert_eq!(tcp_next(Side::Input, TcpFlags::NONE, Established), Close);
+        assert_eq!(tcp_next(Side::Input, TcpFlags(0), Established), Close);
         assert_eq!(tcp_next(Side::Output, TcpFlags(0x08), Established), Close);
     }
 

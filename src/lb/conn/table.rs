@@ -13,7 +13,7 @@ use super::dests::{DestId, Dests};
 use super::index::{self, Index, Kind};
 use super::slot::{SlotKey, SlotKind, Slots, View, Word, F_DEAD, F_INACTIVE, F_LIVE, F_UNLINKED};
 use super::state::{tcp_next, Side, TcpFlags, TcpState};
-use super::timeouts::{SharedSettings, Settings, Timeouts, TEMPLATE_RECHECK_SECS};
+use super::timeouts::{Settings, SharedSettings, Timeouts, TEMPLATE_RECHECK_SECS};
 use super::ConnError;
 
 /// Most dests one table can name over its life (registry size).
@@ -248,7 +248,10 @@ impl ConnTable {
     fn hit(&self, idx: u32, v: &View, dir: Dir) -> Hit {
         let k = &v.key;
         Hit {
-            conn: ConnRef { idx, gen: v.word.gen },
+            conn: ConnRef {
+                idx,
+                gen: v.word.gen,
+            },
             dir,
             state: self.state_of(k, v.word),
             fwd: match k.kind {
@@ -296,11 +299,13 @@ impl ConnTable {
                 && match dir {
                     Dir::In => {
                         k.kind != SlotKind::Template
-                            && (k.caddr, k.cport, k.vaddr, k.vport) == (sa, pkt.sport, da, pkt.dport)
+                            && (k.caddr, k.cport, k.vaddr, k.vport)
+                                == (sa, pkt.sport, da, pkt.dport)
                     }
                     Dir::Out => {
                         k.kind == SlotKind::Nat
-                            && (k.raddr, k.rport, k.caddr, k.cport) == (sa, pkt.sport, da, pkt.dport)
+                            && (k.raddr, k.rport, k.caddr, k.cport)
+                                == (sa, pkt.sport, da, pkt.dport)
                     }
                 };
             if !matches || !v.word.alive() {
@@ -326,7 +331,7 @@ impl ConnTable {
         let tcp = k.proto == proto::TCP;
         if dir == Dir::In {
             let st = self.settings.get();
-            if tcp && flags.has(TcpFlags::SYN) && st.conn_reuse_mode != 0 {
+            if tcp && flags.contains(TcpFlags::SYN) && st.conn_reuse_mode != 0 {
                 let state = TcpState::from_bits(v.word.state);
                 let closing = matches!(state, TcpState::TimeWait | TcpState::Close)
                     || (st.conn_reuse_mode & 2 != 0
@@ -369,14 +374,26 @@ impl ConnTable {
                 (0, self.timeouts.udp_secs())
             };
             let active = tcp && state == TcpState::Established as u8;
-            let flags_new = if active { w.flags & !F_INACTIVE } else { w.flags | F_INACTIVE };
-            let new = Word { expires: now.saturating_add(timeout), state, flags: flags_new, gen: w.gen };
+            let flags_new = if active {
+                w.flags & !F_INACTIVE
+            } else {
+                w.flags | F_INACTIVE
+            };
+            let new = Word {
+                expires: now.saturating_add(timeout),
+                state,
+                flags: flags_new,
+                gen: w.gen,
+            };
             let new_raw = new.pack();
             if new_raw != raw {
                 // AcqRel: orders the counter updates below after the state change
                 // others can observe; the CAS on the generation-carrying word is
                 // what makes exactly one thread account each transition.
-                match slot.word.compare_exchange(raw, new_raw, Ordering::AcqRel, Ordering::Acquire) {
+                match slot
+                    .word
+                    .compare_exchange(raw, new_raw, Ordering::AcqRel, Ordering::Acquire)
+                {
                     Ok(_) => {
                         let was_active = w.flags & F_INACTIVE == 0;
                         if was_active && !active {
@@ -407,13 +424,16 @@ impl ConnTable {
             let v = self.slots.read(idx)?;
             let k = &v.key;
             let dir = match kind {
-                Kind::In if k.kind != SlotKind::Template
-                    && (k.proto, k.caddr, k.cport, k.vaddr, k.vport) == (pkt.proto, sa, pkt.sport, da, pkt.dport) =>
+                Kind::In
+                    if k.kind != SlotKind::Template
+                        && (k.proto, k.caddr, k.cport, k.vaddr, k.vport)
+                            == (pkt.proto, sa, pkt.sport, da, pkt.dport) =>
                 {
                     Dir::In
                 }
                 Kind::Out
-                    if (k.proto, k.raddr, k.rport, k.caddr, k.cport) == (pkt.proto, sa, pkt.sport, da, pkt.dport) =>
+                    if (k.proto, k.raddr, k.rport, k.caddr, k.cport)
+                        == (pkt.proto, sa, pkt.sport, da, pkt.dport) =>
                 {
                     Dir::Out
                 }
@@ -469,7 +489,11 @@ impl ConnTable {
             timeout_secs: 0,
         };
         let (state, timeout) = if c.proto == proto::TCP {
-            let side = if kind == SlotKind::Nat { Side::Input } else { Side::InputOnly };
+            let side = if kind == SlotKind::Nat {
+                Side::Input
+            } else {
+                Side::InputOnly
+            };
             let s = tcp_next(side, flags, TcpState::None);
             (s as u8, self.timeouts.tcp_secs(s))
         } else {
@@ -492,7 +516,11 @@ impl ConnTable {
         self.link_unique(idx, word, Kind::In, h_in, now)?;
         if kind == SlotKind::Nat {
             let h_out = self.out_hash(&key);
-            if self.index.insert(h_out, index::cell(h_out, Kind::Out, idx)).is_none() {
+            if self
+                .index
+                .insert(h_out, index::cell(h_out, Kind::Out, idx))
+                .is_none()
+            {
                 self.kill_own(idx, word);
                 return Err(ConnError::Full);
             }
@@ -500,7 +528,11 @@ impl ConnTable {
         if let Some(t) = template {
             self.rearm_template(t, now);
         }
-        let view = View { word, raw: word.pack(), key };
+        let view = View {
+            word,
+            raw: word.pack(),
+            key,
+        };
         Ok(self.hit(idx, &view, Dir::In))
     }
 
@@ -531,15 +563,28 @@ impl ConnTable {
                 return None;
             }
             let v = self.slots.read(j)?;
-            let same = v.key.kind == SlotKind::Template
-                && mine.key.kind == SlotKind::Template
+            let same = v.key.kind == SlotKind::Template && mine.key.kind == SlotKind::Template
                 || v.key.kind != SlotKind::Template && mine.key.kind != SlotKind::Template;
             (same
                 && v.word.alive()
                 && !v.word.expired(now)
-                && (v.key.proto, v.key.caddr, v.key.cport, v.key.vaddr, v.key.vport)
-                    == (mine.key.proto, mine.key.caddr, mine.key.cport, mine.key.vaddr, mine.key.vport))
-                .then_some(ConnRef { idx: j, gen: v.word.gen })
+                && (
+                    v.key.proto,
+                    v.key.caddr,
+                    v.key.cport,
+                    v.key.vaddr,
+                    v.key.vport,
+                ) == (
+                    mine.key.proto,
+                    mine.key.caddr,
+                    mine.key.cport,
+                    mine.key.vaddr,
+                    mine.key.vport,
+                ))
+                .then_some(ConnRef {
+                    idx: j,
+                    gen: v.word.gen,
+                })
         });
         if let Some(w) = winner {
             self.kill_own(idx, word);
@@ -589,8 +634,14 @@ impl ConnTable {
             if !force && !w.expired(now) {
                 return Expire::NotDue;
             }
-            let dead = Word { flags: w.flags | F_DEAD, ..w };
-            match slot.word.compare_exchange(raw, dead.pack(), Ordering::SeqCst, Ordering::SeqCst) {
+            let dead = Word {
+                flags: w.flags | F_DEAD,
+                ..w
+            };
+            match slot
+                .word
+                .compare_exchange(raw, dead.pack(), Ordering::SeqCst, Ordering::SeqCst)
+            {
                 Ok(_) => break w,
                 Err(a) => raw = a,
             }
@@ -654,9 +705,14 @@ impl ConnTable {
         let mut freed = 0;
         for i in 0..budget {
             let idx = (start + i) % n;
-            let Some(slot) = self.slots.get(idx) else { continue };
+            let Some(slot) = self.slots.get(idx) else {
+                continue;
+            };
             let w = Word::unpack(slot.word.load(Ordering::Acquire));
-            if w.alive() && w.expired(now) && self.try_expire(idx, w.gen, now, false) == Expire::Freed {
+            if w.alive()
+                && w.expired(now)
+                && self.try_expire(idx, w.gen, now, false) == Expire::Freed
+            {
                 freed += 1;
             }
         }
