@@ -89,7 +89,8 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
         );
     }
     log::info!("rvsd {} starting", rvs::version::VERSION);
-    let rt = Runtime::start(&plan).context("start-up")?;
+    let lb = rvs::mgmt::services::lb_setup(cfg).context("services")?;
+    let rt = Runtime::start(&plan, Some(lb)).context("start-up")?;
     log::info!(
         "rvsd running: {} port(s), {} worker(s)",
         plan.ports.len(),

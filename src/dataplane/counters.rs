@@ -42,6 +42,22 @@ counters! {
     EchoReplies => "echo_replies",
     /// Packets routed (MACs rewritten, TTL decremented).
     Forwarded => "forwarded",
+    /// New connections created (after scheduling).
+    ConnsNew => "conns_new",
+    /// NAT packets client -> real server.
+    NatIn => "nat_in",
+    /// NAT replies real server -> client.
+    NatOut => "nat_out",
+    /// DR packets sent to real servers.
+    DrOut => "dr_out",
+    /// TUN (IPIP) packets sent to real servers.
+    TunOut => "tun_out",
+    /// ICMP errors about a connection passed to its other end.
+    IcmpRelated => "icmp_related",
+    /// ICMP frag-needed sent to clients (TUN encapsulation too big with DF).
+    TxIcmpFragNeeded => "tx_icmp_frag_needed",
+    /// ICMP time-exceeded sent (TTL 1 to a VIP).
+    TxIcmpTimeExceeded => "tx_icmp_time_exceeded",
     /// Packets handed up to the kernel (exception path).
     ToKernel => "to_kernel",
     /// Packets the kernel sent out through a port (exception path).
@@ -66,6 +82,32 @@ counters! {
     DropNoExceptionPath => "drop_no_exception_path",
     /// Not forwardable (broadcast/multicast destinations).
     DropNotForwardable => "drop_not_forwardable",
+    /// Bad IPv4 header checksum on the LB path.
+    DropBadIpChecksum => "drop_bad_ip_checksum",
+    /// IPv4 fragments for a VIP (no reassembly).
+    DropFragment => "drop_fragment",
+    /// IPv4 options on the LB path.
+    DropIpOptions => "drop_ip_options",
+    /// Too big for the egress MTU without DF (no fragmentation).
+    DropTooBig => "drop_too_big",
+    /// No headroom for the TUN header.
+    DropNoHeadroom => "drop_no_headroom",
+    /// Bad ICMP checksum on a related error.
+    DropBadIcmpChecksum => "drop_bad_icmp_checksum",
+    /// ICMP error that matches no connection correctly.
+    DropIcmpUnrelated => "drop_icmp_unrelated",
+    /// Protocol the LB does not carry.
+    DropUnsupportedProtocol => "drop_unsupported_protocol",
+    /// VIP packet for a port without service.
+    DropNoService => "drop_no_service",
+    /// TCP non-SYN for a VIP without a connection entry.
+    DropNoConn => "drop_no_conn",
+    /// The scheduler found no available real server.
+    DropNoDest => "drop_no_dest",
+    /// The connection table is full: new flow refused.
+    DropTableFull => "drop_table_full",
+    /// The connection's real server was deleted (expire_nodest_conn off).
+    DropDestUnavailable => "drop_dest_unavailable",
     /// Multi-segment mbufs (never produced at our MTUs).
     DropMultiSegment => "drop_multi_segment",
     /// Packets the NIC did not take after retries.

@@ -6,10 +6,12 @@
 //! mutable. The runtime (start/stop) runs on the main thread.
 
 pub mod counters;
+pub mod lbpath;
 pub mod plan;
 pub mod runtime;
 pub mod worker;
 
 pub use counters::{Counter, WorkerCounters};
+pub use lbpath::{LbPath, LbShared, LbVerdict};
 pub use plan::{Plan, PortPlan, RoutePlan};
-pub use runtime::Runtime;
+pub use runtime::{LbSetup, Runtime};

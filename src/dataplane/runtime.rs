@@ -2,9 +2,13 @@
 //! again in the reverse order, so a stopped rvsd leaves no device or thread behind.
 
 use super::counters::{Counter, WorkerCounters};
+use super::lbpath::{LbPath, LbShared};
 use super::plan::Plan;
 use super::worker::{PortQueues, Worker};
 use crate::dpdk::{self, Eal, Mempool, Port, PortConfig, PortStats};
+use crate::lb::conn::ConnTable;
+use crate::lb::mark::MarkTable;
+use crate::lb::service::Publisher;
 use crate::net::{afpacket, exception, Ipv4Net, Net, PortNet, Route};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -41,6 +45,17 @@ fn ctx(context: impl Into<String>) -> impl FnOnce(dpdk::Error) -> Error {
     move |cause| Error::Dpdk { context, cause }
 }
 
+/// The load balancer's state handed to the runtime: services (published to workers
+/// through `publisher`), the connection table and the mark rules.
+pub struct LbSetup {
+    /// Publishes service-table snapshots to the workers.
+    pub publisher: Publisher,
+    /// The shared connection table.
+    pub conns: Arc<ConnTable>,
+    /// Mark rules.
+    pub marks: Arc<MarkTable>,
+}
+
 /// The running data plane. Drop order matters and is explicit in [`Runtime::stop`].
 pub struct Runtime {
     workers: Vec<JoinHandle<bool>>,
@@ -50,6 +65,8 @@ pub struct Runtime {
     ports: Vec<(String, Port)>,
     taps: Vec<Option<(String, Port)>>,
     net: Arc<Net>,
+    lb: Option<Arc<LbShared>>,
+    publisher: Option<Publisher>,
     pool: Option<Arc<Mempool>>,
     eal: Option<Eal>,
 }
@@ -57,7 +74,7 @@ pub struct Runtime {
 impl Runtime {
     /// Brings everything in `plan` up, or fails with the first error (what was already
     /// brought up is torn down again by Drop).
-    pub fn start(plan: &Plan) -> Result<Runtime, Error> {
+    pub fn start(plan: &Plan, lb: Option<LbSetup>) -> Result<Runtime, Error> {
         let eal = Eal::init(&plan.eal_args).map_err(ctx("EAL"))?;
         let pool = Arc::new(
             Mempool::new("rvs_pkts", plan.mbufs, plan.mbuf_cache).map_err(ctx("packet pool"))?,
@@ -71,6 +88,8 @@ impl Runtime {
             ports: Vec::new(),
             taps: Vec::new(),
             net: Arc::new(Net::new(Vec::new(), crate::net::RouteTable::default())),
+            lb: None,
+            publisher: None,
             pool: None,
             eal: None,
         };
@@ -144,6 +163,7 @@ impl Runtime {
                 addrs: p.addrs.clone(),
                 vips: p.vips.clone(),
                 exception_path: p.tap.is_some(),
+                mtu: p.mtu,
             });
         }
         let mut routes: Vec<Route> = Vec::new();
@@ -168,6 +188,17 @@ impl Runtime {
         }
         rt.net = Arc::new(Net::new(port_nets, crate::net::RouteTable::new(routes)));
 
+        let (lb_shared, mut publisher) = match lb {
+            Some(setup) => (
+                Some(Arc::new(LbShared {
+                    conns: setup.conns,
+                    marks: setup.marks,
+                    net: rt.net.clone(),
+                })),
+                Some(setup.publisher),
+            ),
+            None => (None, None),
+        };
         let tsc_hz = dpdk::tsc_hz();
         let tsc_start = dpdk::rdtsc();
         for (index, (core, ports)) in plan.worker_cores.iter().copied().zip(queues).enumerate() {
@@ -183,6 +214,10 @@ impl Runtime {
                 tsc_start,
                 pool: pool.clone(),
                 announce: index == 0 && plan.gratuitous_arp,
+                lb: match (&lb_shared, publisher.as_mut()) {
+                    (Some(shared), Some(p)) => Some(LbPath::new(shared.clone(), p.reader(), index)),
+                    _ => None,
+                },
             };
             let failed = rt.failed.clone();
             let handle = std::thread::Builder::new()
@@ -195,6 +230,8 @@ impl Runtime {
                 })?;
             rt.workers.push(handle);
         }
+        rt.publisher = publisher;
+        rt.lb = lb_shared;
         rt.pool = Some(pool);
         rt.eal = Some(eal);
         Ok(rt)
@@ -221,6 +258,16 @@ impl Runtime {
             .iter()
             .map(|(n, p)| (n.clone(), p.stats()))
             .collect()
+    }
+
+    /// The load balancer's shared state, when services are configured.
+    pub fn lb(&self) -> Option<&Arc<LbShared>> {
+        self.lb.as_ref()
+    }
+
+    /// The service-table publisher (management thread).
+    pub fn publisher(&mut self) -> Option<&mut Publisher> {
+        self.publisher.as_mut()
     }
 
     /// The appliance networking state (neighbour table, routes).

@@ -2,6 +2,7 @@
 //! tap), and loops rx burst → net/lb → tx burst until told to stop.
 
 use super::counters::{Counter, WorkerCounters};
+use super::lbpath::{LbPath, LbVerdict};
 use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxQueue};
 use crate::net::{DropReason, Net, TxKind, Verdict};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,7 +38,13 @@ pub struct Worker {
     pub pool: Arc<Mempool>,
     /// True for the one worker that announces local addresses and VIPs at start.
     pub announce: bool,
+    /// The load-balancing path (None: appliance only, no service configured).
+    pub lb: Option<LbPath>,
 }
+
+/// Connection entries each loop's sweep looks at: bounded work per loop, and with
+/// ~1 M loops/s per worker a 1 M-entry table is swept about 60 times a second.
+const SWEEP_BUDGET: u32 = 64;
 
 impl Worker {
     /// Seconds since the runtime started, from the TSC (no syscall).
@@ -67,6 +74,10 @@ impl Worker {
                 }
             }
             self.counters.inc(Counter::Loops);
+            if let Some(lb) = self.lb.as_ref() {
+                lb.sweep(now, SWEEP_BUDGET);
+                self.counters.set(Counter::ConnsNew, lb.conns_new);
+            }
             let tx_drops: u64 = self
                 .ports
                 .iter()
@@ -117,6 +128,28 @@ impl Worker {
             if m.segments() > 1 {
                 self.counters.inc(Counter::DropMultiSegment);
                 continue;
+            }
+            if let Some(lb) = self.lb.as_mut() {
+                match lb.handle(p as u8, &mut m, now) {
+                    LbVerdict::Pass => {}
+                    LbVerdict::Tx { port, counter } => {
+                        if counter == Counter::ArpRequests {
+                            // The packet that needed the neighbour became the request.
+                            self.counters.inc(Counter::DropNeighUnresolved);
+                        }
+                        self.counters.inc(counter);
+                        self.counters.inc(Counter::TxPkts);
+                        match self.ports.get_mut(port as usize) {
+                            Some(q) => q.tx.push(m),
+                            None => self.counters.inc(Counter::DropNoRoute),
+                        }
+                        continue;
+                    }
+                    LbVerdict::Drop(counter) => {
+                        self.counters.inc(counter);
+                        continue;
+                    }
+                }
             }
             let verdict = self.net.handle(p as u8, &mut m, now);
             self.apply(p, m, verdict);

@@ -54,6 +54,9 @@ pub struct Dest {
     persistent: AtomicU32,
     overloaded: AtomicBool,
     available: AtomicBool,
+    /// Id in the connection table's dest registry (u32::MAX until registered), so a
+    /// worker turns a scheduled dest into a `DestId` without a search.
+    table_id: AtomicU32,
 }
 
 impl Dest {
@@ -72,7 +75,20 @@ impl Dest {
             persistent: AtomicU32::new(0),
             overloaded: AtomicBool::new(false),
             available: AtomicBool::new(true),
+            table_id: AtomicU32::new(u32::MAX),
         }
+    }
+
+    /// The connection table's id for this dest, once registered.
+    pub fn table_id(&self) -> Option<u32> {
+        let id = self.table_id.load(Ordering::Acquire);
+        (id != u32::MAX).then_some(id)
+    }
+
+    /// Records the connection table's id (management thread, before the service
+    /// holding this dest is published: the Release pairs with `table_id`'s Acquire).
+    pub fn set_table_id(&self, id: u32) {
+        self.table_id.store(id, Ordering::Release);
     }
 
     /// Builder-style thresholds (`-x upper`, `-y lower`; 0 = off).

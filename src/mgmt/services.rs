@@ -3,9 +3,14 @@
 //! replay them (wrr's state and the dest list order depend on that order, as in IPVS).
 
 use crate::config::{self, Config};
+use crate::dataplane::LbSetup;
+use crate::lb::conn::{ConnTable, Settings, TimeoutTriple};
 use crate::lb::mark::{MarkRule, MarkTable};
 use crate::lb::sched::SchedFlags;
-use crate::lb::service::{self, DestConfig, Persistence, ServiceConfig, ServiceKey, ServiceTable};
+use crate::lb::service::{
+    self, DestConfig, Persistence, Publisher, ServiceConfig, ServiceKey, ServiceTable,
+};
+use std::sync::Arc;
 
 /// Why the tables could not be built (the config was validated, so this means a rule the
 /// load balancer enforces that the file checks did not).
@@ -19,6 +24,9 @@ pub enum Error {
         /// Why.
         source: service::Error,
     },
+    /// The connection table could not be built or a dest registered.
+    #[error("connection table: {0}")]
+    Table(String),
     /// A mark rule was refused.
     #[error("mark {mark}: {reason}")]
     Mark {
@@ -27,6 +35,46 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
+
+/// Builds everything the data plane's load balancer needs from the config: the
+/// connection table (sized by `[tables] max_conns`, with `[timeouts]` and `[settings]`),
+/// the services with every dest registered in that table, and the mark rules.
+pub fn lb_setup(cfg: &Config) -> Result<LbSetup, Error> {
+    let workers = cfg.cores.workers.len().max(1);
+    let (table, marks) = build(cfg, workers)?;
+    let settings = Settings {
+        expire_nodest_conn: cfg.settings.expire_nodest_conn,
+        expire_quiescent_template: cfg.settings.expire_quiescent_template,
+        ..Settings::default()
+    };
+    let conns = ConnTable::with_settings(cfg.tables.max_conns, settings)
+        .map_err(|e| Error::Table(e.to_string()))?;
+    conns.timeouts().set(TimeoutTriple {
+        tcp_secs: cfg.timeouts.tcp_secs,
+        tcpfin_secs: cfg.timeouts.tcpfin_secs,
+        udp_secs: cfg.timeouts.udp_secs,
+    });
+    register_dests(&conns, &table)?;
+    Ok(LbSetup {
+        publisher: Publisher::new(table),
+        conns: Arc::new(conns),
+        marks: Arc::new(marks),
+    })
+}
+
+/// Registers every dest of `table` with the connection table and records its id in
+/// the dest, before the table is published to workers.
+pub fn register_dests(conns: &ConnTable, table: &ServiceTable) -> Result<(), Error> {
+    for svc in table.services() {
+        for d in svc.dests() {
+            let id = conns
+                .register_dest(d)
+                .map_err(|e| Error::Table(e.to_string()))?;
+            d.set_table_id(id.0);
+        }
+    }
+    Ok(())
 }
 
 /// The load balancer's view of a config service key.

@@ -27,6 +27,8 @@ pub struct PortNet {
     pub vips: Vec<Ipv4Addr>,
     /// True when a tap mirrors this port into the kernel.
     pub exception_path: bool,
+    /// IP MTU of the port (TUN encapsulation and frag-needed use it).
+    pub mtu: u16,
 }
 
 impl PortNet {
@@ -37,7 +39,7 @@ impl PortNet {
         self.addrs.iter().any(|c| c.contains(a))
     }
     /// The local address to speak from towards on-link `a` (first address otherwise).
-    fn source_for(&self, a: Ipv4Addr) -> Option<Ipv4Addr> {
+    pub fn source_for(&self, a: Ipv4Addr) -> Option<Ipv4Addr> {
         self.addrs
             .iter()
             .find(|c| c.contains(a))
@@ -425,12 +427,14 @@ mod tests {
             addrs: vec!["203.0.113.1/24".parse().unwrap()],
             vips: vec![Ipv4Addr::new(203, 0, 113, 10)],
             exception_path,
+            mtu: 1500,
         };
         let port1 = PortNet {
             mac: [2, 0, 0, 0, 1, 1],
             addrs: vec!["192.0.2.1/24".parse().unwrap()],
             vips: vec![],
             exception_path: false,
+            mtu: 1500,
         };
         let routes = RouteTable::new(vec![
             Route {

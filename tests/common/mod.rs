@@ -3,3 +3,4 @@
 
 pub mod lab;
 pub mod rvsd;
+pub mod topo;

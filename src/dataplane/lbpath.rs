@@ -1,0 +1,439 @@
+//! The load-balancing path of a worker: classify a frame, find or create its
+//! connection (with LVS persistence templates), resolve where it goes next, apply the
+//! NAT/DR/TUN transform, and say which counter the outcome belongs to. Anything that is
+//! not load-balancer traffic is passed on to the appliance (`net`).
+//!
+//! DPDK-free (generic over `PacketBuf`), so golden tests, the fuzz target and the
+//! benchmarks drive exactly this code. Per packet: no lock, no allocation, no syscall.
+
+use super::counters::Counter;
+use crate::lb::classify::{classify, Classified};
+use crate::lb::conn::{
+    ConnError, ConnTable, DestId, Dir, Hit, Lookup, NewConn, TcpFlags, TemplateKey,
+};
+use crate::lb::dest::Fwd;
+use crate::lb::flow::{proto, FlowKey};
+use crate::lb::mark::MarkTable;
+use crate::lb::service::{ServiceKey, ServiceTable, TableReader};
+use crate::lb::xform::{self, Egress, IcmpSent, Tunnel};
+use crate::net::{Neigh, Net, PortIdx};
+use crate::wire::ethernet::EthernetFrame;
+use crate::wire::{EthernetAddress, PacketBuf};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+
+/// What the load-balancing path decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LbVerdict {
+    /// Not load-balancer traffic: hand the frame to the appliance.
+    Pass,
+    /// Send the rewritten frame out of `port`, counting `counter`.
+    Tx {
+        /// Outgoing port.
+        port: PortIdx,
+        /// The outcome's counter (nat_in, dr_out, arp_requests, ...).
+        counter: Counter,
+    },
+    /// Drop the frame, counting `counter` (a `drop_*` counter).
+    Drop(Counter),
+}
+
+/// State every worker's LB path shares.
+pub struct LbShared {
+    /// The connection table.
+    pub conns: Arc<ConnTable>,
+    /// Mark rules (immutable after start).
+    pub marks: Arc<MarkTable>,
+    /// Appliance networking (routes, neighbours, ports).
+    pub net: Arc<Net>,
+}
+
+/// One worker's LB path.
+pub struct LbPath {
+    shared: Arc<LbShared>,
+    services: TableReader,
+    worker: usize,
+    ident: u16,
+    /// Connections this worker created (mirrored into its `conns_new` counter).
+    pub conns_new: u64,
+}
+
+fn xform_drop(r: xform::DropReason) -> Counter {
+    use xform::DropReason as R;
+    match r {
+        R::Malformed => Counter::DropMalformed,
+        R::BadIpChecksum => Counter::DropBadIpChecksum,
+        R::Fragment => Counter::DropFragment,
+        R::IpOptions => Counter::DropIpOptions,
+        R::TtlExceeded => Counter::DropTtlExceeded,
+        R::TooBig => Counter::DropTooBig,
+        R::NoHeadroom => Counter::DropNoHeadroom,
+        R::BadIcmpChecksum => Counter::DropBadIcmpChecksum,
+        R::IcmpUnrelated => Counter::DropIcmpUnrelated,
+        R::UnsupportedProtocol => Counter::DropUnsupportedProtocol,
+        R::NoService => Counter::DropNoService,
+    }
+}
+
+/// Where a packet goes next once its IP destination is known.
+struct Hop {
+    port: PortIdx,
+    egress: Egress,
+    src_addr: Ipv4Addr,
+}
+
+enum Resolved {
+    Hop(Hop),
+    Verdict(LbVerdict),
+}
+
+impl LbPath {
+    /// A worker's path over the shared state, reading services through `services`.
+    pub fn new(shared: Arc<LbShared>, services: TableReader, worker: usize) -> Self {
+        LbPath {
+            shared,
+            services,
+            worker,
+            ident: (worker as u16).wrapping_mul(0x4000),
+            conns_new: 0,
+        }
+    }
+
+    /// The shared state.
+    pub fn shared(&self) -> &Arc<LbShared> {
+        &self.shared
+    }
+
+    /// Handles one frame received on `in_port` at `now_secs`.
+    pub fn handle<P: PacketBuf>(
+        &mut self,
+        in_port: PortIdx,
+        pkt: &mut P,
+        now_secs: u32,
+    ) -> LbVerdict {
+        let net = &self.shared.net;
+        let Some(port) = net.ports().get(in_port as usize) else {
+            return LbVerdict::Pass;
+        };
+        // Only frames addressed to our MAC are ours to balance: an af_packet port also
+        // sees the segment's other unicast traffic (e.g. DR replies to clients).
+        match EthernetFrame::new_checked(pkt.data()) {
+            Ok(f) if f.dst_addr().0 == port.mac => {}
+            _ => return LbVerdict::Pass,
+        }
+        match classify(pkt.data()) {
+            Classified::Flow { key, l3, tcp_flags } => {
+                self.flow(in_port, pkt, key, l3, tcp_flags, now_secs)
+            }
+            Classified::IcmpError { inner, l3, .. } => self.icmp_error(pkt, inner, l3, now_secs),
+            Classified::Fragment { daddr, proto } => {
+                if self.is_vip(proto, daddr) {
+                    LbVerdict::Drop(Counter::DropFragment)
+                } else {
+                    LbVerdict::Pass
+                }
+            }
+            Classified::Other => LbVerdict::Pass,
+        }
+    }
+
+    fn is_vip(&mut self, proto: u8, addr: Ipv4Addr) -> bool {
+        let table = self.services.refresh();
+        table.services().iter().any(|s| match s.config().key {
+            ServiceKey::Addr { proto: p, vip, .. } => p == proto && vip == addr,
+            ServiceKey::Mark(_) => false,
+        })
+    }
+
+    fn flow<P: PacketBuf>(
+        &mut self,
+        in_port: PortIdx,
+        pkt: &mut P,
+        key: FlowKey,
+        l3: usize,
+        flags: TcpFlags,
+        now: u32,
+    ) -> LbVerdict {
+        let conns = self.shared.conns.clone();
+        match conns.lookup(&key, flags, now) {
+            Lookup::Hit(hit) => return self.forward(in_port, pkt, l3, &hit, now),
+            Lookup::DestUnavailable => return LbVerdict::Drop(Counter::DropDestUnavailable),
+            Lookup::Miss | Lookup::Reschedule => {}
+        }
+        // A new flow: is it for a virtual service?
+        let mark = self.shared.marks.classify(key.proto, key.daddr, key.dport);
+        let table: &ServiceTable = self.services.refresh();
+        let svc = match table.lookup(key.proto, key.daddr, key.dport) {
+            Some(s) => s.clone(),
+            None => match mark.and_then(|m| table.lookup_mark(m)) {
+                Some(s) => s.clone(),
+                None => return LbVerdict::Pass,
+            },
+        };
+        // IPVS creates TCP connections only on a SYN (without sloppy_tcp); anything
+        // else for a VIP without an entry is dropped.
+        if key.proto == proto::TCP
+            && (!flags.contains(TcpFlags::SYN) || flags.contains(TcpFlags::RST))
+        {
+            return LbVerdict::Drop(Counter::DropNoConn);
+        }
+        let cfg = svc.config();
+        let (vport_key, is_mark) = match cfg.key {
+            ServiceKey::Addr { vport, .. } => (vport, false),
+            ServiceKey::Mark(_) => (0, true),
+        };
+        let mut template = None;
+        let mut chosen: Option<(DestId, u16)> = None;
+        if let Some(p) = cfg.persistence {
+            let tkey = match cfg.key {
+                ServiceKey::Mark(m) => TemplateKey::fwmark(key.saddr, p.netmask, m),
+                ServiceKey::Addr { proto, vip, vport } => {
+                    TemplateKey::new(proto, key.saddr, p.netmask, vip, vport)
+                }
+            };
+            if let Some(t) = conns.template_lookup(&tkey, now) {
+                template = Some(t.template);
+                chosen = Some((t.dest, t.rport));
+            } else {
+                let Some((_, d)) = svc.schedule(&key) else {
+                    return LbVerdict::Drop(Counter::DropNoDest);
+                };
+                let Some(id) = d.table_id() else {
+                    return LbVerdict::Drop(Counter::DropNoDest);
+                };
+                let rport = if vport_key == 0 || is_mark { 0 } else { d.port };
+                match conns.template_insert(&tkey, DestId(id), rport, p.timeout_secs, now) {
+                    Ok(t) => {
+                        template = Some(t);
+                        chosen = Some((DestId(id), rport));
+                    }
+                    Err(ConnError::Exists(t)) => {
+                        template = Some(t);
+                        chosen = conns.template_lookup(&tkey, now).map(|h| (h.dest, h.rport));
+                    }
+                    Err(ConnError::Full) => return LbVerdict::Drop(Counter::DropTableFull),
+                    Err(_) => return LbVerdict::Drop(Counter::DropNoDest),
+                }
+            }
+        }
+        let (dest_id, rport) = match chosen {
+            Some((id, rport)) => (id, rport),
+            None => {
+                let Some((_, d)) = svc.schedule(&key) else {
+                    return LbVerdict::Drop(Counter::DropNoDest);
+                };
+                let Some(id) = d.table_id() else {
+                    return LbVerdict::Drop(Counter::DropNoDest);
+                };
+                (DestId(id), d.port)
+            }
+        };
+        let Some(dest) = conns.dest(dest_id) else {
+            return LbVerdict::Drop(Counter::DropNoDest);
+        };
+        // Port-0 and mark services forward to the packet's own port when the real
+        // server's port is 0 (as IPVS).
+        let rport = if rport == 0 { key.dport } else { rport };
+        let new = NewConn {
+            proto: key.proto,
+            caddr: key.saddr,
+            cport: key.sport,
+            vaddr: key.daddr,
+            vport: key.dport,
+            raddr: dest.addr,
+            rport,
+            fwd: dest.fwd,
+            dest: dest_id,
+        };
+        let hit = match conns.insert(&new, flags, template, now) {
+            Ok(h) => h,
+            Err(ConnError::Exists(_)) | Err(ConnError::TemplateGone) => {
+                match conns.lookup(&key, flags, now) {
+                    Lookup::Hit(h) => h,
+                    _ => return LbVerdict::Drop(Counter::DropTableFull),
+                }
+            }
+            Err(ConnError::Full) => return LbVerdict::Drop(Counter::DropTableFull),
+            Err(_) => return LbVerdict::Drop(Counter::DropNoDest),
+        };
+        svc.stats().worker(self.worker).add_conn();
+        self.conns_new += 1;
+        self.forward(in_port, pkt, l3, &hit, now)
+    }
+
+    /// Housekeeping slice: expires up to `budget` connection entries whose timers ran out.
+    pub fn sweep(&self, now: u32, budget: u32) -> u32 {
+        self.shared.conns.sweep(now, budget)
+    }
+
+    /// Resolves the next hop toward `dst`: route, neighbour, egress MACs. An unresolved
+    /// neighbour turns the packet into an ARP request for it.
+    fn resolve<P: PacketBuf>(&mut self, pkt: &mut P, dst: Ipv4Addr, now: u32) -> Resolved {
+        let net = &self.shared.net;
+        let Some(nh) = net.routes().lookup(dst) else {
+            return Resolved::Verdict(LbVerdict::Drop(Counter::DropNoRoute));
+        };
+        let Some(out) = net.ports().get(nh.port as usize) else {
+            return Resolved::Verdict(LbVerdict::Drop(Counter::DropNoRoute));
+        };
+        let mac = match net.neigh().lookup(nh.addr, now) {
+            Neigh::Known { mac, .. } => mac,
+            Neigh::Unknown { request: true } => {
+                return Resolved::Verdict(match net.arp_request_in_place(pkt, nh.port, nh.addr) {
+                    crate::net::Verdict::Tx { port, .. } => LbVerdict::Tx {
+                        port,
+                        counter: Counter::ArpRequests,
+                    },
+                    _ => LbVerdict::Drop(Counter::DropNeighUnresolved),
+                })
+            }
+            Neigh::Unknown { request: false } => {
+                return Resolved::Verdict(LbVerdict::Drop(Counter::DropNeighUnresolved))
+            }
+        };
+        self.ident = self.ident.wrapping_add(1);
+        Resolved::Hop(Hop {
+            port: nh.port,
+            src_addr: out.source_for(nh.addr).unwrap_or(Ipv4Addr::UNSPECIFIED),
+            egress: Egress {
+                port_mac: EthernetAddress(out.mac),
+                next_hop_mac: EthernetAddress(mac),
+                mtu: out.mtu,
+                ident: self.ident,
+            },
+        })
+    }
+
+    fn forward<P: PacketBuf>(
+        &mut self,
+        in_port: PortIdx,
+        pkt: &mut P,
+        l3: usize,
+        hit: &Hit,
+        now: u32,
+    ) -> LbVerdict {
+        let dst = match hit.dir {
+            Dir::In => hit.raddr,
+            Dir::Out => hit.caddr,
+        };
+        let hop = match self.resolve(pkt, dst, now) {
+            Resolved::Hop(h) => h,
+            Resolved::Verdict(v) => return v,
+        };
+        let (v, counter) = match (hit.dir, hit.fwd) {
+            (Dir::In, Fwd::Nat) => (
+                xform::nat_in(
+                    pkt,
+                    l3,
+                    SocketAddrV4::new(hit.raddr, hit.rport),
+                    &hop.egress,
+                ),
+                Counter::NatIn,
+            ),
+            (Dir::In, Fwd::Dr) => (xform::dr(pkt, l3, &hop.egress), Counter::DrOut),
+            (Dir::In, Fwd::Tun) => (
+                xform::tun(
+                    pkt,
+                    l3,
+                    &Tunnel {
+                        src_addr: hop.src_addr,
+                        dst_addr: hit.raddr,
+                    },
+                    &hop.egress,
+                ),
+                Counter::TunOut,
+            ),
+            (Dir::Out, _) => {
+                let local = self
+                    .shared
+                    .net
+                    .ports()
+                    .get(in_port as usize)
+                    .and_then(|p| p.source_for(hit.raddr))
+                    .unwrap_or(hit.vaddr);
+                (
+                    xform::nat_out(
+                        pkt,
+                        l3,
+                        SocketAddrV4::new(hit.vaddr, hit.vport),
+                        local,
+                        &hop.egress,
+                    ),
+                    Counter::NatOut,
+                )
+            }
+        };
+        match v {
+            xform::Verdict::Forward => LbVerdict::Tx {
+                port: hop.port,
+                counter,
+            },
+            xform::Verdict::SendBack(IcmpSent::FragNeeded) => LbVerdict::Tx {
+                port: in_port,
+                counter: Counter::TxIcmpFragNeeded,
+            },
+            xform::Verdict::SendBack(IcmpSent::TimeExceeded) => LbVerdict::Tx {
+                port: in_port,
+                counter: Counter::TxIcmpTimeExceeded,
+            },
+            xform::Verdict::Drop(r) => LbVerdict::Drop(xform_drop(r)),
+        }
+    }
+
+    /// An ICMP error quoting a packet of one of our connections: rewritten (NAT) or
+    /// passed along (DR/TUN) to the other end of that connection.
+    fn icmp_error<P: PacketBuf>(
+        &mut self,
+        pkt: &mut P,
+        inner: FlowKey,
+        l3: usize,
+        now: u32,
+    ) -> LbVerdict {
+        // The quoted packet went from `inner.saddr` to `inner.daddr`; the connection's
+        // tuple in the direction of the error's sender is the reverse.
+        let rev = xform::icmp_related::reversed(&inner);
+        let Some(hit) = self.shared.conns.find(&rev, now) else {
+            return LbVerdict::Pass;
+        };
+        let dst = match hit.dir {
+            Dir::In => hit.raddr,
+            Dir::Out => hit.caddr,
+        };
+        let hop = match self.resolve(pkt, dst, now) {
+            Resolved::Hop(h) => h,
+            Resolved::Verdict(v) => return v,
+        };
+        let v = match (hit.dir, hit.fwd) {
+            (Dir::In, Fwd::Nat) => xform::icmp_in(
+                pkt,
+                l3,
+                SocketAddrV4::new(hit.raddr, hit.rport),
+                &hop.egress,
+            ),
+            (Dir::In, Fwd::Dr) => xform::dr(pkt, l3, &hop.egress),
+            (Dir::In, Fwd::Tun) => xform::tun(
+                pkt,
+                l3,
+                &Tunnel {
+                    src_addr: hop.src_addr,
+                    dst_addr: hit.raddr,
+                },
+                &hop.egress,
+            ),
+            (Dir::Out, _) => xform::icmp_out(
+                pkt,
+                l3,
+                SocketAddrV4::new(hit.vaddr, hit.vport),
+                &hop.egress,
+            ),
+        };
+        match v {
+            xform::Verdict::Forward => LbVerdict::Tx {
+                port: hop.port,
+                counter: Counter::IcmpRelated,
+            },
+            xform::Verdict::SendBack(_) => LbVerdict::Drop(Counter::DropIcmpUnrelated),
+            xform::Verdict::Drop(r) => LbVerdict::Drop(xform_drop(r)),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! NAT end to end: a two-armed director balances real curl clients over three real
+//! servers (real kernels, real TCP) that use it as their gateway.
+
+mod common;
+use common::lab::lab_available;
+use common::rvsd::Rvsd;
+use common::topo::{tally, NatLab};
+
+const TEN_MB: usize = 10 * 1024 * 1024;
+
+/// sha256 of httpd.py's deterministic /bytes/N body.
+fn pattern_sha(n: usize) -> String {
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", &format!("import hashlib,sys; sys.path.insert(0,'tests/lab'); import httpd; print(hashlib.sha256(httpd.pattern({n})).hexdigest())")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn nat_rr_balances_300_requests_and_carries_10mb_both_ways() {
+    if !lab_available("nat_rr_balances_300_requests_and_carries_10mb_both_ways") {
+        return;
+    }
+    let nat = NatLab::new();
+    let rvsd = nat.rvsd(
+        "lab-nat.toml",
+        &[("scheduler = \"wlc\"", "scheduler = \"rr\"")],
+    );
+    let lab = &nat.lab;
+    assert!(
+        lab.wait_until("client", "curl -sf -m 2 http://203.0.113.10/", 15),
+        "VIP not answering:\n{}",
+        rvsd.log_text()
+    );
+    let out = lab.sh_ok(
+        "client",
+        "for i in $(seq 300); do curl -sf -m 5 http://203.0.113.10/ || echo FAIL; done",
+    );
+    let t = tally(&out);
+    assert_eq!(t.get("FAIL"), None, "{t:?}");
+    // rr: the first probe above took one turn; 300 more make 100 each, give or take that one.
+    let counts: Vec<usize> = (1..=3)
+        .map(|i| *t.get(&format!("rs{i}")).unwrap_or(&0))
+        .collect();
+    assert_eq!(counts.iter().sum::<usize>(), 300, "{t:?}");
+    assert!(
+        counts.iter().all(|&c| (99..=101).contains(&c)),
+        "rr must spread evenly: {t:?}"
+    );
+
+    let sha = lab.sh_ok(
+        "client",
+        &format!("curl -sf -m 60 http://203.0.113.10/bytes/{TEN_MB} | sha256sum"),
+    );
+    assert_eq!(
+        sha.split_whitespace().next().unwrap(),
+        pattern_sha(TEN_MB),
+        "download corrupted"
+    );
+
+    let up = lab.sh_ok(
+        "client",
+        &format!(
+            "head -c {TEN_MB} /dev/urandom > /tmp/rvs-up-$$ && sha256sum /tmp/rvs-up-$$ | cut -d' ' -f1 && \
+             curl -sf -m 60 --data-binary @/tmp/rvs-up-$$ -H 'Content-Type: application/octet-stream' http://203.0.113.10/upload; rm -f /tmp/rvs-up-$$"
+        ),
+    );
+    let mut lines = up.lines();
+    let local = lines.next().unwrap().trim().to_string();
+    let reply = lines.next().unwrap_or_default();
+    assert!(
+        reply.ends_with(&local),
+        "upload sha mismatch: local {local}, server said {reply}"
+    );
+
+    let log = rvsd.stop();
+    assert!(Rvsd::counter_in(&log, "conns_new") >= 303, "{log}");
+    assert!(
+        Rvsd::counter_in(&log, "nat_in") > 0 && Rvsd::counter_in(&log, "nat_out") > 0,
+        "{log}"
+    );
+}
