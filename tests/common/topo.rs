@@ -103,3 +103,89 @@ pub fn tally(out: &str) -> std::collections::BTreeMap<String, usize> {
     }
     m
 }
+
+/// How the one-armed real servers receive VIP traffic.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OneArmed {
+    /// Direct routing: VIP on lo, ARP for it suppressed.
+    Dr,
+    /// IPIP tunnel: VIP on lo, plus the userspace decapsulator (no ipip module here).
+    Tun,
+}
+
+/// A one-armed lab on 192.0.2.0/24: client .2 (and extra addresses .3-.5 for
+/// per-address tests), director .1, VIP .10, real servers .11-.13 answering clients
+/// directly from the VIP.
+pub struct OneArmedLab {
+    /// The lab.
+    pub lab: Lab,
+    /// Director veth and tap names.
+    pub names: [String; 2],
+}
+
+impl OneArmedLab {
+    /// Builds it; real servers run `httpd.py rsN` on port 80 and `udpecho.py rsN` on 53.
+    pub fn new(kind: OneArmed) -> OneArmedLab {
+        let mut lab = Lab::new();
+        let p = lab.prefix().to_string();
+        let names = [format!("{p}i"), format!("{p}ti")];
+        lab.network("int");
+        lab.host("client");
+        lab.attach("client", "int", "eth0", "192.0.2.2/24");
+        for extra in ["192.0.2.3/24", "192.0.2.4/24", "192.0.2.5/24"] {
+            lab.sh_ok("client", &format!("ip addr add {extra} dev eth0"));
+        }
+        lab.director_port("int", &names[0]);
+        for (i, addr) in REALS.iter().enumerate() {
+            let h = format!("rs{}", i + 1);
+            lab.host(&h);
+            lab.attach(&h, "int", "eth0", &format!("{addr}/24"));
+            lab.sh_ok(
+                &h,
+                "ip addr add 192.0.2.10/32 dev lo && sysctl -qw net.ipv4.conf.all.arp_ignore=1 \
+                 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2",
+            );
+            if kind == OneArmed::Tun {
+                lab.spawn(
+                    &h,
+                    "/usr/bin/python3 tests/lab/ipip_decap.py --dev rvsdecap0",
+                );
+                assert!(lab.wait_until(&h, "ip link show rvsdecap0 | grep -q UP", 10));
+            }
+            lab.spawn(
+                &h,
+                &format!("/usr/bin/python3 tests/lab/httpd.py {h} --port 80"),
+            );
+            lab.spawn(
+                &h,
+                &format!("/usr/bin/python3 tests/lab/udpecho.py {h} --port 53"),
+            );
+        }
+        for i in 1..=3 {
+            assert!(lab.wait_until(&format!("rs{i}"), "ss -ltn | grep -q ':80 '", 10));
+        }
+        OneArmedLab { lab, names }
+    }
+
+    /// Starts rvsd with `configs/<example>` made unique to this lab, plus `extra`.
+    pub fn rvsd(&self, example: &str, extra: &[(&str, &str)]) -> Rvsd {
+        let p = self.lab.prefix();
+        let [i, ti] = &self.names;
+        let tap = format!("exception_path = true\ntap_name = \"{ti}\"");
+        let mut rep: Vec<(String, String)> = vec![
+            ("iface=rvs-int".into(), format!("iface={i}")),
+            (
+                "file-prefix\", \"rvs-".into(),
+                format!("file-prefix\", \"{p}-"),
+            ),
+            ("exception_path = true".into(), tap),
+        ];
+        for (a, b) in extra {
+            rep.push((a.to_string(), b.to_string()));
+        }
+        let rep_ref: Vec<(&str, &str)> =
+            rep.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let (dir, cfg) = derived_config(example, &rep_ref);
+        Rvsd::start(dir, cfg)
+    }
+}
