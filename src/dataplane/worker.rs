@@ -195,6 +195,7 @@ impl Worker {
                 DropReason::TtlExceeded => Counter::DropTtlExceeded,
                 DropReason::NoExceptionPath => Counter::DropNoExceptionPath,
                 DropReason::NotForwardable => Counter::DropNotForwardable,
+                DropReason::NoService => Counter::DropNoService,
             }),
         }
     }

@@ -81,6 +81,11 @@ impl Net {
         &self.ports
     }
 
+    /// True when `a` is a VIP of any port.
+    pub fn is_vip(&self, a: Ipv4Addr) -> bool {
+        self.ports.iter().any(|p| p.vips.contains(&a))
+    }
+
     /// True when `a` is one of the appliance's own addresses (on any port).
     pub fn is_local(&self, a: Ipv4Addr) -> bool {
         self.ports
@@ -200,6 +205,16 @@ impl Net {
                 }
             }
             return self.to_kernel(port);
+        }
+        if self.is_vip(dst) {
+            // As a VIP on an LVS director's interface: it answers ping; anything else
+            // the load balancer did not take (no service on that port) is dropped.
+            if proto == IpProtocol::Icmp {
+                if let Some(v) = echo_reply(in_port, port, pkt, l3) {
+                    return v;
+                }
+            }
+            return Verdict::Drop(DropReason::NoService);
         }
         if !unicast
             || dst.is_broadcast()
@@ -499,6 +514,31 @@ mod tests {
         assert_eq!(
             n.handle(0, &mut b, 1),
             Verdict::Drop(DropReason::ArpIgnored)
+        );
+    }
+
+    #[test]
+    fn vip_answers_ping_and_drops_what_no_service_takes() {
+        let n = net(true);
+        let mut p = PING;
+        p[33] = 10; // dst 203.0.113.10, the VIP
+        Ipv4Packet::new_unchecked(&mut p[14..34]).fill_checksum();
+        let mut b = HeadroomBuf::new(&p);
+        assert_eq!(
+            n.handle(0, &mut b, 1),
+            Verdict::Tx {
+                port: 0,
+                kind: TxKind::EchoReply
+            }
+        );
+        let ip = Ipv4Packet::new_checked(&b.data()[14..]).unwrap();
+        assert_eq!(ip.src_addr(), Ipv4Addr::new(203, 0, 113, 10));
+        let mut t = p;
+        t[23] = 17; // UDP to the VIP, no service
+        Ipv4Packet::new_unchecked(&mut t[14..34]).fill_checksum();
+        assert_eq!(
+            n.handle(0, &mut HeadroomBuf::new(&t), 1),
+            Verdict::Drop(DropReason::NoService)
         );
     }
 

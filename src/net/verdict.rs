@@ -36,6 +36,8 @@ pub enum DropReason {
     TtlExceeded,
     /// For a local address, but this port has no exception path to the kernel.
     NoExceptionPath,
+    /// For a VIP, but no virtual service takes it (and it is not a ping).
+    NoService,
     /// Routing would send it back out of the port it came in on... to a broadcast
     /// or otherwise unforwardable destination.
     NotForwardable,
