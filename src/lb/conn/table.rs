@@ -43,8 +43,12 @@ pub enum ConnState {
     Tcp(TcpState),
     /// A UDP (or other non-TCP) connection: one state, named `UDP`.
     Udp,
-    /// A persistence template (IPVS shows `NONE`; `ASSURED` only comes from state sync).
-    Template,
+    /// A persistence template: `NONE` until one of its connections reaches
+    /// ESTABLISHED, then `ASSURED` (as Linux 6.1 shows it, recorded by the oracle).
+    Template {
+        /// A controlled connection was seen ESTABLISHED.
+        assured: bool,
+    },
 }
 
 impl ConnState {
@@ -53,7 +57,8 @@ impl ConnState {
         match self {
             ConnState::Tcp(s) => s.name(),
             ConnState::Udp => "UDP",
-            ConnState::Template => "NONE",
+            ConnState::Template { assured: false } => "NONE",
+            ConnState::Template { assured: true } => "ASSURED",
         }
     }
 }
@@ -268,7 +273,7 @@ impl ConnTable {
 
     pub(crate) fn state_of(&self, k: &SlotKey, w: Word) -> ConnState {
         if k.kind == SlotKind::Template {
-            ConnState::Template
+            ConnState::Template { assured: w.state & 1 != 0 }
         } else if k.proto == proto::TCP {
             ConnState::Tcp(TcpState::from_bits(w.state))
         } else {
@@ -383,6 +388,9 @@ impl ConnTable {
                             dest.conn_became_inactive();
                         } else if !was_active && active {
                             dest.conn_became_active();
+                            if k.control != 0 {
+                                self.assure_template(k.control - 1);
+                            }
                         }
                     }
                     Err(actual) => {
@@ -499,6 +507,9 @@ impl ConnTable {
         }
         if let Some(t) = template {
             self.rearm_template(t, now);
+            if active {
+                self.assure_template(t.idx);
+            }
         }
         let view = View { word, raw: word.pack(), key };
         Ok(self.hit(idx, &view, Dir::In))

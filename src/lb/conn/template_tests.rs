@@ -73,6 +73,8 @@ fn new_conn_rearms_and_template_outlives_its_conns() {
     let h = t.insert(&conn(client(7), 1, d1, *id1), TcpFlags::SYN, Some(tpl), 50).unwrap();
     t.lookup(&FlowKey { proto: proto::TCP, saddr: client(7), sport: 1, daddr: VIP, dport: 443 }, TcpFlags::ACK, 50);
     assert_eq!(t.template_controls(tpl), Some(1));
+    let tpl_state = |t: &ConnTable, now| t.snapshot(now).iter().find(|e| e.cport == 0).unwrap().state.name();
+    assert_eq!(tpl_state(&t, 50), "ASSURED");
     assert!(t.template_lookup(&k, 149).is_some());
     // At 150 the timer runs out but the connection (ESTABLISHED till 950) is
     // alive: the template is re-armed for 60 s, not removed.
