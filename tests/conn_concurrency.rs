@@ -48,7 +48,9 @@ fn reply(c: &NewConn) -> FlowKey {
 }
 
 /// Recount active/inactive/templates per dest address from a snapshot and
-/// compare with the dests' counters.
+/// compare with the dests' counters. Pass a `now` before every timer's end:
+/// the listing hides entries whose timer ran out but that no sweep or lookup
+/// has reclaimed yet, while their dest still counts them.
 fn assert_accounting(t: &ConnTable, ds: &[(Arc<Dest>, DestId)], now: u32) {
     let snap = t.snapshot(now);
     for (d, _) in ds {
@@ -157,7 +159,8 @@ fn churn_with_lookups_expiry_and_sweeps_keeps_counts_exact() {
         }
     });
     let end = rounds * 100;
-    assert_accounting(&t, &ds, end - 100);
+    let _ = end;
+    assert_accounting(&t, &ds, 0);
     // Everything runs out eventually.
     while t.sweep(u32::MAX - 1, 4_096) > 0 {}
     assert_eq!(t.count(), 0);

@@ -496,8 +496,8 @@ impl ConnTable {
             gen: self.slots.current_gen(idx),
         };
         self.slots.publish(idx, &key, word);
-        let h_in = self.in_hash(&key);
-        self.link_unique(idx, word, Kind::In, h_in, now)?;
+        // Reply tuple first: once any worker can find the entry by its client
+        // tuple, the reply tuple must already lead to it too.
         if kind == SlotKind::Nat {
             let h_out = self.out_hash(&key);
             if self.index.insert(h_out, index::cell(h_out, Kind::Out, idx)).is_none() {
@@ -505,6 +505,8 @@ impl ConnTable {
                 return Err(ConnError::Full);
             }
         }
+        let h_in = self.in_hash(&key);
+        self.link_unique(idx, word, Kind::In, h_in, now)?;
         if let Some(t) = template {
             self.rearm_template(t, now);
             if active {
