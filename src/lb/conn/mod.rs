@@ -99,3 +99,6 @@ pub enum ConnError {
     #[error("max_conns {0} out of range 1..=1073741822")]
     BadCapacity(u32),
 }
+
+#[cfg(test)]
+mod oracle_tests;

@@ -43,8 +43,12 @@ pub enum ConnState {
     Tcp(TcpState),
     /// A UDP (or other non-TCP) connection: one state, named `UDP`.
     Udp,
-    /// A persistence template (IPVS shows `NONE`; `ASSURED` only comes from state sync).
-    Template,
+    /// A persistence template: `NONE` until one of its connections reaches
+    /// ESTABLISHED, then `ASSURED` (as Linux 6.1 shows it, recorded by the oracle).
+    Template {
+        /// A controlled connection was seen ESTABLISHED.
+        assured: bool,
+    },
 }
 
 impl ConnState {
@@ -53,7 +57,8 @@ impl ConnState {
         match self {
             ConnState::Tcp(s) => s.name(),
             ConnState::Udp => "UDP",
-            ConnState::Template => "NONE",
+            ConnState::Template { assured: false } => "NONE",
+            ConnState::Template { assured: true } => "ASSURED",
         }
     }
 }
@@ -271,7 +276,7 @@ impl ConnTable {
 
     pub(crate) fn state_of(&self, k: &SlotKey, w: Word) -> ConnState {
         if k.kind == SlotKind::Template {
-            ConnState::Template
+            ConnState::Template { assured: w.state & 1 != 0 }
         } else if k.proto == proto::TCP {
             ConnState::Tcp(TcpState::from_bits(w.state))
         } else {
@@ -400,6 +405,9 @@ impl ConnTable {
                             dest.conn_became_inactive();
                         } else if !was_active && active {
                             dest.conn_became_active();
+                            if k.control != 0 {
+                                self.assure_template(k.control - 1);
+                            }
                         }
                     }
                     Err(actual) => {
@@ -512,8 +520,8 @@ impl ConnTable {
             gen: self.slots.current_gen(idx),
         };
         self.slots.publish(idx, &key, word);
-        let h_in = self.in_hash(&key);
-        self.link_unique(idx, word, Kind::In, h_in, now)?;
+        // Reply tuple first: once any worker can find the entry by its client
+        // tuple, the reply tuple must already lead to it too.
         if kind == SlotKind::Nat {
             let h_out = self.out_hash(&key);
             if self
@@ -525,8 +533,13 @@ impl ConnTable {
                 return Err(ConnError::Full);
             }
         }
+        let h_in = self.in_hash(&key);
+        self.link_unique(idx, word, Kind::In, h_in, now)?;
         if let Some(t) = template {
             self.rearm_template(t, now);
+            if active {
+                self.assure_template(t.idx);
+            }
         }
         let view = View {
             word,

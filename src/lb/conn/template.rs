@@ -15,6 +15,8 @@
 //! (or, with `expire_quiescent_template`, has weight 0) is invalidated: taken
 //! out of the index so the caller schedules afresh, but kept (still counted in
 //! the old dest's PersistConn) until its own timer and connections run out.
+//! A template is listed `NONE` until one of its connections reaches
+//! ESTABLISHED, then `ASSURED`.
 
 use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering;
@@ -222,6 +224,25 @@ impl ConnTable {
                 .word
                 .compare_exchange(raw, new.pack(), Ordering::SeqCst, Ordering::SeqCst)
             {
+                Ok(_) => return,
+                Err(a) => raw = a,
+            }
+        }
+    }
+
+    /// Marks a template ASSURED (a controlled connection reached ESTABLISHED).
+    /// The caller's controlled connection keeps the template alive, so the
+    /// generation cannot change under us.
+    pub(crate) fn assure_template(&self, idx: u32) {
+        let Some(slot) = self.slots.get(idx) else { return };
+        let mut raw = slot.word.load(Ordering::SeqCst);
+        loop {
+            let w = Word::unpack(raw);
+            if !w.alive() || w.state & 1 != 0 {
+                return;
+            }
+            let new = Word { state: w.state | 1, ..w };
+            match slot.word.compare_exchange(raw, new.pack(), Ordering::SeqCst, Ordering::SeqCst) {
                 Ok(_) => return,
                 Err(a) => raw = a,
             }
