@@ -40,6 +40,9 @@ pub mod nat;
 pub mod tun;
 pub mod verdict;
 
+#[cfg(test)]
+mod proptests;
+
 pub use dr::dr;
 pub use icmp_related::{icmp_in, icmp_out, quoted_flow};
 pub use nat::{nat_in, nat_out};
