@@ -38,6 +38,8 @@ pub struct TcpFlags(pub u8);
 impl TcpFlags {
     /// No more data from sender.
     pub const FIN: TcpFlags = TcpFlags(0x01);
+    /// No flag at all (UDP packets passed to the connection table, or a bare segment).
+    pub const NONE: TcpFlags = TcpFlags(0);
     /// Synchronize sequence numbers: a new connection.
     pub const SYN: TcpFlags = TcpFlags(0x02);
     /// Reset the connection.

@@ -276,7 +276,9 @@ impl ConnTable {
 
     pub(crate) fn state_of(&self, k: &SlotKey, w: Word) -> ConnState {
         if k.kind == SlotKind::Template {
-            ConnState::Template { assured: w.state & 1 != 0 }
+            ConnState::Template {
+                assured: w.state & 1 != 0,
+            }
         } else if k.proto == proto::TCP {
             ConnState::Tcp(TcpState::from_bits(w.state))
         } else {

@@ -234,15 +234,23 @@ impl ConnTable {
     /// The caller's controlled connection keeps the template alive, so the
     /// generation cannot change under us.
     pub(crate) fn assure_template(&self, idx: u32) {
-        let Some(slot) = self.slots.get(idx) else { return };
+        let Some(slot) = self.slots.get(idx) else {
+            return;
+        };
         let mut raw = slot.word.load(Ordering::SeqCst);
         loop {
             let w = Word::unpack(raw);
             if !w.alive() || w.state & 1 != 0 {
                 return;
             }
-            let new = Word { state: w.state | 1, ..w };
-            match slot.word.compare_exchange(raw, new.pack(), Ordering::SeqCst, Ordering::SeqCst) {
+            let new = Word {
+                state: w.state | 1,
+                ..w
+            };
+            match slot
+                .word
+                .compare_exchange(raw, new.pack(), Ordering::SeqCst, Ordering::SeqCst)
+            {
                 Ok(_) => return,
                 Err(a) => raw = a,
             }

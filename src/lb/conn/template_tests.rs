@@ -125,7 +125,14 @@ fn new_conn_rearms_and_template_outlives_its_conns() {
         50,
     );
     assert_eq!(t.template_controls(tpl), Some(1));
-    let tpl_state = |t: &ConnTable, now| t.snapshot(now).iter().find(|e| e.cport == 0).unwrap().state.name();
+    let tpl_state = |t: &ConnTable, now| {
+        t.snapshot(now)
+            .iter()
+            .find(|e| e.cport == 0)
+            .unwrap()
+            .state
+            .name()
+    };
     assert_eq!(tpl_state(&t, 50), "ASSURED");
     assert!(t.template_lookup(&k, 149).is_some());
     // At 150 the timer runs out but the connection (ESTABLISHED till 950) is
