@@ -88,3 +88,74 @@ fn appliance_golden_pcap() {
     assert_eq!(Rvsd::counter_in(&log, "drop_other_host"), 1, "{log}");
     assert_eq!(Rvsd::counter_in(&log, "drop_unknown_ethertype"), 1, "{log}");
 }
+
+#[test]
+fn load_balancing_golden_pcap() {
+    if !lab_available("load_balancing_golden_pcap") {
+        return;
+    }
+    let tag = format!("pcaplb{}", std::process::id());
+    let dir = std::env::temp_dir().join(format!(
+        "rvs-test-{}-lab-appliance-toml",
+        std::process::id()
+    ));
+    let input = dir.join("in.pcap");
+    let output = dir.join("out.pcap");
+    let device = format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        input.display(),
+        output.display()
+    );
+    let (dir, cfg) = derived_config(
+        "lab-appliance.toml",
+        &[
+            ("net_af_packet0,iface=rvs-ext", &device),
+            ("exception_path = true", "exception_path = false"),
+            ("rvs-appliance", &tag),
+        ],
+    );
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    for (vip, real, method, port) in [
+        ("203.0.113.10", "203.0.113.11", "nat", "\nport = 8080"),
+        ("203.0.113.20", "203.0.113.12", "dr", ""),
+        ("203.0.113.30", "203.0.113.13", "tun", ""),
+    ] {
+        text.push_str(&format!(
+            "\n[[service]]\nproto = \"tcp\"\nvip = \"{vip}\"\nport = 80\nscheduler = \"rr\"\n\
+             [[service.real]]\naddr = \"{real}\"\nmethod = \"{method}\"{port}\n"
+        ));
+    }
+    std::fs::write(&cfg, text).unwrap();
+    scapy(&[
+        "tests/pcap/lb.py",
+        "make",
+        input.to_str().unwrap(),
+        PCAP_MAC,
+    ]);
+    let mut rvsd = Rvsd::start(dir.clone(), cfg);
+    rvsd.keep_files();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let log = rvsd.stop();
+    let out = scapy(&[
+        "tests/pcap/lb.py",
+        "check",
+        output.to_str().unwrap(),
+        PCAP_MAC,
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+    for (name, n) in [
+        ("nat_in", 1),
+        ("nat_out", 1),
+        ("icmp_related", 1),
+        ("dr_out", 1),
+        ("tun_out", 1),
+        ("tx_icmp_frag_needed", 1),
+        ("conns_new", 3),
+        ("drop_no_conn", 1),
+        ("drop_fragment", 1),
+        ("drop_bad_ip_checksum", 1),
+    ] {
+        assert_eq!(Rvsd::counter_in(&log, name), n, "{name}:\n{log}");
+    }
+}

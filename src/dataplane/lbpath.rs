@@ -154,6 +154,15 @@ impl LbPath {
         flags: TcpFlags,
         now: u32,
     ) -> LbVerdict {
+        // A corrupt header must not create or touch a connection entry.
+        let header_ok = pkt
+            .data()
+            .get(l3..)
+            .and_then(|b| crate::wire::Ipv4Packet::new_checked(b).ok())
+            .is_some_and(|ip| ip.verify_checksum());
+        if !header_ok {
+            return LbVerdict::Drop(Counter::DropBadIpChecksum);
+        }
         let conns = self.shared.conns.clone();
         match conns.lookup(&key, flags, now) {
             Lookup::Hit(hit) => return self.forward(in_port, pkt, l3, &hit, now),
