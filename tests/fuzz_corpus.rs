@@ -22,6 +22,8 @@ fn driver(target: &str) -> Option<fn(&[u8]) -> u64> {
         "icmp" => t::icmp,
         "tcp" => t::tcp,
         "udp" => t::udp,
+        // The whole load-balancing path on the testbed director.
+        "lbpath" => rvs::dataplane::lbpath::fuzz_one,
         _ => return None,
     })
 }
@@ -72,7 +74,7 @@ fn replay_seed_corpus() {
     targets_seen.sort();
     assert_eq!(
         targets_seen,
-        ["arp", "ethernet", "icmp", "ipv4", "tcp", "udp"],
+        ["arp", "ethernet", "icmp", "ipv4", "lbpath", "tcp", "udp"],
         "one corpus dir per fuzz target"
     );
 }

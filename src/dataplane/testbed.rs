@@ -1,0 +1,160 @@
+//! A complete load-balancing path without DPDK, on one port, for tests, the fuzz
+//! target and benchmarks: the same code the workers run, with a known topology.
+//!
+//! Port 0: MAC 02:00:00:00:00:01, 203.0.113.1/24, MTU 1500. Client 203.0.113.2
+//! (02:..:02), real servers 203.0.113.11-.13 (02:..:11-13), all neighbours learnt.
+//! Services: NAT TCP 203.0.113.10:80 -> .11-.13:8080 (rr); DR TCP 203.0.113.20:80
+//! (rr); TUN TCP 203.0.113.30:80 (rr); UDP 203.0.113.10:53 NAT (rr); persistent TCP
+//! 203.0.113.40:443 (rr, -p 60); mark 1 = TCP 203.0.113.50 ports 80-443, persistent.
+
+use super::lbpath::{LbPath, LbShared};
+use crate::config::Ipv4Net;
+use crate::dataplane::LbSetup;
+use crate::lb::conn::ConnTable;
+use crate::lb::dest::Fwd;
+use crate::lb::flow::proto;
+use crate::lb::mark::{MarkRule, MarkTable};
+use crate::lb::service::{
+    DestConfig, Persistence, Publisher, ServiceConfig, ServiceKey, ServiceTable,
+};
+use crate::net::{Net, PortNet, Route, RouteTable};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// The director's port MAC.
+pub const PORT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+/// The client's MAC.
+pub const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+/// Builds the testbed's LB state with a table of `max_conns` entries and the given
+/// scheduler for the NAT service.
+pub fn setup(max_conns: u32, nat_sched: &str) -> (Arc<Net>, LbSetup) {
+    let a = |d: u8| Ipv4Addr::new(203, 0, 113, d);
+    let vips = vec![a(10), a(20), a(30), a(40), a(50)];
+    let port = PortNet {
+        mac: PORT_MAC,
+        addrs: vec![Ipv4Net {
+            addr: a(1),
+            len: 24,
+        }],
+        vips,
+        exception_path: false,
+        mtu: 1500,
+    };
+    let routes = RouteTable::new(vec![Route {
+        prefix: Ipv4Net {
+            addr: a(0),
+            len: 24,
+        },
+        via: None,
+        port: 0,
+    }]);
+    let net = Arc::new(Net::new(vec![port], routes));
+    net.neigh().learn(a(2), CLIENT_MAC, 0);
+    for d in [11u8, 12, 13] {
+        net.neigh().learn(a(d), [2, 0, 0, 0, 0, d], 0);
+    }
+    let mut table = ServiceTable::new(1);
+    let mut add = |key: ServiceKey, sched: &str, fwd: Fwd, port: u16, persist: Option<u32>| {
+        let mut sc = ServiceConfig::new(key);
+        sc.sched = sched.to_string();
+        sc.persistence = persist.map(|t| Persistence {
+            timeout_secs: t,
+            netmask: Ipv4Addr::BROADCAST,
+        });
+        table.add_service(sc).expect("testbed service");
+        for d in [11u8, 12, 13] {
+            let mut dc = DestConfig::new(a(d), port);
+            dc.fwd = fwd;
+            table.add_dest(&key, &dc).expect("testbed dest");
+        }
+    };
+    add(
+        ServiceKey::Addr {
+            proto: proto::TCP,
+            vip: a(10),
+            vport: 80,
+        },
+        nat_sched,
+        Fwd::Nat,
+        8080,
+        None,
+    );
+    add(
+        ServiceKey::Addr {
+            proto: proto::UDP,
+            vip: a(10),
+            vport: 53,
+        },
+        "rr",
+        Fwd::Nat,
+        53,
+        None,
+    );
+    add(
+        ServiceKey::Addr {
+            proto: proto::TCP,
+            vip: a(20),
+            vport: 80,
+        },
+        "rr",
+        Fwd::Dr,
+        80,
+        None,
+    );
+    add(
+        ServiceKey::Addr {
+            proto: proto::TCP,
+            vip: a(30),
+            vport: 80,
+        },
+        "rr",
+        Fwd::Tun,
+        80,
+        None,
+    );
+    add(
+        ServiceKey::Addr {
+            proto: proto::TCP,
+            vip: a(40),
+            vport: 443,
+        },
+        "rr",
+        Fwd::Nat,
+        443,
+        Some(60),
+    );
+    add(ServiceKey::Mark(1), "rr", Fwd::Nat, 0, Some(60));
+    let mut marks = MarkTable::new();
+    marks
+        .add(MarkRule {
+            mark: 1,
+            proto: Some(proto::TCP),
+            daddr: a(50),
+            prefix_len: 32,
+            dport_min: 80,
+            dport_max: 443,
+        })
+        .expect("testbed mark");
+    let conns = ConnTable::new(max_conns).expect("testbed table");
+    crate::mgmt::services::register_dests(&conns, &table).expect("testbed dests");
+    let setup = LbSetup {
+        publisher: Publisher::new(table),
+        conns: Arc::new(conns),
+        marks: Arc::new(marks),
+    };
+    (net, setup)
+}
+
+/// One worker's LB path over a fresh testbed (the publisher is returned so the
+/// snapshot stays alive and can be changed).
+pub fn director(max_conns: u32, nat_sched: &str) -> (LbPath, Publisher) {
+    let (net, mut setup) = setup(max_conns, nat_sched);
+    let shared = Arc::new(LbShared {
+        conns: setup.conns.clone(),
+        marks: setup.marks.clone(),
+        net,
+    });
+    let path = LbPath::new(shared, setup.publisher.reader(), 0);
+    (path, setup.publisher)
+}

@@ -1,0 +1,306 @@
+//! The whole load-balancing path (classify -> connection lookup / schedule with
+//! persistence -> transform) on the DPDK-free testbed: the code the workers run.
+
+use proptest::prelude::*;
+use rvs::dataplane::testbed::{director, CLIENT_MAC, PORT_MAC};
+use rvs::dataplane::{Counter, LbVerdict};
+use rvs::lb::flow::proto;
+use rvs::wire::{EthernetFrame, HeadroomBuf, Ipv4Packet, PacketBuf, TcpPacket};
+use std::net::Ipv4Addr;
+
+fn a(d: u8) -> Ipv4Addr {
+    Ipv4Addr::new(203, 0, 113, d)
+}
+
+/// Ethernet + IPv4 + TCP (20-byte header, `payload` bytes), checksums filled.
+fn tcp(
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    flags: u8,
+    dst_mac: [u8; 6],
+    src_mac: [u8; 6],
+) -> Vec<u8> {
+    let mut f = vec![0u8; 54];
+    f[0..6].copy_from_slice(&dst_mac);
+    f[6..12].copy_from_slice(&src_mac);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    {
+        let ip = &mut f[14..34];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&40u16.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = proto::TCP;
+        ip[12..16].copy_from_slice(&src.octets());
+        ip[16..20].copy_from_slice(&dst.octets());
+    }
+    Ipv4Packet::new_unchecked(&mut f[14..34]).fill_checksum();
+    {
+        let t = &mut f[34..54];
+        t[0..2].copy_from_slice(&sport.to_be_bytes());
+        t[2..4].copy_from_slice(&dport.to_be_bytes());
+        t[12] = 0x50;
+        t[13] = flags;
+    }
+    TcpPacket::new_unchecked(&mut f[34..54]).fill_checksum(src, dst);
+    f
+}
+
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const SYNACK: u8 = 0x12;
+
+fn syn(sport: u16, vip: Ipv4Addr, vport: u16) -> HeadroomBuf {
+    HeadroomBuf::new(&tcp(a(2), sport, vip, vport, SYN, PORT_MAC, CLIENT_MAC))
+}
+
+fn ip_dst(b: &HeadroomBuf) -> (Ipv4Addr, u16) {
+    let ip = Ipv4Packet::new_checked(&b.data()[14..]).unwrap();
+    assert!(ip.verify_checksum());
+    let t = TcpPacket::new_checked(ip.payload()).unwrap();
+    (ip.dst_addr(), t.dst_port())
+}
+
+#[test]
+fn nat_both_ways_with_valid_checksums() {
+    let (mut lb, _p) = director(1024, "rr");
+    let mut b = syn(40000, a(10), 80);
+    assert_eq!(
+        lb.handle(0, &mut b, 1),
+        LbVerdict::Tx {
+            port: 0,
+            counter: Counter::NatIn
+        }
+    );
+    let (rip, rport) = ip_dst(&b);
+    assert_eq!(rport, 8080);
+    let ip = Ipv4Packet::new_checked(&b.data()[14..]).unwrap();
+    let t = TcpPacket::new_checked(ip.payload()).unwrap();
+    assert!(t.verify_checksum(ip.src_addr(), ip.dst_addr()));
+    assert_eq!(
+        EthernetFrame::new_checked(b.data()).unwrap().dst_addr().0[5],
+        rip.octets()[3]
+    );
+    // The reply from that real server comes back as VIP:80.
+    let mut r = HeadroomBuf::new(&tcp(
+        rip,
+        8080,
+        a(2),
+        40000,
+        SYNACK,
+        PORT_MAC,
+        [2, 0, 0, 0, 0, rip.octets()[3]],
+    ));
+    assert_eq!(
+        lb.handle(0, &mut r, 1),
+        LbVerdict::Tx {
+            port: 0,
+            counter: Counter::NatOut
+        }
+    );
+    let ip = Ipv4Packet::new_checked(&r.data()[14..]).unwrap();
+    let t = TcpPacket::new_checked(ip.payload()).unwrap();
+    assert_eq!((ip.src_addr(), t.src_port()), (a(10), 80));
+    assert!(ip.verify_checksum() && t.verify_checksum(ip.src_addr(), ip.dst_addr()));
+    assert_eq!(lb.conns_new, 1);
+}
+
+#[test]
+fn rr_spreads_new_connections_and_a_conn_stays_put() {
+    let (mut lb, _p) = director(1024, "rr");
+    let mut seen = Vec::new();
+    for port in 0..6 {
+        let mut b = syn(41000 + port, a(10), 80);
+        lb.handle(0, &mut b, 1);
+        seen.push(ip_dst(&b).0);
+    }
+    assert_eq!(&seen[0..3], &seen[3..6], "rr cycles over the three servers");
+    assert_ne!(seen[0], seen[1]);
+    // Another packet of the first connection goes to the same server.
+    let mut b = HeadroomBuf::new(&tcp(a(2), 41000, a(10), 80, ACK, PORT_MAC, CLIENT_MAC));
+    lb.handle(0, &mut b, 2);
+    assert_eq!(ip_dst(&b).0, seen[0]);
+}
+
+#[test]
+fn persistence_pins_a_client_then_expires_after_its_conns() {
+    let (mut lb, _p) = director(1024, "rr");
+    let mut first = None;
+    for port in 0..5 {
+        let mut b = syn(42000 + port, a(40), 443);
+        assert_eq!(
+            lb.handle(0, &mut b, 1),
+            LbVerdict::Tx {
+                port: 0,
+                counter: Counter::NatIn
+            }
+        );
+        let d = ip_dst(&b).0;
+        assert_eq!(
+            *first.get_or_insert(d),
+            d,
+            "persistent service must pin the client"
+        );
+    }
+    // At t=261 the SYN entries have long timed out; the template's timer fired while it
+    // still controlled them, so (as IPVS) it was re-armed for 60 s, and it is gone only
+    // after that. A new connection is then scheduled anew: rr moves on.
+    lb.sweep(261, 4096);
+    let mut b = syn(42099, a(40), 443);
+    lb.handle(0, &mut b, 262);
+    assert_eq!(
+        ip_dst(&b).0,
+        first.unwrap(),
+        "re-armed template still pins the client"
+    );
+    let later = 262 + 60 + 130;
+    // First sweep: the connection goes, the template (due, still controlling it) is
+    // re-armed once more; 61 s later it goes too.
+    lb.sweep(later - 61, 4096);
+    lb.sweep(later, 4096);
+    // Neighbours learnt at t=0 are past their 300 s life: confirm them again.
+    for d in [11u8, 12, 13] {
+        lb.shared()
+            .net
+            .neigh()
+            .learn(a(d), [2, 0, 0, 0, 0, d], later);
+    }
+    let mut b = syn(42100, a(40), 443);
+    assert_eq!(
+        lb.handle(0, &mut b, later),
+        LbVerdict::Tx {
+            port: 0,
+            counter: Counter::NatIn
+        }
+    );
+    assert_ne!(ip_dst(&b).0, first.unwrap(), "template should have expired");
+}
+
+#[test]
+fn mark_service_keeps_a_client_on_one_server_across_80_and_443() {
+    let (mut lb, _p) = director(1024, "rr");
+    let mut servers = std::collections::BTreeSet::new();
+    for (i, port) in [80u16, 443, 80, 443, 100].iter().enumerate() {
+        let mut b = syn(43000 + i as u16, a(50), *port);
+        assert_eq!(
+            lb.handle(0, &mut b, 1),
+            LbVerdict::Tx {
+                port: 0,
+                counter: Counter::NatIn
+            }
+        );
+        let (d, dport) = ip_dst(&b);
+        assert_eq!(
+            dport, *port,
+            "mark service with port 0 dests keeps the packet's port"
+        );
+        servers.insert(d);
+    }
+    assert_eq!(servers.len(), 1, "{servers:?}");
+    // Outside the mark's port range: not a service.
+    let mut b = syn(43100, a(50), 8443);
+    assert_eq!(lb.handle(0, &mut b, 1), LbVerdict::Pass);
+}
+
+#[test]
+fn full_table_refuses_new_flows_and_keeps_existing_ones() {
+    let (mut lb, _p) = director(2, "rr");
+    let mut b1 = syn(44000, a(10), 80);
+    let mut b2 = syn(44001, a(10), 80);
+    assert!(matches!(lb.handle(0, &mut b1, 1), LbVerdict::Tx { .. }));
+    assert!(matches!(lb.handle(0, &mut b2, 1), LbVerdict::Tx { .. }));
+    let mut b3 = syn(44002, a(10), 80);
+    assert_eq!(
+        lb.handle(0, &mut b3, 1),
+        LbVerdict::Drop(Counter::DropTableFull)
+    );
+    let mut again = HeadroomBuf::new(&tcp(a(2), 44000, a(10), 80, ACK, PORT_MAC, CLIENT_MAC));
+    assert_eq!(
+        lb.handle(0, &mut again, 1),
+        LbVerdict::Tx {
+            port: 0,
+            counter: Counter::NatIn
+        }
+    );
+}
+
+#[test]
+fn quiescent_server_gets_no_new_conns_but_keeps_its_own() {
+    let (mut lb, publisher) = director(1024, "rr");
+    let mut b = syn(45000, a(10), 80);
+    lb.handle(0, &mut b, 1);
+    let (busy, _) = ip_dst(&b);
+    let table = publisher.current().clone();
+    let svc = table.lookup(proto::TCP, a(10), 80).unwrap();
+    svc.dests()
+        .iter()
+        .find(|d| d.addr == busy)
+        .unwrap()
+        .set_weight(0);
+    for port in 1..=9 {
+        let mut n = syn(45000 + port, a(10), 80);
+        lb.handle(0, &mut n, 2);
+        assert_ne!(ip_dst(&n).0, busy, "weight 0 must get no new connection");
+    }
+    let mut old = HeadroomBuf::new(&tcp(a(2), 45000, a(10), 80, ACK, PORT_MAC, CLIENT_MAC));
+    assert_eq!(
+        lb.handle(0, &mut old, 2),
+        LbVerdict::Tx {
+            port: 0,
+            counter: Counter::NatIn
+        }
+    );
+    assert_eq!(ip_dst(&old).0, busy, "the existing connection continues");
+}
+
+#[test]
+fn non_syn_without_conn_fragments_and_foreign_frames() {
+    let (mut lb, _p) = director(1024, "rr");
+    let mut b = HeadroomBuf::new(&tcp(a(2), 46000, a(10), 80, ACK, PORT_MAC, CLIENT_MAC));
+    assert_eq!(
+        lb.handle(0, &mut b, 1),
+        LbVerdict::Drop(Counter::DropNoConn)
+    );
+    let mut other_mac = HeadroomBuf::new(&tcp(
+        a(2),
+        46001,
+        a(10),
+        80,
+        SYN,
+        [2, 0, 0, 0, 0, 0x77],
+        CLIENT_MAC,
+    ));
+    assert_eq!(lb.handle(0, &mut other_mac, 1), LbVerdict::Pass);
+    let mut frag = tcp(a(2), 46002, a(10), 80, SYN, PORT_MAC, CLIENT_MAC);
+    frag[20] = 0x20; // MF
+    Ipv4Packet::new_unchecked(&mut frag[14..34]).fill_checksum();
+    assert_eq!(
+        lb.handle(0, &mut HeadroomBuf::new(&frag), 1),
+        LbVerdict::Drop(Counter::DropFragment)
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// No byte sequence panics the path (and state stays usable afterwards).
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let (mut lb, _p) = director(64, "wlc");
+        let mut b = HeadroomBuf::new(&bytes);
+        let _ = lb.handle(0, &mut b, 1);
+        let mut s = syn(47000, a(10), 80);
+        prop_assert_eq!(lb.handle(0, &mut s, 1), LbVerdict::Tx { port: 0, counter: Counter::NatIn });
+    }
+
+    /// Mutating any byte of a valid SYN never panics.
+    #[test]
+    fn mutated_syns_never_panic(pos in 0usize..54, val in any::<u8>(), cut in 0usize..55) {
+        let (mut lb, _p) = director(64, "rr");
+        let mut f = tcp(a(2), 48000, a(10), 80, SYN, PORT_MAC, CLIENT_MAC);
+        f[pos] = val;
+        f.truncate(cut.max(1));
+        let _ = lb.handle(0, &mut HeadroomBuf::new(&f), 1);
+    }
+}
