@@ -281,6 +281,49 @@ fn non_syn_without_conn_fragments_and_foreign_frames() {
     );
 }
 
+fn udp(sport: u16, dport: u16) -> HeadroomBuf {
+    let mut f = tcp(a(2), sport, a(10), dport, 0, PORT_MAC, CLIENT_MAC);
+    f.truncate(42);
+    f[14 + 9] = proto::UDP;
+    f[14 + 2..14 + 4].copy_from_slice(&28u16.to_be_bytes());
+    Ipv4Packet::new_unchecked(&mut f[14..34]).fill_checksum();
+    f[34..36].copy_from_slice(&sport.to_be_bytes());
+    f[36..38].copy_from_slice(&dport.to_be_bytes());
+    f[38..40].copy_from_slice(&8u16.to_be_bytes());
+    f[40..42].copy_from_slice(&[0, 0]); // no UDP checksum
+    HeadroomBuf::new(&f)
+}
+
+#[test]
+fn one_packet_scheduling_schedules_every_datagram_and_keeps_no_entry() {
+    let (mut lb, _p) = director(1024, "rr");
+    let mut dests = Vec::new();
+    for _ in 0..4 {
+        let mut b = udp(49000, 5353);
+        assert_eq!(
+            lb.handle(0, &mut b, 1),
+            LbVerdict::Tx {
+                port: 0,
+                counter: Counter::NatIn
+            }
+        );
+        dests.push(Ipv4Packet::new_checked(&b.data()[14..]).unwrap().dst_addr());
+    }
+    assert_ne!(
+        dests[0], dests[1],
+        "ops + rr: consecutive datagrams of one socket alternate"
+    );
+    assert_eq!(lb.conns_new, 0, "ops keeps no connection entry");
+    // Without ops, one socket sticks to one server.
+    let mut first = None;
+    for _ in 0..3 {
+        let mut b = udp(49001, 53);
+        lb.handle(0, &mut b, 1);
+        let d = Ipv4Packet::new_checked(&b.data()[14..]).unwrap().dst_addr();
+        assert_eq!(*first.get_or_insert(d), d);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 

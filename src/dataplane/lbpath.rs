@@ -75,6 +75,32 @@ fn xform_drop(r: xform::DropReason) -> Counter {
     }
 }
 
+/// What a transform needs to know about the connection a packet belongs to.
+#[derive(Clone, Copy)]
+struct Target {
+    dir: Dir,
+    fwd: Fwd,
+    caddr: Ipv4Addr,
+    vaddr: Ipv4Addr,
+    vport: u16,
+    raddr: Ipv4Addr,
+    rport: u16,
+}
+
+impl From<&Hit> for Target {
+    fn from(h: &Hit) -> Self {
+        Target {
+            dir: h.dir,
+            fwd: h.fwd,
+            caddr: h.caddr,
+            vaddr: h.vaddr,
+            vport: h.vport,
+            raddr: h.raddr,
+            rport: h.rport,
+        }
+    }
+}
+
 /// Where a packet goes next once its IP destination is known.
 struct Hop {
     port: PortIdx,
@@ -165,7 +191,7 @@ impl LbPath {
         }
         let conns = self.shared.conns.clone();
         match conns.lookup(&key, flags, now) {
-            Lookup::Hit(hit) => return self.forward(in_port, pkt, l3, &hit, now),
+            Lookup::Hit(hit) => return self.forward(in_port, pkt, l3, &Target::from(&hit), now),
             Lookup::DestUnavailable => return LbVerdict::Drop(Counter::DropDestUnavailable),
             Lookup::Miss | Lookup::Reschedule => {}
         }
@@ -187,6 +213,26 @@ impl LbPath {
             return LbVerdict::Drop(Counter::DropNoConn);
         }
         let cfg = svc.config();
+        if cfg.ops && key.proto == proto::UDP {
+            // One-packet scheduling: every datagram is scheduled on its own and no entry
+            // is kept (as IPVS, whose NAT replies then leave un-rewritten, from RIP:port;
+            // recorded in tests/fixtures/oracle/udp_ops).
+            let Some((_, d)) = svc.schedule(&key) else {
+                return LbVerdict::Drop(Counter::DropNoDest);
+            };
+            let rport = if d.port == 0 { key.dport } else { d.port };
+            let t = Target {
+                dir: Dir::In,
+                fwd: d.fwd,
+                caddr: key.saddr,
+                vaddr: key.daddr,
+                vport: key.dport,
+                raddr: d.addr,
+                rport,
+            };
+            svc.stats().worker(self.worker).add_conn();
+            return self.forward(in_port, pkt, l3, &t, now);
+        }
         let (vport_key, is_mark) = match cfg.key {
             ServiceKey::Addr { vport, .. } => (vport, false),
             ServiceKey::Mark(_) => (0, true),
@@ -267,7 +313,7 @@ impl LbPath {
         };
         svc.stats().worker(self.worker).add_conn();
         self.conns_new += 1;
-        self.forward(in_port, pkt, l3, &hit, now)
+        self.forward(in_port, pkt, l3, &Target::from(&hit), now)
     }
 
     /// Housekeeping slice: expires up to `budget` connection entries whose timers ran out.
@@ -318,7 +364,7 @@ impl LbPath {
         in_port: PortIdx,
         pkt: &mut P,
         l3: usize,
-        hit: &Hit,
+        hit: &Target,
         now: u32,
     ) -> LbVerdict {
         let dst = match hit.dir {

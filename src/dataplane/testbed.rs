@@ -5,7 +5,8 @@
 //! (02:..:02), real servers 203.0.113.11-.13 (02:..:11-13), all neighbours learnt.
 //! Services: NAT TCP 203.0.113.10:80 -> .11-.13:8080 (rr); DR TCP 203.0.113.20:80
 //! (rr); TUN TCP 203.0.113.30:80 (rr); UDP 203.0.113.10:53 NAT (rr); persistent TCP
-//! 203.0.113.40:443 (rr, -p 60); mark 1 = TCP 203.0.113.50 ports 80-443, persistent.
+//! 203.0.113.40:443 (rr, -p 60); mark 1 = TCP 203.0.113.50 ports 80-443, persistent;
+//! UDP 203.0.113.10:5353 NAT with one-packet scheduling (ops).
 
 use super::lbpath::{LbPath, LbShared};
 use crate::config::Ipv4Net;
@@ -58,6 +59,7 @@ pub fn setup(max_conns: u32, nat_sched: &str) -> (Arc<Net>, LbSetup) {
     let mut add = |key: ServiceKey, sched: &str, fwd: Fwd, port: u16, persist: Option<u32>| {
         let mut sc = ServiceConfig::new(key);
         sc.sched = sched.to_string();
+        sc.ops = matches!(key, ServiceKey::Addr { vport: 5353, .. });
         sc.persistence = persist.map(|t| Persistence {
             timeout_secs: t,
             netmask: Ipv4Addr::BROADCAST,
@@ -89,6 +91,17 @@ pub fn setup(max_conns: u32, nat_sched: &str) -> (Arc<Net>, LbSetup) {
         "rr",
         Fwd::Nat,
         53,
+        None,
+    );
+    add(
+        ServiceKey::Addr {
+            proto: proto::UDP,
+            vip: a(10),
+            vport: 5353,
+        },
+        "rr",
+        Fwd::Nat,
+        5353,
         None,
     );
     add(
