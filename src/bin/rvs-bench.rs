@@ -20,9 +20,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 use rvs::dataplane::worker::{PortQueues, Worker};
 use rvs::dataplane::{Counter, WorkerCounters};
-use rvs::dpdk::{
-    self, Eal, Mbuf, Mempool, Port, PortConfig, Ring, RingPort, RxBurst, BURST_SIZE,
-};
+use rvs::dpdk::{self, Eal, Mbuf, Mempool, Port, PortConfig, Ring, RingPort, RxBurst, BURST_SIZE};
 use rvs::net::{Ipv4Net, Net, PortNet, Route, RouteTable};
 use rvs::wire::ethernet::{EtherType, EthernetAddress, EthernetRepr};
 use rvs::wire::ipv4::{IpProtocol, Ipv4Repr};
@@ -78,7 +76,8 @@ struct Args {
 
 /// What a scenario can know about its ports when it builds frames and state.
 struct Lab {
-    /// MAC address of each ring port, by port index.
+    /// MAC address of each port, by port index: `02:72:76:00:00:<index>`, for `net`
+    /// and for frames (ring ports themselves have MAC 0 and do not filter).
     macs: Vec<[u8; 6]>,
 }
 
@@ -492,7 +491,7 @@ fn run_scenario(
         let tx: Vec<Ring> = (0..w)
             .map(|q| Ring::new(&format!("rb{seq}p{p}q{q}tx"), TX_RING_SIZE))
             .collect::<Result<_, _>>()?;
-        let name = format!("net_ring_rb{seq}p{p}");
+        let name = format!("rb{seq}p{p}");
         let rx_refs: Vec<&Ring> = rx.iter().collect();
         let tx_refs: Vec<&Ring> = tx.iter().collect();
         let mut port = Port::from_rings(&name, &rx_refs, &tx_refs)
@@ -505,7 +504,8 @@ fn run_scenario(
         let (rxq, txq) = port
             .start(&cfg, pool)
             .with_context(|| format!("{}: start port {p}", sc.name))?;
-        macs.push(port.mac()?);
+        // Ring ports have MAC 0 and no MAC filter: the scenario's `Net` gets these.
+        macs.push([0x02, 0x72, 0x76, 0x00, 0x00, p as u8]);
         for (q, (r, t)) in rxq.into_iter().zip(txq).enumerate() {
             queues[q].push(PortQueues {
                 rx: r,
@@ -735,11 +735,13 @@ fn main() -> Result<()> {
         "--log-level=lib.eal:error".to_string(),
     ]
     .to_vec();
-    let eal = Eal::init(&eal_args).context("EAL")?;
-    let pool = Arc::new(Mempool::new("rvs_bench", POOL_MBUFS, POOL_CACHE).context("packet pool")?);
+    // Before EAL init: the EAL pins this thread to its main lcore, after which only
+    // that core would be listed.
     let cores = Cores {
         ids: core_affinity::get_core_ids().unwrap_or_default(),
     };
+    let eal = Eal::init(&eal_args).context("EAL")?;
+    let pool = Arc::new(Mempool::new("rvs_bench", POOL_MBUFS, POOL_CACHE).context("packet pool")?);
     let mut results = Vec::new();
     for (seq, sc) in table.iter().enumerate() {
         if !args.scenario.is_empty() && !args.scenario.iter().any(|n| n == sc.name) {

@@ -231,17 +231,16 @@ impl DerefMut for RingPort {
 
 impl Port {
     /// Makes a `net_ring` port whose RX queue `i` dequeues from `rx[i]` and TX queue `i`
-    /// enqueues into `tx[i]`. `name` must start with `net_ring` (DPDK finds the driver
-    /// by that prefix) and be unique. Each ring may serve one port, one side, once; the
-    /// handles keep only the other end (see the module doc).
+    /// enqueues into `tx[i]`.
+    /// Its MAC is 00:00:00:00:00:00 and cannot be changed (the driver has no
+    /// `mac_addr_set`) nor filters on it, so benchmarks give `net` MACs of their own.
+    /// `name` must be unique (DPDK calls the port `net_ring_<name>`). Each ring may serve
+    /// one port, one side, once; the handles keep only the other end (see the module doc).
     pub fn from_rings(name: &str, rx: &[&Ring], tx: &[&Ring]) -> Result<RingPort, Error> {
         let err = |reason: String| Error::Device {
             device: name.to_string(),
             reason,
         };
-        if !name.starts_with("net_ring") {
-            return Err(err("a ring port's name must start with net_ring".into()));
-        }
         if rx.is_empty() || tx.is_empty() {
             return Err(err("needs at least one RX and one TX ring".into()));
         }
@@ -282,8 +281,11 @@ impl Port {
             r.role.set(Role::PortProduces);
         }
         let rings = all.iter().map(|r| r.inner.clone()).collect();
-        // The device exists now, so attach only looks its port id up by name.
-        let port = Port::attach(name)?;
+        // Take the id DPDK returned: the driver names the ethdev `net_ring_<name>` and
+        // makes no vdev, so a lookup by name would miss and `attach` would probe a second
+        // device. The device string says "rings:", not "net_", so Drop closes the port
+        // without trying to unplug a vdev that does not exist.
+        let port = Port::from_ring_port_id(rc as u16, &format!("rings:{name}"));
         Ok(RingPort {
             port,
             _rings: rings,
