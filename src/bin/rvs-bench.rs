@@ -316,6 +316,12 @@ struct Result1 {
     /// Share of wall time the workers spent in loops that moved packets (low: the
     /// generator could not keep up, so Mpps understates the loop; cycles/packet holds).
     busy_share: f64,
+    /// Share of wall time the workers were actually running (the rest, other processes
+    /// had their core); `None` without /proc schedstat.
+    on_cpu_share: Option<f64>,
+    /// Packets per second of CPU time the workers actually got, in millions: Mpps per
+    /// worker as if it had its core to itself (idle polling included).
+    mpps_per_cpu_sec: Option<f64>,
     /// Totals over the whole scenario (warm-up included), for sanity.
     rx_pkts: u64,
     tx_pkts: u64,
@@ -334,6 +340,25 @@ fn drops(counters: &[Arc<WorkerCounters>]) -> u64 {
         .filter(|c| c.name().starts_with("drop_"))
         .map(|&c| snapshot(counters, c))
         .sum()
+}
+
+/// Nanoseconds the named threads of this process have spent running on a CPU, from
+/// /proc (`schedstat`). On a shared machine a worker is not always on its core, and a
+/// busy loop iteration that gets preempted counts the wait in `busy_cycles`; this says
+/// how much of the core the workers really had. `None` without schedstat.
+fn on_cpu_ns(names: &[String]) -> Option<u64> {
+    let mut total = 0;
+    let mut found = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !names.iter().any(|n| n == comm.trim_end()) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        found += 1;
+    }
+    (found == names.len()).then_some(total)
 }
 
 /// The cores to use: workers on cores 1.., the generator on core 0 (shared with the
@@ -547,29 +572,31 @@ fn run_scenario(
             })?
     };
     let mut counters = Vec::new();
+    let mut names = Vec::new();
     let mut workers: Vec<JoinHandle<Result<()>>> = Vec::new();
     for (q, pq) in queues.into_iter().enumerate() {
         let c = Arc::new(WorkerCounters::default());
         counters.push(c.clone());
         let core = cores.worker(q);
         let stop = stop.clone();
+        let name = match sc.kind {
+            LoopKind::IoFwd => format!("rvs-bench-io{q}"),
+            LoopKind::Worker => format!("rvs-worker{q}"),
+        };
+        names.push(name.clone());
         let handle = match sc.kind {
-            LoopKind::IoFwd => std::thread::Builder::new()
-                .name(format!("rvs-bench-io{q}"))
-                .spawn(move || {
-                    enter_thread(core)?;
-                    io_fwd(pq, c, stop);
-                    Ok(())
-                })?,
+            LoopKind::IoFwd => std::thread::Builder::new().name(name).spawn(move || {
+                enter_thread(core)?;
+                io_fwd(pq, c, stop);
+                Ok(())
+            })?,
             LoopKind::Worker => {
                 let worker = build_worker(q, pq, &setup, c, stop, pool.clone());
-                std::thread::Builder::new()
-                    .name(format!("rvs-worker{q}"))
-                    .spawn(move || {
-                        enter_thread(core)?;
-                        worker.run();
-                        Ok(())
-                    })?
+                std::thread::Builder::new().name(name).spawn(move || {
+                    enter_thread(core)?;
+                    worker.run();
+                    Ok(())
+                })?
             }
         };
         workers.push(handle);
@@ -578,11 +605,13 @@ fn run_scenario(
     let tsc_hz = dpdk::tsc_hz().max(1) as f64;
     std::thread::sleep(Duration::from_secs_f64(args.warmup_secs));
     let (mut mpps, mut cpp, mut busy) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut on_cpu, mut mpps_cpu) = (Vec::new(), Vec::new());
     for _ in 0..args.runs {
-        let (rx0, cy0, t0) = (
+        let (rx0, cy0, t0, cpu0) = (
             snapshot(&counters, Counter::RxPkts),
             snapshot(&counters, Counter::BusyCycles),
             Instant::now(),
+            on_cpu_ns(&names),
         );
         std::thread::sleep(Duration::from_secs_f64(args.secs));
         let (rx1, cy1, wall) = (
@@ -591,6 +620,11 @@ fn run_scenario(
             t0.elapsed().as_secs_f64(),
         );
         let (rx, cy) = (rx1.wrapping_sub(rx0) as f64, cy1.wrapping_sub(cy0) as f64);
+        if let (Some(a), Some(b)) = (cpu0, on_cpu_ns(&names)) {
+            let run_s = b.saturating_sub(a) as f64 / 1e9;
+            on_cpu.push(run_s / (wall * w as f64));
+            mpps_cpu.push(if run_s > 0.0 { rx / run_s / 1e6 } else { 0.0 });
+        }
         mpps.push(rx / wall / 1e6);
         cpp.push(if rx > 0.0 { cy / rx } else { 0.0 });
         busy.push(cy / (wall * tsc_hz * w as f64));
@@ -626,6 +660,8 @@ fn run_scenario(
         cycles_per_pkt: cycles,
         ns_per_pkt: cycles / tsc_hz * 1e9,
         busy_share: median(busy),
+        on_cpu_share: (!on_cpu.is_empty()).then(|| median(on_cpu)),
+        mpps_per_cpu_sec: (!mpps_cpu.is_empty()).then(|| median(mpps_cpu)),
         rx_pkts: snapshot(&counters, Counter::RxPkts),
         tx_pkts: snapshot(&counters, Counter::TxPkts),
         forwarded: snapshot(&counters, Counter::Forwarded),
@@ -652,12 +688,12 @@ fn markdown(results: &[Result1], tsc_hz: u64, cores: usize, args: &Args) -> Stri
         tsc_hz as f64 / 1e9,
         cores
     ));
-    s.push_str("| scenario | workers | Mpps/worker | Mpps total | cycles/pkt | ns/pkt | x io-fwd | busy | drops |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("| scenario | workers | Mpps/worker | Mpps total | cycles/pkt | ns/pkt | x io-fwd | busy | on-CPU | Mpps/CPU-s | drops |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in results {
         let x = ratio(r, results).map_or("-".to_string(), |x| format!("{x:.2}"));
         s.push_str(&format!(
-            "| {} | {} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {:.0}% | {} |\n",
+            "| {} | {} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {:.0}% | {} | {} | {} |\n",
             r.name,
             r.workers,
             r.mpps_per_worker,
@@ -666,6 +702,10 @@ fn markdown(results: &[Result1], tsc_hz: u64, cores: usize, args: &Args) -> Stri
             r.ns_per_pkt,
             x,
             r.busy_share * 100.0,
+            r.on_cpu_share
+                .map_or("-".to_string(), |x| format!("{:.0}%", x * 100.0)),
+            r.mpps_per_cpu_sec
+                .map_or("-".to_string(), |x| format!("{x:.2}")),
             r.drops
         ));
     }
@@ -683,7 +723,7 @@ fn json(results: &[Result1], tsc_hz: u64) -> String {
             format!(
                 "{{\"name\":\"{}\",\"workers\":{},\"mpps_per_worker\":{:.4},\"mpps_total\":{:.4},\
                  \"cycles_per_pkt\":{:.2},\"ns_per_pkt\":{:.3},\"ratio_to_io_fwd\":{},\
-                 \"busy_share\":{:.4},\"rx_pkts\":{},\"tx_pkts\":{},\"forwarded\":{},\"drops\":{}}}",
+                 \"busy_share\":{:.4},\"on_cpu_share\":{},\"mpps_per_cpu_sec\":{},\"rx_pkts\":{},\"tx_pkts\":{},\"forwarded\":{},\"drops\":{}}}",
                 r.name,
                 r.workers,
                 r.mpps_per_worker,
@@ -692,6 +732,10 @@ fn json(results: &[Result1], tsc_hz: u64) -> String {
                 r.ns_per_pkt,
                 ratio(r, results).map_or("null".to_string(), |x| format!("{x:.4}")),
                 r.busy_share,
+                r.on_cpu_share
+                    .map_or("null".to_string(), |x| format!("{x:.4}")),
+                r.mpps_per_cpu_sec
+                    .map_or("null".to_string(), |x| format!("{x:.4}")),
                 r.rx_pkts,
                 r.tx_pkts,
                 r.forwarded,
