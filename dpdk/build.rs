@@ -43,6 +43,10 @@ fn main() {
         .allowlist_function("rte_eth_(dev_configure|dev_info_get|dev_start|dev_stop|dev_close|dev_count_avail|dev_get_port_by_name|dev_socket_id|dev_set_mtu|dev_adjust_nb_rx_tx_desc|rx_queue_setup|tx_queue_setup|promiscuous_enable|promiscuous_disable|macaddr_get|link_get_nowait|stats_get|stats_reset|dev_is_valid_port|dev_get_name_by_port|dev_set_link_up)")
         .allowlist_function("rte_dev_probe|rte_dev_remove|rte_eal_hotplug_(add|remove)")
         .allowlist_type("rte_eth_(conf|dev_info|stats|link|rxconf|txconf)")
+        // Benchmark ports over in-process rings (net_ring): the rings and the port maker.
+        .allowlist_function("rte_ring_(create|free)|rte_eth_from_rings")
+        .allowlist_var("RING_F_.*")
+        .opaque_type("rte_ring")
         .allowlist_type("rte_ether_addr")
         .allowlist_var("RTE_ETH_.*|RTE_MBUF_DEFAULT_.*|RTE_MAX_ETHPORTS|RTE_MAX_LCORE|RTE_ETHER_.*|RTE_PKTMBUF_HEADROOM|SOCKET_ID_ANY|LCORE_ID_ANY")
         .opaque_type("rte_arp_hdr")
@@ -59,6 +63,9 @@ fn main() {
         .expect("bindgen over the DPDK headers");
     let out_path = PathBuf::from(env::var("OUT_DIR").unwrap()).join("bindings.rs");
     bindings.write_to_file(&out_path).expect("write bindings");
+    // rte_eth_from_rings lives in the net_ring driver, which the shared DPDK build ships as
+    // a plugin that `pkg-config --libs libdpdk` does not name; link it for the benchmark.
+    println!("cargo:rustc-link-lib=rte_net_ring");
     println!("cargo:rerun-if-changed=shim/shim.h");
     println!("cargo:rerun-if-changed=shim/shim.c");
 }

@@ -22,3 +22,7 @@ uint32_t rvs_pktmbuf_rss_hash(const struct rte_mbuf *m) { return (m->ol_flags & 
 int rvs_errno(void) { return rte_errno; }
 unsigned rvs_lcore_id(void) { return rte_lcore_id(); }
 uint64_t rvs_rdtsc(void) { return rte_rdtsc(); }
+unsigned rvs_ring_enqueue_burst(struct rte_ring *r, struct rte_mbuf **pkts, unsigned n) { return rte_ring_enqueue_burst(r, (void * const *)pkts, n, NULL); }
+unsigned rvs_ring_dequeue_burst(struct rte_ring *r, struct rte_mbuf **pkts, unsigned n) { return rte_ring_dequeue_burst(r, (void **)pkts, n, NULL); }
+unsigned rvs_ring_count(const struct rte_ring *r) { return rte_ring_count(r); }
+void rvs_pktmbuf_reset(struct rte_mbuf *m) { rte_pktmbuf_reset(m); }

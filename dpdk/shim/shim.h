@@ -13,6 +13,8 @@
 #include <rte_ethdev.h>
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
+#include <rte_ring.h>
+#include <rte_eth_ring.h>
 
 uint16_t rvs_eth_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 uint16_t rvs_eth_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
@@ -35,4 +37,11 @@ uint32_t rvs_pktmbuf_rss_hash(const struct rte_mbuf *m);
 int rvs_errno(void);
 unsigned rvs_lcore_id(void);
 uint64_t rvs_rdtsc(void);
+/* Rings of mbuf pointers (the net_ring benchmark ports): burst enqueue/dequeue and the
+ * fill level are static inlines in rte_ring.h; reset restores an mbuf's data offset and
+ * lengths so a benchmark generator can rewrite a recycled packet from its template. */
+unsigned rvs_ring_enqueue_burst(struct rte_ring *r, struct rte_mbuf **pkts, unsigned n);
+unsigned rvs_ring_dequeue_burst(struct rte_ring *r, struct rte_mbuf **pkts, unsigned n);
+unsigned rvs_ring_count(const struct rte_ring *r);
+void rvs_pktmbuf_reset(struct rte_mbuf *m);
 #endif

@@ -37,6 +37,14 @@ pub enum Error {
         /// DPDK's reason.
         reason: String,
     },
+    /// A ring could not be created (name taken, no memory, bad size).
+    #[error("ring {name}: {reason}")]
+    Ring {
+        /// Ring name.
+        name: String,
+        /// DPDK's reason.
+        reason: String,
+    },
     /// Registering a non-EAL thread with the EAL failed (too many lcores?).
     #[error("thread registration failed: {0}")]
     ThreadRegister(String),

@@ -13,6 +13,7 @@ mod mbuf;
 mod mempool;
 mod port;
 mod queue;
+mod ring;
 
 pub use eal::{rdtsc, register_thread, tsc_hz, Eal};
 pub use error::Error;
@@ -20,3 +21,4 @@ pub use mbuf::Mbuf;
 pub use mempool::Mempool;
 pub use port::{LinkState, Port, PortConfig, PortStats};
 pub use queue::{RxBurst, RxQueue, TxQueue, BURST_SIZE};
+pub use ring::{Ring, RingPort};

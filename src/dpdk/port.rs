@@ -333,3 +333,17 @@ impl Drop for Port {
         }
     }
 }
+
+impl Port {
+    /// Wraps the port id `rte_eth_from_rings` returned ([`Port::from_rings`], in
+    /// ring.rs): stopped, no queues yet; Drop stops and closes it.
+    pub(crate) fn from_ring_port_id(id: u16, name: &str) -> Port {
+        Port {
+            id,
+            device: name.to_string(),
+            queues: 0,
+            started: false,
+            rss: false,
+        }
+    }
+}
