@@ -259,12 +259,14 @@ fn two_subnets(lab: &Lab) -> Result<Setup> {
             addrs: vec![net(CLIENT_LOCAL)?],
             vips: vec![],
             exception_path: false,
+            mtu: 1500,
         },
         PortNet {
             mac: lab.macs[1],
             addrs: vec![net(SERVER_LOCAL)?],
             vips: vec![],
             exception_path: false,
+            mtu: 1500,
         },
     ];
     let routes = RouteTable::new(vec![
@@ -489,6 +491,7 @@ fn build_worker(
         tsc_start: dpdk::rdtsc(),
         pool,
         announce: false,
+        lb: None,
     }
 }
 
