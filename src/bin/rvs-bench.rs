@@ -766,7 +766,7 @@ fn main() -> Result<()> {
             bail!("unknown scenario {name:?} (see --list)");
         }
     }
-    if !(args.secs > 0.0) || args.runs == 0 {
+    if args.secs.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || args.runs == 0 {
         bail!("--secs must be > 0 and --runs >= 1");
     }
     let eal_args: Vec<String> = [
