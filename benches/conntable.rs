@@ -20,11 +20,23 @@ const VIP: u32 = 0xCB00_7101;
 
 fn key(i: u32) -> Key {
     // Clients spread over 198.18.0.0/15-like space, ports 1024.. (benchmark only).
-    (proto::TCP, 0xC612_0000 ^ (i >> 12), 1024 + (i & 0xFFF) as u16, VIP, 80)
+    (
+        proto::TCP,
+        0xC612_0000 ^ (i >> 12),
+        1024 + (i & 0xFFF) as u16,
+        VIP,
+        80,
+    )
 }
 
 fn flow(k: Key) -> FlowKey {
-    FlowKey { proto: k.0, saddr: Ipv4Addr::from(k.1), sport: k.2, daddr: Ipv4Addr::from(k.3), dport: k.4 }
+    FlowKey {
+        proto: k.0,
+        saddr: Ipv4Addr::from(k.1),
+        sport: k.2,
+        daddr: Ipv4Addr::from(k.3),
+        dport: k.4,
+    }
 }
 
 fn conn(k: Key, dest: DestId) -> NewConn {
@@ -66,9 +78,14 @@ fn probes(n: u32, count: usize) -> Vec<u32> {
 
 fn lookup(c: &mut Criterion) {
     let mut g = c.benchmark_group("lookup_hit");
-    g.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     for n in [1_000u32, 1_000_000, 10_000_000] {
-        let keys: Vec<FlowKey> = probes(n, 1 << 16).into_iter().map(|i| flow(key(i))).collect();
+        let keys: Vec<FlowKey> = probes(n, 1 << 16)
+            .into_iter()
+            .map(|i| flow(key(i)))
+            .collect();
         let t = filled(n);
         if n == 10_000_000 {
             eprintln!(
@@ -92,7 +109,10 @@ fn lookup(c: &mut Criterion) {
         let hk: Vec<Key> = probes(n, 1 << 16).into_iter().map(key).collect();
         if n == 10_000_000 {
             let per = std::mem::size_of::<(Key, u32)>() + 1;
-            eprintln!("baseline HashMap<Key,u32>: ~{} B/entry (buckets only), no reply index", per * m.capacity() / n as usize);
+            eprintln!(
+                "baseline HashMap<Key,u32>: ~{} B/entry (buckets only), no reply index",
+                per * m.capacity() / n as usize
+            );
         }
         let mut i = 0usize;
         g.bench_with_input(BenchmarkId::new("std_hashmap", n), &n, |b, _| {
@@ -107,7 +127,9 @@ fn lookup(c: &mut Criterion) {
 
 fn insert(c: &mut Criterion) {
     let mut g = c.benchmark_group("insert");
-    g.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     let d = Arc::new(Dest::new(Ipv4Addr::new(192, 0, 2, 10), 8080, Fwd::Nat, 1));
     g.bench_function("conntable", |b| {
         b.iter_custom(|iters| {
@@ -139,52 +161,67 @@ const SHARDS: usize = 16;
 
 fn threads(c: &mut Criterion) {
     let mut g = c.benchmark_group("lookup_threads_1M");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     let n = 1_000_000u32;
     let t = filled(n);
-    let sharded: Vec<Mutex<HashMap<Key, u32>>> = (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
+    let sharded: Vec<Mutex<HashMap<Key, u32>>> =
+        (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
     for j in 0..n {
         let k = key(j);
-        sharded[(k.1 as usize ^ k.2 as usize) % SHARDS].lock().unwrap().insert(k, j);
+        sharded[(k.1 as usize ^ k.2 as usize) % SHARDS]
+            .lock()
+            .unwrap()
+            .insert(k, j);
     }
     let keys: Vec<u32> = probes(n, 1 << 16);
     for nthreads in [1usize, 2] {
         // Time per lookup per thread: equal times for 1 and 2 threads = perfect scaling.
-        g.bench_with_input(BenchmarkId::new("conntable", nthreads), &nthreads, |b, &nt| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                std::thread::scope(|s| {
-                    for th in 0..nt {
-                        let (t, keys) = (&t, &keys);
-                        s.spawn(move || {
-                            for i in 0..iters as usize {
-                                let k = flow(key(keys[(i + th * 7919) & 0xFFFF]));
-                                black_box(t.lookup(&k, TcpFlags::ACK, 0));
-                            }
-                        });
-                    }
-                });
-                start.elapsed()
-            })
-        });
-        g.bench_with_input(BenchmarkId::new("sharded_mutex_hashmap", nthreads), &nthreads, |b, &nt| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                std::thread::scope(|s| {
-                    for th in 0..nt {
-                        let (sh, keys) = (&sharded, &keys);
-                        s.spawn(move || {
-                            for i in 0..iters as usize {
-                                let k = key(keys[(i + th * 7919) & 0xFFFF]);
-                                let m = sh[(k.1 as usize ^ k.2 as usize) % SHARDS].lock().unwrap();
-                                black_box(m.get(&k).copied());
-                            }
-                        });
-                    }
-                });
-                start.elapsed()
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("conntable", nthreads),
+            &nthreads,
+            |b, &nt| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    std::thread::scope(|s| {
+                        for th in 0..nt {
+                            let (t, keys) = (&t, &keys);
+                            s.spawn(move || {
+                                for i in 0..iters as usize {
+                                    let k = flow(key(keys[(i + th * 7919) & 0xFFFF]));
+                                    black_box(t.lookup(&k, TcpFlags::ACK, 0));
+                                }
+                            });
+                        }
+                    });
+                    start.elapsed()
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("sharded_mutex_hashmap", nthreads),
+            &nthreads,
+            |b, &nt| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    std::thread::scope(|s| {
+                        for th in 0..nt {
+                            let (sh, keys) = (&sharded, &keys);
+                            s.spawn(move || {
+                                for i in 0..iters as usize {
+                                    let k = key(keys[(i + th * 7919) & 0xFFFF]);
+                                    let m =
+                                        sh[(k.1 as usize ^ k.2 as usize) % SHARDS].lock().unwrap();
+                                    black_box(m.get(&k).copied());
+                                }
+                            });
+                        }
+                    });
+                    start.elapsed()
+                })
+            },
+        );
     }
     g.finish();
 }

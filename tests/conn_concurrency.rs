@@ -36,15 +36,37 @@ fn client(i: u32) -> (Ipv4Addr, u16) {
 fn new_conn(i: u32, ds: &[(Arc<Dest>, DestId)]) -> NewConn {
     let (caddr, cport) = client(i);
     let (d, id) = &ds[i as usize % ds.len()];
-    NewConn { proto: proto::TCP, caddr, cport, vaddr: VIP, vport: 80, raddr: d.addr, rport: 80, fwd: Fwd::Nat, dest: *id }
+    NewConn {
+        proto: proto::TCP,
+        caddr,
+        cport,
+        vaddr: VIP,
+        vport: 80,
+        raddr: d.addr,
+        rport: 80,
+        fwd: Fwd::Nat,
+        dest: *id,
+    }
 }
 
 fn inbound(c: &NewConn) -> FlowKey {
-    FlowKey { proto: c.proto, saddr: c.caddr, sport: c.cport, daddr: VIP, dport: 80 }
+    FlowKey {
+        proto: c.proto,
+        saddr: c.caddr,
+        sport: c.cport,
+        daddr: VIP,
+        dport: 80,
+    }
 }
 
 fn reply(c: &NewConn) -> FlowKey {
-    FlowKey { proto: c.proto, saddr: c.raddr, sport: 80, daddr: c.caddr, dport: c.cport }
+    FlowKey {
+        proto: c.proto,
+        saddr: c.raddr,
+        sport: 80,
+        daddr: c.caddr,
+        dport: c.cport,
+    }
 }
 
 /// Recount active/inactive/templates per dest address from a snapshot and
@@ -97,7 +119,10 @@ fn racing_inserts_of_the_same_flows_make_one_entry_each() {
                             other => panic!("{other:?}"),
                         }
                         // Reply seen by whichever thread: SYN-ACK, then the client's ACK.
-                        assert!(matches!(t.lookup(&reply(&c), TcpFlags(0x12), 0), Lookup::Hit(_)));
+                        assert!(matches!(
+                            t.lookup(&reply(&c), TcpFlags(0x12), 0),
+                            Lookup::Hit(_)
+                        ));
                         assert!(matches!(t.lookup(&inbound(&c), ACK, 0), Lookup::Hit(_)));
                     }
                     made
@@ -106,7 +131,11 @@ fn racing_inserts_of_the_same_flows_make_one_entry_each() {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(created.iter().sum::<u32>(), n, "per-thread creations {created:?}");
+    assert_eq!(
+        created.iter().sum::<u32>(),
+        n,
+        "per-thread creations {created:?}"
+    );
     assert_eq!(t.count(), n as usize);
     for i in 0..n {
         let c = new_conn(i, &ds);
@@ -165,7 +194,10 @@ fn churn_with_lookups_expiry_and_sweeps_keeps_counts_exact() {
     while t.sweep(u32::MAX - 1, 4_096) > 0 {}
     assert_eq!(t.count(), 0);
     for (d, _) in &ds {
-        assert_eq!((d.active_conns(), d.inactive_conns(), d.persistent_conns()), (0, 0, 0));
+        assert_eq!(
+            (d.active_conns(), d.inactive_conns(), d.persistent_conns()),
+            (0, 0, 0)
+        );
     }
 }
 
@@ -181,8 +213,14 @@ fn concurrent_persistent_clients_share_templates() {
             s.spawn(move || {
                 for j in 0..per_thread {
                     let net = j % nets;
-                    let caddr = Ipv4Addr::from(0xC600_0000 | net << 8 | k);
-                    let key = TemplateKey::new(proto::TCP, caddr, Ipv4Addr::new(255, 255, 255, 0), VIP, 443);
+                    let caddr = Ipv4Addr::from(0xC600_0000 | (net << 8) | k);
+                    let key = TemplateKey::new(
+                        proto::TCP,
+                        caddr,
+                        Ipv4Addr::new(255, 255, 255, 0),
+                        VIP,
+                        443,
+                    );
                     let now = j / 500; // slowly moving clock, nothing expires
                     let (tpl, dest) = loop {
                         if let Some(h) = t.template_lookup(&key, now) {
@@ -214,7 +252,10 @@ fn concurrent_persistent_clients_share_templates() {
     });
     // One template per client network, each pinned to its first dest.
     let snap = t.snapshot(10);
-    let tpls: Vec<_> = snap.iter().filter(|e| matches!(e.state, ConnState::Template { .. })).collect();
+    let tpls: Vec<_> = snap
+        .iter()
+        .filter(|e| matches!(e.state, ConnState::Template { .. }))
+        .collect();
     assert_eq!(tpls.len(), nets as usize);
     for e in &tpls {
         let net = (u32::from(e.caddr) >> 8) & 0xFF;

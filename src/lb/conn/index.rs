@@ -176,7 +176,10 @@ mod tests {
         let c = cell(0xDEAD_BEEF_0000_1234, Kind::Out, 77);
         assert_eq!(decode(c), (Kind::Out, 77));
         assert_eq!(c >> 32, 0xDEAD_BEEF);
-        assert_eq!(decode(cell(0, Kind::Template, MAX_SLOTS)), (Kind::Template, MAX_SLOTS));
+        assert_eq!(
+            decode(cell(0, Kind::Template, MAX_SLOTS)),
+            (Kind::Template, MAX_SLOTS)
+        );
     }
 
     #[test]

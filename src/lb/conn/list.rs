@@ -3,7 +3,6 @@
 //! takes no lock and writes nothing, so workers never wait for it; an entry
 //! changing during the walk is shown in one of its states or skipped.
 
-use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use crate::lb::dest::Fwd;
@@ -51,19 +50,19 @@ impl ConnEntry {
     /// The row as `ipvsadm -Lnc` prints it (`%-3s %-6s %-11s %-18s %-18s %s`,
     /// expire as minutes:seconds).
     pub fn ipvsadm_row(&self) -> String {
-        let mut s = String::new();
         let exp = format!("{:02}:{:02}", self.expire_secs / 60, self.expire_secs % 60);
-        let _ = write!(
-            s,
-            "{:<3} {:<6} {:<11} {:<18} {:<18} {}",
+        let src = format!("{}:{}", self.caddr, self.cport);
+        let vip = format!("{}:{}", self.vaddr, self.vport);
+        format!(
+            "{:<3} {:<6} {:<11} {:<18} {:<18} {}:{}",
             self.proto_name(),
             exp,
             self.state.name(),
-            format!("{}:{}", self.caddr, self.cport),
-            format!("{}:{}", self.vaddr, self.vport),
-            format!("{}:{}", self.raddr, self.rport),
-        );
-        s
+            src,
+            vip,
+            self.raddr,
+            self.rport
+        )
     }
 }
 
@@ -72,7 +71,9 @@ impl ConnTable {
     pub fn snapshot(&self, now: u32) -> Vec<ConnEntry> {
         let mut out = Vec::new();
         for idx in 0..self.slots.len() {
-            let Some(v) = self.slots.read(idx) else { continue };
+            let Some(v) = self.slots.read(idx) else {
+                continue;
+            };
             if !v.word.alive() || v.word.expired(now) {
                 continue;
             }

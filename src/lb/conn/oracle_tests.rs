@@ -8,9 +8,7 @@
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use crate::lb::conn::{
-    ConnTable, DestId, Lookup, NewConn, TcpFlags, TemplateKey, TimeoutTriple,
-};
+use crate::lb::conn::{ConnTable, DestId, Lookup, NewConn, TcpFlags, TemplateKey, TimeoutTriple};
 use crate::lb::dest::{Dest, Fwd};
 use crate::lb::flow::{proto, FlowKey};
 
@@ -40,7 +38,10 @@ fn recorded(step: &str, cport: u16, vport: u16) -> (String, u32) {
         }
         if f[3] == format!("{C}:{cport}") && f[4] == format!("{VIP}:{vport}") {
             let (m, s) = f[1].split_once(':').unwrap();
-            return (f[2].to_string(), m.parse::<u32>().unwrap() * 60 + s.parse::<u32>().unwrap());
+            return (
+                f[2].to_string(),
+                m.parse::<u32>().unwrap() * 60 + s.parse::<u32>().unwrap(),
+            );
         }
     }
     panic!("no row for {cport}->{vport} in step {step:?}");
@@ -61,7 +62,13 @@ impl Lab {
     }
     /// Client → VIP packet; creates the entry on a miss or reschedule.
     fn cin(&mut self, p: u8, cport: u16, vport: u16, fwd: Fwd, f: TcpFlags, tpl: bool) {
-        let pkt = FlowKey { proto: p, saddr: C, sport: cport, daddr: VIP, dport: vport };
+        let pkt = FlowKey {
+            proto: p,
+            saddr: C,
+            sport: cport,
+            daddr: VIP,
+            dport: vport,
+        };
         match self.t.lookup(&pkt, f, self.now) {
             Lookup::Hit(_) => {}
             Lookup::Miss | Lookup::Reschedule => {
@@ -69,10 +76,23 @@ impl Lab {
                     let k = TemplateKey::new(p, C, Ipv4Addr::BROADCAST, VIP, vport);
                     match self.t.template_lookup(&k, self.now) {
                         Some(h) => h.template,
-                        None => self.t.template_insert(&k, self.id, vport, 30, self.now).unwrap(),
+                        None => self
+                            .t
+                            .template_insert(&k, self.id, vport, 30, self.now)
+                            .unwrap(),
                     }
                 });
-                let nc = NewConn { proto: p, caddr: C, cport, vaddr: VIP, vport, raddr: RIP, rport: vport, fwd, dest: self.id };
+                let nc = NewConn {
+                    proto: p,
+                    caddr: C,
+                    cport,
+                    vaddr: VIP,
+                    vport,
+                    raddr: RIP,
+                    rport: vport,
+                    fwd,
+                    dest: self.id,
+                };
                 self.t.insert(&nc, f, template, self.now).unwrap();
             }
             other => panic!("{other:?}"),
@@ -80,8 +100,17 @@ impl Lab {
     }
     /// Real server → client packet (NAT).
     fn sout(&mut self, p: u8, cport: u16, vport: u16, f: TcpFlags) {
-        let pkt = FlowKey { proto: p, saddr: RIP, sport: vport, daddr: C, dport: cport };
-        assert!(matches!(self.t.lookup(&pkt, f, self.now), Lookup::Hit(_)), "reply {cport}");
+        let pkt = FlowKey {
+            proto: p,
+            saddr: RIP,
+            sport: vport,
+            daddr: C,
+            dport: cport,
+        };
+        assert!(
+            matches!(self.t.lookup(&pkt, f, self.now), Lookup::Hit(_)),
+            "reply {cport}"
+        );
     }
     fn check(&self, step: &str, cport: u16, vport: u16) {
         let (want_state, want_secs) = recorded(step, cport, vport);
@@ -136,7 +165,13 @@ fn nat_and_dr_tcp_states_match_real_ipvs() {
     l.sout(tcp, 40802, 80, A);
     l.check("nat server closed first", 40802, 80);
     // New SYN from the same port on the TIME_WAIT entry: rescheduled, fresh entry.
-    let pkt = FlowKey { proto: tcp, saddr: C, sport: 40802, daddr: VIP, dport: 80 };
+    let pkt = FlowKey {
+        proto: tcp,
+        saddr: C,
+        sport: 40802,
+        daddr: VIP,
+        dport: 80,
+    };
     assert_eq!(l.t.lookup(&pkt, S, l.now), Lookup::Reschedule);
     l.cin(tcp, 40802, 80, nat, S, false);
     l.sout(tcp, 40802, 80, SA);
@@ -160,7 +195,13 @@ fn nat_and_dr_tcp_states_match_real_ipvs() {
     }
     l.check("dr server closed first", 40812, 81);
     // FIN_WAIT is not reused with conn_reuse_mode 1: the SYN reopens the entry.
-    let pkt = FlowKey { proto: tcp, saddr: C, sport: 40812, daddr: VIP, dport: 81 };
+    let pkt = FlowKey {
+        proto: tcp,
+        saddr: C,
+        sport: 40812,
+        daddr: VIP,
+        dport: 81,
+    };
     assert!(matches!(l.t.lookup(&pkt, S, l.now), Lookup::Hit(_)));
     l.cin(tcp, 40812, 81, dr, A, false);
     l.check("dr syn reusing closed entry", 40812, 81);
@@ -194,7 +235,11 @@ fn persistence_udp_and_set_match_real_ipvs() {
     l.sout(proto::UDP, 40530, 53, TcpFlags::NONE);
     l.check("udp reply", 40530, 53);
     // ipvsadm --set 100 50 40.
-    l.t.timeouts().set(TimeoutTriple { tcp_secs: 100, tcpfin_secs: 50, udp_secs: 40 });
+    l.t.timeouts().set(TimeoutTriple {
+        tcp_secs: 100,
+        tcpfin_secs: 50,
+        udp_secs: 40,
+    });
     l.cin(tcp, 40900, 80, nat, S, false);
     l.sout(tcp, 40900, 80, SA);
     l.cin(tcp, 40900, 80, nat, A, false);
@@ -210,6 +255,9 @@ fn persistence_udp_and_set_match_real_ipvs() {
     l.sout(proto::UDP, 40530, 53, TcpFlags::NONE);
     l.check("after set 100 50 40: udp reply", 40530, 53);
     let t = l.t.timeouts().get();
-    let line = format!("Timeout (tcp tcpfin udp): {} {} {}", t.tcp_secs, t.tcpfin_secs, t.udp_secs);
+    let line = format!(
+        "Timeout (tcp tcpfin udp): {} {} {}",
+        t.tcp_secs, t.tcpfin_secs, t.udp_secs
+    );
     assert!(RECORDING.lines().any(|x| x == line), "{line}");
 }

@@ -149,7 +149,10 @@ impl Slots {
             s.next_free.store(next, Ordering::Relaxed);
         }
         let head = if n > 0 { 1 } else { 0 };
-        Slots { slots, head: AtomicU64::new(head) }
+        Slots {
+            slots,
+            head: AtomicU64::new(head),
+        }
     }
 
     pub(crate) fn len(&self) -> u32 {
@@ -174,7 +177,11 @@ impl Slots {
                 return None;
             }
             let idx = top - 1;
-            let next = self.slots.get(idx as usize)?.next_free.load(Ordering::Relaxed);
+            let next = self
+                .slots
+                .get(idx as usize)?
+                .next_free
+                .load(Ordering::Relaxed);
             let new = (((head >> 32) + 1) << 32) | next as u64;
             match self
                 .head
@@ -218,9 +225,10 @@ impl Slots {
         s.caddr.store(k.caddr, Ordering::Relaxed);
         s.vaddr.store(k.vaddr, Ordering::Relaxed);
         s.raddr.store(k.raddr, Ordering::Relaxed);
-        s.ports.store((k.cport as u32) << 16 | k.vport as u32, Ordering::Relaxed);
+        s.ports
+            .store(((k.cport as u32) << 16) | k.vport as u32, Ordering::Relaxed);
         s.rport_proto_kind.store(
-            (k.rport as u32) << 16 | (k.proto as u32) << 8 | k.kind as u32,
+            ((k.rport as u32) << 16) | ((k.proto as u32) << 8) | k.kind as u32,
             Ordering::Relaxed,
         );
         s.dest.store(k.dest, Ordering::Relaxed);
@@ -246,7 +254,12 @@ impl Slots {
             return;
         };
         let w = Word::unpack(s.word.load(Ordering::Acquire));
-        let freed = Word { expires: 0, state: 0, flags: 0, gen: (w.gen + 1) & 0xFF_FFFF };
+        let freed = Word {
+            expires: 0,
+            state: 0,
+            flags: 0,
+            gen: (w.gen + 1) & 0xFF_FFFF,
+        };
         s.word.store(freed.pack(), Ordering::Release);
         self.push(idx);
     }
@@ -290,7 +303,12 @@ mod tests {
 
     #[test]
     fn word_roundtrip_and_size() {
-        let w = Word { expires: 0xFFFF_FFF0, state: 10, flags: F_LIVE | F_INACTIVE, gen: 0xAB_CDEF };
+        let w = Word {
+            expires: 0xFFFF_FFF0,
+            state: 10,
+            flags: F_LIVE | F_INACTIVE,
+            gen: 0xAB_CDEF,
+        };
         assert_eq!(Word::unpack(w.pack()), w);
         assert_eq!(std::mem::size_of::<Slot>(), 48);
     }

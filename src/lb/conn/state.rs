@@ -236,18 +236,37 @@ mod tests {
         // SYN, SYN-ACK, ACK, client FIN, server ACK, server FIN, client ACK.
         let got = run(
             None,
-            &[(Input, S), (Output, S | A), (Input, A), (Input, F), (Output, A), (Output, F), (Input, A)],
+            &[
+                (Input, S),
+                (Output, S | A),
+                (Input, A),
+                (Input, F),
+                (Output, A),
+                (Output, F),
+                (Input, A),
+            ],
         );
         assert_eq!(
             got,
-            [SynRecv, SynRecv, Established, CloseWait, CloseWait, TimeWait, TimeWait]
+            [
+                SynRecv,
+                SynRecv,
+                Established,
+                CloseWait,
+                CloseWait,
+                TimeWait,
+                TimeWait
+            ]
         );
     }
 
     #[test]
     fn nat_server_closes_first() {
         use Side::*;
-        let got = run(Established, &[(Output, F), (Input, A), (Input, F), (Output, A)]);
+        let got = run(
+            Established,
+            &[(Output, F), (Input, A), (Input, F), (Output, A)],
+        );
         assert_eq!(got, [FinWait, FinWait, TimeWait, TimeWait]);
     }
 
@@ -255,7 +274,15 @@ mod tests {
     fn input_only_guesses_close_from_client_side() {
         use Side::*;
         // DR: SYN, ACK (handshake end), FIN from client, last ACK from client.
-        let got = run(None, &[(InputOnly, S), (InputOnly, A), (InputOnly, F), (InputOnly, A)]);
+        let got = run(
+            None,
+            &[
+                (InputOnly, S),
+                (InputOnly, A),
+                (InputOnly, F),
+                (InputOnly, A),
+            ],
+        );
         assert_eq!(got, [SynRecv, Established, FinWait, FinWait]);
     }
 

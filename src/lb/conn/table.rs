@@ -13,7 +13,7 @@ use super::dests::{DestId, Dests};
 use super::index::{self, Index, Kind};
 use super::slot::{SlotKey, SlotKind, Slots, View, Word, F_DEAD, F_INACTIVE, F_LIVE, F_UNLINKED};
 use super::state::{tcp_next, Side, TcpFlags, TcpState};
-use super::timeouts::{SharedSettings, Settings, Timeouts, TEMPLATE_RECHECK_SECS};
+use super::timeouts::{Settings, SharedSettings, Timeouts, TEMPLATE_RECHECK_SECS};
 use super::ConnError;
 
 /// Most dests one table can name over its life (registry size).
@@ -237,8 +237,8 @@ impl ConnTable {
     }
 
     pub(crate) fn hash(&self, proto: u8, a: u32, ap: u16, b: u32, bp: u16) -> u64 {
-        let x = ((a as u64) << 32 | b as u64) ^ self.seed[0];
-        let y = ((ap as u64) << 32 | (bp as u64) << 16 | proto as u64) ^ self.seed[1];
+        let x = (((a as u64) << 32) | b as u64) ^ self.seed[0];
+        let y = (((ap as u64) << 32) | ((bp as u64) << 16) | proto as u64) ^ self.seed[1];
         fold(fold(x, y), 0x9E37_79B9_7F4A_7C15)
     }
 
@@ -253,7 +253,10 @@ impl ConnTable {
     fn hit(&self, idx: u32, v: &View, dir: Dir) -> Hit {
         let k = &v.key;
         Hit {
-            conn: ConnRef { idx, gen: v.word.gen },
+            conn: ConnRef {
+                idx,
+                gen: v.word.gen,
+            },
             dir,
             state: self.state_of(k, v.word),
             fwd: match k.kind {
@@ -273,7 +276,9 @@ impl ConnTable {
 
     pub(crate) fn state_of(&self, k: &SlotKey, w: Word) -> ConnState {
         if k.kind == SlotKind::Template {
-            ConnState::Template { assured: w.state & 1 != 0 }
+            ConnState::Template {
+                assured: w.state & 1 != 0,
+            }
         } else if k.proto == proto::TCP {
             ConnState::Tcp(TcpState::from_bits(w.state))
         } else {
@@ -301,11 +306,13 @@ impl ConnTable {
                 && match dir {
                     Dir::In => {
                         k.kind != SlotKind::Template
-                            && (k.caddr, k.cport, k.vaddr, k.vport) == (sa, pkt.sport, da, pkt.dport)
+                            && (k.caddr, k.cport, k.vaddr, k.vport)
+                                == (sa, pkt.sport, da, pkt.dport)
                     }
                     Dir::Out => {
                         k.kind == SlotKind::Nat
-                            && (k.raddr, k.rport, k.caddr, k.cport) == (sa, pkt.sport, da, pkt.dport)
+                            && (k.raddr, k.rport, k.caddr, k.cport)
+                                == (sa, pkt.sport, da, pkt.dport)
                     }
                 };
             if !matches || !v.word.alive() {
@@ -374,14 +381,26 @@ impl ConnTable {
                 (0, self.timeouts.udp_secs())
             };
             let active = tcp && state == TcpState::Established as u8;
-            let flags_new = if active { w.flags & !F_INACTIVE } else { w.flags | F_INACTIVE };
-            let new = Word { expires: now.saturating_add(timeout), state, flags: flags_new, gen: w.gen };
+            let flags_new = if active {
+                w.flags & !F_INACTIVE
+            } else {
+                w.flags | F_INACTIVE
+            };
+            let new = Word {
+                expires: now.saturating_add(timeout),
+                state,
+                flags: flags_new,
+                gen: w.gen,
+            };
             let new_raw = new.pack();
             if new_raw != raw {
                 // AcqRel: orders the counter updates below after the state change
                 // others can observe; the CAS on the generation-carrying word is
                 // what makes exactly one thread account each transition.
-                match slot.word.compare_exchange(raw, new_raw, Ordering::AcqRel, Ordering::Acquire) {
+                match slot
+                    .word
+                    .compare_exchange(raw, new_raw, Ordering::AcqRel, Ordering::Acquire)
+                {
                     Ok(_) => {
                         let was_active = w.flags & F_INACTIVE == 0;
                         if was_active && !active {
@@ -415,13 +434,16 @@ impl ConnTable {
             let v = self.slots.read(idx)?;
             let k = &v.key;
             let dir = match kind {
-                Kind::In if k.kind != SlotKind::Template
-                    && (k.proto, k.caddr, k.cport, k.vaddr, k.vport) == (pkt.proto, sa, pkt.sport, da, pkt.dport) =>
+                Kind::In
+                    if k.kind != SlotKind::Template
+                        && (k.proto, k.caddr, k.cport, k.vaddr, k.vport)
+                            == (pkt.proto, sa, pkt.sport, da, pkt.dport) =>
                 {
                     Dir::In
                 }
                 Kind::Out
-                    if (k.proto, k.raddr, k.rport, k.caddr, k.cport) == (pkt.proto, sa, pkt.sport, da, pkt.dport) =>
+                    if (k.proto, k.raddr, k.rport, k.caddr, k.cport)
+                        == (pkt.proto, sa, pkt.sport, da, pkt.dport) =>
                 {
                     Dir::Out
                 }
@@ -477,7 +499,11 @@ impl ConnTable {
             timeout_secs: 0,
         };
         let (state, timeout) = if c.proto == proto::TCP {
-            let side = if kind == SlotKind::Nat { Side::Input } else { Side::InputOnly };
+            let side = if kind == SlotKind::Nat {
+                Side::Input
+            } else {
+                Side::InputOnly
+            };
             let s = tcp_next(side, flags, TcpState::None);
             (s as u8, self.timeouts.tcp_secs(s))
         } else {
@@ -500,7 +526,11 @@ impl ConnTable {
         // tuple, the reply tuple must already lead to it too.
         if kind == SlotKind::Nat {
             let h_out = self.out_hash(&key);
-            if self.index.insert(h_out, index::cell(h_out, Kind::Out, idx)).is_none() {
+            if self
+                .index
+                .insert(h_out, index::cell(h_out, Kind::Out, idx))
+                .is_none()
+            {
                 self.kill_own(idx, word);
                 return Err(ConnError::Full);
             }
@@ -513,7 +543,11 @@ impl ConnTable {
                 self.assure_template(t.idx);
             }
         }
-        let view = View { word, raw: word.pack(), key };
+        let view = View {
+            word,
+            raw: word.pack(),
+            key,
+        };
         Ok(self.hit(idx, &view, Dir::In))
     }
 
@@ -544,15 +578,28 @@ impl ConnTable {
                 return None;
             }
             let v = self.slots.read(j)?;
-            let same = v.key.kind == SlotKind::Template
-                && mine.key.kind == SlotKind::Template
+            let same = v.key.kind == SlotKind::Template && mine.key.kind == SlotKind::Template
                 || v.key.kind != SlotKind::Template && mine.key.kind != SlotKind::Template;
             (same
                 && v.word.alive()
                 && !v.word.expired(now)
-                && (v.key.proto, v.key.caddr, v.key.cport, v.key.vaddr, v.key.vport)
-                    == (mine.key.proto, mine.key.caddr, mine.key.cport, mine.key.vaddr, mine.key.vport))
-                .then_some(ConnRef { idx: j, gen: v.word.gen })
+                && (
+                    v.key.proto,
+                    v.key.caddr,
+                    v.key.cport,
+                    v.key.vaddr,
+                    v.key.vport,
+                ) == (
+                    mine.key.proto,
+                    mine.key.caddr,
+                    mine.key.cport,
+                    mine.key.vaddr,
+                    mine.key.vport,
+                ))
+                .then_some(ConnRef {
+                    idx: j,
+                    gen: v.word.gen,
+                })
         });
         if let Some(w) = winner {
             self.kill_own(idx, word);
@@ -564,9 +611,8 @@ impl ConnTable {
     /// Tears down an entry this thread just published and nobody can have
     /// changed into another generation (it may have changed state).
     fn kill_own(&self, idx: u32, word: Word) {
-        if self.try_expire(idx, word.gen, 0, true) != Expire::Freed {
-            // Only reachable if another thread expired it first; it then freed it.
-        }
+        // If another thread expired it first, that thread freed it.
+        let _ = self.try_expire(idx, word.gen, 0, true);
     }
 
     /// Template side of a controlled insert: counts the new connection on the
@@ -602,8 +648,14 @@ impl ConnTable {
             if !force && !w.expired(now) {
                 return Expire::NotDue;
             }
-            let dead = Word { flags: w.flags | F_DEAD, ..w };
-            match slot.word.compare_exchange(raw, dead.pack(), Ordering::SeqCst, Ordering::SeqCst) {
+            let dead = Word {
+                flags: w.flags | F_DEAD,
+                ..w
+            };
+            match slot
+                .word
+                .compare_exchange(raw, dead.pack(), Ordering::SeqCst, Ordering::SeqCst)
+            {
                 Ok(_) => break w,
                 Err(a) => raw = a,
             }
@@ -667,9 +719,14 @@ impl ConnTable {
         let mut freed = 0;
         for i in 0..budget {
             let idx = (start + i) % n;
-            let Some(slot) = self.slots.get(idx) else { continue };
+            let Some(slot) = self.slots.get(idx) else {
+                continue;
+            };
             let w = Word::unpack(slot.word.load(Ordering::Acquire));
-            if w.alive() && w.expired(now) && self.try_expire(idx, w.gen, now, false) == Expire::Freed {
+            if w.alive()
+                && w.expired(now)
+                && self.try_expire(idx, w.gen, now, false) == Expire::Freed
+            {
                 freed += 1;
             }
         }

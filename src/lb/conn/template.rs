@@ -109,7 +109,8 @@ impl ConnTable {
             let mut v = self.slots.read(idx)?;
             let k = &v.key;
             if k.kind != SlotKind::Template
-                || (k.proto, k.caddr, k.vaddr, k.vport) != (want.proto, want.caddr, want.vaddr, want.vport)
+                || (k.proto, k.caddr, k.vaddr, k.vport)
+                    != (want.proto, want.caddr, want.vaddr, want.vport)
                 || !v.word.alive()
             {
                 return None;
@@ -130,7 +131,10 @@ impl ConnTable {
                 return None;
             }
             Some(TemplateHit {
-                template: ConnRef { idx, gen: v.word.gen },
+                template: ConnRef {
+                    idx,
+                    gen: v.word.gen,
+                },
                 dest: DestId(v.key.dest),
                 rport: v.key.rport,
             })
@@ -140,15 +144,23 @@ impl ConnTable {
     /// Takes a template out of the index (one thread wins the F_UNLINKED CAS);
     /// the slot stays until its timer runs out with no controlled connections.
     fn invalidate_template(&self, idx: u32, gen: u32) {
-        let Some(slot) = self.slots.get(idx) else { return };
+        let Some(slot) = self.slots.get(idx) else {
+            return;
+        };
         let mut raw = slot.word.load(Ordering::SeqCst);
         loop {
             let w = Word::unpack(raw);
             if w.gen != gen || !w.alive() || w.flags & F_UNLINKED != 0 {
                 return;
             }
-            let new = Word { flags: w.flags | F_UNLINKED, ..w };
-            match slot.word.compare_exchange(raw, new.pack(), Ordering::SeqCst, Ordering::SeqCst) {
+            let new = Word {
+                flags: w.flags | F_UNLINKED,
+                ..w
+            };
+            match slot
+                .word
+                .compare_exchange(raw, new.pack(), Ordering::SeqCst, Ordering::SeqCst)
+            {
                 Ok(_) => break,
                 Err(a) => raw = a,
             }
@@ -192,16 +204,26 @@ impl ConnTable {
 
     /// Re-arms a template to its full persistence timeout from `now`.
     pub(crate) fn rearm_template(&self, t: ConnRef, now: u32) {
-        let Some(slot) = self.slots.get(t.idx) else { return };
-        let Some(v) = self.slots.read(t.idx) else { return };
+        let Some(slot) = self.slots.get(t.idx) else {
+            return;
+        };
+        let Some(v) = self.slots.read(t.idx) else {
+            return;
+        };
         let mut raw = slot.word.load(Ordering::SeqCst);
         loop {
             let w = Word::unpack(raw);
             if w.gen != t.gen || !w.alive() {
                 return;
             }
-            let new = Word { expires: now.saturating_add(v.key.timeout_secs), ..w };
-            match slot.word.compare_exchange(raw, new.pack(), Ordering::SeqCst, Ordering::SeqCst) {
+            let new = Word {
+                expires: now.saturating_add(v.key.timeout_secs),
+                ..w
+            };
+            match slot
+                .word
+                .compare_exchange(raw, new.pack(), Ordering::SeqCst, Ordering::SeqCst)
+            {
                 Ok(_) => return,
                 Err(a) => raw = a,
             }
@@ -212,15 +234,23 @@ impl ConnTable {
     /// The caller's controlled connection keeps the template alive, so the
     /// generation cannot change under us.
     pub(crate) fn assure_template(&self, idx: u32) {
-        let Some(slot) = self.slots.get(idx) else { return };
+        let Some(slot) = self.slots.get(idx) else {
+            return;
+        };
         let mut raw = slot.word.load(Ordering::SeqCst);
         loop {
             let w = Word::unpack(raw);
             if !w.alive() || w.state & 1 != 0 {
                 return;
             }
-            let new = Word { state: w.state | 1, ..w };
-            match slot.word.compare_exchange(raw, new.pack(), Ordering::SeqCst, Ordering::SeqCst) {
+            let new = Word {
+                state: w.state | 1,
+                ..w
+            };
+            match slot
+                .word
+                .compare_exchange(raw, new.pack(), Ordering::SeqCst, Ordering::SeqCst)
+            {
                 Ok(_) => return,
                 Err(a) => raw = a,
             }
@@ -231,7 +261,11 @@ impl ConnTable {
     pub fn template_controls(&self, t: ConnRef) -> Option<u32> {
         let v = self.slots.read(t.idx)?;
         (v.word.gen == t.gen && v.word.alive())
-            .then(|| self.slots.get(t.idx).map(|s| s.n_control.load(Ordering::SeqCst)))
+            .then(|| {
+                self.slots
+                    .get(t.idx)
+                    .map(|s| s.n_control.load(Ordering::SeqCst))
+            })
             .flatten()
     }
 }

@@ -28,7 +28,17 @@ fn client(last: u8) -> Ipv4Addr {
 }
 
 fn conn(c: Ipv4Addr, cport: u16, d: &Dest, id: DestId) -> NewConn {
-    NewConn { proto: proto::TCP, caddr: c, cport, vaddr: VIP, vport: 443, raddr: d.addr, rport: 443, fwd: Fwd::Nat, dest: id }
+    NewConn {
+        proto: proto::TCP,
+        caddr: c,
+        cport,
+        vaddr: VIP,
+        vport: 443,
+        raddr: d.addr,
+        rport: 443,
+        fwd: Fwd::Nat,
+        dest: id,
+    }
 }
 
 #[test]
@@ -36,7 +46,10 @@ fn key_masks_client_and_fwmark_uses_proto_0() {
     let k = TemplateKey::new(proto::TCP, client(77), MASK24, VIP, 443);
     assert_eq!(k.caddr, Ipv4Addr::new(198, 51, 100, 0));
     let f = TemplateKey::fwmark(client(77), Ipv4Addr::BROADCAST, 1);
-    assert_eq!((f.proto, f.vaddr, f.vport), (0, Ipv4Addr::new(0, 0, 0, 1), 0));
+    assert_eq!(
+        (f.proto, f.vaddr, f.vport),
+        (0, Ipv4Addr::new(0, 0, 0, 1), 0)
+    );
 }
 
 #[test]
@@ -52,15 +65,42 @@ fn miss_insert_hit_same_network() {
     let hit = t.template_lookup(&k2, 10).unwrap();
     assert_eq!((hit.template, hit.dest, hit.rport), (tpl, *id1, 443));
     // Other port, other protocol, other VIP: no.
-    assert!(t.template_lookup(&TemplateKey::new(proto::TCP, client(7), MASK24, VIP, 80), 10).is_none());
-    assert!(t.template_lookup(&TemplateKey::new(proto::UDP, client(7), MASK24, VIP, 443), 10).is_none());
+    assert!(t
+        .template_lookup(
+            &TemplateKey::new(proto::TCP, client(7), MASK24, VIP, 80),
+            10
+        )
+        .is_none());
+    assert!(t
+        .template_lookup(
+            &TemplateKey::new(proto::UDP, client(7), MASK24, VIP, 443),
+            10
+        )
+        .is_none());
     // A template is not a connection: packet lookups never see it.
-    let pkt = FlowKey { proto: proto::TCP, saddr: Ipv4Addr::new(198, 51, 100, 0), sport: 0, daddr: VIP, dport: 443 };
+    let pkt = FlowKey {
+        proto: proto::TCP,
+        saddr: Ipv4Addr::new(198, 51, 100, 0),
+        sport: 0,
+        daddr: VIP,
+        dport: 443,
+    };
     assert_eq!(t.lookup(&pkt, TcpFlags::ACK, 10), Lookup::Miss);
     // Listing shows it as NONE with client port 0.
-    let row = t.snapshot(10).iter().map(|e| e.ipvsadm_row()).next().unwrap();
-    assert_eq!(row, "TCP 05:50  NONE        198.51.100.0:0     203.0.113.1:443    192.0.2.1:443");
-    assert_eq!(t.template_insert(&k, *id1, 443, 360, 10), Err(ConnError::Exists(tpl)));
+    let row = t
+        .snapshot(10)
+        .iter()
+        .map(|e| e.ipvsadm_row())
+        .next()
+        .unwrap();
+    assert_eq!(
+        row,
+        "TCP 05:50  NONE        198.51.100.0:0     203.0.113.1:443    192.0.2.1:443"
+    );
+    assert_eq!(
+        t.template_insert(&k, *id1, 443, 360, 10),
+        Err(ConnError::Exists(tpl))
+    );
 }
 
 #[test]
@@ -70,17 +110,41 @@ fn new_conn_rearms_and_template_outlives_its_conns() {
     let k = TemplateKey::new(proto::TCP, client(7), Ipv4Addr::BROADCAST, VIP, 443);
     let tpl = t.template_insert(&k, *id1, 443, 100, 0).unwrap();
     // A connection at t=50 re-arms the template to 50 + 100.
-    let h = t.insert(&conn(client(7), 1, d1, *id1), TcpFlags::SYN, Some(tpl), 50).unwrap();
-    t.lookup(&FlowKey { proto: proto::TCP, saddr: client(7), sport: 1, daddr: VIP, dport: 443 }, TcpFlags::ACK, 50);
+    let h = t
+        .insert(&conn(client(7), 1, d1, *id1), TcpFlags::SYN, Some(tpl), 50)
+        .unwrap();
+    t.lookup(
+        &FlowKey {
+            proto: proto::TCP,
+            saddr: client(7),
+            sport: 1,
+            daddr: VIP,
+            dport: 443,
+        },
+        TcpFlags::ACK,
+        50,
+    );
     assert_eq!(t.template_controls(tpl), Some(1));
-    let tpl_state = |t: &ConnTable, now| t.snapshot(now).iter().find(|e| e.cport == 0).unwrap().state.name();
+    let tpl_state = |t: &ConnTable, now| {
+        t.snapshot(now)
+            .iter()
+            .find(|e| e.cport == 0)
+            .unwrap()
+            .state
+            .name()
+    };
     assert_eq!(tpl_state(&t, 50), "ASSURED");
     assert!(t.template_lookup(&k, 149).is_some());
     // At 150 the timer runs out but the connection (ESTABLISHED till 950) is
     // alive: the template is re-armed for 60 s, not removed.
     assert_eq!(t.sweep(150, 64), 0);
     assert_eq!(t.template_controls(tpl), Some(1));
-    let left = t.snapshot(150).iter().find(|e| e.cport == 0).unwrap().expire_secs;
+    let left = t
+        .snapshot(150)
+        .iter()
+        .find(|e| e.cport == 0)
+        .unwrap()
+        .expire_secs;
     assert_eq!(left, 60);
     // The connection ends; the template stays until its own timer...
     assert!(t.expire_now(h.conn));
@@ -112,7 +176,8 @@ fn deleted_dest_invalidates_template() {
     let (_d2, id2) = &ds[1];
     let k = TemplateKey::new(proto::TCP, client(7), Ipv4Addr::BROADCAST, VIP, 443);
     let old = t.template_insert(&k, *id1, 443, 100, 0).unwrap();
-    t.insert(&conn(client(7), 1, d1, *id1), TcpFlags::SYN, Some(old), 0).unwrap();
+    t.insert(&conn(client(7), 1, d1, *id1), TcpFlags::SYN, Some(old), 0)
+        .unwrap();
     d1.set_unavailable();
     assert!(t.template_lookup(&k, 1).is_none());
     // The caller schedules again and makes a new template; the old one lingers
@@ -138,7 +203,10 @@ fn quiescent_dest_keeps_template_unless_setting() {
     t.template_insert(&k, *id1, 443, 100, 0).unwrap();
     d1.set_weight(0);
     assert!(t.template_lookup(&k, 1).is_some());
-    t.set_settings(Settings { expire_quiescent_template: true, ..Settings::default() });
+    t.set_settings(Settings {
+        expire_quiescent_template: true,
+        ..Settings::default()
+    });
     assert!(t.template_lookup(&k, 1).is_none());
 }
 

@@ -12,22 +12,21 @@ use super::state::{TcpState, TCP_STATES};
 
 /// IPVS default TCP timeouts in seconds, indexed by [`TcpState`] (IPVSADM.md §5.1).
 pub const DEFAULT_TCP_TIMEOUT_SECS: [u32; TCP_STATES] = [
-    2,      // NONE
+    2,       // NONE
     15 * 60, // ESTABLISHED
-    2 * 60, // SYN_SENT
-    60,     // SYN_RECV
-    2 * 60, // FIN_WAIT
-    2 * 60, // TIME_WAIT
-    10,     // CLOSE
-    60,     // CLOSE_WAIT
-    30,     // LAST_ACK
-    2 * 60, // LISTEN
-    2 * 60, // SYNACK
+    2 * 60,  // SYN_SENT
+    60,      // SYN_RECV
+    2 * 60,  // FIN_WAIT
+    2 * 60,  // TIME_WAIT
+    10,      // CLOSE
+    60,      // CLOSE_WAIT
+    30,      // LAST_ACK
+    2 * 60,  // LISTEN
+    2 * 60,  // SYNACK
 ];
 
 /// IPVS default UDP timeout in seconds.
 pub const DEFAULT_UDP_TIMEOUT_SECS: u32 = 5 * 60;
-
 
 /// Extra life given to a template whose timer fired while it still controls
 /// connections (IPVS re-arms such entries for 60 s and checks again).
@@ -147,10 +146,12 @@ impl SharedSettings {
         }
     }
     pub(crate) fn set(&self, s: Settings) {
-        self.expire_nodest_conn.store(s.expire_nodest_conn, Ordering::Relaxed);
+        self.expire_nodest_conn
+            .store(s.expire_nodest_conn, Ordering::Relaxed);
         self.expire_quiescent_template
             .store(s.expire_quiescent_template, Ordering::Relaxed);
-        self.conn_reuse_mode.store(s.conn_reuse_mode, Ordering::Relaxed);
+        self.conn_reuse_mode
+            .store(s.conn_reuse_mode, Ordering::Relaxed);
     }
 }
 
@@ -178,16 +179,45 @@ mod tests {
             assert_eq!(t.tcp_secs(s), secs, "{}", s.name());
         }
         assert_eq!(t.udp_secs(), 300);
-        assert_eq!(t.get(), TimeoutTriple { tcp_secs: 900, tcpfin_secs: 120, udp_secs: 300 });
+        assert_eq!(
+            t.get(),
+            TimeoutTriple {
+                tcp_secs: 900,
+                tcpfin_secs: 120,
+                udp_secs: 300
+            }
+        );
     }
 
     #[test]
     fn set_zero_means_unchanged() {
         let t = Timeouts::default();
-        t.set(TimeoutTriple { tcp_secs: 100, tcpfin_secs: 0, udp_secs: 40 });
-        assert_eq!(t.get(), TimeoutTriple { tcp_secs: 100, tcpfin_secs: 120, udp_secs: 40 });
-        t.set(TimeoutTriple { tcp_secs: 0, tcpfin_secs: 50, udp_secs: 0 });
-        assert_eq!(t.get(), TimeoutTriple { tcp_secs: 100, tcpfin_secs: 50, udp_secs: 40 });
+        t.set(TimeoutTriple {
+            tcp_secs: 100,
+            tcpfin_secs: 0,
+            udp_secs: 40,
+        });
+        assert_eq!(
+            t.get(),
+            TimeoutTriple {
+                tcp_secs: 100,
+                tcpfin_secs: 120,
+                udp_secs: 40
+            }
+        );
+        t.set(TimeoutTriple {
+            tcp_secs: 0,
+            tcpfin_secs: 50,
+            udp_secs: 0,
+        });
+        assert_eq!(
+            t.get(),
+            TimeoutTriple {
+                tcp_secs: 100,
+                tcpfin_secs: 50,
+                udp_secs: 40
+            }
+        );
         // Other states are fixed.
         assert_eq!(t.tcp_secs(TcpState::TimeWait), 120);
     }
@@ -198,7 +228,11 @@ mod tests {
         assert!(!s.expire_nodest_conn && !s.expire_quiescent_template);
         assert_eq!(s.conn_reuse_mode, 1);
         let sh = SharedSettings::new(s);
-        let s2 = Settings { expire_nodest_conn: true, expire_quiescent_template: true, conn_reuse_mode: 3 };
+        let s2 = Settings {
+            expire_nodest_conn: true,
+            expire_quiescent_template: true,
+            conn_reuse_mode: 3,
+        };
         sh.set(s2);
         assert_eq!(sh.get(), s2);
     }
