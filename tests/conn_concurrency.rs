@@ -213,7 +213,7 @@ fn concurrent_persistent_clients_share_templates() {
             s.spawn(move || {
                 for j in 0..per_thread {
                     let net = j % nets;
-                    let caddr = Ipv4Addr::from(0xC600_0000 | net << 8 | k);
+                    let caddr = Ipv4Addr::from(0xC600_0000 | (net << 8) | k);
                     let key = TemplateKey::new(
                         proto::TCP,
                         caddr,

@@ -51,16 +51,17 @@ impl ConnEntry {
     /// expire as minutes:seconds).
     pub fn ipvsadm_row(&self) -> String {
         let exp = format!("{:02}:{:02}", self.expire_secs / 60, self.expire_secs % 60);
-        let (src, vip, dst) = (
-            format!("{}:{}", self.caddr, self.cport),
-            format!("{}:{}", self.vaddr, self.vport),
-            format!("{}:{}", self.raddr, self.rport),
-        );
+        let src = format!("{}:{}", self.caddr, self.cport);
+        let vip = format!("{}:{}", self.vaddr, self.vport);
         format!(
-            "{:<3} {:<6} {:<11} {src:<18} {vip:<18} {dst}",
+            "{:<3} {:<6} {:<11} {:<18} {:<18} {}:{}",
             self.proto_name(),
             exp,
-            self.state.name()
+            self.state.name(),
+            src,
+            vip,
+            self.raddr,
+            self.rport
         )
     }
 }

@@ -19,8 +19,22 @@
 //! # Design: one shared table, generation-tagged slots
 //! Chosen over per-core tables because virtual NICs give no flow steering: the
 //! reply of a NAT flow lands on any queue. Chosen over a sharded
-//! `Mutex<HashMap>` by the `conntable` bench (see `docs/` and the bench for the
-//! figures): no lock on the packet path, flat lookups up to 10M entries.
+//! `Mutex<HashMap>` on the requirements rather than on speed: no lock on the
+//! packet path (a worker preempted while holding a shard lock would stall
+//! every worker hashing to that shard), memory bounded and allocated once, no
+//! allocation per connection, both tuples in one index. Reclamation by
+//! generation tags was preferred to quiescent-state reclamation because it
+//! needs nothing from the worker loop (no per-loop announcement, no stalled
+//! reclamation when a worker sleeps) and lets a slot be reused at once.
+//!
+//! `cargo bench --bench conntable`, first run (2 shared cores at load 10-14,
+//! so absolute times are inflated and only same-run ratios mean anything):
+//! lookup hit (state machine included) vs `HashMap::get` 131 ns vs 115 ns at
+//! 1K, 2.4 µs vs 2.0 µs at 1M, 2.9 µs vs 2.2 µs at 10M (flat from 1M to 10M,
+//! both dominated by cache misses); insert 0.74 µs vs 0.79 µs; 73 B per
+//! connection including index (701 MiB at 10M). The 1-vs-2-thread figures of
+//! that run were within noise of each other for both designs; they must be
+//! measured again on quiet cores before anyone quotes a scaling ratio.
 //!
 //! * **Slots** (`slot.rs`): a fixed arena of atomics. Each slot's 64-bit
 //!   control word packs `expires | state | flags | generation`. Every change to
@@ -59,6 +73,18 @@
 //! Expiry needs no global stop: an expired entry met by a lookup is reclaimed
 //! there (lazy), and [`ConnTable::sweep`] walks a bounded number of slots per
 //! call from a shared cursor.
+//!
+//! # Known limits
+//! * A packet racing with a duplicate insert of its own flow (two workers
+//!   creating it in the same instant) may be applied to the entry that then
+//!   backs out; its state transition is lost, the connection is not.
+//! * A new connection attaching to a template in the very instant the
+//!   template's timer fires can see it as gone ([`ConnError::TemplateGone`])
+//!   and be scheduled afresh.
+//! * IPVS drops a non-ASSURED template at once when its last connection is
+//!   expired early (conn reuse); here it lives out its own timer.
+//! * The free-slot stack is one shared word: every insert and free CASes it.
+//!   Per-worker slot caches are the next step if insert scaling demands it.
 
 mod dests;
 mod index;

@@ -226,9 +226,9 @@ impl Slots {
         s.vaddr.store(k.vaddr, Ordering::Relaxed);
         s.raddr.store(k.raddr, Ordering::Relaxed);
         s.ports
-            .store((k.cport as u32) << 16 | k.vport as u32, Ordering::Relaxed);
+            .store(((k.cport as u32) << 16) | k.vport as u32, Ordering::Relaxed);
         s.rport_proto_kind.store(
-            (k.rport as u32) << 16 | (k.proto as u32) << 8 | k.kind as u32,
+            ((k.rport as u32) << 16) | ((k.proto as u32) << 8) | k.kind as u32,
             Ordering::Relaxed,
         );
         s.dest.store(k.dest, Ordering::Relaxed);

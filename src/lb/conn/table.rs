@@ -237,8 +237,8 @@ impl ConnTable {
     }
 
     pub(crate) fn hash(&self, proto: u8, a: u32, ap: u16, b: u32, bp: u16) -> u64 {
-        let x = ((a as u64) << 32 | b as u64) ^ self.seed[0];
-        let y = ((ap as u64) << 32 | (bp as u64) << 16 | proto as u64) ^ self.seed[1];
+        let x = (((a as u64) << 32) | b as u64) ^ self.seed[0];
+        let y = (((ap as u64) << 32) | ((bp as u64) << 16) | proto as u64) ^ self.seed[1];
         fold(fold(x, y), 0x9E37_79B9_7F4A_7C15)
     }
 
@@ -611,9 +611,8 @@ impl ConnTable {
     /// Tears down an entry this thread just published and nobody can have
     /// changed into another generation (it may have changed state).
     fn kill_own(&self, idx: u32, word: Word) {
-        if self.try_expire(idx, word.gen, 0, true) != Expire::Freed {
-            // Only reachable if another thread expired it first; it then freed it.
-        }
+        // If another thread expired it first, that thread freed it.
+        let _ = self.try_expire(idx, word.gen, 0, true);
     }
 
     /// Template side of a controlled insert: counts the new connection on the

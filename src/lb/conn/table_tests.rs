@@ -133,7 +133,7 @@ fn active_inactive_accounting_follows_established() {
     );
     assert_eq!((d.active_conns(), d.inactive_conns()), (0, 1));
     // UDP is always inactive.
-    t.insert(&nc(proto::UDP, 2, Fwd::Nat, id), TcpFlags(0), None, 0)
+    t.insert(&nc(proto::UDP, 2, Fwd::Nat, id), TcpFlags::NONE, None, 0)
         .unwrap();
     assert_eq!((d.active_conns(), d.inactive_conns()), (0, 2));
     // Expiry unbinds.
@@ -176,7 +176,7 @@ fn timers_follow_state_and_runtime_set() {
     assert_eq!(exp(&t, 112), 50); // FIN_WAIT via --set tcpfin
     t.lookup(&inbound(proto::TCP, 1), FIN, 113);
     assert_eq!(exp(&t, 113), 120); // TIME_WAIT fixed
-    t.insert(&nc(proto::UDP, 2, Fwd::Nat, id), TcpFlags(0), None, 113)
+    t.insert(&nc(proto::UDP, 2, Fwd::Nat, id), TcpFlags::NONE, None, 113)
         .unwrap();
     let udp = t
         .snapshot(113)
@@ -237,7 +237,7 @@ fn lazy_expiry_on_lookup_reclaims() {
 fn sweep_is_bounded_and_covers_everything() {
     let (t, d, id) = setup(100, Fwd::Dr);
     for p in 0..100 {
-        t.insert(&nc(proto::UDP, p, Fwd::Dr, id), TcpFlags(0), None, 0)
+        t.insert(&nc(proto::UDP, p, Fwd::Dr, id), TcpFlags::NONE, None, 0)
             .unwrap();
     }
     assert_eq!(t.sweep(299, 100), 0);
