@@ -149,14 +149,24 @@ mod tests {
         let msg = IcmpPacket::new_checked(ip.payload()).unwrap();
         assert!(msg.verify_checksum());
         assert_eq!(msg.next_hop_mtu(), 1400);
-        assert_eq!(msg.payload(), &f[14..14 + 548], "the quote is the packet's start");
+        assert_eq!(
+            msg.payload(),
+            &f[14..14 + 548],
+            "the quote is the packet's start"
+        );
     }
 
     #[test]
     fn no_headroom_is_a_counted_drop() {
         let f = big_frame();
         let mut buf = HeadroomBuf::with_room(&f, 27, f.len());
-        let v = send_back_error(&mut buf, 14, IcmpError::ttl_exceeded(), Ipv4Addr::LOCALHOST, 0);
+        let v = send_back_error(
+            &mut buf,
+            14,
+            IcmpError::ttl_exceeded(),
+            Ipv4Addr::LOCALHOST,
+            0,
+        );
         assert_eq!(v, Verdict::Drop(DropReason::NoHeadroom));
     }
 }

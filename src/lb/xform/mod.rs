@@ -254,8 +254,16 @@ mod tests {
         let ip = Ipv4Packet::new_checked(&buf.data()[14..]).unwrap();
         assert_eq!(ip.src_addr(), vip);
         assert_eq!(ip.dst_addr(), Ipv4Addr::new(203, 0, 113, 7));
-        assert_eq!(usize::from(ip.total_len()), 20 + 8 + 32, "whole 32-byte packet quoted");
-        assert_eq!(&buf.data()[0..6], &UDP_FRAME[6..12], "back to the sender's MAC");
+        assert_eq!(
+            usize::from(ip.total_len()),
+            20 + 8 + 32,
+            "whole 32-byte packet quoted"
+        );
+        assert_eq!(
+            &buf.data()[0..6],
+            &UDP_FRAME[6..12],
+            "back to the sender's MAC"
+        );
     }
 
     #[test]
@@ -263,13 +271,21 @@ mod tests {
         let mut buf = HeadroomBuf::new(&UDP_FRAME);
         let e = Egress { mtu: 52, ..eg() };
         let src = Ipv4Addr::new(192, 0, 2, 10);
-        assert_eq!(mtu_step(&mut buf, 14, 20, src, &e), None, "32 + 20 = 52 fits");
+        assert_eq!(
+            mtu_step(&mut buf, 14, 20, src, &e),
+            None,
+            "32 + 20 = 52 fits"
+        );
         let e = Egress { mtu: 51, ..eg() };
         assert_eq!(
             mtu_step(&mut buf, 14, 20, src, &e),
             Some(Verdict::SendBack(IcmpSent::FragNeeded))
         );
         let icmp = &buf.data()[14 + 20..];
-        assert_eq!(u16::from_be_bytes([icmp[6], icmp[7]]), 31, "next-hop MTU = 51 - 20");
+        assert_eq!(
+            u16::from_be_bytes([icmp[6], icmp[7]]),
+            31,
+            "next-hop MTU = 51 - 20"
+        );
     }
 }
