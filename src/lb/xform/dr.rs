@@ -6,7 +6,8 @@
 //! TTL: Linux IPVS *does* decrement it in DR mode. `ip_vs_dr_xmit` gets its
 //! route from `__ip_vs_get_out_rt`, which calls `decrement_ttl` for every
 //! non-local destination (and answers TTL ≤ 1 with ICMP time-exceeded) before
-//! `ip_send_check` refreshes the header checksum; older kernels did not. rvs follows current kernels, so
+//! `ip_send_check` refreshes the header checksum; older kernels did not. Recorded
+//! on Debian's 6.1 kernel: `tests/fixtures/golden/oracle/ipvs_ttl_mtu.txt`. rvs follows current kernels, so
 //! a traceroute through an rvs director shows the same hops as through IPVS.
 //! ICMP errors about the packet come from the VIP (its destination).
 

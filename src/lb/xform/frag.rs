@@ -102,3 +102,71 @@ pub(crate) fn send_back_error<P: PacketBuf>(
         _ => IcmpSent::FragNeeded,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::HeadroomBuf;
+
+    /// Ethernet + a 1500-byte IPv4/UDP packet with DF, valid header checksum.
+    fn big_frame() -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 1500];
+        f[..12].copy_from_slice(&[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0xfe]);
+        f[12] = 0x08;
+        let repr = Ipv4Repr {
+            src_addr: Ipv4Addr::new(203, 0, 113, 7),
+            dst_addr: Ipv4Addr::new(192, 0, 2, 10),
+            protocol: IpProtocol::Udp,
+            payload_len: 1480,
+            ttl: 64,
+            tos: 0x2b,
+            ident: 1,
+            dont_frag: true,
+        };
+        repr.emit(&mut f[14..]).unwrap();
+        f
+    }
+
+    #[test]
+    fn quote_is_cut_so_the_error_is_576_bytes() {
+        let f = big_frame();
+        let mut buf = HeadroomBuf::new(&f);
+        let v = send_back_error(
+            &mut buf,
+            14,
+            IcmpError::frag_needed(1400),
+            Ipv4Addr::new(192, 0, 2, 10),
+            9,
+        );
+        assert_eq!(v, Verdict::SendBack(IcmpSent::FragNeeded));
+        let out = buf.data();
+        assert_eq!(out.len(), 14 + MAX_ERROR_DATAGRAM_LEN);
+        let ip = Ipv4Packet::new_checked(&out[14..]).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(ip.tos(), 0x2b & 0x1e | 0xc0);
+        assert_eq!(ip.ttl(), ICMP_ERROR_TTL);
+        assert!(!ip.dont_frag());
+        let msg = IcmpPacket::new_checked(ip.payload()).unwrap();
+        assert!(msg.verify_checksum());
+        assert_eq!(msg.next_hop_mtu(), 1400);
+        assert_eq!(
+            msg.payload(),
+            &f[14..14 + 548],
+            "the quote is the packet's start"
+        );
+    }
+
+    #[test]
+    fn no_headroom_is_a_counted_drop() {
+        let f = big_frame();
+        let mut buf = HeadroomBuf::with_room(&f, 27, f.len());
+        let v = send_back_error(
+            &mut buf,
+            14,
+            IcmpError::ttl_exceeded(),
+            Ipv4Addr::LOCALHOST,
+            0,
+        );
+        assert_eq!(v, Verdict::Drop(DropReason::NoHeadroom));
+    }
+}

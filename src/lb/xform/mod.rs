@@ -184,3 +184,108 @@ pub(crate) fn forward<P: PacketBuf>(pkt: &mut P, eg: &Egress) -> Verdict {
     set_macs(pkt.data_mut(), eg.port_mac, eg.next_hop_mac);
     Verdict::Forward
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::HeadroomBuf;
+
+    /// A UDP packet from 203.0.113.7:40000 to 192.0.2.10:80, TTL 64, DF, 4 bytes
+    /// of data "rvs!", UDP checksum 0 (none); bytes from scapy.
+    const UDP_FRAME: [u8; 46] = [
+        0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0xfe, 0x08, 0x00, // ethernet
+        0x45, 0x00, 0x00, 0x20, 0x12, 0x34, 0x40, 0x00, 0x40, 0x11, 0x2a, 0x87, // ipv4
+        203, 0, 113, 7, 192, 0, 2, 10, //
+        0x9c, 0x40, 0x00, 0x50, 0x00, 0x0c, 0x00, 0x00, b'r', b'v', b's', b'!', // udp
+    ];
+
+    fn eg() -> Egress {
+        Egress {
+            port_mac: EthernetAddress([2, 0, 0, 0, 0, 1]),
+            next_hop_mac: EthernetAddress([2, 0, 0, 0, 0, 0x11]),
+            mtu: 1500,
+            ident: 0x4242,
+        }
+    }
+
+    #[test]
+    fn fixture_is_valid_ipv4() {
+        assert!(checked_ipv4(&UDP_FRAME, 14).is_ok());
+    }
+
+    #[test]
+    fn set_macs_writes_both_and_refuses_short_frames() {
+        let mut f = UDP_FRAME;
+        let (a, b) = (EthernetAddress([1; 6]), EthernetAddress([2; 6]));
+        assert!(set_macs(&mut f, a, b));
+        assert_eq!((&f[0..6], &f[6..12]), (&[2u8; 6][..], &[1u8; 6][..]));
+        assert!(!set_macs(&mut f[..11], a, b));
+    }
+
+    #[test]
+    fn l3_offset_inside_the_ethernet_header_is_malformed() {
+        let mut shifted = [0u8; 46];
+        shifted[..40].copy_from_slice(&UDP_FRAME[6..]);
+        assert_eq!(
+            checked_ipv4(&shifted, 8).err(),
+            Some(DropReason::Malformed),
+            "an IPv4 header at 8 would overlap the MACs the transforms write"
+        );
+    }
+
+    #[test]
+    fn checks_run_in_the_documented_order() {
+        // A fragment with a bad checksum is a checksum drop: the checksum comes first.
+        let mut f = UDP_FRAME;
+        f[14 + 6] = 0x20; // MF, DF cleared; header checksum now wrong
+        assert_eq!(checked_ipv4(&f, 14).err(), Some(DropReason::BadIpChecksum));
+        Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+        assert_eq!(checked_ipv4(&f, 14).err(), Some(DropReason::Fragment));
+    }
+
+    #[test]
+    fn ttl_one_becomes_time_exceeded_from_the_given_source() {
+        let mut f = UDP_FRAME;
+        Ipv4Packet::new_unchecked(&mut f[14..]).set_ttl(1);
+        let mut buf = HeadroomBuf::new(&f);
+        let vip = Ipv4Addr::new(192, 0, 2, 10);
+        let v = ttl_then_mtu(&mut buf, 14, 0, vip, &eg());
+        assert_eq!(v, Some(Verdict::SendBack(IcmpSent::TimeExceeded)));
+        let ip = Ipv4Packet::new_checked(&buf.data()[14..]).unwrap();
+        assert_eq!(ip.src_addr(), vip);
+        assert_eq!(ip.dst_addr(), Ipv4Addr::new(203, 0, 113, 7));
+        assert_eq!(
+            usize::from(ip.total_len()),
+            20 + 8 + 32,
+            "whole 32-byte packet quoted"
+        );
+        assert_eq!(
+            &buf.data()[0..6],
+            &UDP_FRAME[6..12],
+            "back to the sender's MAC"
+        );
+    }
+
+    #[test]
+    fn mtu_overhead_counts_towards_the_limit() {
+        let mut buf = HeadroomBuf::new(&UDP_FRAME);
+        let e = Egress { mtu: 52, ..eg() };
+        let src = Ipv4Addr::new(192, 0, 2, 10);
+        assert_eq!(
+            mtu_step(&mut buf, 14, 20, src, &e),
+            None,
+            "32 + 20 = 52 fits"
+        );
+        let e = Egress { mtu: 51, ..eg() };
+        assert_eq!(
+            mtu_step(&mut buf, 14, 20, src, &e),
+            Some(Verdict::SendBack(IcmpSent::FragNeeded))
+        );
+        let icmp = &buf.data()[14 + 20..];
+        assert_eq!(
+            u16::from_be_bytes([icmp[6], icmp[7]]),
+            31,
+            "next-hop MTU = 51 - 20"
+        );
+    }
+}
