@@ -763,8 +763,10 @@ fn main() -> Result<()> {
             bail!("unknown scenario {name:?} (see --list)");
         }
     }
-    if !(args.secs > 0.0) || args.runs == 0 {
-        bail!("--secs must be > 0 and --runs >= 1");
+    // Duration::from_secs_f64 panics on negative or huge values: refuse them here.
+    let sane = |x: f64| x.is_finite() && (0.0..=3600.0).contains(&x);
+    if !sane(args.secs) || args.secs == 0.0 || !sane(args.warmup_secs) || args.runs == 0 {
+        bail!("--secs must be in (0, 3600], --warmup-secs in [0, 3600], --runs >= 1");
     }
     let eal_args: Vec<String> = [
         "--no-huge".to_string(),
