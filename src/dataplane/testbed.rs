@@ -2,7 +2,8 @@
 //! target and benchmarks: the same code the workers run, with a known topology.
 //!
 //! Port 0: MAC 02:00:00:00:00:01, 203.0.113.1/24, MTU 1500. Client 203.0.113.2
-//! (02:..:02), real servers 203.0.113.11-.13 (02:..:11-13), all neighbours learnt.
+//! (02:..:02), real servers 203.0.113.11-.13 (02:..:11-13), all neighbours learnt;
+//! more clients in 198.51.100.0/24 behind 203.0.113.2 (for benchmarks with many flows).
 //! Services: NAT TCP 203.0.113.10:80 -> .11-.13:8080 (rr); DR TCP 203.0.113.20:80
 //! (rr); TUN TCP 203.0.113.30:80 (rr); UDP 203.0.113.10:53 NAT (rr); persistent TCP
 //! 203.0.113.40:443 (rr, -p 60); mark 1 = TCP 203.0.113.50 ports 80-443, persistent;
@@ -42,14 +43,24 @@ pub fn setup(max_conns: u32, nat_sched: &str) -> (Arc<Net>, LbSetup) {
         exception_path: false,
         mtu: 1500,
     };
-    let routes = RouteTable::new(vec![Route {
-        prefix: Ipv4Net {
-            addr: a(0),
-            len: 24,
+    let routes = RouteTable::new(vec![
+        Route {
+            prefix: Ipv4Net {
+                addr: a(0),
+                len: 24,
+            },
+            via: None,
+            port: 0,
         },
-        via: None,
-        port: 0,
-    }]);
+        Route {
+            prefix: Ipv4Net {
+                addr: Ipv4Addr::new(198, 51, 100, 0),
+                len: 24,
+            },
+            via: Some(a(2)),
+            port: 0,
+        },
+    ]);
     let net = Arc::new(Net::new(vec![port], routes));
     net.neigh().learn(a(2), CLIENT_MAC, 0);
     for d in [11u8, 12, 13] {

@@ -231,8 +231,7 @@ impl DerefMut for RingPort {
 
 impl Port {
     /// Makes a `net_ring` port whose RX queue `i` dequeues from `rx[i]` and TX queue `i`
-    /// enqueues into `tx[i]`.
-    /// Its MAC is 00:00:00:00:00:00 and cannot be changed (the driver has no
+    /// enqueues into `tx[i]`; start it with as many queues as rings per side. Its MAC is 00:00:00:00:00:00 and cannot be changed (the driver has no
     /// `mac_addr_set`) nor filters on it, so benchmarks give `net` MACs of their own.
     /// `name` must be unique (DPDK calls the port `net_ring_<name>`). Each ring may serve
     /// one port, one side, once; the handles keep only the other end (see the module doc).
@@ -296,8 +295,8 @@ impl Port {
 impl Mbuf {
     /// Makes this single-segment mbuf hold exactly `bytes`, undoing whatever was done to
     /// it (headroom used by a prepend, length changes): how a benchmark generator recycles
-    /// a transmitted packet without allocating. Hands the mbuf back unchanged in `Err`
-    /// when it is chained or `bytes` does not fit.
+    /// a transmitted packet without allocating. Hands the mbuf back in `Err` when it is
+    /// chained (untouched) or `bytes` does not fit (then it is left empty).
     pub fn refill(self, bytes: &[u8]) -> Result<Mbuf, Mbuf> {
         if self.segments() > 1 {
             return Err(self);

@@ -12,20 +12,23 @@
 //! Figures are medians of `--runs` windows of `--secs` each, taken while the loop runs.
 //! They are measurements, never pass/fail criteria (docs/BENCHMARKS.md).
 //!
-//! Adding a scenario: write a `frames` function (the templates, each with its in-port)
-//! and a `setup` function (the `Net` and, once the load-balancing path is in the worker,
-//! services and pre-populated connections), then add a row to [`scenarios`].
+//! Layout: `scenarios.rs` holds the table (add rows there: a `frames` function for the
+//! templates, each with its in-port, and a `setup` function for the `Net` and, once the
+//! load-balancing path is in the worker, services and pre-populated connections);
+//! `report.rs` the figures and their table/JSON; this file the ports, the generator,
+//! the loops and the measuring.
+
+mod lb;
+mod report;
+mod scenarios;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
+use report::{json, markdown, median, Measured};
 use rvs::dataplane::worker::{PortQueues, Worker};
 use rvs::dataplane::{Counter, WorkerCounters};
 use rvs::dpdk::{self, Eal, Mbuf, Mempool, Port, PortConfig, Ring, RingPort, RxBurst, BURST_SIZE};
-use rvs::net::{Ipv4Net, Net, PortNet, Route, RouteTable};
-use rvs::wire::ethernet::{EtherType, EthernetAddress, EthernetRepr};
-use rvs::wire::ipv4::{IpProtocol, Ipv4Repr};
-use rvs::wire::udp::UdpPacket;
-use std::net::Ipv4Addr;
+use scenarios::{scenarios, Frame, Lab, LoopKind, Scenario, Setup};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -50,7 +53,7 @@ const POOL_CACHE: u32 = 256;
     version,
     about = "Packets per core through the rvs worker loop over net_ring ports"
 )]
-struct Args {
+pub(crate) struct Args {
     /// Seconds per measured window.
     #[arg(long, default_value_t = 2.0)]
     secs: f64,
@@ -72,263 +75,9 @@ struct Args {
     /// List the scenarios and exit.
     #[arg(long)]
     list: bool,
-}
-
-/// What a scenario can know about its ports when it builds frames and state.
-struct Lab {
-    /// MAC address of each port, by port index: `02:72:76:00:00:<index>`, for `net`
-    /// and for frames (ring ports themselves have MAC 0 and do not filter).
-    macs: Vec<[u8; 6]>,
-}
-
-/// One pre-built frame the generator offers on `port`'s RX rings.
-struct Frame {
-    /// Port index the frame arrives on.
-    port: usize,
-    /// The whole Ethernet frame, without FCS.
-    bytes: Vec<u8>,
-}
-
-/// What the loop under test needs. Grows with the worker: services, dests and
-/// pre-populated connections go here when the load-balancing path lands.
-struct Setup {
-    /// Appliance networking (ports, routes, pre-learnt neighbours).
-    net: Arc<Net>,
-}
-
-/// Which loop handles the packets.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum LoopKind {
-    /// The bench's own rx burst → tx burst (to the next port) loop: the cost of just
-    /// moving packets through these ports, the ceiling every other figure is read against.
-    IoFwd,
-    /// The real `rvs::dataplane::worker::Worker` loop.
-    Worker,
-}
-
-/// One row of the benchmark table.
-struct Scenario {
-    /// Name in the table and for `--scenario`.
-    name: &'static str,
-    /// What is measured, in one line.
-    about: &'static str,
-    /// Ring ports (each with one RX and one TX ring per worker).
-    ports: usize,
-    /// Worker cores.
-    workers: usize,
-    /// Which loop runs on the workers.
-    kind: LoopKind,
-    /// The frames the generator cycles through, each with its in-port.
-    frames: fn(&Lab) -> Vec<Frame>,
-    /// The state the loop needs (routes, neighbours; later services and connections).
-    setup: fn(&Lab) -> Result<Setup>,
-}
-
-/// The scenarios, in table order. The first `io-fwd` row with the same worker count is
-/// every other row's baseline.
-fn scenarios() -> Vec<Scenario> {
-    vec![
-        Scenario {
-            name: "io-fwd",
-            about: "baseline: rx burst -> tx burst to the other port, nothing else",
-            ports: 2,
-            workers: 1,
-            kind: LoopKind::IoFwd,
-            frames: transit_udp_frames,
-            setup: two_subnets,
-        },
-        Scenario {
-            name: "route",
-            about: "worker: transit IPv4/UDP 64-byte frames routed between two ports (LPM, neighbour, TTL, MACs)",
-            ports: 2,
-            workers: 1,
-            kind: LoopKind::Worker,
-            frames: transit_udp_frames,
-            setup: two_subnets,
-        },
-        Scenario {
-            name: "io-fwd-2w",
-            about: "baseline with 2 workers",
-            ports: 2,
-            workers: 2,
-            kind: LoopKind::IoFwd,
-            frames: transit_udp_frames,
-            setup: two_subnets,
-        },
-        Scenario {
-            name: "route-2w",
-            about: "route with 2 workers",
-            ports: 2,
-            workers: 2,
-            kind: LoopKind::Worker,
-            frames: transit_udp_frames,
-            setup: two_subnets,
-        },
-    ]
-}
-
-/// Client side (port 0) and server side (port 1) of the transit scenarios.
-const CLIENT_NET: &str = "198.51.100.0/24";
-const CLIENT_LOCAL: &str = "198.51.100.1/24";
-const CLIENT_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
-const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x00, 0x10];
-const SERVER_NET: &str = "203.0.113.0/24";
-const SERVER_LOCAL: &str = "203.0.113.1/24";
-const SERVER_HOST: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
-const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x10];
-/// Flows per direction (distinct source ports), so templates are not all one flow.
-const TRANSIT_FLOWS: u16 = 16;
-
-/// Minimum Ethernet frame without FCS: 64 bytes on the wire.
-const FRAME_LEN: usize = 60;
-
-/// A 60-byte (64 on the wire) IPv4/UDP frame from `src` to `dst` into a port with MAC
-/// `to_mac`, valid checksums, TTL 64.
-fn udp_frame(
-    from_mac: [u8; 6],
-    to_mac: [u8; 6],
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    sport: u16,
-    dport: u16,
-) -> Vec<u8> {
-    let mut b = vec![0u8; FRAME_LEN];
-    let eth = EthernetRepr {
-        dst_addr: EthernetAddress(to_mac),
-        src_addr: EthernetAddress(from_mac),
-        vlan_tci: None,
-        ethertype: EtherType::Ipv4,
-    };
-    let l3 = eth.emit(&mut b).expect("60 bytes hold an Ethernet header");
-    let ip = Ipv4Repr {
-        src_addr: src,
-        dst_addr: dst,
-        protocol: IpProtocol::Udp,
-        payload_len: (FRAME_LEN - l3 - 20) as u16,
-        ttl: 64,
-        tos: 0,
-        ident: sport,
-        dont_frag: true,
-    };
-    let l4 = l3 + ip.emit(&mut b[l3..]).expect("room for an IPv4 header");
-    let mut udp = UdpPacket::new_unchecked(&mut b[l4..]);
-    udp.set_src_port(sport);
-    udp.set_dst_port(dport);
-    udp.set_len((FRAME_LEN - l4) as u16);
-    udp.fill_checksum(src, dst);
-    b
-}
-
-/// Client → server frames on port 0 and server → client frames on port 1.
-fn transit_udp_frames(lab: &Lab) -> Vec<Frame> {
-    let mut v = Vec::new();
-    for i in 0..TRANSIT_FLOWS {
-        v.push(Frame {
-            port: 0,
-            bytes: udp_frame(
-                CLIENT_MAC,
-                lab.macs[0],
-                CLIENT_HOST,
-                SERVER_HOST,
-                10_000 + i,
-                9,
-            ),
-        });
-        v.push(Frame {
-            port: 1,
-            bytes: udp_frame(
-                SERVER_MAC,
-                lab.macs[1],
-                SERVER_HOST,
-                CLIENT_HOST,
-                9,
-                10_000 + i,
-            ),
-        });
-    }
-    v
-}
-
-/// Port 0 on the client subnet, port 1 on the server subnet, both hosts' MACs already
-/// learnt so no ARP happens in the measured loop.
-fn two_subnets(lab: &Lab) -> Result<Setup> {
-    let net = |s: &str| -> Result<Ipv4Net> { s.parse().map_err(|e| anyhow!("{s}: {e:?}")) };
-    let ports = vec![
-        PortNet {
-            mac: lab.macs[0],
-            addrs: vec![net(CLIENT_LOCAL)?],
-            vips: vec![],
-            exception_path: false,
-            mtu: 1500,
-        },
-        PortNet {
-            mac: lab.macs[1],
-            addrs: vec![net(SERVER_LOCAL)?],
-            vips: vec![],
-            exception_path: false,
-            mtu: 1500,
-        },
-    ];
-    let routes = RouteTable::new(vec![
-        Route {
-            prefix: net(CLIENT_NET)?,
-            via: None,
-            port: 0,
-        },
-        Route {
-            prefix: net(SERVER_NET)?,
-            via: None,
-            port: 1,
-        },
-    ]);
-    let n = Arc::new(Net::new(ports, routes));
-    n.neigh().learn(CLIENT_HOST, CLIENT_MAC, 0);
-    n.neigh().learn(SERVER_HOST, SERVER_MAC, 0);
-    Ok(Setup { net: n })
-}
-
-/// The median of one figure over the windows.
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
-
-/// What one scenario measured (medians over the windows).
-struct Result1 {
-    name: &'static str,
-    about: &'static str,
-    workers: usize,
-    kind: LoopKind,
-    /// Packets per second per worker, in millions.
-    mpps_per_worker: f64,
-    /// Sum over workers.
-    mpps_total: f64,
-    /// Busy TSC cycles per received packet.
-    cycles_per_pkt: f64,
-    /// The same in nanoseconds.
-    ns_per_pkt: f64,
-    /// Share of wall time the workers spent in loops that moved packets (low: the
-    /// generator could not keep up, so Mpps understates the loop; cycles/packet holds).
-    busy_share: f64,
-    /// Share of wall time the workers were actually running (the rest, other processes
-    /// had their core); `None` without /proc schedstat.
-    on_cpu_share: Option<f64>,
-    /// Packets per second of CPU time the workers actually got, in millions: Mpps per
-    /// worker as if it had its core to itself (idle polling included).
-    mpps_per_cpu_sec: Option<f64>,
-    /// Totals over the whole scenario (warm-up included), for sanity.
-    rx_pkts: u64,
-    tx_pkts: u64,
-    forwarded: u64,
-    drops: u64,
+    /// New connections per scheduler for this many distinct flows (0 = skip that table).
+    #[arg(long, default_value_t = 1_000_000)]
+    new_conns: u32,
 }
 
 /// Counter snapshot of all workers.
@@ -491,7 +240,7 @@ fn build_worker(
         tsc_start: dpdk::rdtsc(),
         pool,
         announce: false,
-        lb: None,
+        lb: setup.lb.as_ref().map(|l| l.path(index)),
     }
 }
 
@@ -503,7 +252,7 @@ fn run_scenario(
     pool: &Arc<Mempool>,
     cores: &Cores,
     args: &Args,
-) -> Result<Result1> {
+) -> Result<Measured> {
     let w = sc.workers;
     let mut ports: Vec<RingPort> = Vec::new();
     let mut feeds: Vec<Feed> = Vec::new();
@@ -553,7 +302,8 @@ fn run_scenario(
         drains.extend(tx);
     }
     let lab = Lab { macs };
-    let frames = Arc::new((sc.frames)(&lab));
+    let setup = (sc.setup)(&lab)?;
+    let frames = Arc::new((sc.frames)(&setup, &lab));
     for (f, &(p, q)) in feeds.iter_mut().zip(&feed_port) {
         f.templates = (0..frames.len()).filter(|&i| frames[i].port == p).collect();
         // Start each queue at a different template so workers see different flows.
@@ -561,7 +311,6 @@ fn run_scenario(
             f.next = q % f.templates.len();
         }
     }
-    let setup = (sc.setup)(&lab)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let gen_core = cores.generator();
@@ -653,7 +402,7 @@ fn run_scenario(
     }
     let total = median(mpps);
     let cycles = median(cpp);
-    Ok(Result1 {
+    Ok(Measured {
         name: sc.name,
         about: sc.about,
         workers: w,
@@ -672,86 +421,6 @@ fn run_scenario(
     })
 }
 
-/// cycles/packet of this row over the io-fwd row with the same worker count.
-fn ratio(r: &Result1, all: &[Result1]) -> Option<f64> {
-    let base = all
-        .iter()
-        .find(|b| b.kind == LoopKind::IoFwd && b.workers == r.workers)?;
-    (base.cycles_per_pkt > 0.0).then(|| r.cycles_per_pkt / base.cycles_per_pkt)
-}
-
-fn markdown(results: &[Result1], tsc_hz: u64, cores: usize, args: &Args) -> String {
-    let mut s = String::new();
-    s.push_str(&format!(
-        "Medians of {} windows of {:.1} s after {:.1} s warm-up; 60-byte frames (64 on the wire); \
-         TSC {:.3} GHz; {} core(s) online, generator on core 0.\n\n",
-        args.runs,
-        args.secs,
-        args.warmup_secs,
-        tsc_hz as f64 / 1e9,
-        cores
-    ));
-    s.push_str("| scenario | workers | Mpps/worker | Mpps total | cycles/pkt | ns/pkt | x io-fwd | busy | on-CPU | Mpps/CPU-s | drops |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for r in results {
-        let x = ratio(r, results).map_or("-".to_string(), |x| format!("{x:.2}"));
-        s.push_str(&format!(
-            "| {} | {} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {:.0}% | {} | {} | {} |\n",
-            r.name,
-            r.workers,
-            r.mpps_per_worker,
-            r.mpps_total,
-            r.cycles_per_pkt,
-            r.ns_per_pkt,
-            x,
-            r.busy_share * 100.0,
-            r.on_cpu_share
-                .map_or("-".to_string(), |x| format!("{:.0}%", x * 100.0)),
-            r.mpps_per_cpu_sec
-                .map_or("-".to_string(), |x| format!("{x:.2}")),
-            r.drops
-        ));
-    }
-    s.push('\n');
-    for r in results {
-        s.push_str(&format!("- `{}`: {}\n", r.name, r.about));
-    }
-    s
-}
-
-fn json(results: &[Result1], tsc_hz: u64) -> String {
-    let rows: Vec<String> = results
-        .iter()
-        .map(|r| {
-            format!(
-                "{{\"name\":\"{}\",\"workers\":{},\"mpps_per_worker\":{:.4},\"mpps_total\":{:.4},\
-                 \"cycles_per_pkt\":{:.2},\"ns_per_pkt\":{:.3},\"ratio_to_io_fwd\":{},\
-                 \"busy_share\":{:.4},\"on_cpu_share\":{},\"mpps_per_cpu_sec\":{},\"rx_pkts\":{},\"tx_pkts\":{},\"forwarded\":{},\"drops\":{}}}",
-                r.name,
-                r.workers,
-                r.mpps_per_worker,
-                r.mpps_total,
-                r.cycles_per_pkt,
-                r.ns_per_pkt,
-                ratio(r, results).map_or("null".to_string(), |x| format!("{x:.4}")),
-                r.busy_share,
-                r.on_cpu_share
-                    .map_or("null".to_string(), |x| format!("{x:.4}")),
-                r.mpps_per_cpu_sec
-                    .map_or("null".to_string(), |x| format!("{x:.4}")),
-                r.rx_pkts,
-                r.tx_pkts,
-                r.forwarded,
-                r.drops
-            )
-        })
-        .collect();
-    format!(
-        "{{\"tsc_hz\":{tsc_hz},\"scenarios\":[{}]}}\n",
-        rows.join(",")
-    )
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
     let table = scenarios();
@@ -766,8 +435,10 @@ fn main() -> Result<()> {
             bail!("unknown scenario {name:?} (see --list)");
         }
     }
-    if args.secs.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || args.runs == 0 {
-        bail!("--secs must be > 0 and --runs >= 1");
+    // Duration::from_secs_f64 panics on negative or huge values: refuse them here.
+    let sane = |x: f64| x.is_finite() && (0.0..=3600.0).contains(&x);
+    if !sane(args.secs) || args.secs == 0.0 || !sane(args.warmup_secs) || args.runs == 0 {
+        bail!("--secs must be in (0, 3600], --warmup-secs in [0, 3600], --runs >= 1");
     }
     let eal_args: Vec<String> = [
         "--no-huge".to_string(),
@@ -802,6 +473,21 @@ fn main() -> Result<()> {
         print!("{}", json(&results, tsc_hz));
     } else {
         print!("{}", markdown(&results, tsc_hz, cores.ids.len(), &args));
+    }
+    if args.new_conns > 0 && !args.json {
+        println!();
+        println!(
+            "New connections ({} distinct SYNs through the LB path into an empty table, one thread, \
+             NAT service with 3 real servers; schedule + insert + transform + copying the frame in):",
+            args.new_conns
+        );
+        println!();
+        println!("| scheduler | ns/new conn | new conns/s (M) |");
+        println!("|---|---:|---:|");
+        for sched in rvs::lb::sched::NAMES {
+            let ns = lb::new_conn_ns(args.new_conns, sched)?;
+            println!("| {sched} | {ns:.0} | {:.2} |", 1e3 / ns);
+        }
     }
     drop(pool);
     drop(eal);
