@@ -72,15 +72,7 @@ impl Plan {
                 name: p.name.clone(),
                 device: p.device.to_string(),
                 addrs: p.addresses.clone(),
-                vips: cfg
-                    .services
-                    .iter()
-                    .filter(|s| s.arp_port.as_deref() == Some(p.name.as_str()))
-                    .filter_map(|s| match s.key {
-                        crate::config::ServiceKey::Addr { vip, .. } => Some(vip),
-                        crate::config::ServiceKey::Mark(_) => None,
-                    })
-                    .collect(),
+                vips: vips_of(cfg, &p.name),
                 tap: p.exception_path.as_ref().map(|e| e.tap_name.clone()),
                 mtu: p.mtu,
                 promiscuous: p.promiscuous,
@@ -116,5 +108,51 @@ impl Plan {
             mbuf_cache: cfg.tables.mbuf_cache,
             gratuitous_arp: cfg.settings.gratuitous_arp,
         }
+    }
+}
+
+/// The VIPs a port answers ARP for: those of the address services whose ARP port it is,
+/// and the single addresses (/32 rules) of the marks of mark services whose ARP port it is.
+fn vips_of(cfg: &crate::config::Config, port: &str) -> Vec<Ipv4Addr> {
+    let mut vips = Vec::new();
+    for s in cfg
+        .services
+        .iter()
+        .filter(|s| s.arp_port.as_deref() == Some(port))
+    {
+        match s.key {
+            crate::config::ServiceKey::Addr { vip, .. } => vips.push(vip),
+            crate::config::ServiceKey::Mark(m) => vips.extend(
+                cfg.marks
+                    .iter()
+                    .filter(|mk| mk.mark == m)
+                    .flat_map(|mk| mk.rules.iter())
+                    .filter(|r| r.vip.len == 32)
+                    .map(|r| r.vip.addr),
+            ),
+        }
+    }
+    vips.sort();
+    vips.dedup();
+    vips
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mark_only_vips_are_answered_for_on_their_port() {
+        let text = std::fs::read_to_string("configs/lab-tun.toml").unwrap();
+        // Move the mark rules to a VIP no address service uses.
+        let text = text.replace(
+            "{ proto = \"udp\", vip = \"192.0.2.10\"",
+            "{ proto = \"udp\", vip = \"192.0.2.77\"",
+        );
+        let cfg = crate::config::Config::from_str_named(&text, "lab-tun.toml").unwrap();
+        let plan = Plan::from_config(&cfg);
+        let vips = &plan.ports[0].vips;
+        assert!(vips.contains(&Ipv4Addr::new(192, 0, 2, 77)), "{vips:?}");
+        assert!(vips.contains(&Ipv4Addr::new(192, 0, 2, 10)), "{vips:?}");
     }
 }
