@@ -1,0 +1,157 @@
+//! Client-side building blocks for the phase-3 lab scenarios (UDP, persistence, quiescing,
+//! full table): a UDP client that reports each reply's source address, repeated curl runs,
+//! and background downloads that outlive one shell command. Everything runs inside the
+//! lab's namespaces; background processes are killed by pid when dropped.
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::lab::Lab;
+
+/// The UDP client: one line per datagram, `<reply source ip:port> <reply payload>` or
+/// `TIMEOUT`. argv: VIP PORT COUNT same|new (same = one socket for all datagrams, new = a
+/// fresh socket, hence a fresh source port, for each). Payloads are `dgram-<i>`.
+const UDP_CLIENT: &str = r#"
+import socket, sys
+vip, port, count, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+s = None
+for i in range(count):
+    if s is None or mode == "new":
+        if s is not None:
+            s.close()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(3)
+    s.sendto(("dgram-%d" % i).encode(), (vip, port))
+    try:
+        data, src = s.recvfrom(2048)
+        print("%s:%d %s" % (src[0], src[1], data.decode()), flush=True)
+    except socket.timeout:
+        print("TIMEOUT", flush=True)
+"#;
+
+/// One UDP reply as the client saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UdpReply {
+    /// Source `ip:port` of the reply datagram (what `recvfrom` returned).
+    pub from: String,
+    /// The real server's name (udpecho.py prefixes its reply with it).
+    pub server: String,
+    /// The rest of the reply: the echoed payload.
+    pub payload: String,
+}
+
+/// Sends `count` datagrams to `vip:port` from `host`, one at a time, each waiting up to
+/// 3 s for its reply. `None` marks a datagram that got no reply.
+pub fn udp_exchange(
+    lab: &Lab,
+    host: &str,
+    vip: &str,
+    port: u16,
+    count: usize,
+    fresh_socket_each: bool,
+) -> Vec<Option<UdpReply>> {
+    let mode = if fresh_socket_each { "new" } else { "same" };
+    let out = lab.sh_ok(
+        host,
+        &format!("/usr/bin/python3 - {vip} {port} {count} {mode} <<'PYEOF'\n{UDP_CLIENT}\nPYEOF"),
+    );
+    out.lines()
+        .map(|l| {
+            let mut parts = l.trim().splitn(3, ' ');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(from), Some(server), Some(payload)) => Some(UdpReply {
+                    from: from.to_string(),
+                    server: server.to_string(),
+                    payload: payload.to_string(),
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Waits until one datagram to `vip:port` from `host` gets any reply (ARP on both sides
+/// resolved, rvsd forwarding), up to `secs`.
+pub fn udp_ready(lab: &Lab, host: &str, vip: &str, port: u16, secs: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Some(Some(_)) = udp_exchange(lab, host, vip, port, 1, true).first() {
+            return true;
+        }
+    }
+    false
+}
+
+/// Runs `n` sequential `curl -sf` GETs of `url` from `host` (with extra curl `opts`, e.g.
+/// `--interface 192.0.2.3`) and returns one line per request: the body (a real server's
+/// name) or `FAIL`.
+pub fn curl_n(lab: &Lab, host: &str, url: &str, n: usize, opts: &str) -> String {
+    lab.sh_ok(
+        host,
+        &format!("for i in $(seq {n}); do curl -sf -m 5 {opts} {url} || echo FAIL; done"),
+    )
+}
+
+/// A process started in a lab namespace that the test waits for later (a slow download).
+/// Killed by pid on drop if still running.
+pub struct Background {
+    child: Option<Child>,
+    what: String,
+}
+
+impl Background {
+    /// Starts `cmd` (exec'd by sh, so the pid is the command itself) inside `host`,
+    /// collecting its stdout and stderr.
+    pub fn start(lab: &Lab, host: &str, cmd: &str) -> Background {
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lab.ns(host),
+                "sh",
+                "-c",
+                &format!("exec {cmd}"),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn in namespace");
+        Background {
+            child: Some(child),
+            what: cmd.to_string(),
+        }
+    }
+
+    /// True while the process runs.
+    pub fn running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Waits up to `secs` for the process to end and returns its output; fails the test
+    /// if it is still running then.
+    pub fn finish(mut self, secs: u64) -> Output {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while self.running() {
+            assert!(
+                Instant::now() < deadline,
+                "background command still running after {secs} s: {}",
+                self.what
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let child = self.child.take().expect("finish consumes a started child");
+        child.wait_with_output().expect("collect background output")
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
