@@ -6,7 +6,7 @@
 mod common;
 use common::lab::lab_available;
 use common::rvsd::Rvsd;
-use common::scenario::{udp_exchange, udp_ready, UdpReply};
+use common::scenario::{serial, udp_exchange, udp_ready, UdpReply};
 use common::topo::{NatLab, OneArmed, OneArmedLab};
 
 /// Every datagram got a reply from `from`, naming a server and echoing its payload.
@@ -48,6 +48,7 @@ fn nat_udp_replies_come_from_the_vip_and_new_flows_take_turns() {
     if !lab_available("nat_udp_replies_come_from_the_vip_and_new_flows_take_turns") {
         return;
     }
+    let _serial = serial();
     let nat = NatLab::new();
     let rvsd = nat.rvsd("lab-nat.toml", &[("ops = true", "ops = false")]);
     let lab = &nat.lab;
@@ -87,6 +88,7 @@ fn nat_udp_ops_schedules_each_datagram_of_one_socket() {
     if !lab_available("nat_udp_ops_schedules_each_datagram_of_one_socket") {
         return;
     }
+    let _serial = serial();
     let nat = NatLab::new();
     let rvsd = nat.rvsd("lab-nat.toml", &[]);
     let lab = &nat.lab;
@@ -121,6 +123,7 @@ fn dr_udp_replies_come_straight_from_the_real_servers() {
     if !lab_available("dr_udp_replies_come_straight_from_the_real_servers") {
         return;
     }
+    let _serial = serial();
     let mut dr = OneArmedLab::new(OneArmed::Dr);
     for i in 1..=3 {
         let h = format!("rs{i}");

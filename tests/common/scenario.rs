@@ -155,3 +155,15 @@ impl Drop for Background {
         }
     }
 }
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs the lab tests of one test binary one at a time: `derived_config` names its temp
+/// dir after the process and the example, so two tests on the same example would share
+/// (and delete) one dir, and two busy-polling rvsd on a small machine starve each other.
+/// A test that failed while holding the lock does not stop the others.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
