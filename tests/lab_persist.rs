@@ -11,7 +11,7 @@
 mod common;
 use common::lab::lab_available;
 use common::rvsd::Rvsd;
-use common::scenario::{curl_n, serial, Background};
+use common::scenario::{curl_n, serial, slow_get};
 use common::topo::{tally, OneArmed, OneArmedLab};
 use std::time::Duration;
 
@@ -74,11 +74,7 @@ fn dr_persistence_pins_a_client_until_the_template_expires() {
     );
     // Phase 3: a live connection keeps its template alive past the persistence timeout
     // (IPVS re-arms a template that still controls connections).
-    let slow = Background::start(
-        lab,
-        "client",
-        "curl -sf -m 40 --limit-rate 100k -o /dev/null -w '%{size_download}' http://192.0.2.10/bytes/800000",
-    );
+    let slow = slow_get(lab, "client", "192.0.2.10", 80, 800_000, 100_000);
     std::thread::sleep(Duration::from_secs(5));
     let mut slow = slow;
     if !slow.running() {
@@ -99,7 +95,7 @@ fn dr_persistence_pins_a_client_until_the_template_expires() {
     );
     let out = slow.finish(40);
     assert!(out.status.success(), "slow download failed: {out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "800000");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "800000 200 ok");
     let log = rvsd.stop();
     assert!(Rvsd::counter_in(&log, "dr_out") > 0, "{log}");
     assert_eq!(Rvsd::counter_in(&log, "drop_table_full"), 0, "{log}");

@@ -29,6 +29,65 @@ for i in range(count):
         print("TIMEOUT", flush=True)
 "#;
 
+/// A slow HTTP reader: GET http://HOST:PORT/bytes/N, then read the body at RATE bytes/s
+/// through a small receive buffer (so the server cannot park the body in the client's
+/// kernel and the connection really lasts N / RATE seconds; curl's `--limit-rate` lets
+/// a download finish several times faster than asked). Prints `<bytes> <status> ok` or
+/// `<bytes> <status> corrupt` (the body checked against httpd.py's pattern).
+/// argv: HOST PORT N RATE.
+const SLOW_GET: &str = r#"
+import hashlib, socket, sys, time
+sys.path.insert(0, "tests/lab")
+import httpd
+host, port, n, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+s.settimeout(30)
+s.connect((host, port))
+s.sendall(("GET /bytes/%d HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (n, host)).encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    buf += chunk
+head, _, body = buf.partition(b"\r\n\r\n")
+status = head.split(b" ")[1].decode() if b" " in head else "none"
+h = hashlib.sha256(body)
+got = len(body)
+start = time.time()
+while got < n:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    h.update(chunk)
+    got += len(chunk)
+    ahead = got / rate - (time.time() - start)
+    if ahead > 0:
+        time.sleep(ahead)
+ok = got == n and h.hexdigest() == hashlib.sha256(httpd.pattern(n)).hexdigest()
+print(got, status, "ok" if ok else "corrupt")
+"#;
+
+/// Starts a slow download of `n` bytes at `rate_bytes_per_sec` from `host` to
+/// `http://vip:port/bytes/n`; its stdout ends as `<n> 200 ok` when all went well.
+pub fn slow_get(
+    lab: &Lab,
+    host: &str,
+    vip: &str,
+    port: u16,
+    n: usize,
+    rate_bytes_per_sec: usize,
+) -> Background {
+    Background::start(
+        lab,
+        host,
+        &format!(
+            "/usr/bin/python3 - {vip} {port} {n} {rate_bytes_per_sec} <<'PYEOF'\n{SLOW_GET}\nPYEOF"
+        ),
+    )
+}
+
 /// One UDP reply as the client saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UdpReply {
