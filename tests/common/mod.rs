@@ -3,4 +3,5 @@
 
 pub mod lab;
 pub mod rvsd;
+pub mod scenario;
 pub mod topo;
