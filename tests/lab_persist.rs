@@ -200,7 +200,6 @@ fn dr_mark_service_keeps_a_client_on_one_server_across_ports() {
 /// A VIP that only a mark service uses must still be answered by ARP on the port whose
 /// subnet holds every rule's address (configs/README.md, `interface`).
 #[test]
-#[ignore = "rvsd bug: Plan::from_config (src/dataplane/plan.rs) collects ARP VIPs from address services only, so a mark-only VIP never resolves (drop_arp_ignored)"]
 fn dr_mark_only_vip_answers_arp() {
     if !lab_available("dr_mark_only_vip_answers_arp") {
         return;

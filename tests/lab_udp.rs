@@ -83,7 +83,6 @@ fn nat_udp_replies_come_from_the_vip_and_new_flows_take_turns() {
 /// RIP:53 (tests/fixtures/oracle/udp_ops/recording.txt); rvs may do that or rewrite
 /// them to VIP:53, but each reply must come from one of the two and echo the datagram.
 #[test]
-#[ignore = "rvsd bug: the dataplane ignores `ops` (src/dataplane/lbpath.rs never reads ServiceConfig::ops), so one socket sticks to one server"]
 fn nat_udp_ops_schedules_each_datagram_of_one_socket() {
     if !lab_available("nat_udp_ops_schedules_each_datagram_of_one_socket") {
         return;
