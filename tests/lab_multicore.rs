@@ -18,10 +18,7 @@ fn two_workers_carry_1000_concurrent_nat_connections() {
         nat.lab
             .sh_ok("client", &format!("ip addr add {extra} dev eth0"));
     }
-    let rvsd = nat.rvsd(
-        "lab-multicore.toml",
-        &[("method = \"nat\"", "port = 8080\nmethod = \"nat\"")],
-    );
+    let rvsd = nat.rvsd("lab-multicore.toml", &[]);
     let lab = &nat.lab;
     assert!(
         lab.wait_until("client", "curl -sf -m 2 http://203.0.113.10/", 15),
