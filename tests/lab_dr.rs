@@ -4,7 +4,7 @@
 mod common;
 use common::lab::lab_available;
 use common::rvsd::Rvsd;
-use common::topo::{tally, OneArmed, OneArmedLab};
+use common::topo::{tally, ten_mb_both_ways, OneArmed, OneArmedLab};
 
 #[test]
 fn dr_sh_keeps_each_client_address_on_one_server_and_carries_10mb() {
@@ -39,28 +39,7 @@ fn dr_sh_keeps_each_client_address_on_one_server_and_carries_10mb() {
         assert!(server.starts_with("rs") && n == 75, "{src}: {server} x{n}");
         all.insert(src, server);
     }
-    // The real servers answered directly: the director saw only the client's half.
-    let sha = lab.sh_ok(
-        "client",
-        "curl -sf -m 60 http://192.0.2.10/bytes/10485760 | sha256sum",
-    );
-    let want = lab.sh_ok("client", "/usr/bin/python3 -c \"import hashlib,sys; sys.path.insert(0,'tests/lab'); import httpd; print(hashlib.sha256(httpd.pattern(10485760)).hexdigest())\"");
-    assert_eq!(
-        sha.split_whitespace().next(),
-        want.split_whitespace().next(),
-        "download corrupted"
-    );
-    let up = lab.sh_ok(
-        "client",
-        "head -c 10485760 /dev/urandom > /tmp/rvs-dr-$$ && sha256sum /tmp/rvs-dr-$$ | cut -d' ' -f1 && \
-         curl -sf -m 60 --data-binary @/tmp/rvs-dr-$$ http://192.0.2.10/upload; rm -f /tmp/rvs-dr-$$",
-    );
-    let mut l = up.lines();
-    let local = l.next().unwrap().trim().to_string();
-    assert!(
-        l.next().unwrap_or_default().ends_with(&local),
-        "upload corrupted"
-    );
+    ten_mb_both_ways(lab, "client", "192.0.2.10");
     let log = rvsd.stop();
     assert!(Rvsd::counter_in(&log, "dr_out") > 0, "{log}");
     assert_eq!(

@@ -4,18 +4,7 @@
 mod common;
 use common::lab::lab_available;
 use common::rvsd::Rvsd;
-use common::topo::{tally, NatLab};
-
-const TEN_MB: usize = 10 * 1024 * 1024;
-
-/// sha256 of httpd.py's deterministic /bytes/N body.
-fn pattern_sha(n: usize) -> String {
-    let out = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", &format!("import hashlib,sys; sys.path.insert(0,'tests/lab'); import httpd; print(hashlib.sha256(httpd.pattern({n})).hexdigest())")])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use common::topo::{tally, ten_mb_both_ways, NatLab};
 
 #[test]
 fn nat_rr_balances_300_requests_and_carries_10mb_both_ways() {
@@ -49,30 +38,7 @@ fn nat_rr_balances_300_requests_and_carries_10mb_both_ways() {
         "rr must spread evenly: {t:?}"
     );
 
-    let sha = lab.sh_ok(
-        "client",
-        &format!("curl -sf -m 60 http://203.0.113.10/bytes/{TEN_MB} | sha256sum"),
-    );
-    assert_eq!(
-        sha.split_whitespace().next().unwrap(),
-        pattern_sha(TEN_MB),
-        "download corrupted"
-    );
-
-    let up = lab.sh_ok(
-        "client",
-        &format!(
-            "head -c {TEN_MB} /dev/urandom > /tmp/rvs-up-$$ && sha256sum /tmp/rvs-up-$$ | cut -d' ' -f1 && \
-             curl -sf -m 60 --data-binary @/tmp/rvs-up-$$ -H 'Content-Type: application/octet-stream' http://203.0.113.10/upload; rm -f /tmp/rvs-up-$$"
-        ),
-    );
-    let mut lines = up.lines();
-    let local = lines.next().unwrap().trim().to_string();
-    let reply = lines.next().unwrap_or_default();
-    assert!(
-        reply.ends_with(&local),
-        "upload sha mismatch: local {local}, server said {reply}"
-    );
+    ten_mb_both_ways(lab, "client", "203.0.113.10");
 
     let log = rvsd.stop();
     assert!(Rvsd::counter_in(&log, "conns_new") >= 303, "{log}");

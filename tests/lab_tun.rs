@@ -6,7 +6,7 @@
 mod common;
 use common::lab::lab_available;
 use common::rvsd::Rvsd;
-use common::topo::{tally, OneArmed, OneArmedLab};
+use common::topo::{tally, ten_mb_both_ways, OneArmed, OneArmedLab};
 
 #[test]
 fn tun_wrr_follows_weights_and_upload_needs_frag_needed() {
@@ -34,27 +34,7 @@ fn tun_wrr_follows_weights_and_upload_needs_frag_needed() {
         "{t:?}"
     );
 
-    let want = lab.sh_ok("client", "/usr/bin/python3 -c \"import hashlib,sys; sys.path.insert(0,'tests/lab'); import httpd; print(hashlib.sha256(httpd.pattern(10485760)).hexdigest())\"");
-    let sha = lab.sh_ok(
-        "client",
-        "curl -sf -m 60 http://192.0.2.10/bytes/10485760 | sha256sum",
-    );
-    assert_eq!(
-        sha.split_whitespace().next(),
-        want.split_whitespace().next(),
-        "download corrupted"
-    );
-    let up = lab.sh_ok(
-        "client",
-        "head -c 10485760 /dev/urandom > /tmp/rvs-tun-$$ && sha256sum /tmp/rvs-tun-$$ | cut -d' ' -f1 && \
-         curl -sf -m 90 --data-binary @/tmp/rvs-tun-$$ http://192.0.2.10/upload; rm -f /tmp/rvs-tun-$$",
-    );
-    let mut l = up.lines();
-    let local = l.next().unwrap().trim().to_string();
-    assert!(
-        l.next().unwrap_or_default().ends_with(&local),
-        "upload corrupted or failed"
-    );
+    ten_mb_both_ways(lab, "client", "192.0.2.10");
     let log = rvsd.stop();
     assert!(Rvsd::counter_in(&log, "tun_out") > 0, "{log}");
     assert!(

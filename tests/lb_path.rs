@@ -12,40 +12,7 @@ fn a(d: u8) -> Ipv4Addr {
     Ipv4Addr::new(203, 0, 113, d)
 }
 
-/// Ethernet + IPv4 + TCP (20-byte header, `payload` bytes), checksums filled.
-fn tcp(
-    src: Ipv4Addr,
-    sport: u16,
-    dst: Ipv4Addr,
-    dport: u16,
-    flags: u8,
-    dst_mac: [u8; 6],
-    src_mac: [u8; 6],
-) -> Vec<u8> {
-    let mut f = vec![0u8; 54];
-    f[0..6].copy_from_slice(&dst_mac);
-    f[6..12].copy_from_slice(&src_mac);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    {
-        let ip = &mut f[14..34];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&40u16.to_be_bytes());
-        ip[8] = 64;
-        ip[9] = proto::TCP;
-        ip[12..16].copy_from_slice(&src.octets());
-        ip[16..20].copy_from_slice(&dst.octets());
-    }
-    Ipv4Packet::new_unchecked(&mut f[14..34]).fill_checksum();
-    {
-        let t = &mut f[34..54];
-        t[0..2].copy_from_slice(&sport.to_be_bytes());
-        t[2..4].copy_from_slice(&dport.to_be_bytes());
-        t[12] = 0x50;
-        t[13] = flags;
-    }
-    TcpPacket::new_unchecked(&mut f[34..54]).fill_checksum(src, dst);
-    f
-}
+use rvs::dataplane::testbed::tcp_frame as tcp;
 
 const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;

@@ -182,3 +182,35 @@ pub fn director(max_conns: u32, nat_sched: &str) -> (LbPath, Publisher) {
     let path = LbPath::new(shared, setup.publisher.reader(), 0);
     (path, setup.publisher)
 }
+
+/// A 60-byte Ethernet + IPv4 (DF) + TCP frame with valid checksums, for tests and
+/// benchmarks driving the testbed.
+pub fn tcp_frame(
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    flags: u8,
+    dst_mac: [u8; 6],
+    src_mac: [u8; 6],
+) -> Vec<u8> {
+    use crate::wire::{Ipv4Packet, TcpPacket};
+    let mut f = vec![0u8; 60];
+    f[0..6].copy_from_slice(&dst_mac);
+    f[6..12].copy_from_slice(&src_mac);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&40u16.to_be_bytes());
+    f[20] = 0x40; // DF
+    f[22] = 64;
+    f[23] = proto::TCP;
+    f[26..30].copy_from_slice(&src.octets());
+    f[30..34].copy_from_slice(&dst.octets());
+    Ipv4Packet::new_unchecked(&mut f[14..34]).fill_checksum();
+    f[34..36].copy_from_slice(&sport.to_be_bytes());
+    f[36..38].copy_from_slice(&dport.to_be_bytes());
+    f[46] = 0x50;
+    f[47] = flags;
+    TcpPacket::new_unchecked(&mut f[34..54]).fill_checksum(src, dst);
+    f
+}

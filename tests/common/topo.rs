@@ -189,3 +189,44 @@ impl OneArmedLab {
         Rvsd::start(dir, cfg)
     }
 }
+
+/// sha256 of httpd.py's deterministic `/bytes/N` body (computed by httpd.py's own code).
+pub fn pattern_sha(lab: &Lab, host: &str, n: usize) -> String {
+    lab.sh_ok(
+        host,
+        &format!(
+            "/usr/bin/python3 -c \"import hashlib,sys; sys.path.insert(0,'tests/lab'); import httpd; print(hashlib.sha256(httpd.pattern({n})).hexdigest())\""
+        ),
+    )
+    .trim()
+    .to_string()
+}
+
+/// A 10 MB download from `http://{vip}/bytes/...` and a 10 MB upload to `/upload`, both
+/// checked end to end by sha256 (the real server hashes what it received).
+pub fn ten_mb_both_ways(lab: &Lab, host: &str, vip: &str) {
+    const TEN_MB: usize = 10 * 1024 * 1024;
+    let sha = lab.sh_ok(
+        host,
+        &format!("curl -sf -m 90 http://{vip}/bytes/{TEN_MB} | sha256sum"),
+    );
+    assert_eq!(
+        sha.split_whitespace().next().unwrap_or(""),
+        pattern_sha(lab, host, TEN_MB),
+        "download corrupted"
+    );
+    let up = lab.sh_ok(
+        host,
+        &format!(
+            "f=$(mktemp /tmp/rvs-up.XXXXXX) && head -c {TEN_MB} /dev/urandom > $f && sha256sum $f | cut -d' ' -f1 && \
+             curl -sf -m 90 --data-binary @$f -H 'Content-Type: application/octet-stream' http://{vip}/upload; rm -f $f"
+        ),
+    );
+    let mut lines = up.lines();
+    let local = lines.next().unwrap_or_default().trim().to_string();
+    let reply = lines.next().unwrap_or_default();
+    assert!(
+        !local.is_empty() && reply.ends_with(&local),
+        "upload: local sha {local}, server said {reply:?}"
+    );
+}

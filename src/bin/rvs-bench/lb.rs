@@ -12,7 +12,7 @@ use rvs::dataplane::testbed::{self, CLIENT_MAC, PORT_MAC};
 use rvs::dataplane::{LbPath, LbShared, LbVerdict};
 use rvs::lb::flow::proto;
 use rvs::lb::service::Publisher;
-use rvs::wire::{HeadroomBuf, Ipv4Packet, PacketBuf, TcpPacket};
+use rvs::wire::{HeadroomBuf, PacketBuf};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
@@ -51,35 +51,7 @@ fn client(i: u32) -> (Ipv4Addr, u16) {
     )
 }
 
-/// Ethernet + IPv4 + TCP, checksums filled.
-fn tcp(
-    src: Ipv4Addr,
-    sport: u16,
-    dst: Ipv4Addr,
-    dport: u16,
-    flags: u8,
-    dmac: [u8; 6],
-    smac: [u8; 6],
-) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    f[0..6].copy_from_slice(&dmac);
-    f[6..12].copy_from_slice(&smac);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f[14] = 0x45;
-    f[16..18].copy_from_slice(&40u16.to_be_bytes());
-    f[20] = 0x40; // DF
-    f[22] = 64;
-    f[23] = proto::TCP;
-    f[26..30].copy_from_slice(&src.octets());
-    f[30..34].copy_from_slice(&dst.octets());
-    Ipv4Packet::new_unchecked(&mut f[14..34]).fill_checksum();
-    f[34..36].copy_from_slice(&sport.to_be_bytes());
-    f[36..38].copy_from_slice(&dport.to_be_bytes());
-    f[46] = 0x50;
-    f[47] = flags;
-    TcpPacket::new_unchecked(&mut f[34..54]).fill_checksum(src, dst);
-    f
-}
+use rvs::dataplane::testbed::tcp_frame as tcp;
 
 /// Fills a table of `flows` connections to `vip`:80 and remembers the sampled ones.
 pub fn populate(flows: u32, vip: Ipv4Addr) -> Result<Setup> {
