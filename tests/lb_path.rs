@@ -74,6 +74,43 @@ fn nat_both_ways_with_valid_checksums() {
 }
 
 #[test]
+fn service_and_dest_stats_count_conns_packets_and_bytes() {
+    let (mut lb, publisher) = director(1024, "rr");
+    let mut b = syn(40500, a(10), 80);
+    lb.handle(0, &mut b, 1);
+    let (rip, _) = ip_dst(&b);
+    let mut r = HeadroomBuf::new(&tcp(
+        rip,
+        8080,
+        a(2),
+        40500,
+        SYNACK,
+        PORT_MAC,
+        [2, 0, 0, 0, 0, rip.octets()[3]],
+    ));
+    lb.handle(0, &mut r, 1);
+    let mut again = HeadroomBuf::new(&tcp(a(2), 40500, a(10), 80, ACK, PORT_MAC, CLIENT_MAC));
+    lb.handle(0, &mut again, 1);
+    let table = publisher.current().clone();
+    let svc = table.lookup(proto::TCP, a(10), 80).unwrap();
+    let s = svc.stats().sum();
+    assert_eq!((s.conns, s.in_pkts, s.out_pkts), (1, 2, 1));
+    assert_eq!(
+        (s.in_bytes, s.out_bytes),
+        (2 * 40, 40),
+        "IP total length, as IPVS counts"
+    );
+    let i = svc.dests().iter().position(|d| d.addr == rip).unwrap();
+    let d = svc.dest_stats()[i].sum();
+    assert_eq!((d.conns, d.in_pkts, d.out_pkts), (1, 2, 1));
+    for (j, other) in svc.dest_stats().iter().enumerate() {
+        if j != i {
+            assert_eq!(other.sum().in_pkts, 0);
+        }
+    }
+}
+
+#[test]
 fn rr_spreads_new_connections_and_a_conn_stays_put() {
     let (mut lb, _p) = director(1024, "rr");
     let mut seen = Vec::new();

@@ -126,6 +126,10 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
             s.oerrors
         );
     }
+    let mut rt = rt;
+    if let Some(p) = rt.publisher() {
+        rvs::mgmt::services::log_stats(p.current());
+    }
     rt.stop();
     log::info!("rvsd stopped");
     Ok(if failed {

@@ -78,6 +78,7 @@ fn xform_drop(r: xform::DropReason) -> Counter {
 /// What a transform needs to know about the connection a packet belongs to.
 #[derive(Clone, Copy)]
 struct Target {
+    dest: Option<DestId>,
     dir: Dir,
     fwd: Fwd,
     caddr: Ipv4Addr,
@@ -90,6 +91,7 @@ struct Target {
 impl From<&Hit> for Target {
     fn from(h: &Hit) -> Self {
         Target {
+            dest: Some(h.dest),
             dir: h.dir,
             fwd: h.fwd,
             caddr: h.caddr,
@@ -222,6 +224,7 @@ impl LbPath {
             };
             let rport = if d.port == 0 { key.dport } else { d.port };
             let t = Target {
+                dest: d.table_id().map(DestId),
                 dir: Dir::In,
                 fwd: d.fwd,
                 caddr: key.saddr,
@@ -230,6 +233,9 @@ impl LbPath {
                 raddr: d.addr,
                 rport,
             };
+            if let Some((_, ds)) = d.stats() {
+                ds.worker(self.worker).add_conn();
+            }
             svc.stats().worker(self.worker).add_conn();
             return self.forward(in_port, pkt, l3, &t, now);
         }
@@ -312,6 +318,9 @@ impl LbPath {
             Err(_) => return LbVerdict::Drop(Counter::DropNoDest),
         };
         svc.stats().worker(self.worker).add_conn();
+        if let Some((_, ds)) = dest.stats() {
+            ds.worker(self.worker).add_conn();
+        }
         self.conns_new += 1;
         self.forward(in_port, pkt, l3, &Target::from(&hit), now)
     }
@@ -367,6 +376,11 @@ impl LbPath {
         hit: &Target,
         now: u32,
     ) -> LbVerdict {
+        // The IP length as received (what IPVS counts), before a transform changes it.
+        let ip_len = pkt
+            .data()
+            .get(l3 + 2..l3 + 4)
+            .map_or(0, |b| u64::from(u16::from_be_bytes([b[0], b[1]])));
         let dst = match hit.dir {
             Dir::In => hit.raddr,
             Dir::Out => hit.caddr,
@@ -419,10 +433,13 @@ impl LbPath {
             }
         };
         match v {
-            xform::Verdict::Forward => LbVerdict::Tx {
-                port: hop.port,
-                counter,
-            },
+            xform::Verdict::Forward => {
+                self.count(hit, ip_len);
+                LbVerdict::Tx {
+                    port: hop.port,
+                    counter,
+                }
+            }
             xform::Verdict::SendBack(IcmpSent::FragNeeded) => LbVerdict::Tx {
                 port: in_port,
                 counter: Counter::TxIcmpFragNeeded,
@@ -432,6 +449,28 @@ impl LbPath {
                 counter: Counter::TxIcmpTimeExceeded,
             },
             xform::Verdict::Drop(r) => LbVerdict::Drop(xform_drop(r)),
+        }
+    }
+
+    /// Per-service and per-dest packet and byte counters (this worker's block).
+    fn count(&self, t: &Target, bytes: u64) {
+        let Some((svc, dest)) = t
+            .dest
+            .and_then(|id| self.shared.conns.dest(id))
+            .and_then(|d| d.stats())
+        else {
+            return;
+        };
+        let w = self.worker;
+        match t.dir {
+            Dir::In => {
+                svc.worker(w).add_in(bytes);
+                dest.worker(w).add_in(bytes);
+            }
+            Dir::Out => {
+                svc.worker(w).add_out(bytes);
+                dest.worker(w).add_out(bytes);
+            }
         }
     }
 

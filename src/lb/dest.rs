@@ -6,8 +6,10 @@
 //! decision that is one connection stale is exactly what IPVS tolerates too
 //! (its counters are also updated without a lock).
 
+use crate::lb::stats::Stats;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// Index of a dest inside its service's dest list. Range: `0..dests.len()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,6 +59,9 @@ pub struct Dest {
     /// Id in the connection table's dest registry (u32::MAX until registered), so a
     /// worker turns a scheduled dest into a `DestId` without a search.
     table_id: AtomicU32,
+    /// (service stats, this dest's stats), set once when the dest is registered, so a
+    /// worker holding only the connection's dest can count its packets.
+    stats: OnceLock<(Arc<Stats>, Arc<Stats>)>,
 }
 
 impl Dest {
@@ -76,6 +81,7 @@ impl Dest {
             overloaded: AtomicBool::new(false),
             available: AtomicBool::new(true),
             table_id: AtomicU32::new(u32::MAX),
+            stats: OnceLock::new(),
         }
     }
 
@@ -89,6 +95,17 @@ impl Dest {
     /// holding this dest is published: the Release pairs with `table_id`'s Acquire).
     pub fn set_table_id(&self, id: u32) {
         self.table_id.store(id, Ordering::Release);
+    }
+
+    /// Attaches the service's and this dest's stats blocks (management thread, once).
+    pub fn set_stats(&self, service: Arc<Stats>, dest: Arc<Stats>) {
+        let _ = self.stats.set((service, dest));
+    }
+
+    /// The (service, dest) stats blocks, once attached.
+    #[inline]
+    pub fn stats(&self) -> Option<&(Arc<Stats>, Arc<Stats>)> {
+        self.stats.get()
     }
 
     /// Builder-style thresholds (`-x upper`, `-y lower`; 0 = off).

@@ -67,14 +67,50 @@ pub fn lb_setup(cfg: &Config) -> Result<LbSetup, Error> {
 /// the dest, before the table is published to workers.
 pub fn register_dests(conns: &ConnTable, table: &ServiceTable) -> Result<(), Error> {
     for svc in table.services() {
-        for d in svc.dests() {
+        for (d, ds) in svc.dests().iter().zip(svc.dest_stats()) {
             let id = conns
                 .register_dest(d)
                 .map_err(|e| Error::Table(e.to_string()))?;
             d.set_table_id(id.0);
+            d.set_stats(svc.stats().clone(), ds.clone());
         }
     }
     Ok(())
+}
+
+/// Logs every service's and real server's counters (`ipvsadm -L --stats` columns), as
+/// rvsd does at shutdown until the control socket can show them.
+pub fn log_stats(table: &ServiceTable) {
+    for svc in table.services() {
+        let s = svc.stats().sum();
+        log::info!(
+            "service {:?} {}: conns {} inpkts {} outpkts {} inbytes {} outbytes {}",
+            svc.config().key,
+            svc.sched_name(),
+            s.conns,
+            s.in_pkts,
+            s.out_pkts,
+            s.in_bytes,
+            s.out_bytes
+        );
+        for (d, ds) in svc.dests().iter().zip(svc.dest_stats()) {
+            let s = ds.sum();
+            log::info!(
+                "  -> {}:{} {:?} weight {} active {} inactive {}: conns {} inpkts {} outpkts {} inbytes {} outbytes {}",
+                d.addr,
+                d.port,
+                d.fwd,
+                d.weight(),
+                d.active_conns(),
+                d.inactive_conns(),
+                s.conns,
+                s.in_pkts,
+                s.out_pkts,
+                s.in_bytes,
+                s.out_bytes
+            );
+        }
+    }
 }
 
 /// The load balancer's view of a config service key.
