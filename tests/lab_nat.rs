@@ -42,6 +42,25 @@ fn nat_rr_balances_300_requests_and_carries_10mb_both_ways() {
 
     let log = rvsd.stop();
     assert!(Rvsd::counter_in(&log, "conns_new") >= 303, "{log}");
+    // The service's own counters (ipvsadm --stats columns) are logged at shutdown.
+    let svc = log
+        .lines()
+        .find(|l| l.contains("vport: 80 } rr: conns "))
+        .unwrap_or_else(|| panic!("no service stats line:\n{log}"));
+    let conns: u64 = svc
+        .split("conns ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(conns >= 303, "{svc}");
+    assert!(
+        svc.contains("outpkts ") && !svc.contains("outpkts 0 "),
+        "{svc}"
+    );
     assert!(
         Rvsd::counter_in(&log, "nat_in") > 0 && Rvsd::counter_in(&log, "nat_out") > 0,
         "{log}"

@@ -96,11 +96,16 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
         plan.ports.len(),
         plan.worker_cores.len()
     );
+    let mut rt = rt;
+    let mut rates = rvs::mgmt::rates::RateTracker::new();
     let mut failed = false;
     while !stop.load(Ordering::Relaxed) {
         if rt.failed() {
             failed = true;
             break;
+        }
+        if let Some(p) = rt.publisher() {
+            rates.poll(p.current(), std::time::Instant::now());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -126,9 +131,8 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
             s.oerrors
         );
     }
-    let mut rt = rt;
     if let Some(p) = rt.publisher() {
-        rvs::mgmt::services::log_stats(p.current());
+        rvs::mgmt::services::log_stats(p.current(), &rates);
     }
     rt.stop();
     log::info!("rvsd stopped");

@@ -2,4 +2,5 @@
 //! control socket, health checks and stats estimation). Runs on the management thread,
 //! never on a worker.
 
+pub mod rates;
 pub mod services;

@@ -80,18 +80,24 @@ pub fn register_dests(conns: &ConnTable, table: &ServiceTable) -> Result<(), Err
 
 /// Logs every service's and real server's counters (`ipvsadm -L --stats` columns), as
 /// rvsd does at shutdown until the control socket can show them.
-pub fn log_stats(table: &ServiceTable) {
+pub fn log_stats(table: &ServiceTable, rates: &crate::mgmt::rates::RateTracker) {
     for svc in table.services() {
         let s = svc.stats().sum();
+        let r = rates.rates(svc.config().key, None);
         log::info!(
-            "service {:?} {}: conns {} inpkts {} outpkts {} inbytes {} outbytes {}",
+            "service {:?} {}: conns {} inpkts {} outpkts {} inbytes {} outbytes {}; cps {} inpps {} outpps {} inbps {} outbps {}",
             svc.config().key,
             svc.sched_name(),
             s.conns,
             s.in_pkts,
             s.out_pkts,
             s.in_bytes,
-            s.out_bytes
+            s.out_bytes,
+            r.cps,
+            r.in_pps,
+            r.out_pps,
+            r.in_bps,
+            r.out_bps
         );
         for (d, ds) in svc.dests().iter().zip(svc.dest_stats()) {
             let s = ds.sum();
