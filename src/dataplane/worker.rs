@@ -18,6 +18,33 @@ pub struct PortQueues {
     pub tap: Option<(RxQueue, TxQueue)>,
 }
 
+/// The counter an appliance verdict is counted under (`ToKernel` without a tap is
+/// counted by the caller as `drop_no_exception_path`).
+pub fn net_counter(v: &Verdict) -> Counter {
+    match *v {
+        Verdict::Tx { kind, .. } => match kind {
+            TxKind::ArpReply => Counter::ArpReplies,
+            TxKind::EchoReply => Counter::EchoReplies,
+            TxKind::Forward => Counter::Forwarded,
+            TxKind::ArpRequest => Counter::ArpRequests,
+        },
+        Verdict::ToKernel => Counter::ToKernel,
+        Verdict::Consumed => Counter::Consumed,
+        Verdict::Drop(r) => match r {
+            DropReason::Malformed => Counter::DropMalformed,
+            DropReason::OtherHost => Counter::DropOtherHost,
+            DropReason::UnknownEthertype => Counter::DropUnknownEthertype,
+            DropReason::ArpIgnored => Counter::DropArpIgnored,
+            DropReason::NoRoute => Counter::DropNoRoute,
+            DropReason::NeighUnresolved => Counter::DropNeighUnresolved,
+            DropReason::TtlExceeded => Counter::DropTtlExceeded,
+            DropReason::NoExceptionPath => Counter::DropNoExceptionPath,
+            DropReason::NotForwardable => Counter::DropNotForwardable,
+            DropReason::NoService => Counter::DropNoService,
+        },
+    }
+}
+
 /// A worker's whole state: it owns it, nothing else writes it.
 pub struct Worker {
     /// Worker index (= queue index).
@@ -162,15 +189,11 @@ impl Worker {
         let c = &self.counters;
         match verdict {
             Verdict::Tx { port, kind } => {
-                c.inc(match kind {
-                    TxKind::ArpReply => Counter::ArpReplies,
-                    TxKind::EchoReply => Counter::EchoReplies,
-                    TxKind::Forward => Counter::Forwarded,
-                    TxKind::ArpRequest => {
-                        c.inc(Counter::DropNeighUnresolved);
-                        Counter::ArpRequests
-                    }
-                });
+                if kind == TxKind::ArpRequest {
+                    // The packet that needed the neighbour became the request.
+                    c.inc(Counter::DropNeighUnresolved);
+                }
+                c.inc(net_counter(&verdict));
                 c.inc(Counter::TxPkts);
                 match self.ports.get_mut(port as usize) {
                     Some(q) => q.tx.push(m),
@@ -184,19 +207,7 @@ impl Worker {
                 }
                 None => c.inc(Counter::DropNoExceptionPath),
             },
-            Verdict::Consumed => c.inc(Counter::Consumed),
-            Verdict::Drop(r) => c.inc(match r {
-                DropReason::Malformed => Counter::DropMalformed,
-                DropReason::OtherHost => Counter::DropOtherHost,
-                DropReason::UnknownEthertype => Counter::DropUnknownEthertype,
-                DropReason::ArpIgnored => Counter::DropArpIgnored,
-                DropReason::NoRoute => Counter::DropNoRoute,
-                DropReason::NeighUnresolved => Counter::DropNeighUnresolved,
-                DropReason::TtlExceeded => Counter::DropTtlExceeded,
-                DropReason::NoExceptionPath => Counter::DropNoExceptionPath,
-                DropReason::NotForwardable => Counter::DropNotForwardable,
-                DropReason::NoService => Counter::DropNoService,
-            }),
+            Verdict::Consumed | Verdict::Drop(_) => c.inc(net_counter(&verdict)),
         }
     }
 
