@@ -25,12 +25,13 @@ fn scapy(args: &[&str]) -> std::process::Output {
     out
 }
 
-#[test]
-fn appliance_golden_pcap() {
-    if !lab_available("appliance_golden_pcap") {
-        return;
-    }
-    let tag = format!("pcap{}", std::process::id());
+/// rvsd with one `net_pcap` port reading `in.pcap` (made by `script make`) and writing
+/// `out.pcap`, on lab-appliance.toml plus `services` (TOML appended). Runs it for 2 s,
+/// stops it, has `script check` dissect the output with scapy, and returns the log.
+fn run_pcap_case(tag: &str, script: &str, services: &str) -> String {
+    // Both cases derive their config into the same per-process temp dir: one at a time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!(
         "rvs-test-{}-lab-appliance-toml",
         std::process::id()
@@ -42,6 +43,7 @@ fn appliance_golden_pcap() {
         input.display(),
         output.display()
     );
+    let tag = format!("{tag}{}", std::process::id());
     let (dir, cfg) = derived_config(
         "lab-appliance.toml",
         &[
@@ -50,19 +52,10 @@ fn appliance_golden_pcap() {
             ("rvs-appliance", &tag),
         ],
     );
-    scapy(&[
-        "tests/pcap/appliance.py",
-        "make",
-        input.to_str().unwrap(),
-        PCAP_MAC,
-    ]);
-    // A VIP for the ARP case: a one-real service on 203.0.113.10.
     let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str(
-        "\n[[service]]\nproto = \"tcp\"\nvip = \"203.0.113.10\"\nport = 80\nscheduler = \"rr\"\n\
-         [[service.real]]\naddr = \"203.0.113.20\"\nmethod = \"dr\"\n",
-    );
+    text.push_str(services);
     std::fs::write(&cfg, text).unwrap();
+    scapy(&[script, "make", input.to_str().unwrap(), PCAP_MAC]);
     let mut rvsd = Rvsd::start(dir.clone(), cfg);
     rvsd.keep_files();
     assert!(
@@ -72,14 +65,24 @@ fn appliance_golden_pcap() {
     );
     std::thread::sleep(std::time::Duration::from_secs(2));
     let log = rvsd.stop();
-    let out = scapy(&[
-        "tests/pcap/appliance.py",
-        "check",
-        output.to_str().unwrap(),
-        PCAP_MAC,
-    ]);
+    let out = scapy(&[script, "check", output.to_str().unwrap(), PCAP_MAC]);
     std::fs::remove_dir_all(&dir).ok();
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+    log
+}
+
+#[test]
+fn appliance_golden_pcap() {
+    if !lab_available("appliance_golden_pcap") {
+        return;
+    }
+    // A VIP for the ARP case: a one-real service on 203.0.113.10.
+    let log = run_pcap_case(
+        "pcap",
+        "tests/pcap/appliance.py",
+        "\n[[service]]\nproto = \"tcp\"\nvip = \"203.0.113.10\"\nport = 80\nscheduler = \"rr\"\n\
+         [[service.real]]\naddr = \"203.0.113.20\"\nmethod = \"dr\"\n",
+    );
     assert_eq!(Rvsd::counter_in(&log, "arp_replies"), 2, "{log}");
     assert_eq!(Rvsd::counter_in(&log, "echo_replies"), 1, "{log}");
     assert_eq!(Rvsd::counter_in(&log, "gratuitous_arps"), 2, "{log}");
@@ -94,56 +97,18 @@ fn load_balancing_golden_pcap() {
     if !lab_available("load_balancing_golden_pcap") {
         return;
     }
-    let tag = format!("pcaplb{}", std::process::id());
-    let dir = std::env::temp_dir().join(format!(
-        "rvs-test-{}-lab-appliance-toml",
-        std::process::id()
-    ));
-    let input = dir.join("in.pcap");
-    let output = dir.join("out.pcap");
-    let device = format!(
-        "net_pcap0,rx_pcap={},tx_pcap={}",
-        input.display(),
-        output.display()
-    );
-    let (dir, cfg) = derived_config(
-        "lab-appliance.toml",
-        &[
-            ("net_af_packet0,iface=rvs-ext", &device),
-            ("exception_path = true", "exception_path = false"),
-            ("rvs-appliance", &tag),
-        ],
-    );
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    let mut services = String::new();
     for (vip, real, method, port) in [
         ("203.0.113.10", "203.0.113.11", "nat", "\nport = 8080"),
         ("203.0.113.20", "203.0.113.12", "dr", ""),
         ("203.0.113.30", "203.0.113.13", "tun", ""),
     ] {
-        text.push_str(&format!(
+        services.push_str(&format!(
             "\n[[service]]\nproto = \"tcp\"\nvip = \"{vip}\"\nport = 80\nscheduler = \"rr\"\n\
              [[service.real]]\naddr = \"{real}\"\nmethod = \"{method}\"{port}\n"
         ));
     }
-    std::fs::write(&cfg, text).unwrap();
-    scapy(&[
-        "tests/pcap/lb.py",
-        "make",
-        input.to_str().unwrap(),
-        PCAP_MAC,
-    ]);
-    let mut rvsd = Rvsd::start(dir.clone(), cfg);
-    rvsd.keep_files();
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    let log = rvsd.stop();
-    let out = scapy(&[
-        "tests/pcap/lb.py",
-        "check",
-        output.to_str().unwrap(),
-        PCAP_MAC,
-    ]);
-    std::fs::remove_dir_all(&dir).ok();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+    let log = run_pcap_case("pcaplb", "tests/pcap/lb.py", &services);
     for (name, n) in [
         ("nat_in", 1),
         ("nat_out", 1),
