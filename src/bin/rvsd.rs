@@ -90,13 +90,12 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     }
     log::info!("rvsd {} starting", rvs::version::VERSION);
     let lb = rvs::mgmt::services::lb_setup(cfg).context("services")?;
-    let rt = Runtime::start(&plan, Some(lb)).context("start-up")?;
+    let mut rt = Runtime::start(&plan, Some(lb)).context("start-up")?;
     log::info!(
         "rvsd running: {} port(s), {} worker(s)",
         plan.ports.len(),
         plan.worker_cores.len()
     );
-    let mut rt = rt;
     let mut rates = rvs::mgmt::rates::RateTracker::new();
     let mut failed = false;
     while !stop.load(Ordering::Relaxed) {

@@ -88,6 +88,16 @@ struct Target {
     rport: u16,
 }
 
+impl Target {
+    /// The IP address the packet goes to next: the real server inbound, the client outbound.
+    fn next_ip(&self) -> Ipv4Addr {
+        match self.dir {
+            Dir::In => self.raddr,
+            Dir::Out => self.caddr,
+        }
+    }
+}
+
 impl From<&Hit> for Target {
     fn from(h: &Hit) -> Self {
         Target {
@@ -166,11 +176,20 @@ impl LbPath {
     }
 
     fn is_vip(&mut self, proto: u8, addr: Ipv4Addr) -> bool {
-        let table = self.services.refresh();
-        table.services().iter().any(|s| match s.config().key {
-            ServiceKey::Addr { proto: p, vip, .. } => p == proto && vip == addr,
-            ServiceKey::Mark(_) => false,
-        })
+        self.services.refresh().has_vip(proto, addr)
+    }
+
+    /// Schedules a new flow of `svc` and returns the chosen dest with its table id;
+    /// `drop_no_dest` when no dest is available (or, never in practice, unregistered).
+    fn pick<'s>(
+        svc: &'s crate::lb::service::Service,
+        key: &FlowKey,
+    ) -> Result<(DestId, &'s Arc<crate::lb::dest::Dest>), LbVerdict> {
+        let (_, d) = svc
+            .schedule(key)
+            .ok_or(LbVerdict::Drop(Counter::DropNoDest))?;
+        let id = d.table_id().ok_or(LbVerdict::Drop(Counter::DropNoDest))?;
+        Ok((DestId(id), d))
     }
 
     fn flow<P: PacketBuf>(
@@ -219,12 +238,13 @@ impl LbPath {
             // One-packet scheduling: every datagram is scheduled on its own and no entry
             // is kept (as IPVS, whose NAT replies then leave un-rewritten, from RIP:port;
             // recorded in tests/fixtures/oracle/udp_ops).
-            let Some((_, d)) = svc.schedule(&key) else {
-                return LbVerdict::Drop(Counter::DropNoDest);
+            let (id, d) = match Self::pick(&svc, &key) {
+                Ok(p) => p,
+                Err(v) => return v,
             };
             let rport = if d.port == 0 { key.dport } else { d.port };
             let t = Target {
-                dest: d.table_id().map(DestId),
+                dest: Some(id),
                 dir: Dir::In,
                 fwd: d.fwd,
                 caddr: key.saddr,
@@ -256,17 +276,15 @@ impl LbPath {
                 template = Some(t.template);
                 chosen = Some((t.dest, t.rport));
             } else {
-                let Some((_, d)) = svc.schedule(&key) else {
-                    return LbVerdict::Drop(Counter::DropNoDest);
-                };
-                let Some(id) = d.table_id() else {
-                    return LbVerdict::Drop(Counter::DropNoDest);
+                let (id, d) = match Self::pick(&svc, &key) {
+                    Ok(p) => p,
+                    Err(v) => return v,
                 };
                 let rport = if vport_key == 0 || is_mark { 0 } else { d.port };
-                match conns.template_insert(&tkey, DestId(id), rport, p.timeout_secs, now) {
+                match conns.template_insert(&tkey, id, rport, p.timeout_secs, now) {
                     Ok(t) => {
                         template = Some(t);
-                        chosen = Some((DestId(id), rport));
+                        chosen = Some((id, rport));
                     }
                     Err(ConnError::Exists(t)) => {
                         template = Some(t);
@@ -279,15 +297,10 @@ impl LbPath {
         }
         let (dest_id, rport) = match chosen {
             Some((id, rport)) => (id, rport),
-            None => {
-                let Some((_, d)) = svc.schedule(&key) else {
-                    return LbVerdict::Drop(Counter::DropNoDest);
-                };
-                let Some(id) = d.table_id() else {
-                    return LbVerdict::Drop(Counter::DropNoDest);
-                };
-                (DestId(id), d.port)
-            }
+            None => match Self::pick(&svc, &key) {
+                Ok((id, d)) => (id, d.port),
+                Err(v) => return v,
+            },
         };
         let Some(dest) = conns.dest(dest_id) else {
             return LbVerdict::Drop(Counter::DropNoDest);
@@ -381,11 +394,7 @@ impl LbPath {
             .data()
             .get(l3 + 2..l3 + 4)
             .map_or(0, |b| u64::from(u16::from_be_bytes([b[0], b[1]])));
-        let dst = match hit.dir {
-            Dir::In => hit.raddr,
-            Dir::Out => hit.caddr,
-        };
-        let hop = match self.resolve(pkt, dst, now) {
+        let hop = match self.resolve(pkt, hit.next_ip(), now) {
             Resolved::Hop(h) => h,
             Resolved::Verdict(v) => return v,
         };
@@ -486,14 +495,11 @@ impl LbPath {
         // The quoted packet went from `inner.saddr` to `inner.daddr`; the connection's
         // tuple in the direction of the error's sender is the reverse.
         let rev = xform::icmp_related::reversed(&inner);
-        let Some(hit) = self.shared.conns.find(&rev, now) else {
+        let Some(found) = self.shared.conns.find(&rev, now) else {
             return LbVerdict::Pass;
         };
-        let dst = match hit.dir {
-            Dir::In => hit.raddr,
-            Dir::Out => hit.caddr,
-        };
-        let hop = match self.resolve(pkt, dst, now) {
+        let hit = Target::from(&found);
+        let hop = match self.resolve(pkt, hit.next_ip(), now) {
             Resolved::Hop(h) => h,
             Resolved::Verdict(v) => return v,
         };

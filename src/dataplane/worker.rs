@@ -160,16 +160,7 @@ impl Worker {
                 match lb.handle(p as u8, &mut m, now) {
                     LbVerdict::Pass => {}
                     LbVerdict::Tx { port, counter } => {
-                        if counter == Counter::ArpRequests {
-                            // The packet that needed the neighbour became the request.
-                            self.counters.inc(Counter::DropNeighUnresolved);
-                        }
-                        self.counters.inc(counter);
-                        self.counters.inc(Counter::TxPkts);
-                        match self.ports.get_mut(port as usize) {
-                            Some(q) => q.tx.push(m),
-                            None => self.counters.inc(Counter::DropNoRoute),
-                        }
+                        self.send(port as usize, m, counter);
                         continue;
                     }
                     LbVerdict::Drop(counter) => {
@@ -184,22 +175,28 @@ impl Worker {
         n
     }
 
+    /// Queues `m` on `port`'s TX buffer, counting `counter` and `tx_pkts`. An ARP
+    /// request sent in place of a packet also counts that packet's drop.
+    #[inline]
+    fn send(&mut self, port: usize, m: Mbuf, counter: Counter) {
+        let c = &self.counters;
+        if counter == Counter::ArpRequests {
+            // The packet that needed the neighbour became the request.
+            c.inc(Counter::DropNeighUnresolved);
+        }
+        c.inc(counter);
+        c.inc(Counter::TxPkts);
+        match self.ports.get_mut(port) {
+            Some(q) => q.tx.push(m),
+            None => c.inc(Counter::DropNoRoute),
+        }
+    }
+
     #[inline]
     fn apply(&mut self, in_port: usize, m: Mbuf, verdict: Verdict) {
         let c = &self.counters;
         match verdict {
-            Verdict::Tx { port, kind } => {
-                if kind == TxKind::ArpRequest {
-                    // The packet that needed the neighbour became the request.
-                    c.inc(Counter::DropNeighUnresolved);
-                }
-                c.inc(net_counter(&verdict));
-                c.inc(Counter::TxPkts);
-                match self.ports.get_mut(port as usize) {
-                    Some(q) => q.tx.push(m),
-                    None => c.inc(Counter::DropNoRoute),
-                }
-            }
+            Verdict::Tx { port, .. } => self.send(port as usize, m, net_counter(&verdict)),
             Verdict::ToKernel => match self.ports[in_port].tap.as_mut() {
                 Some((_, tap_tx)) => {
                     c.inc(Counter::ToKernel);

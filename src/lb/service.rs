@@ -394,6 +394,14 @@ impl ServiceTable {
         self.by_key.get(key)
     }
 
+    /// True when some address service of protocol `proto` listens on `vip` (any port).
+    /// Per packet: walks the keys, allocates nothing.
+    pub fn has_vip(&self, proto: u8, vip: Ipv4Addr) -> bool {
+        self.by_key.keys().any(
+            |k| matches!(*k, ServiceKey::Addr { proto: p, vip: v, .. } if p == proto && v == vip),
+        )
+    }
+
     /// All services in ipvsadm's listing order (address services, then marks).
     pub fn services(&self) -> Vec<&Arc<Service>> {
         let mut v: Vec<_> = self.by_key.values().collect();
