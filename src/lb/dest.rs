@@ -235,3 +235,63 @@ impl Dest {
         self.persistent.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dest(upper: u32, lower: u32) -> Dest {
+        Dest::new(Ipv4Addr::new(192, 0, 2, 11), 80, Fwd::Nat, 1).with_thresholds(upper, lower)
+    }
+
+    #[test]
+    fn overload_is_set_at_upper_and_cleared_below_lower() {
+        let d = dest(4, 2);
+        for _ in 0..3 {
+            d.bind_conn();
+        }
+        assert!(!d.is_overloaded());
+        d.bind_conn(); // total 4 = -x
+        assert!(d.is_overloaded());
+        d.unbind_conn(false); // 3, not below -y 2
+        d.unbind_conn(false); // 2, not below 2
+        assert!(d.is_overloaded());
+        d.unbind_conn(false); // 1 < 2
+        assert!(!d.is_overloaded());
+    }
+
+    #[test]
+    fn without_lower_overload_clears_below_three_quarters_of_upper() {
+        let d = dest(8, 0);
+        for _ in 0..8 {
+            d.bind_conn();
+        }
+        assert!(d.is_overloaded());
+        d.unbind_conn(false); // 7: 28 < 24? no
+        d.unbind_conn(false); // 6: 24 < 24? no
+        assert!(d.is_overloaded());
+        d.unbind_conn(false); // 5: 20 < 24
+        assert!(!d.is_overloaded());
+    }
+
+    #[test]
+    fn raising_upper_clears_overload_and_counters_move_between_active_and_inactive() {
+        let d = dest(1, 0);
+        d.bind_conn();
+        assert!(d.is_overloaded());
+        d.set_thresholds(10, 0);
+        assert!(!d.is_overloaded());
+        d.conn_became_active();
+        assert_eq!(
+            (d.active_conns(), d.inactive_conns(), d.overhead()),
+            (1, 0, 256)
+        );
+        d.conn_became_inactive();
+        assert_eq!((d.active_conns(), d.inactive_conns()), (0, 1));
+        d.bind_template();
+        assert_eq!(d.persistent_conns(), 1);
+        d.unbind_template();
+        d.unbind_conn(false);
+        assert_eq!(d.overhead(), 0);
+    }
+}
