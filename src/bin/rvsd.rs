@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::Parser;
 use rvs::config::Config;
-use rvs::dataplane::{Counter, Plan, Runtime};
+use rvs::dataplane::{Counter, Runtime};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,7 +79,7 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
-    let plan = Plan::from_config(cfg);
+    let plan = rvs::mgmt::plan::plan(cfg);
     if !core_affinity::set_for_current(core_affinity::CoreId {
         id: cfg.cores.management,
     }) {

@@ -10,7 +10,6 @@
 //! UDP 203.0.113.10:5353 NAT with one-packet scheduling (ops).
 
 use super::lbpath::{LbPath, LbShared};
-use crate::config::Ipv4Net;
 use crate::dataplane::LbSetup;
 use crate::lb::conn::ConnTable;
 use crate::lb::dest::Fwd;
@@ -20,6 +19,7 @@ use crate::lb::service::{
     DestConfig, Persistence, Publisher, ServiceConfig, ServiceKey, ServiceTable,
 };
 use crate::net::{Net, PortNet, Route, RouteTable};
+use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 

@@ -2,5 +2,6 @@
 //! control socket, health checks and stats estimation). Runs on the management thread,
 //! never on a worker.
 
+pub mod plan;
 pub mod rates;
 pub mod services;

@@ -5,11 +5,11 @@
 use super::neigh::{Neigh, NeighTable};
 use super::route::{PortIdx, RouteTable};
 use super::verdict::{DropReason, TxKind, Verdict};
-use crate::config::Ipv4Net;
 use crate::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 use crate::wire::icmp::{IcmpPacket, IcmpType};
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
+use crate::wire::Ipv4Net;
 use crate::wire::PacketBuf;
 use std::net::Ipv4Addr;
 

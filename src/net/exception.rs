@@ -3,7 +3,7 @@
 //! routes, so the director's own kernel (health checks, ssh, ...) uses the data networks.
 //! Runs on the management thread at start; shells out to `ip`, as an operator would.
 
-use crate::config::Ipv4Net;
+use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
 use std::process::Command;
 

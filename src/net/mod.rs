@@ -12,7 +12,7 @@ pub mod neigh;
 pub mod route;
 pub mod verdict;
 
-pub use crate::config::Ipv4Net;
+pub use crate::wire::Ipv4Net;
 pub use appliance::{Net, PortNet};
 pub use neigh::{Neigh, NeighTable};
 pub use route::{NextHop, PortIdx, Route, RouteTable};

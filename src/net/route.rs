@@ -4,7 +4,7 @@
 //! length, longest first; the first match is the longest. Built once by the management
 //! thread and read concurrently by workers (immutable after build: no lock).
 
-use crate::config::Ipv4Net;
+use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
 
 /// Index of a data port in rvs's own order (the config's `[[port]]` order).
