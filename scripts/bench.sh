@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench.sh: run as root (DPDK EAL)" >&2; exit 1; }
 export PATH="$HOME/.cargo/bin:$PATH"
 
-cargo build --release --bin rvs-bench
+cargo build --release --features testkit --bin rvs-bench
 table=$(mktemp)
 trap 'rm -f "$table"' EXIT
 ./target/release/rvs-bench "$@" >"$table"

@@ -1,5 +1,5 @@
 //! Replays the fuzz seed corpus (`fuzz/corpus/<target>/`) through the same
-//! parse-and-touch code the cargo-fuzz targets run (`rvs::wire::fuzz_touch`),
+//! parse-and-touch code the cargo-fuzz targets run (`rvs::testkit::fuzz_touch`),
 //! on stable Rust, so every seed (and every crash input someone adds as a
 //! `seed-*` file) is a regression test.
 //!
@@ -13,7 +13,7 @@ use std::fs;
 use std::path::Path;
 
 fn driver(target: &str) -> Option<fn(&[u8]) -> u64> {
-    use rvs::wire::fuzz_touch as t;
+    use rvs::testkit::fuzz_touch as t;
     Some(match target {
         // The ethernet target dissects whole frames, like the data path.
         "ethernet" => t::frame,
@@ -23,7 +23,7 @@ fn driver(target: &str) -> Option<fn(&[u8]) -> u64> {
         "tcp" => t::tcp,
         "udp" => t::udp,
         // The whole load-balancing path on the testbed director.
-        "lbpath" => rvs::dataplane::lbpath::fuzz_one,
+        "lbpath" => rvs::testkit::testbed::fuzz_one,
         _ => return None,
     })
 }
@@ -50,7 +50,7 @@ fn replay_seed_corpus() {
             let touched = run(&data);
             // Every target also goes through the whole-frame dissector: the
             // bytes of one layer are arbitrary bytes to the others.
-            rvs::wire::fuzz_touch::frame(&data);
+            rvs::testkit::fuzz_touch::frame(&data);
             let broken = BROKEN_MARKERS.iter().any(|m| name.contains(m));
             if name.starts_with("seed-") && !broken {
                 assert_ne!(

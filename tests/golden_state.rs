@@ -5,10 +5,10 @@
 //! expected output frame was built by scapy, so our bytes must equal an independent
 //! implementation's, checksums included.
 
-use rvs::dataplane::testbed::director;
 use rvs::dataplane::worker::net_counter;
-use rvs::dataplane::LbVerdict;
+use rvs::dataplane::{LbVerdict, Views};
 use rvs::lb::flow::proto;
+use rvs::testkit::testbed::director;
 use rvs::wire::{HeadroomBuf, PacketBuf};
 use serde_json::Value;
 use std::net::Ipv4Addr;
@@ -37,8 +37,8 @@ fn stateful_golden_cases() {
     let mut steps_run = 0;
     for case in &cases {
         let name = case["name"].as_str().unwrap();
-        let (mut lb, publisher) = director(case["max_conns"].as_u64().unwrap() as u32, "rr");
-        let net = lb.shared().net.clone();
+        let (mut lb, mut publisher) = director(case["max_conns"].as_u64().unwrap() as u32, "rr");
+        let net = lb.net().view(publisher.net_reader());
         for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
             let at = format!("{name} step {i}");
             match step.get("op").and_then(Value::as_str) {
@@ -58,7 +58,7 @@ fn stateful_golden_cases() {
                 Some("set_weight") => {
                     let vip: Ipv4Addr = step["vip"].as_str().unwrap().parse().unwrap();
                     let rip: Ipv4Addr = step["rip"].as_str().unwrap().parse().unwrap();
-                    let table = publisher.current().clone();
+                    let table = publisher.services().clone();
                     let svc = table
                         .lookup(proto::TCP, vip, step["vport"].as_u64().unwrap() as u16)
                         .unwrap();

@@ -2,9 +2,9 @@
 //! persistence -> transform) on the DPDK-free testbed: the code the workers run.
 
 use proptest::prelude::*;
-use rvs::dataplane::testbed::{director, CLIENT_MAC, PORT_MAC};
 use rvs::dataplane::{Counter, LbVerdict};
 use rvs::lb::flow::proto;
+use rvs::testkit::testbed::{director, CLIENT_MAC, PORT_MAC};
 use rvs::wire::{EthernetFrame, HeadroomBuf, Ipv4Packet, PacketBuf, TcpPacket};
 use std::net::Ipv4Addr;
 
@@ -12,7 +12,7 @@ fn a(d: u8) -> Ipv4Addr {
     Ipv4Addr::new(203, 0, 113, d)
 }
 
-use rvs::dataplane::testbed::tcp_frame as tcp;
+use rvs::testkit::testbed::tcp_frame as tcp;
 
 const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
@@ -91,7 +91,7 @@ fn service_and_dest_stats_count_conns_packets_and_bytes() {
     lb.handle(0, &mut r, 1);
     let mut again = HeadroomBuf::new(&tcp(a(2), 40500, a(10), 80, ACK, PORT_MAC, CLIENT_MAC));
     lb.handle(0, &mut again, 1);
-    let table = publisher.current().clone();
+    let table = publisher.services().clone();
     let svc = table.lookup(proto::TCP, a(10), 80).unwrap();
     let s = svc.stats().sum();
     assert_eq!((s.conns, s.in_pkts, s.out_pkts), (1, 2, 1));
@@ -165,10 +165,7 @@ fn persistence_pins_a_client_then_expires_after_its_conns() {
     lb.sweep(later, 4096);
     // Neighbours learnt at t=0 are past their 300 s life: confirm them again.
     for d in [11u8, 12, 13] {
-        lb.shared()
-            .net
-            .neigh()
-            .learn(a(d), [2, 0, 0, 0, 0, d], later);
+        lb.net().neigh().learn(a(d), [2, 0, 0, 0, 0, d], later);
     }
     let mut b = syn(42100, a(40), 443);
     assert_eq!(
@@ -235,7 +232,7 @@ fn quiescent_server_gets_no_new_conns_but_keeps_its_own() {
     let mut b = syn(45000, a(10), 80);
     lb.handle(0, &mut b, 1);
     let (busy, _) = ip_dst(&b);
-    let table = publisher.current().clone();
+    let table = publisher.services().clone();
     let svc = table.lookup(proto::TCP, a(10), 80).unwrap();
     svc.dests()
         .iter()

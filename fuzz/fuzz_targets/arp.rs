@@ -1,8 +1,8 @@
-//! Fuzz target: untrusted bytes as an ARP packet; see rvs::wire::fuzz_touch::arp.
+//! Fuzz target: untrusted bytes as an ARP packet; see rvs::testkit::fuzz_touch::arp.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rvs::wire::fuzz_touch::arp(data);
+    rvs::testkit::fuzz_touch::arp(data);
 });

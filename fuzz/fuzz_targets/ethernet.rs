@@ -1,10 +1,10 @@
 //! Fuzz target: untrusted bytes as a whole Ethernet frame, dissected down to
 //! ARP or IPv4 and ICMP/TCP/UDP the way the data path would
-//! (rvs::wire::fuzz_touch::frame).
+//! (rvs::testkit::fuzz_touch::frame).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rvs::wire::fuzz_touch::frame(data);
+    rvs::testkit::fuzz_touch::frame(data);
 });

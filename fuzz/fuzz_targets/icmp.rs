@@ -1,8 +1,8 @@
-//! Fuzz target: untrusted bytes as an ICMP message; see rvs::wire::fuzz_touch::icmp.
+//! Fuzz target: untrusted bytes as an ICMP message; see rvs::testkit::fuzz_touch::icmp.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rvs::wire::fuzz_touch::icmp(data);
+    rvs::testkit::fuzz_touch::icmp(data);
 });

@@ -1,8 +1,8 @@
-//! Fuzz target: untrusted bytes as an IPv4 packet; see rvs::wire::fuzz_touch::ipv4.
+//! Fuzz target: untrusted bytes as an IPv4 packet; see rvs::testkit::fuzz_touch::ipv4.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rvs::wire::fuzz_touch::ipv4(data);
+    rvs::testkit::fuzz_touch::ipv4(data);
 });

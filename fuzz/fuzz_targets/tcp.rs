@@ -1,8 +1,8 @@
-//! Fuzz target: untrusted bytes as a TCP segment; see rvs::wire::fuzz_touch::tcp.
+//! Fuzz target: untrusted bytes as a TCP segment; see rvs::testkit::fuzz_touch::tcp.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rvs::wire::fuzz_touch::tcp(data);
+    rvs::testkit::fuzz_touch::tcp(data);
 });

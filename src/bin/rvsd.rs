@@ -1,5 +1,6 @@
 //! rvsd: the appliance daemon. Brings up every configured port, one worker per
-//! configured core and the management loop; stops cleanly on SIGINT/SIGTERM.
+//! configured core and the management loop (`rvs::mgmt::Manager`); stops cleanly on
+//! SIGINT/SIGTERM.
 
 use anyhow::Context;
 use clap::Parser;
@@ -7,9 +8,8 @@ use rvs::config::Config;
 use rvs::dataplane::{Counter, Runtime};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// rvs director daemon.
 #[derive(Parser, Debug)]
@@ -89,25 +89,14 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
         );
     }
     log::info!("rvsd {} starting", rvs::version::VERSION);
-    let lb = rvs::mgmt::services::lb_setup(cfg).context("services")?;
-    let mut rt = Runtime::start(&plan, Some(lb)).context("start-up")?;
+    let mut mgr = rvs::mgmt::services::manager(cfg).context("services")?;
+    let rt = Runtime::start(&plan, &mut mgr).context("start-up")?;
     log::info!(
         "rvsd running: {} port(s), {} worker(s)",
         plan.ports.len(),
         plan.worker_cores.len()
     );
-    let mut rates = rvs::mgmt::rates::RateTracker::new();
-    let mut failed = false;
-    while !stop.load(Ordering::Relaxed) {
-        if rt.failed() {
-            failed = true;
-            break;
-        }
-        if let Some(p) = rt.publisher() {
-            rates.poll(p.current(), std::time::Instant::now());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let failed = mgr.run(&rt, &stop);
     log::info!("rvsd stopping");
     for c in Counter::ALL {
         let per = rt.counter_per_worker(*c);
@@ -130,9 +119,7 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
             s.oerrors
         );
     }
-    if let Some(p) = rt.publisher() {
-        rvs::mgmt::services::log_stats(p.current(), &rates);
-    }
+    mgr.log_stats();
     rt.stop();
     log::info!("rvsd stopped");
     Ok(if failed {

@@ -15,6 +15,7 @@ use crate::lb::dest::Fwd;
 use crate::lb::flow::{proto, FlowKey};
 use crate::lb::mark::MarkTable;
 use crate::lb::service::{ServiceKey, ServiceTable, TableReader};
+use crate::lb::snapshot::Reader;
 use crate::lb::xform::{self, Egress, IcmpSent, Tunnel};
 use crate::net::{Neigh, Net, PortIdx};
 use crate::wire::ethernet::EthernetFrame;
@@ -38,20 +39,24 @@ pub enum LbVerdict {
     Drop(Counter),
 }
 
-/// State every worker's LB path shares.
-pub struct LbShared {
-    /// The connection table.
+/// What one worker's LB path reads, handed out by the management side (one set per
+/// worker): the shared connection table and this worker's readers of the published
+/// service and mark snapshots.
+pub struct LbViews {
+    /// The connection table, shared by all workers.
     pub conns: Arc<ConnTable>,
-    /// Mark rules (immutable after start).
-    pub marks: Arc<MarkTable>,
-    /// Appliance networking (routes, neighbours, ports).
-    pub net: Arc<Net>,
+    /// This worker's reader of the service table.
+    pub services: TableReader,
+    /// This worker's reader of the mark rules.
+    pub marks: Reader<MarkTable>,
 }
 
 /// One worker's LB path.
 pub struct LbPath {
-    shared: Arc<LbShared>,
+    conns: Arc<ConnTable>,
+    net: Net,
     services: TableReader,
+    marks: Reader<MarkTable>,
     worker: usize,
     ident: u16,
     /// Connections this worker created (mirrored into its `conns_new` counter).
@@ -126,20 +131,38 @@ enum Resolved {
 }
 
 impl LbPath {
-    /// A worker's path over the shared state, reading services through `services`.
-    pub fn new(shared: Arc<LbShared>, services: TableReader, worker: usize) -> Self {
+    /// Worker `worker`'s path: `net` is its view of the appliance (routes, neighbours,
+    /// ports), `views` its readers of the published tables.
+    pub fn new(net: Net, views: LbViews, worker: usize) -> Self {
         LbPath {
-            shared,
-            services,
+            conns: views.conns,
+            net,
+            services: views.services,
+            marks: views.marks,
             worker,
             ident: (worker as u16).wrapping_mul(0x4000),
             conns_new: 0,
         }
     }
 
-    /// The shared state.
-    pub fn shared(&self) -> &Arc<LbShared> {
-        &self.shared
+    /// The connection table.
+    pub fn conns(&self) -> &Arc<ConnTable> {
+        &self.conns
+    }
+
+    /// This path's view of the appliance networking state.
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
+    /// Takes the newest published service, mark and VIP/route snapshots (one atomic
+    /// load each when nothing changed). Workers call it once per loop, so an idle
+    /// worker does not hold old snapshots in memory.
+    #[inline]
+    pub fn refresh(&mut self) {
+        self.services.refresh();
+        self.marks.refresh();
+        self.net.refresh();
     }
 
     /// Handles one frame received on `in_port` at `now_secs`.
@@ -149,7 +172,7 @@ impl LbPath {
         pkt: &mut P,
         now_secs: u32,
     ) -> LbVerdict {
-        let net = &self.shared.net;
+        let net = &self.net;
         let Some(port) = net.ports().get(in_port as usize) else {
             return LbVerdict::Pass;
         };
@@ -210,14 +233,14 @@ impl LbPath {
         if !header_ok {
             return LbVerdict::Drop(Counter::DropBadIpChecksum);
         }
-        let conns = self.shared.conns.clone();
+        let conns = self.conns.clone();
         match conns.lookup(&key, flags, now) {
             Lookup::Hit(hit) => return self.forward(in_port, pkt, l3, &Target::from(&hit), now),
             Lookup::DestUnavailable => return LbVerdict::Drop(Counter::DropDestUnavailable),
             Lookup::Miss | Lookup::Reschedule => {}
         }
         // A new flow: is it for a virtual service?
-        let mark = self.shared.marks.classify(key.proto, key.daddr, key.dport);
+        let mark = self.marks.table().classify(key.proto, key.daddr, key.dport);
         let table: &ServiceTable = self.services.refresh();
         let svc = match table.lookup(key.proto, key.daddr, key.dport) {
             Some(s) => s.clone(),
@@ -340,13 +363,13 @@ impl LbPath {
 
     /// Housekeeping slice: expires up to `budget` connection entries whose timers ran out.
     pub fn sweep(&self, now: u32, budget: u32) -> u32 {
-        self.shared.conns.sweep(now, budget)
+        self.conns.sweep(now, budget)
     }
 
     /// Resolves the next hop toward `dst`: route, neighbour, egress MACs. An unresolved
     /// neighbour turns the packet into an ARP request for it.
     fn resolve<P: PacketBuf>(&mut self, pkt: &mut P, dst: Ipv4Addr, now: u32) -> Resolved {
-        let net = &self.shared.net;
+        let net = &self.net;
         let Some(nh) = net.routes().lookup(dst) else {
             return Resolved::Verdict(LbVerdict::Drop(Counter::DropNoRoute));
         };
@@ -423,7 +446,6 @@ impl LbPath {
             ),
             (Dir::Out, _) => {
                 let local = self
-                    .shared
                     .net
                     .ports()
                     .get(in_port as usize)
@@ -465,7 +487,7 @@ impl LbPath {
     fn count(&self, t: &Target, bytes: u64) {
         let Some((svc, dest)) = t
             .dest
-            .and_then(|id| self.shared.conns.dest(id))
+            .and_then(|id| self.conns.dest(id))
             .and_then(|d| d.stats())
         else {
             return;
@@ -495,7 +517,7 @@ impl LbPath {
         // The quoted packet went from `inner.saddr` to `inner.daddr`; the connection's
         // tuple in the direction of the error's sender is the reverse.
         let rev = xform::icmp_related::reversed(&inner);
-        let Some(found) = self.shared.conns.find(&rev, now) else {
+        let Some(found) = self.conns.find(&rev, now) else {
             return LbVerdict::Pass;
         };
         let hit = Target::from(&found);
@@ -536,25 +558,4 @@ impl LbPath {
             xform::Verdict::Drop(r) => LbVerdict::Drop(xform_drop(r)),
         }
     }
-}
-
-/// Feeds one untrusted frame (and then, so state changes are exercised, the same frame
-/// as a reply from every real server) through a fresh testbed director. Shared by the
-/// cargo-fuzz target and the corpus replay test; returns a digest of the verdicts so
-/// callers can tell frames that reached the load balancer.
-pub fn fuzz_one(data: &[u8]) -> u64 {
-    let (mut lb, _publisher) = super::testbed::director(64, "wlc");
-    let mut digest = 0u64;
-    for now in [1u32, 2, 400] {
-        let mut b = crate::wire::HeadroomBuf::new(data);
-        digest = digest
-            .wrapping_mul(31)
-            .wrapping_add(match lb.handle(0, &mut b, now) {
-                LbVerdict::Pass => 1,
-                LbVerdict::Tx { counter, .. } => 2 + counter as u64,
-                LbVerdict::Drop(counter) => 1000 + counter as u64,
-            });
-        lb.sweep(now, 64);
-    }
-    digest
 }

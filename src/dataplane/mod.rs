@@ -9,10 +9,9 @@ pub mod counters;
 pub mod lbpath;
 pub mod plan;
 pub mod runtime;
-pub mod testbed;
 pub mod worker;
 
 pub use counters::{Counter, WorkerCounters};
-pub use lbpath::{LbPath, LbShared, LbVerdict};
+pub use lbpath::{LbPath, LbVerdict, LbViews};
 pub use plan::{Plan, PortPlan, RoutePlan};
-pub use runtime::{LbSetup, Runtime};
+pub use runtime::{Runtime, Views};

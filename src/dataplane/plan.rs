@@ -13,8 +13,6 @@ pub struct PortPlan {
     pub device: String,
     /// Local addresses with their prefix lengths (connected routes follow from them).
     pub addrs: Vec<Ipv4Net>,
-    /// VIPs answered for by ARP on this port (phase 3 services).
-    pub vips: Vec<Ipv4Addr>,
     /// Kernel interface name for the exception path, if enabled.
     pub tap: Option<String>,
     /// MTU.

@@ -2,14 +2,12 @@
 //! again in the reverse order, so a stopped rvsd leaves no device or thread behind.
 
 use super::counters::{Counter, WorkerCounters};
-use super::lbpath::{LbPath, LbShared};
+use super::lbpath::{LbPath, LbViews};
 use super::plan::Plan;
 use super::worker::{PortQueues, Worker};
 use crate::dpdk::{self, Eal, Mempool, Port, PortConfig, PortStats};
-use crate::lb::conn::ConnTable;
-use crate::lb::mark::MarkTable;
-use crate::lb::service::Publisher;
-use crate::net::{afpacket, exception, Ipv4Net, Net, PortNet, Route};
+use crate::lb::snapshot::Reader;
+use crate::net::{afpacket, exception, NeighTable, Net, NetTables, PortNet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -45,15 +43,14 @@ fn ctx(context: impl Into<String>) -> impl FnOnce(dpdk::Error) -> Error {
     move |cause| Error::Dpdk { context, cause }
 }
 
-/// The load balancer's state handed to the runtime: services (published to workers
-/// through `publisher`), the connection table and the mark rules.
-pub struct LbSetup {
-    /// Publishes service-table snapshots to the workers.
-    pub publisher: Publisher,
-    /// The shared connection table.
-    pub conns: Arc<ConnTable>,
-    /// Mark rules.
-    pub marks: Arc<MarkTable>,
+/// Where workers get their readers of the published tables: the management side
+/// (`mgmt::Manager`, the one owner of every publisher) implements it, so the data plane
+/// never names the management layer.
+pub trait Views {
+    /// A reader of the VIP/route snapshots (one per worker path).
+    fn net_reader(&mut self) -> Reader<NetTables>;
+    /// One worker's load-balancer views; `None` runs the appliance only.
+    fn lb_views(&mut self) -> Option<LbViews>;
 }
 
 /// The running data plane. Drop order matters and is explicit in [`Runtime::stop`].
@@ -64,17 +61,16 @@ pub struct Runtime {
     failed: Arc<AtomicBool>,
     ports: Vec<(String, Port)>,
     taps: Vec<Option<(String, Port)>>,
-    net: Arc<Net>,
-    lb: Option<Arc<LbShared>>,
-    publisher: Option<Publisher>,
+    neigh: Option<Arc<NeighTable>>,
     pool: Option<Arc<Mempool>>,
     eal: Option<Eal>,
 }
 
 impl Runtime {
-    /// Brings everything in `plan` up, or fails with the first error (what was already
-    /// brought up is torn down again by Drop).
-    pub fn start(plan: &Plan, lb: Option<LbSetup>) -> Result<Runtime, Error> {
+    /// Brings everything in `plan` up, with each worker's readers taken from `views`,
+    /// or fails with the first error (what was already brought up is torn down again
+    /// by Drop).
+    pub fn start(plan: &Plan, views: &mut dyn Views) -> Result<Runtime, Error> {
         let eal = Eal::init(&plan.eal_args).map_err(ctx("EAL"))?;
         let pool = Arc::new(
             Mempool::new("rvs_pkts", plan.mbufs, plan.mbuf_cache).map_err(ctx("packet pool"))?,
@@ -87,9 +83,7 @@ impl Runtime {
             failed: Arc::new(AtomicBool::new(false)),
             ports: Vec::new(),
             taps: Vec::new(),
-            net: Arc::new(Net::new(Vec::new(), crate::net::RouteTable::default())),
-            lb: None,
-            publisher: None,
+            neigh: None,
             pool: None,
             eal: None,
         };
@@ -161,63 +155,45 @@ impl Runtime {
             port_nets.push(PortNet {
                 mac,
                 addrs: p.addrs.clone(),
-                vips: p.vips.clone(),
                 exception_path: p.tap.is_some(),
                 mtu: p.mtu,
             });
         }
-        let mut routes: Vec<Route> = Vec::new();
-        for (i, p) in plan.ports.iter().enumerate() {
-            for a in &p.addrs {
-                routes.push(Route {
-                    prefix: Ipv4Net {
-                        addr: a.network(),
-                        len: a.len,
-                    },
-                    via: None,
-                    port: i as u8,
-                });
-            }
-        }
-        for r in &plan.routes {
-            routes.push(Route {
-                prefix: r.prefix,
-                via: r.via,
-                port: r.port as u8,
-            });
-        }
-        rt.net = Arc::new(Net::new(port_nets, crate::net::RouteTable::new(routes)));
-
-        let (lb_shared, mut publisher) = match lb {
-            Some(setup) => (
-                Some(Arc::new(LbShared {
-                    conns: setup.conns,
-                    marks: setup.marks,
-                    net: rt.net.clone(),
-                })),
-                Some(setup.publisher),
-            ),
-            None => (None, None),
-        };
+        // Every worker gets its own view (its own snapshot readers) of the same ports
+        // and neighbour table.
+        let base = Net::new(port_nets, views.net_reader());
+        rt.neigh = Some(base.neigh_handle());
+        let mut nets: Vec<Net> = (1..plan.worker_cores.len())
+            .map(|_| base.view(views.net_reader()))
+            .collect();
+        nets.insert(0, base);
         let tsc_hz = dpdk::tsc_hz();
         let tsc_start = dpdk::rdtsc();
-        for (index, (core, ports)) in plan.worker_cores.iter().copied().zip(queues).enumerate() {
+        for (index, ((core, ports), net)) in plan
+            .worker_cores
+            .iter()
+            .copied()
+            .zip(queues)
+            .zip(nets)
+            .enumerate()
+        {
+            let lb = views
+                .lb_views()
+                .map(|v| LbPath::new(net.view(views.net_reader()), v, index));
             let counters = Arc::new(WorkerCounters::default());
             rt.counters.push(counters.clone());
             let worker = Worker {
                 index,
                 ports,
-                net: rt.net.clone(),
+                net,
                 counters,
                 stop: rt.stop.clone(),
                 tsc_hz,
                 tsc_start,
                 pool: pool.clone(),
                 announce: index == 0 && plan.gratuitous_arp,
-                lb: match (&lb_shared, publisher.as_mut()) {
-                    (Some(shared), Some(p)) => Some(LbPath::new(shared.clone(), p.reader(), index)),
-                    _ => None,
-                },
+                announced: 0,
+                lb,
             };
             let failed = rt.failed.clone();
             let handle = std::thread::Builder::new()
@@ -230,8 +206,6 @@ impl Runtime {
                 })?;
             rt.workers.push(handle);
         }
-        rt.publisher = publisher;
-        rt.lb = lb_shared;
         rt.pool = Some(pool);
         rt.eal = Some(eal);
         Ok(rt)
@@ -260,19 +234,9 @@ impl Runtime {
             .collect()
     }
 
-    /// The load balancer's shared state, when services are configured.
-    pub fn lb(&self) -> Option<&Arc<LbShared>> {
-        self.lb.as_ref()
-    }
-
-    /// The service-table publisher (management thread).
-    pub fn publisher(&mut self) -> Option<&mut Publisher> {
-        self.publisher.as_mut()
-    }
-
-    /// The appliance networking state (neighbour table, routes).
-    pub fn net(&self) -> &Arc<Net> {
-        &self.net
+    /// The neighbour table all workers share (None before the ports came up).
+    pub fn neigh(&self) -> Option<&Arc<NeighTable>> {
+        self.neigh.as_ref()
     }
 
     /// Stops workers, then closes taps and ports, then frees the pool and the EAL.

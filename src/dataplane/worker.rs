@@ -51,8 +51,9 @@ pub struct Worker {
     pub index: usize,
     /// Queues, indexed by `PortIdx`.
     pub ports: Vec<PortQueues>,
-    /// Appliance networking, shared read-only (its neighbour table is lock-free).
-    pub net: Arc<Net>,
+    /// This worker's view of the appliance networking state (ports and the lock-free
+    /// neighbour table shared; VIPs and routes from the published snapshot).
+    pub net: Net,
     /// This worker's counters (it is their only writer).
     pub counters: Arc<WorkerCounters>,
     /// Set by the runtime to stop the loop.
@@ -63,8 +64,11 @@ pub struct Worker {
     pub tsc_start: u64,
     /// The packet pool, for packets the worker originates (gratuitous ARP).
     pub pool: Arc<Mempool>,
-    /// True for the one worker that announces local addresses and VIPs at start.
+    /// True for the one worker that announces local addresses and VIPs at start, and
+    /// every VIP added at run time when it sees the snapshot that added it.
     pub announce: bool,
+    /// Newest VIP/route snapshot generation whose added VIPs were announced.
+    pub announced: u64,
     /// The load-balancing path (None: appliance only, no service configured).
     pub lb: Option<LbPath>,
 }
@@ -88,6 +92,7 @@ impl Worker {
         let mut burst = RxBurst::default();
         while !self.stop.load(Ordering::Relaxed) {
             let t0 = rdtsc();
+            self.refresh();
             let now = self.now_secs();
             let mut work = 0;
             for p in 0..self.ports.len() {
@@ -120,27 +125,67 @@ impl Worker {
         }
     }
 
+    /// Takes the newest published snapshots (one atomic load each when nothing
+    /// changed), every loop: an idle worker must not pin old tables in memory. The
+    /// announcing worker then announces the VIPs the new snapshot added.
+    #[inline]
+    fn refresh(&mut self) {
+        self.net.refresh();
+        if let Some(lb) = self.lb.as_mut() {
+            lb.refresh();
+        }
+        if self.announce && self.net.generation() != self.announced {
+            self.announce_vips_since(self.announced);
+            self.announced = self.net.generation();
+        }
+    }
+
     /// Announces every local address and VIP of every port (RFC 5227 ARP
     /// announcements), so switches and neighbours learn where they live now: the
     /// director may have just taken them over.
     fn gratuitous_arp(&mut self) {
-        let net = self.net.clone();
-        for (p, port) in net.ports().iter().enumerate() {
-            let addrs = port
-                .addrs
-                .iter()
-                .map(|a| a.addr)
-                .chain(port.vips.iter().copied());
-            for addr in addrs {
-                let Some(mut m) = self.pool.alloc() else {
-                    return;
-                };
-                if net.gratuitous_arp(&mut m, p as u8, addr) {
-                    self.counters.inc(Counter::GratuitousArps);
-                    self.ports[p].tx.push(m);
+        for p in 0..self.net.ports().len() {
+            for i in 0..self.net.ports()[p].addrs.len() {
+                let addr = self.net.ports()[p].addrs[i].addr;
+                self.announce_one(p, addr);
+            }
+        }
+        self.announce_vips_since_start();
+        self.announced = self.net.generation();
+    }
+
+    fn announce_vips_since_start(&mut self) {
+        for p in 0..self.net.ports().len() {
+            for i in 0..self.net.tables().vips(p as u8).len() {
+                let addr = self.net.tables().vips(p as u8)[i].addr;
+                self.announce_one(p, addr);
+            }
+            self.ports[p].tx.flush();
+        }
+    }
+
+    /// Announces the VIPs added by snapshots newer than generation `since`.
+    fn announce_vips_since(&mut self, since: u64) {
+        for p in 0..self.net.ports().len() {
+            for i in 0..self.net.tables().vips(p as u8).len() {
+                let vip = self.net.tables().vips(p as u8)[i];
+                if vip.since > since {
+                    self.announce_one(p, vip.addr);
                 }
             }
             self.ports[p].tx.flush();
+        }
+    }
+
+    /// One gratuitous ARP for `addr` out of port `p` (off the packet path: a mempool
+    /// buffer, no heap allocation).
+    fn announce_one(&mut self, p: usize, addr: std::net::Ipv4Addr) {
+        let Some(mut m) = self.pool.alloc() else {
+            return;
+        };
+        if self.net.gratuitous_arp(&mut m, p as u8, addr) {
+            self.counters.inc(Counter::GratuitousArps);
+            self.ports[p].tx.push(m);
         }
     }
 

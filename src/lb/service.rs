@@ -15,10 +15,7 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-use crossbeam::queue::ArrayQueue;
 
 use crate::lb::dest::{Dest, DestIdx, Fwd};
 use crate::lb::flow::{proto, FlowKey};
@@ -472,108 +469,11 @@ impl ServiceTable {
     }
 }
 
-/// One worker's mailbox: new snapshots in, the generation it has moved to out.
-#[derive(Debug)]
-struct Mailbox {
-    inbox: ArrayQueue<(u64, Arc<ServiceTable>)>,
-    /// Generation of the table this reader holds. Release by the reader after it
-    /// replaced its table, Acquire by the publisher before freeing older tables.
-    seen: AtomicU64,
-}
+/// Publishes service-table snapshots to the workers (see [`crate::lb::snapshot`]).
+pub type Publisher = crate::lb::snapshot::Publisher<ServiceTable>;
 
-/// Management side of snapshot publication.
-#[derive(Debug)]
-pub struct Publisher {
-    current: Arc<ServiceTable>,
-    gen: u64,
-    readers: Vec<Arc<Mailbox>>,
-    retired: Vec<(u64, Arc<ServiceTable>)>,
-}
-
-impl Publisher {
-    /// Starts with `table` as generation 0.
-    pub fn new(table: ServiceTable) -> Self {
-        Publisher {
-            current: Arc::new(table),
-            gen: 0,
-            readers: Vec::new(),
-            retired: Vec::new(),
-        }
-    }
-
-    /// The live table (the management thread clones it to make the next one).
-    pub fn current(&self) -> &Arc<ServiceTable> {
-        &self.current
-    }
-
-    /// A reader for one worker, starting at the live table.
-    pub fn reader(&mut self) -> TableReader {
-        let mb = Arc::new(Mailbox {
-            inbox: ArrayQueue::new(4),
-            seen: AtomicU64::new(self.gen),
-        });
-        self.readers.push(mb.clone());
-        TableReader {
-            mailbox: mb,
-            table: self.current.clone(),
-        }
-    }
-
-    /// Publishes `table`; workers pick it up at their next refresh.
-    pub fn publish(&mut self, table: ServiceTable) {
-        self.gen += 1;
-        let new = Arc::new(table);
-        let old = std::mem::replace(&mut self.current, new.clone());
-        self.retired.push((self.gen - 1, old));
-        for r in &self.readers {
-            // A full inbox drops its oldest snapshot here, on this thread.
-            drop(r.inbox.force_push((self.gen, new.clone())));
-        }
-        self.reclaim();
-    }
-
-    /// Frees the tables no reader can hold any more (call from a timer too).
-    pub fn reclaim(&mut self) {
-        let min_seen = self
-            .readers
-            .iter()
-            .map(|r| r.seen.load(Ordering::Acquire))
-            .min()
-            .unwrap_or(self.gen);
-        self.retired.retain(|(g, _)| *g >= min_seen);
-    }
-}
-
-/// Worker side: the table this worker uses, refreshed lock-free once per burst.
-#[derive(Debug)]
-pub struct TableReader {
-    mailbox: Arc<Mailbox>,
-    table: Arc<ServiceTable>,
-}
-
-impl TableReader {
-    /// Takes the newest published table if there is one (one atomic load otherwise).
-    /// The replaced table is never freed here: the publisher still holds it.
-    pub fn refresh(&mut self) -> &ServiceTable {
-        let mut newest = None;
-        while let Some(x) = self.mailbox.inbox.pop() {
-            newest = Some(x);
-        }
-        if let Some((g, t)) = newest {
-            // Drop our reference to the old table before announcing the move, so the
-            // publisher (which frees only tables older than every `seen`) always
-            // holds the last reference.
-            drop(std::mem::replace(&mut self.table, t));
-            self.mailbox.seen.store(g, Ordering::Release);
-        }
-        &self.table
-    }
-
-    /// The table as of the last refresh.
-    pub fn table(&self) -> &ServiceTable {
-        &self.table
-    }
-}
+/// A worker's view of the published service table (see [`crate::lb::snapshot`]).
+pub type TableReader = crate::lb::snapshot::Reader<ServiceTable>;
 
 #[cfg(test)]
 mod tests {
@@ -710,10 +610,10 @@ mod tests {
         next.add_service(ServiceConfig::new(tcp(80))).unwrap();
         p.publish(next);
         assert!(r1.refresh().get(&tcp(80)).is_some());
-        assert_eq!(p.retired.len(), 1, "r2 still holds generation 0");
+        assert_eq!(p.retired(), 1, "r2 still holds generation 0");
         assert!(r2.refresh().get(&tcp(80)).is_some());
         p.reclaim();
-        assert!(p.retired.is_empty());
+        assert!(p.retired() == 0);
         // Many publishes without refresh: the inbox keeps the newest, nothing leaks.
         for _ in 0..10 {
             let n = (**p.current()).clone();
@@ -722,6 +622,6 @@ mod tests {
         r1.refresh();
         r2.refresh();
         p.reclaim();
-        assert!(p.retired.is_empty());
+        assert!(p.retired() == 0);
     }
 }

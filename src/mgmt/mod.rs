@@ -2,6 +2,9 @@
 //! control socket, health checks and stats estimation). Runs on the management thread,
 //! never on a worker.
 
+pub mod manager;
 pub mod plan;
 pub mod rates;
 pub mod services;
+
+pub use manager::Manager;

@@ -4,6 +4,8 @@
 
 use crate::config::{Config, ServiceKey};
 use crate::dataplane::{Plan, PortPlan, RoutePlan};
+use crate::net::{NetTables, Route};
+use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
 
 /// The data-plane part of a validated configuration. The `[[port]]` devices are
@@ -18,7 +20,6 @@ pub fn plan(cfg: &Config) -> Plan {
             name: p.name.clone(),
             device: p.device.to_string(),
             addrs: p.addresses.clone(),
-            vips: vips_of(cfg, &p.name),
             tap: p.exception_path.as_ref().map(|e| e.tap_name.clone()),
             mtu: p.mtu,
             promiscuous: p.promiscuous,
@@ -54,6 +55,40 @@ pub fn plan(cfg: &Config) -> Plan {
         mbuf_cache: cfg.tables.mbuf_cache,
         gratuitous_arp: cfg.settings.gratuitous_arp,
     }
+}
+
+/// The VIP/route tables workers start with: each port's VIPs ([`vips_of`]), its
+/// connected routes (from its addresses) and the static `[[route]]`s.
+pub fn net_tables(cfg: &Config) -> NetTables {
+    let mut routes = Vec::new();
+    for (i, p) in cfg.ports.iter().enumerate() {
+        for a in &p.addresses {
+            routes.push(Route {
+                prefix: Ipv4Net {
+                    addr: a.network(),
+                    len: a.len,
+                },
+                via: None,
+                port: i as u8,
+            });
+        }
+    }
+    for r in &cfg.routes {
+        if let Some(port) = cfg.ports.iter().position(|p| p.name == r.port) {
+            routes.push(Route {
+                prefix: r.prefix,
+                via: r.via,
+                port: port as u8,
+            });
+        }
+    }
+    let mut t = NetTables::new(cfg.ports.len(), routes);
+    for (i, p) in cfg.ports.iter().enumerate() {
+        for vip in vips_of(cfg, &p.name) {
+            t.add_vip(i as u8, vip, 0);
+        }
+    }
+    t
 }
 
 /// The VIPs a port answers ARP for: those of the address services whose ARP port it is,
@@ -95,8 +130,7 @@ mod tests {
             "{ proto = \"udp\", vip = \"192.0.2.77\"",
         );
         let cfg = Config::from_str_named(&text, "lab-tun.toml").unwrap();
-        let plan = plan(&cfg);
-        let vips = &plan.ports[0].vips;
+        let vips: Vec<Ipv4Addr> = net_tables(&cfg).vips(0).iter().map(|v| v.addr).collect();
         assert!(vips.contains(&Ipv4Addr::new(192, 0, 2, 77)), "{vips:?}");
         assert!(vips.contains(&Ipv4Addr::new(192, 0, 2, 10)), "{vips:?}");
     }

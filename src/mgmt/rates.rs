@@ -85,9 +85,9 @@ impl RateTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataplane::testbed::{director, tcp_frame, CLIENT_MAC, PORT_MAC};
     use crate::lb::flow::proto;
     use crate::lb::service::ServiceKey;
+    use crate::testkit::testbed::{director, tcp_frame, CLIENT_MAC, PORT_MAC};
     use crate::wire::HeadroomBuf;
     use std::net::Ipv4Addr;
 
@@ -95,7 +95,7 @@ mod tests {
     fn rates_follow_the_counters_of_services_and_dests() {
         let (mut lb, publisher) = director(4096, "rr");
         let mut rt = RateTracker::new();
-        rt.sample(publisher.current());
+        rt.sample(publisher.services());
         let vip = Ipv4Addr::new(203, 0, 113, 10);
         // 200 new connections between two samples: 100 per second over 2 s.
         for i in 0..200u16 {
@@ -110,7 +110,7 @@ mod tests {
             );
             lb.handle(0, &mut HeadroomBuf::new(&f), 1);
         }
-        rt.sample(publisher.current());
+        rt.sample(publisher.services());
         let key = ServiceKey::Addr {
             proto: proto::TCP,
             vip,
@@ -120,11 +120,11 @@ mod tests {
         assert!(r.cps > 0 && r.in_pps > 0 && r.in_bps > 0, "{r:?}");
         // Idle afterwards: the exponentially weighted averages decay towards 0.
         for _ in 0..20 {
-            rt.sample(publisher.current());
+            rt.sample(publisher.services());
         }
         assert!(rt.rates(key, None).cps < r.cps);
         let rip = publisher
-            .current()
+            .services()
             .lookup(proto::TCP, vip, 80)
             .unwrap()
             .dests()[0]

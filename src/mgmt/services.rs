@@ -3,14 +3,11 @@
 //! replay them (wrr's state and the dest list order depend on that order, as in IPVS).
 
 use crate::config::{self, Config};
-use crate::dataplane::LbSetup;
 use crate::lb::conn::{ConnTable, Settings, TimeoutTriple};
 use crate::lb::mark::{MarkRule, MarkTable};
 use crate::lb::sched::SchedFlags;
-use crate::lb::service::{
-    self, DestConfig, Persistence, Publisher, ServiceConfig, ServiceKey, ServiceTable,
-};
-use std::sync::Arc;
+use crate::lb::service::{self, DestConfig, Persistence, ServiceConfig, ServiceKey, ServiceTable};
+use crate::mgmt::Manager;
 
 /// Why the tables could not be built (the config was validated, so this means a rule the
 /// load balancer enforces that the file checks did not).
@@ -37,10 +34,10 @@ pub enum Error {
     },
 }
 
-/// Builds everything the data plane's load balancer needs from the config: the
-/// connection table (sized by `[tables] max_conns`, with `[timeouts]` and `[settings]`),
-/// the services with every dest registered in that table, and the mark rules.
-pub fn lb_setup(cfg: &Config) -> Result<LbSetup, Error> {
+/// Builds the [`Manager`] from the config: the connection table (sized by `[tables]
+/// max_conns`, with `[timeouts]` and `[settings]`), the services with every dest
+/// registered in that table, the mark rules and the VIP/route tables.
+pub fn manager(cfg: &Config) -> Result<Manager, Error> {
     let workers = cfg.cores.workers.len().max(1);
     let (table, marks) = build(cfg, workers)?;
     let settings = Settings {
@@ -55,27 +52,8 @@ pub fn lb_setup(cfg: &Config) -> Result<LbSetup, Error> {
         tcpfin_secs: cfg.timeouts.tcpfin_secs,
         udp_secs: cfg.timeouts.udp_secs,
     });
-    register_dests(&conns, &table)?;
-    Ok(LbSetup {
-        publisher: Publisher::new(table),
-        conns: Arc::new(conns),
-        marks: Arc::new(marks),
-    })
-}
-
-/// Registers every dest of `table` with the connection table and records its id in
-/// the dest, before the table is published to workers.
-pub fn register_dests(conns: &ConnTable, table: &ServiceTable) -> Result<(), Error> {
-    for svc in table.services() {
-        for (d, ds) in svc.dests().iter().zip(svc.dest_stats()) {
-            let id = conns
-                .register_dest(d)
-                .map_err(|e| Error::Table(e.to_string()))?;
-            d.set_table_id(id.0);
-            d.set_stats(svc.stats().clone(), ds.clone());
-        }
-    }
-    Ok(())
+    Manager::new(conns, table, marks, crate::mgmt::plan::net_tables(cfg))
+        .map_err(|e| Error::Table(e.to_string()))
 }
 
 /// Logs every service's and real server's counters (`ipvsadm -L --stats` columns), as

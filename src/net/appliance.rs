@@ -4,7 +4,9 @@
 
 use super::neigh::{Neigh, NeighTable};
 use super::route::{PortIdx, RouteTable};
+use super::tables::NetTables;
 use super::verdict::{DropReason, TxKind, Verdict};
+use crate::lb::snapshot::Reader;
 use crate::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 use crate::wire::icmp::{IcmpPacket, IcmpType};
@@ -12,6 +14,7 @@ use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
 use crate::wire::Ipv4Net;
 use crate::wire::PacketBuf;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 /// TTL of the echo replies we originate (Linux's default).
 const REPLY_TTL: u8 = 64;
@@ -23,8 +26,6 @@ pub struct PortNet {
     pub mac: [u8; 6],
     /// Local addresses with prefix lengths.
     pub addrs: Vec<Ipv4Net>,
-    /// Virtual IPs this port answers ARP for.
-    pub vips: Vec<Ipv4Addr>,
     /// True when a tap mirrors this port into the kernel.
     pub exception_path: bool,
     /// IP MTU of the port (TUN encapsulation and frag-needed use it).
@@ -32,8 +33,8 @@ pub struct PortNet {
 }
 
 impl PortNet {
-    fn owns(&self, a: Ipv4Addr) -> bool {
-        self.addrs.iter().any(|c| c.addr == a) || self.vips.contains(&a)
+    fn is_local(&self, a: Ipv4Addr) -> bool {
+        self.addrs.iter().any(|c| c.addr == a)
     }
     fn on_link(&self, a: Ipv4Addr) -> bool {
         self.addrs.iter().any(|c| c.contains(a))
@@ -48,22 +49,53 @@ impl PortNet {
     }
 }
 
-/// Appliance networking state shared by all workers: immutable except the neighbour
-/// table, which is lock-free.
+/// One worker's view of the appliance networking state: the ports (immutable) and the
+/// neighbour table (lock-free) are shared by all workers; the VIPs and routes are the
+/// published [`NetTables`] snapshot this view last refreshed to.
 pub struct Net {
-    ports: Vec<PortNet>,
-    routes: RouteTable,
-    neigh: NeighTable,
+    ports: Arc<[PortNet]>,
+    neigh: Arc<NeighTable>,
+    tables: Reader<NetTables>,
 }
 
 impl Net {
-    /// Builds the state from the ports (in `PortIdx` order) and the route table.
-    pub fn new(ports: Vec<PortNet>, routes: RouteTable) -> Self {
+    /// A first view: the ports (in `PortIdx` order), a fresh neighbour table, and the
+    /// VIP/route snapshots read through `tables`.
+    pub fn new(ports: Vec<PortNet>, tables: Reader<NetTables>) -> Self {
         Net {
-            ports,
-            routes,
-            neigh: NeighTable::new(),
+            ports: ports.into(),
+            neigh: Arc::new(NeighTable::new()),
+            tables,
         }
+    }
+
+    /// Another view (for another worker, or another path of the same worker) sharing
+    /// this one's ports and neighbour table, reading snapshots through `tables`.
+    pub fn view(&self, tables: Reader<NetTables>) -> Net {
+        Net {
+            ports: self.ports.clone(),
+            neigh: self.neigh.clone(),
+            tables,
+        }
+    }
+
+    /// Takes the newest published VIP/route snapshot (one atomic load when nothing
+    /// changed); workers call it once per loop.
+    #[inline]
+    pub fn refresh(&mut self) {
+        self.tables.refresh();
+    }
+
+    /// The VIP/route snapshot as of the last refresh.
+    #[inline]
+    pub fn tables(&self) -> &NetTables {
+        self.tables.table()
+    }
+
+    /// Generation of the VIP/route snapshot as of the last refresh.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.tables.generation()
     }
 
     /// The neighbour table.
@@ -71,9 +103,15 @@ impl Net {
         &self.neigh
     }
 
-    /// The route table.
+    /// The shared neighbour table itself (for the management side).
+    pub fn neigh_handle(&self) -> Arc<NeighTable> {
+        self.neigh.clone()
+    }
+
+    /// The route table (as of the last refresh).
+    #[inline]
     pub fn routes(&self) -> &RouteTable {
-        &self.routes
+        self.tables().routes()
     }
 
     /// The ports.
@@ -82,8 +120,9 @@ impl Net {
     }
 
     /// True when `a` is a VIP of any port.
+    #[inline]
     pub fn is_vip(&self, a: Ipv4Addr) -> bool {
-        self.ports.iter().any(|p| p.vips.contains(&a))
+        self.tables().is_vip(a)
     }
 
     /// True when `a` is one of the appliance's own addresses (on any port).
@@ -138,7 +177,7 @@ impl Net {
             repr.source_protocol_addr,
             repr.target_protocol_addr,
         );
-        let for_us = port.owns(tpa);
+        let for_us = port.is_local(tpa) || self.tables().is_vip_of(in_port, tpa);
         // Learn on-link senders (requests to us, replies, gratuitous announcements),
         // as Linux does for its neighbours.
         if port.on_link(spa) && (for_us || spa == tpa || self.neigh_known(spa, now_secs)) {
@@ -268,7 +307,7 @@ impl Net {
         decrement_ttl: bool,
         kind: TxKind,
     ) -> Verdict {
-        let Some(nh) = self.routes.lookup(dst) else {
+        let Some(nh) = self.routes().lookup(dst) else {
             return Verdict::Drop(DropReason::NoRoute);
         };
         let Some(out) = self.ports.get(nh.port as usize) else {
@@ -416,6 +455,7 @@ fn echo_reply<P: PacketBuf>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lb::snapshot::Publisher;
     use crate::net::route::Route;
     use crate::wire::HeadroomBuf;
 
@@ -440,18 +480,16 @@ mod tests {
         let port = PortNet {
             mac: OUR_MAC,
             addrs: vec!["203.0.113.1/24".parse().unwrap()],
-            vips: vec![Ipv4Addr::new(203, 0, 113, 10)],
             exception_path,
             mtu: 1500,
         };
         let port1 = PortNet {
             mac: [2, 0, 0, 0, 1, 1],
             addrs: vec!["192.0.2.1/24".parse().unwrap()],
-            vips: vec![],
             exception_path: false,
             mtu: 1500,
         };
-        let routes = RouteTable::new(vec![
+        let routes = vec![
             Route {
                 prefix: "203.0.113.0/24".parse().unwrap(),
                 via: None,
@@ -467,8 +505,11 @@ mod tests {
                 via: Some(Ipv4Addr::new(192, 0, 2, 254)),
                 port: 1,
             },
-        ]);
-        Net::new(vec![port, port1], routes)
+        ];
+        let mut tables = NetTables::new(2, routes);
+        tables.add_vip(0, Ipv4Addr::new(203, 0, 113, 10), 0);
+        // The reader keeps its snapshot alive after the publisher is gone.
+        Net::new(vec![port, port1], Publisher::new(tables).reader())
     }
 
     #[test]

@@ -3,17 +3,21 @@
 //!
 //! Contract: per-packet functions never panic on any bytes, never allocate and take no
 //! lock; they end in a [`Verdict`]. The neighbour table is shared by all workers
-//! (lock-free); everything else is immutable after start and shared behind an `Arc`.
+//! (lock-free); the VIPs and routes are
+//! published snapshots ([`NetTables`]) each worker's [`Net`] refreshes once per loop;
+//! ports are immutable after start and shared behind an `Arc`.
 
 pub mod afpacket;
 pub mod appliance;
 pub mod exception;
 pub mod neigh;
 pub mod route;
+pub mod tables;
 pub mod verdict;
 
 pub use crate::wire::Ipv4Net;
 pub use appliance::{Net, PortNet};
 pub use neigh::{Neigh, NeighTable};
 pub use route::{NextHop, PortIdx, Route, RouteTable};
+pub use tables::{NetTables, Vip};
 pub use verdict::{DropReason, TxKind, Verdict};

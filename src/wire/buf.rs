@@ -17,7 +17,8 @@ pub trait PacketBuf {
     fn set_len(&mut self, len: usize) -> bool;
 }
 
-/// A heap buffer with headroom, for tests, fuzzing and benchmarks.
+/// A heap buffer with headroom, for tests, fuzzing and benchmarks (feature `testkit`).
+#[cfg(any(test, feature = "testkit"))]
 #[derive(Clone, Debug)]
 pub struct HeadroomBuf {
     buf: Vec<u8>,
@@ -25,6 +26,7 @@ pub struct HeadroomBuf {
     end: usize,
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl HeadroomBuf {
     /// DPDK's default mbuf headroom.
     pub const DEFAULT_HEADROOM: usize = 128;
@@ -58,6 +60,7 @@ impl HeadroomBuf {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl PacketBuf for HeadroomBuf {
     fn data(&self) -> &[u8] {
         &self.buf[self.start..self.end]

@@ -28,7 +28,6 @@ pub mod arp;
 pub mod buf;
 pub mod checksum;
 pub mod ethernet;
-pub mod fuzz_touch;
 pub mod icmp;
 pub mod ipip;
 pub mod ipnet;
@@ -37,7 +36,9 @@ pub mod tcp;
 pub mod udp;
 
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
-pub use buf::{HeadroomBuf, PacketBuf};
+#[cfg(any(test, feature = "testkit"))]
+pub use buf::HeadroomBuf;
+pub use buf::PacketBuf;
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use icmp::{IcmpError, IcmpPacket, IcmpType, QuotedIpv4};
 pub use ipnet::Ipv4Net;

@@ -9,10 +9,10 @@ use std::net::Ipv4Addr;
 use proptest::prelude::*;
 
 use super::checksum;
-use super::fuzz_touch;
 use super::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 use super::tcp::{TcpFlags, TcpPacket};
 use super::udp::UdpPacket;
+use crate::testkit::fuzz_touch;
 
 /// Builds IPv4 + L4 header + payload into `buf`; returns the total length.
 fn build(

@@ -1,5 +1,5 @@
 //! Load-balancing scenarios: the worker's LB path (`rvs::dataplane::LbPath`) over the
-//! testbed director (`rvs::dataplane::testbed`: one port, NAT VIP 203.0.113.10:80,
+//! testbed director (`rvs::testkit::testbed`: one port, NAT VIP 203.0.113.10:80,
 //! DR .20:80, TUN .30:80, real servers .11-.13), with the connection table filled
 //! beforehand through the same path by SYNs from `FLOWS` distinct clients
 //! (198.51.100.0/24, many source ports). The generator then offers packets of up to
@@ -8,39 +8,22 @@
 
 use super::scenarios::{Frame, Lab, Setup};
 use anyhow::Result;
-use rvs::dataplane::testbed::{self, CLIENT_MAC, PORT_MAC};
-use rvs::dataplane::{LbPath, LbShared, LbVerdict};
+use rvs::dataplane::{LbPath, LbVerdict, Views};
 use rvs::lb::flow::proto;
-use rvs::lb::service::Publisher;
+use rvs::testkit::testbed::{self, CLIENT_MAC, PORT_MAC};
 use rvs::wire::{HeadroomBuf, PacketBuf};
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// Connections the generator cycles through (its templates).
 pub const SAMPLED: u32 = 4096;
 /// Source ports used per client address.
 const PORTS_PER_CLIENT: u32 = 60_000;
 
-/// The LB state a worker needs, and the sampled connections' real servers.
+/// The sampled connections' real servers (the LB tables are in the setup's manager).
 pub struct LbState {
-    /// Shared LB state (conn table, marks, net).
-    pub shared: Arc<LbShared>,
-    /// Service snapshots (one reader per worker).
-    pub publisher: Mutex<Publisher>,
     /// (client, client port, real server) of the sampled connections, per VIP kind.
     pub sampled: Vec<(Ipv4Addr, u16, Ipv4Addr)>,
-}
-
-impl LbState {
-    /// A worker's LB path.
-    pub fn path(&self, worker: usize) -> LbPath {
-        let reader = self
-            .publisher
-            .lock()
-            .expect("bench publisher lock")
-            .reader();
-        LbPath::new(self.shared.clone(), reader, worker)
-    }
 }
 
 fn client(i: u32) -> (Ipv4Addr, u16) {
@@ -51,18 +34,14 @@ fn client(i: u32) -> (Ipv4Addr, u16) {
     )
 }
 
-use rvs::dataplane::testbed::tcp_frame as tcp;
+use rvs::testkit::testbed::tcp_frame as tcp;
 
 /// Fills a table of `flows` connections to `vip`:80 and remembers the sampled ones.
 pub fn populate(flows: u32, vip: Ipv4Addr) -> Result<Setup> {
     let max = flows + flows / 8 + 4096;
-    let (net, mut setup) = testbed::setup(max, "rr");
-    let shared = Arc::new(LbShared {
-        conns: setup.conns.clone(),
-        marks: setup.marks.clone(),
-        net: net.clone(),
-    });
-    let mut path = LbPath::new(shared.clone(), setup.publisher.reader(), 0);
+    let (net, mut mgr) = testbed::setup(max, "rr");
+    let views = mgr.lb_views().expect("LB views");
+    let mut path = LbPath::new(net.view(mgr.net_reader()), views, 0);
     let stride = (flows / SAMPLED).max(1);
     let mut sampled = Vec::new();
     for i in 0..flows {
@@ -82,20 +61,18 @@ pub fn populate(flows: u32, vip: Ipv4Addr) -> Result<Setup> {
                 daddr: vip,
                 dport: 80,
             };
-            let hit = setup
-                .conns
+            let hit = mgr
+                .conns()
                 .find(&key, 1)
                 .ok_or_else(|| anyhow::anyhow!("flow {i} not in the table"))?;
             sampled.push((c, cport, hit.raddr));
         }
     }
+    drop(path);
     Ok(Setup {
         net,
-        lb: Some(LbState {
-            shared,
-            publisher: Mutex::new(setup.publisher),
-            sampled,
-        }),
+        mgr: Mutex::new(mgr),
+        lb: Some(LbState { sampled }),
     })
 }
 
@@ -143,13 +120,9 @@ pub const VIP_TUN: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 30);
 /// hit existing entries). Returns ns per new connection (schedule + insert +
 /// transform), including copying each prepared frame into the buffer.
 pub fn new_conn_ns(n: u32, sched: &str) -> Result<f64> {
-    let (net, mut setup) = testbed::setup(n + n / 8 + 4096, sched);
-    let shared = Arc::new(LbShared {
-        conns: setup.conns.clone(),
-        marks: setup.marks.clone(),
-        net,
-    });
-    let mut path = LbPath::new(shared, setup.publisher.reader(), 0);
+    let (net, mut mgr) = testbed::setup(n + n / 8 + 4096, sched);
+    let views = mgr.lb_views().expect("LB views");
+    let mut path = LbPath::new(net, views, 0);
     let frames: Vec<Vec<u8>> = (0..n)
         .map(|i| {
             let (c, p) = client(i);

@@ -230,17 +230,19 @@ fn build_worker(
     stop: Arc<AtomicBool>,
     pool: Arc<Mempool>,
 ) -> Worker {
+    let (net, lb) = setup.worker_views(index);
     Worker {
         index,
         ports,
-        net: setup.net.clone(),
+        net,
         counters,
         stop,
         tsc_hz: dpdk::tsc_hz(),
         tsc_start: dpdk::rdtsc(),
         pool,
         announce: false,
-        lb: setup.lb.as_ref().map(|l| l.path(index)),
+        announced: 0,
+        lb,
     }
 }
 

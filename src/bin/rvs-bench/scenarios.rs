@@ -3,12 +3,17 @@
 //! docs/BENCHMARKS.md "Adding a scenario" explains the shape.
 
 use anyhow::{anyhow, Result};
-use rvs::net::{Ipv4Net, Net, PortNet, Route, RouteTable};
+use rvs::dataplane::{LbPath, Views};
+use rvs::lb::conn::ConnTable;
+use rvs::lb::mark::MarkTable;
+use rvs::lb::service::ServiceTable;
+use rvs::mgmt::Manager;
+use rvs::net::{Ipv4Net, Net, NetTables, PortNet, Route};
 use rvs::wire::ethernet::{EtherType, EthernetAddress, EthernetRepr};
 use rvs::wire::ipv4::{IpProtocol, Ipv4Repr};
 use rvs::wire::udp::UdpPacket;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
+use std::sync::Mutex;
 
 /// What a scenario can know about its ports when it builds frames and state.
 pub struct Lab {
@@ -28,10 +33,26 @@ pub struct Frame {
 /// What the loop under test needs. Grows with the worker: services, dests and
 /// pre-populated connections go here when the load-balancing path lands.
 pub struct Setup {
-    /// Appliance networking (ports, routes, pre-learnt neighbours).
-    pub net: Arc<Net>,
+    /// Appliance networking (ports, pre-learnt neighbours): each worker gets a view.
+    pub net: Net,
+    /// The owner of the published tables (routes, VIPs, services, marks): workers
+    /// take their readers from it.
+    pub mgr: Mutex<Manager>,
     /// The load-balancing state, for LB scenarios.
     pub lb: Option<super::lb::LbState>,
+}
+
+impl Setup {
+    /// Worker `index`'s view of the appliance and, in LB scenarios, its LB path.
+    pub fn worker_views(&self, index: usize) -> (Net, Option<LbPath>) {
+        let mut mgr = self.mgr.lock().expect("bench manager lock");
+        let net = self.net.view(mgr.net_reader());
+        let lb = match (&self.lb, mgr.lb_views()) {
+            (Some(_), Some(v)) => Some(LbPath::new(self.net.view(mgr.net_reader()), v, index)),
+            _ => None,
+        };
+        (net, lb)
+    }
 }
 
 /// Which loop handles the packets.
@@ -310,19 +331,17 @@ fn two_subnets(lab: &Lab) -> Result<Setup> {
         PortNet {
             mac: lab.macs[0],
             addrs: vec![net(CLIENT_LOCAL)?],
-            vips: vec![],
             exception_path: false,
             mtu: 1500,
         },
         PortNet {
             mac: lab.macs[1],
             addrs: vec![net(SERVER_LOCAL)?],
-            vips: vec![],
             exception_path: false,
             mtu: 1500,
         },
     ];
-    let routes = RouteTable::new(vec![
+    let routes = vec![
         Route {
             prefix: net(CLIENT_NET)?,
             via: None,
@@ -333,9 +352,19 @@ fn two_subnets(lab: &Lab) -> Result<Setup> {
             via: None,
             port: 1,
         },
-    ]);
-    let n = Arc::new(Net::new(ports, routes));
+    ];
+    let mut mgr = Manager::new(
+        ConnTable::new(1)?,
+        ServiceTable::new(1),
+        MarkTable::new(),
+        NetTables::new(2, routes),
+    )?;
+    let n = Net::new(ports, mgr.net_reader());
     n.neigh().learn(CLIENT_HOST, CLIENT_MAC, 0);
     n.neigh().learn(SERVER_HOST, SERVER_MAC, 0);
-    Ok(Setup { net: n, lb: None })
+    Ok(Setup {
+        net: n,
+        mgr: Mutex::new(mgr),
+        lb: None,
+    })
 }

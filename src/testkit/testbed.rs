@@ -9,28 +9,26 @@
 //! 203.0.113.40:443 (rr, -p 60); mark 1 = TCP 203.0.113.50 ports 80-443, persistent;
 //! UDP 203.0.113.10:5353 NAT with one-packet scheduling (ops).
 
-use super::lbpath::{LbPath, LbShared};
-use crate::dataplane::LbSetup;
+use crate::dataplane::{LbPath, LbVerdict, Views};
 use crate::lb::conn::ConnTable;
 use crate::lb::dest::Fwd;
 use crate::lb::flow::proto;
 use crate::lb::mark::{MarkRule, MarkTable};
-use crate::lb::service::{
-    DestConfig, Persistence, Publisher, ServiceConfig, ServiceKey, ServiceTable,
-};
-use crate::net::{Net, PortNet, Route, RouteTable};
+use crate::lb::service::{DestConfig, Persistence, ServiceConfig, ServiceKey, ServiceTable};
+use crate::mgmt::Manager;
+use crate::net::{Net, NetTables, PortNet, Route};
 use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 
 /// The director's port MAC.
 pub const PORT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 /// The client's MAC.
 pub const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 
-/// Builds the testbed's LB state with a table of `max_conns` entries and the given
-/// scheduler for the NAT service.
-pub fn setup(max_conns: u32, nat_sched: &str) -> (Arc<Net>, LbSetup) {
+/// Builds the testbed's state with a table of `max_conns` entries and the given
+/// scheduler for the NAT service: a first view of the appliance (its neighbours
+/// learnt) and the [`Manager`] owning every published table.
+pub fn setup(max_conns: u32, nat_sched: &str) -> (Net, Manager) {
     let a = |d: u8| Ipv4Addr::new(203, 0, 113, d);
     let vips = vec![a(10), a(20), a(30), a(40), a(50)];
     let port = PortNet {
@@ -39,32 +37,32 @@ pub fn setup(max_conns: u32, nat_sched: &str) -> (Arc<Net>, LbSetup) {
             addr: a(1),
             len: 24,
         }],
-        vips,
         exception_path: false,
         mtu: 1500,
     };
-    let routes = RouteTable::new(vec![
-        Route {
-            prefix: Ipv4Net {
-                addr: a(0),
-                len: 24,
+    let mut tables = NetTables::new(
+        1,
+        vec![
+            Route {
+                prefix: Ipv4Net {
+                    addr: a(0),
+                    len: 24,
+                },
+                via: None,
+                port: 0,
             },
-            via: None,
-            port: 0,
-        },
-        Route {
-            prefix: Ipv4Net {
-                addr: Ipv4Addr::new(198, 51, 100, 0),
-                len: 24,
+            Route {
+                prefix: Ipv4Net {
+                    addr: Ipv4Addr::new(198, 51, 100, 0),
+                    len: 24,
+                },
+                via: Some(a(2)),
+                port: 0,
             },
-            via: Some(a(2)),
-            port: 0,
-        },
-    ]);
-    let net = Arc::new(Net::new(vec![port], routes));
-    net.neigh().learn(a(2), CLIENT_MAC, 0);
-    for d in [11u8, 12, 13] {
-        net.neigh().learn(a(d), [2, 0, 0, 0, 0, d], 0);
+        ],
+    );
+    for v in vips {
+        tables.add_vip(0, v, 0);
     }
     let mut table = ServiceTable::new(1);
     let mut add = |key: ServiceKey, sched: &str, fwd: Fwd, port: u16, persist: Option<u32>| {
@@ -161,26 +159,21 @@ pub fn setup(max_conns: u32, nat_sched: &str) -> (Arc<Net>, LbSetup) {
         })
         .expect("testbed mark");
     let conns = ConnTable::new(max_conns).expect("testbed table");
-    crate::mgmt::services::register_dests(&conns, &table).expect("testbed dests");
-    let setup = LbSetup {
-        publisher: Publisher::new(table),
-        conns: Arc::new(conns),
-        marks: Arc::new(marks),
-    };
-    (net, setup)
+    let mut mgr = Manager::new(conns, table, marks, tables).expect("testbed dests");
+    let net = Net::new(vec![port], mgr.net_reader());
+    net.neigh().learn(a(2), CLIENT_MAC, 0);
+    for d in [11u8, 12, 13] {
+        net.neigh().learn(a(d), [2, 0, 0, 0, 0, d], 0);
+    }
+    (net, mgr)
 }
 
-/// One worker's LB path over a fresh testbed (the publisher is returned so the
-/// snapshot stays alive and can be changed).
-pub fn director(max_conns: u32, nat_sched: &str) -> (LbPath, Publisher) {
-    let (net, mut setup) = setup(max_conns, nat_sched);
-    let shared = Arc::new(LbShared {
-        conns: setup.conns.clone(),
-        marks: setup.marks.clone(),
-        net,
-    });
-    let path = LbPath::new(shared, setup.publisher.reader(), 0);
-    (path, setup.publisher)
+/// One worker's LB path over a fresh testbed (the manager is returned so the
+/// snapshots stay alive and can be changed).
+pub fn director(max_conns: u32, nat_sched: &str) -> (LbPath, Manager) {
+    let (net, mut mgr) = setup(max_conns, nat_sched);
+    let views = mgr.lb_views().expect("the manager has LB views");
+    (LbPath::new(net, views, 0), mgr)
 }
 
 /// A 60-byte Ethernet + IPv4 (DF) + TCP frame with valid checksums, for tests and
@@ -213,4 +206,25 @@ pub fn tcp_frame(
     f[47] = flags;
     TcpPacket::new_unchecked(&mut f[34..54]).fill_checksum(src, dst);
     f
+}
+
+/// Feeds one untrusted frame (and then, so state changes are exercised, the same frame
+/// as a reply from every real server) through a fresh testbed director. Shared by the
+/// cargo-fuzz target and the corpus replay test; returns a digest of the verdicts so
+/// callers can tell frames that reached the load balancer.
+pub fn fuzz_one(data: &[u8]) -> u64 {
+    let (mut lb, _publisher) = director(64, "wlc");
+    let mut digest = 0u64;
+    for now in [1u32, 2, 400] {
+        let mut b = crate::wire::HeadroomBuf::new(data);
+        digest = digest
+            .wrapping_mul(31)
+            .wrapping_add(match lb.handle(0, &mut b, now) {
+                LbVerdict::Pass => 1,
+                LbVerdict::Tx { counter, .. } => 2 + counter as u64,
+                LbVerdict::Drop(counter) => 1000 + counter as u64,
+            });
+        lb.sweep(now, 64);
+    }
+    digest
 }

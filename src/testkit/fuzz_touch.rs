@@ -12,13 +12,13 @@
 use core::hint::black_box;
 use std::net::Ipv4Addr;
 
-use super::arp::{ArpOperation, ArpPacket, ArpRepr};
-use super::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
-use super::icmp::{may_send_error_about, IcmpError, IcmpPacket, IcmpType};
-use super::ipip;
-use super::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
-use super::tcp::{TcpFlags, TcpPacket};
-use super::udp::UdpPacket;
+use crate::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
+use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+use crate::wire::icmp::{may_send_error_about, IcmpError, IcmpPacket, IcmpType};
+use crate::wire::ipip;
+use crate::wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+use crate::wire::tcp::{TcpFlags, TcpPacket};
+use crate::wire::udp::UdpPacket;
 
 /// Largest input the setters are exercised on (longer inputs are cut for the
 /// writable copy; the read-only pass sees all of it). Jumbo-frame sized.

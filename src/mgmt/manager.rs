@@ -1,0 +1,267 @@
+//! The management side's one owner of every published table: the service table, the
+//! mark rules and the VIP/route tables (each behind a [`crate::lb::snapshot::Publisher`]),
+//! the connection-table handle and the rate estimators. Every run-time change (the
+//! control socket of phase 6 will call these methods) is made on a copy of the live
+//! table and published whole, so workers see it at once at their next loop, never half
+//! applied. Runs on the management thread only.
+
+use crate::dataplane::runtime::Views;
+use crate::dataplane::{LbViews, Runtime};
+use crate::lb::conn::ConnTable;
+use crate::lb::mark::MarkTable;
+use crate::lb::service::{self, DestConfig, ServiceConfig, ServiceKey, ServiceTable};
+use crate::lb::snapshot::{Publisher, Reader};
+use crate::mgmt::rates::RateTracker;
+use crate::net::{NetTables, PortIdx, Route};
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why a run-time change was refused; nothing was published then.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A service or real server change was refused, with ipvsadm's text.
+    #[error("{0}")]
+    Service(#[from] service::Error),
+    /// A new dest could not be registered in the connection table.
+    #[error("connection table: {0}")]
+    Table(#[from] crate::lb::conn::ConnError),
+    /// No data port with this index.
+    #[error("no port {0}")]
+    NoSuchPort(PortIdx),
+    /// The port already answers for this VIP.
+    #[error("port {port} already has VIP {addr}")]
+    VipExists {
+        /// Port index.
+        port: PortIdx,
+        /// The VIP.
+        addr: Ipv4Addr,
+    },
+    /// The port has no such VIP.
+    #[error("port {port} has no VIP {addr}")]
+    NoSuchVip {
+        /// Port index.
+        port: PortIdx,
+        /// The VIP.
+        addr: Ipv4Addr,
+    },
+}
+
+/// How often the management loop wakes up (reclaim, rates, worker health).
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// Owner of the publishers, the connection table and the rates.
+pub struct Manager {
+    services: Publisher<ServiceTable>,
+    marks: Publisher<MarkTable>,
+    net: Publisher<NetTables>,
+    conns: Arc<ConnTable>,
+    rates: RateTracker,
+}
+
+impl Manager {
+    /// Takes ownership of the initial tables; every dest of `services` is registered
+    /// in `conns` before anything is published.
+    pub fn new(
+        conns: ConnTable,
+        services: ServiceTable,
+        marks: MarkTable,
+        net: NetTables,
+    ) -> Result<Manager, Error> {
+        register_new_dests(&conns, &services)?;
+        Ok(Manager {
+            services: Publisher::new(services),
+            marks: Publisher::new(marks),
+            net: Publisher::new(net),
+            conns: Arc::new(conns),
+            rates: RateTracker::new(),
+        })
+    }
+
+    /// The connection table.
+    pub fn conns(&self) -> &Arc<ConnTable> {
+        &self.conns
+    }
+
+    /// The live service table.
+    pub fn services(&self) -> &Arc<ServiceTable> {
+        self.services.current()
+    }
+
+    /// The live mark rules.
+    pub fn marks(&self) -> &Arc<MarkTable> {
+        self.marks.current()
+    }
+
+    /// The live VIP/route tables.
+    pub fn net(&self) -> &Arc<NetTables> {
+        self.net.current()
+    }
+
+    /// The rate estimators.
+    pub fn rates(&self) -> &RateTracker {
+        &self.rates
+    }
+
+    /// Snapshots retired but still held because some worker has not yet moved past
+    /// them (0 once every worker refreshed and [`Manager::tick`] ran).
+    pub fn retired(&self) -> usize {
+        self.services.retired() + self.marks.retired() + self.net.retired()
+    }
+
+    /// Generations published so far: (services, marks, VIPs/routes).
+    pub fn generations(&self) -> (u64, u64, u64) {
+        (
+            self.services.generation(),
+            self.marks.generation(),
+            self.net.generation(),
+        )
+    }
+
+    /// The periodic management work: frees snapshots every worker has moved past, and
+    /// samples the rates every 2 s. Call it often (rvsd: every 100 ms).
+    pub fn tick(&mut self, now: Instant) {
+        self.services.reclaim();
+        self.marks.reclaim();
+        self.net.reclaim();
+        self.rates.poll(self.services.current(), now);
+    }
+
+    /// The management loop: ticks every [`TICK`] until `stop` is set (SIGINT/SIGTERM)
+    /// or a worker of `rt` died. Returns true when a worker died.
+    pub fn run(&mut self, rt: &Runtime, stop: &AtomicBool) -> bool {
+        while !stop.load(Ordering::Relaxed) {
+            if rt.failed() {
+                return true;
+            }
+            self.tick(Instant::now());
+            std::thread::sleep(TICK);
+        }
+        false
+    }
+
+    /// Logs every service's and real server's counters and rates (`ipvsadm -L --stats`
+    /// and `--rate` columns), as rvsd does at shutdown until the control socket can
+    /// show them.
+    pub fn log_stats(&self) {
+        crate::mgmt::services::log_stats(self.services.current(), &self.rates);
+    }
+
+    /// Applies `change` to a copy of the service table, registers the dests it added,
+    /// and publishes it; on error nothing is published.
+    fn change_services(
+        &mut self,
+        change: impl FnOnce(&mut ServiceTable) -> Result<(), service::Error>,
+    ) -> Result<(), Error> {
+        let mut t = ServiceTable::clone(self.services.current());
+        change(&mut t)?;
+        register_new_dests(&self.conns, &t)?;
+        self.services.publish(t);
+        Ok(())
+    }
+
+    /// `ipvsadm -A`: adds a service.
+    pub fn add_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
+        self.change_services(|t| t.add_service(config))
+    }
+
+    /// `ipvsadm -E`: edits a service (scheduler, flags, persistence).
+    pub fn edit_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
+        self.change_services(|t| t.edit_service(config))
+    }
+
+    /// `ipvsadm -D`: deletes a service (its connections live on until they expire).
+    pub fn del_service(&mut self, key: &ServiceKey) -> Result<(), Error> {
+        self.change_services(|t| t.del_service(key))
+    }
+
+    /// `ipvsadm -a`: adds a real server to a service.
+    pub fn add_dest(&mut self, key: &ServiceKey, d: &DestConfig) -> Result<(), Error> {
+        self.change_services(|t| t.add_dest(key, d))
+    }
+
+    /// `ipvsadm -e`: edits a real server (weight, method, thresholds).
+    pub fn edit_dest(&mut self, key: &ServiceKey, d: &DestConfig) -> Result<(), Error> {
+        self.change_services(|t| t.edit_dest(key, d))
+    }
+
+    /// `ipvsadm -d`: deletes a real server.
+    pub fn del_dest(&mut self, key: &ServiceKey, addr: Ipv4Addr, port: u16) -> Result<(), Error> {
+        self.change_services(|t| t.del_dest(key, addr, port))
+    }
+
+    /// Replaces every mark rule at once.
+    pub fn set_marks(&mut self, marks: MarkTable) {
+        self.marks.publish(marks);
+    }
+
+    /// Makes `port` answer ARP and ping for `addr`; the announcing worker sends a
+    /// gratuitous ARP for it when it sees the new snapshot.
+    pub fn add_vip(&mut self, port: PortIdx, addr: Ipv4Addr) -> Result<(), Error> {
+        let mut t = NetTables::clone(self.net.current());
+        if port as usize >= t.ports() {
+            return Err(Error::NoSuchPort(port));
+        }
+        // Stamped with the generation this publish will have.
+        if !t.add_vip(port, addr, self.net.generation() + 1) {
+            return Err(Error::VipExists { port, addr });
+        }
+        self.net.publish(t);
+        Ok(())
+    }
+
+    /// Stops answering for VIP `addr` on `port`.
+    pub fn remove_vip(&mut self, port: PortIdx, addr: Ipv4Addr) -> Result<(), Error> {
+        let mut t = NetTables::clone(self.net.current());
+        if port as usize >= t.ports() {
+            return Err(Error::NoSuchPort(port));
+        }
+        if !t.remove_vip(port, addr) {
+            return Err(Error::NoSuchVip { port, addr });
+        }
+        self.net.publish(t);
+        Ok(())
+    }
+
+    /// Replaces the whole route table (connected and static routes).
+    pub fn set_routes(&mut self, routes: Vec<Route>) -> Result<(), Error> {
+        let mut t = NetTables::clone(self.net.current());
+        if let Some(r) = routes.iter().find(|r| r.port as usize >= t.ports()) {
+            return Err(Error::NoSuchPort(r.port));
+        }
+        t.set_routes(routes);
+        self.net.publish(t);
+        Ok(())
+    }
+}
+
+impl Views for Manager {
+    fn net_reader(&mut self) -> Reader<NetTables> {
+        self.net.reader()
+    }
+
+    fn lb_views(&mut self) -> Option<LbViews> {
+        Some(LbViews {
+            conns: self.conns.clone(),
+            services: self.services.reader(),
+            marks: self.marks.reader(),
+        })
+    }
+}
+
+/// Registers every dest of `table` not yet known to the connection table and records
+/// its id and stats in the dest, before the table is published to workers.
+pub fn register_new_dests(conns: &ConnTable, table: &ServiceTable) -> Result<(), Error> {
+    for svc in table.services() {
+        for (d, ds) in svc.dests().iter().zip(svc.dest_stats()) {
+            if d.table_id().is_some() {
+                continue;
+            }
+            let id = conns.register_dest(d)?;
+            d.set_table_id(id.0);
+            d.set_stats(svc.stats().clone(), ds.clone());
+        }
+    }
+    Ok(())
+}
