@@ -1,8 +1,9 @@
-//! The benchmark harness end to end, very short: `rvs-bench --scenario route` brings up
-//! the EAL, ring ports, the generator and a real worker, and reports packets received
-//! and forwarded. Only counts are checked, never timings (docs/BENCHMARKS.md).
+//! The benchmark harness end to end, very short: `rvs-bench` brings up the EAL, ring
+//! ports, the generator and a real worker, and must account for every packet it
+//! offered (forwarded + dropped + still queued), or fail. Only counts are checked,
+//! never timings (docs/BENCHMARKS.md).
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 fn is_root() -> bool {
     Command::new("id")
@@ -12,18 +13,40 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// The unsigned integer after `"key":` in the bench's one-line JSON.
-fn field(json: &str, key: &str) -> Option<u64> {
-    let at = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+/// The unsigned integer after `"key":` in one scenario's JSON object.
+fn field(json: &str, key: &str) -> u64 {
+    let at = json
+        .find(&format!("\"{key}\":"))
+        .unwrap_or_else(|| panic!("{key} not in {json}"))
+        + key.len()
+        + 3;
     let digits: String = json[at..]
         .chars()
         .take_while(|c| c.is_ascii_digit())
         .collect();
-    digits.parse().ok()
+    digits.parse().unwrap()
+}
+
+/// The JSON object of scenario `name`.
+fn row<'a>(json: &'a str, name: &str) -> &'a str {
+    let start = json
+        .find(&format!("{{\"name\":\"{name}\""))
+        .unwrap_or_else(|| panic!("no {name} in {json}"));
+    let len = json[start..].find('}').unwrap();
+    &json[start..=start + len]
+}
+
+fn bench(extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rvs-bench"))
+        .args(["--secs", "0.2", "--runs", "1", "--warmup-secs", "0.05"])
+        .args(["--mem-mb", "512", "--json", "--new-conns", "0"])
+        .args(extra)
+        .output()
+        .expect("run rvs-bench")
 }
 
 #[test]
-fn route_scenario_moves_packets_through_the_worker() {
+fn every_offered_packet_is_accounted_for_and_a_lost_one_fails_the_run() {
     if !is_root() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -32,33 +55,33 @@ fn route_scenario_moves_packets_through_the_worker() {
         eprintln!("skipped: not root");
         return;
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_rvs-bench"))
-        .args([
-            "--scenario",
-            "route",
-            "--secs",
-            "0.2",
-            "--runs",
-            "1",
-            "--warmup-secs",
-            "0.05",
-            "--mem-mb",
-            "512",
-            "--json",
-        ])
-        .output()
-        .expect("run rvs-bench");
+    let out = bench(&["--scenario", "route", "--scenario", "dr-1k"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "rvs-bench failed: {}\n{stdout}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("\"name\":\"route\""), "{stdout}");
-    let rx = field(&stdout, "rx_pkts").expect("rx_pkts in the JSON");
-    let fwd = field(&stdout, "forwarded").expect("forwarded in the JSON");
-    let drops = field(&stdout, "drops").expect("drops in the JSON");
-    assert!(rx > 0, "no packet reached the worker: {stdout}");
-    assert!(fwd > 0, "the worker forwarded nothing: {stdout}");
-    assert_eq!(drops, 0, "routed frames must not be dropped: {stdout}");
+    for name in ["route", "dr-1k"] {
+        let r = row(&stdout, name);
+        let f = |k| field(r, k);
+        assert!(f("rx_pkts") > 0 && f("forwarded") > 0, "{r}");
+        assert_eq!(f("drops"), 0, "these frames must not be dropped: {r}");
+        assert_eq!(
+            f("offered") + f("generated"),
+            f("delivered") + f("drops") + f("local") + f("queued"),
+            "{r}"
+        );
+    }
+    // The 1K row offers traffic from every one of its 1000 connections.
+    assert_eq!(field(row(&stdout, "dr-1k"), "flows"), 1000);
+
+    // A packet that goes uncounted fails the run, loudly.
+    let out = bench(&["--scenario", "route", "--test-lose-packets", "1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a lost packet must fail the run");
+    assert!(
+        stderr.contains("ACCOUNTING FAILED") && stderr.contains("1 packet(s) vanished"),
+        "{stderr}"
+    );
 }

@@ -10,18 +10,22 @@
 //! cycles/packet = busy_cycles / rx_pkts whatever the generator manages to offer.
 //!
 //! Figures are medians of `--runs` windows of `--secs` each, taken while the loop runs.
-//! They are measurements, never pass/fail criteria (docs/BENCHMARKS.md).
+//! They are measurements, never pass/fail criteria (docs/BENCHMARKS.md). What is checked
+//! is the accounting (`accounting.rs`): once everything has stopped, every packet offered
+//! must be found in a counter or a ring, or the run fails.
 //!
 //! Layout: `scenarios.rs` holds the table (add rows there: a `frames` function for the
-//! templates, each with its in-port, and a `setup` function for the `Net` and, once the
-//! load-balancing path is in the worker, services and pre-populated connections);
-//! `report.rs` the figures and their table/JSON; this file the ports, the generator,
-//! the loops and the measuring.
+//! templates, each with its in-port, and a `setup` function for the `Net`, services and
+//! pre-populated connections); `lb.rs` the LB rows' state and their flow walks;
+//! `accounting.rs` the packet accounting; `report.rs` the figures and their table/JSON;
+//! this file the ports, the generator, the loops and the measuring.
 
+mod accounting;
 mod lb;
 mod report;
 mod scenarios;
 
+use accounting::{Accounts, Generated};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 use report::{json, markdown, median, Measured};
@@ -78,6 +82,10 @@ pub(crate) struct Args {
     /// New connections per scheduler for this many distinct flows (0 = skip that table).
     #[arg(long, default_value_t = 1_000_000)]
     new_conns: u32,
+    /// Test hook for tests/bench_smoke.rs: the generator frees this many transmitted
+    /// packets without counting them, which the accounting check must catch.
+    #[arg(long, default_value_t = 0, hide = true)]
+    test_lose_packets: u64,
 }
 
 /// Counter snapshot of all workers.
@@ -141,30 +149,42 @@ fn enter_thread(core: Option<core_affinity::CoreId>) -> Result<()> {
     Ok(())
 }
 
-/// One RX ring the generator feeds, and the templates it cycles through for it.
+/// One RX ring the generator feeds, the templates it cycles through for it, and each
+/// template's position in its flow walk.
 struct Feed {
     ring: Ring,
     templates: Vec<usize>,
+    cursors: Vec<u32>,
     next: usize,
 }
 
 /// The generator loop: drain TX rings, top RX rings up to [`RX_FILL`] with mbufs
-/// rewritten from templates, reusing transmitted mbufs and allocating only to replace
-/// what the workers dropped. Returns the mbufs it offered.
+/// rewritten from templates (and, for walking templates, for the next flow), reusing
+/// transmitted mbufs and allocating only to replace what the workers dropped. Runs
+/// until `stop`, which the caller sets only once the workers have exited, so the final
+/// ring contents it reports are exact.
 fn generate(
     mut feeds: Vec<Feed>,
     drains: Vec<Ring>,
     frames: Arc<Vec<Frame>>,
     pool: Arc<Mempool>,
     stop: Arc<AtomicBool>,
-) -> u64 {
+    mut lose: u64,
+) -> Generated {
     let mut spare: Vec<Mbuf> = Vec::with_capacity(POOL_MBUFS as usize);
     let mut batch: Vec<Mbuf> = Vec::with_capacity(BURST_SIZE);
-    let mut offered = 0u64;
+    let mut g = Generated::default();
     while !stop.load(Ordering::Relaxed) {
         for d in &drains {
             let room = spare.capacity() - spare.len();
-            d.dequeue(&mut spare, room);
+            let before = spare.len();
+            g.returned += d.dequeue(&mut spare, room) as u64;
+            // Test hook: lose packets the loop delivered, uncounted.
+            while lose > 0 && spare.len() > before {
+                drop(spare.pop());
+                g.returned -= 1;
+                lose -= 1;
+            }
         }
         for f in feeds.iter_mut() {
             if f.templates.is_empty() {
@@ -175,18 +195,27 @@ fn generate(
                 let Some(m) = spare.pop().or_else(|| pool.alloc()) else {
                     break;
                 };
-                let t = f.templates[f.next];
-                f.next = (f.next + 1) % f.templates.len();
-                match m.refill(&frames[t].bytes) {
-                    Ok(m) => batch.push(m),
+                let frame = &frames[f.templates[f.next]];
+                match m.refill(&frame.bytes) {
+                    Ok(mut m) => {
+                        if let Some(w) = &frame.walk {
+                            let pos = &mut f.cursors[f.next];
+                            w.apply(m.data_mut(), *pos);
+                            *pos = w.next(*pos);
+                        }
+                        batch.push(m);
+                    }
                     Err(m) => drop(m),
                 }
+                f.next = (f.next + 1) % f.templates.len();
             }
-            offered += f.ring.enqueue(&mut batch) as u64;
+            g.offered += f.ring.enqueue(&mut batch) as u64;
             spare.append(&mut batch);
         }
     }
-    offered
+    g.queued_rx = feeds.iter().map(|f| f.ring.len() as u64).sum();
+    g.queued_tx = drains.iter().map(|d| d.len() as u64).sum();
+    g
 }
 
 /// The io-forward baseline: what every packet costs before rvs looks at it. Counts the
@@ -213,6 +242,8 @@ fn io_fwd(mut ports: Vec<PortQueues>, counters: Arc<WorkerCounters>, stop: Arc<A
         for q in ports.iter_mut() {
             q.tx.flush();
         }
+        let refused: u64 = ports.iter().map(|q| q.tx.drop_tx_full).sum();
+        counters.set(Counter::DropTxFull, refused);
         counters.inc(Counter::Loops);
         if work > 0 {
             counters.add(Counter::BusyCycles, dpdk::rdtsc().wrapping_sub(t0));
@@ -298,6 +329,7 @@ fn run_scenario(
             feeds.push(Feed {
                 ring,
                 templates: Vec::new(),
+                cursors: Vec::new(),
                 next: 0,
             });
         }
@@ -308,21 +340,29 @@ fn run_scenario(
     let frames = Arc::new((sc.frames)(&setup, &lab));
     for (f, &(p, q)) in feeds.iter_mut().zip(&feed_port) {
         f.templates = (0..frames.len()).filter(|&i| frames[i].port == p).collect();
-        // Start each queue at a different template so workers see different flows.
+        // Start each queue at a different template, and each walk at a different
+        // flow, so workers see different flows.
         if !f.templates.is_empty() {
             f.next = q % f.templates.len();
         }
+        f.cursors = f
+            .templates
+            .iter()
+            .map(|&t| frames[t].walk.map_or(0, |w| (q as u32 * 7919) % w.count))
+            .collect();
     }
 
     let stop = Arc::new(AtomicBool::new(false));
+    let gen_stop = Arc::new(AtomicBool::new(false));
     let gen_core = cores.generator();
-    let generator: JoinHandle<Result<u64>> = {
-        let (frames, pool, stop) = (frames.clone(), pool.clone(), stop.clone());
+    let lose = args.test_lose_packets;
+    let generator: JoinHandle<Result<Generated>> = {
+        let (frames, pool, stop) = (frames.clone(), pool.clone(), gen_stop.clone());
         std::thread::Builder::new()
             .name("rvs-bench-gen".into())
             .spawn(move || {
                 enter_thread(gen_core)?;
-                Ok(generate(feeds, drains, frames, pool, stop))
+                Ok(generate(feeds, drains, frames, pool, stop, lose))
             })?
     };
     let mut counters = Vec::new();
@@ -392,8 +432,11 @@ fn run_scenario(
             Err(_) => failure = Some(anyhow!("{}: worker {q} panicked", sc.name)),
         }
     }
+    // Workers are gone: the generator takes back what they sent last, then stops.
+    gen_stop.store(true, Ordering::Relaxed);
+    let mut generated = Generated::default();
     match generator.join() {
-        Ok(Ok(_offered)) => {}
+        Ok(Ok(g)) => generated = g,
         Ok(Err(e)) => failure = Some(anyhow!("{}: generator: {e:#}", sc.name)),
         Err(_) => failure = Some(anyhow!("{}: generator panicked", sc.name)),
     }
@@ -402,12 +445,25 @@ fn run_scenario(
     if let Some(e) = failure {
         return Err(e);
     }
+    let accounts = Accounts::collect(generated, &counters);
+    if let Err(e) = accounts.check() {
+        bail!(
+            "{}: ACCOUNTING FAILED, the counters do not account for every packet: {e}",
+            sc.name
+        );
+    }
     let total = median(mpps);
     let cycles = median(cpp);
     Ok(Measured {
         name: sc.name,
         about: sc.about,
         workers: w,
+        ports: sc.ports,
+        flows: frames
+            .iter()
+            .map(|f| f.walk.map_or(1, |w| w.count as u64))
+            .sum(),
+        accounts,
         kind: sc.kind,
         mpps_per_worker: total / w as f64,
         mpps_total: total,
@@ -418,7 +474,16 @@ fn run_scenario(
         mpps_per_cpu_sec: (!mpps_cpu.is_empty()).then(|| median(mpps_cpu)),
         rx_pkts: snapshot(&counters, Counter::RxPkts),
         tx_pkts: snapshot(&counters, Counter::TxPkts),
-        forwarded: snapshot(&counters, Counter::Forwarded),
+        forwarded: [
+            Counter::Forwarded,
+            Counter::NatIn,
+            Counter::NatOut,
+            Counter::DrOut,
+            Counter::TunOut,
+        ]
+        .iter()
+        .map(|&c| snapshot(&counters, c))
+        .sum(),
         drops: drops(&counters),
     })
 }

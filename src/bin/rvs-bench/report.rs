@@ -1,6 +1,7 @@
 //! The figures of one run: medians over the measured windows, the ratio to the io-fwd
 //! baseline, and the markdown table / JSON the bench prints.
 
+use super::accounting::Accounts;
 use super::scenarios::LoopKind;
 use super::Args;
 
@@ -23,6 +24,12 @@ pub struct Measured {
     pub name: &'static str,
     pub about: &'static str,
     pub workers: usize,
+    /// Ring ports (the baseline must have as many).
+    pub ports: usize,
+    /// Distinct flows the generator offered traffic from.
+    pub flows: u64,
+    /// The packet accounting (checked before this is built).
+    pub accounts: Accounts,
     pub kind: LoopKind,
     /// Packets per second per worker, in millions.
     pub mpps_per_worker: f64,
@@ -44,15 +51,18 @@ pub struct Measured {
     /// Totals over the whole scenario (warm-up included), for sanity.
     pub rx_pkts: u64,
     pub tx_pkts: u64,
+    /// Packets forwarded (routed, NAT in/out, DR, TUN).
     pub forwarded: u64,
     pub drops: u64,
 }
 
-/// cycles/packet of this row over the io-fwd row with the same worker count.
+/// cycles/packet of this row over the io-fwd row of the same run with the same worker
+/// count and the same port count (a 1-port loop and a 2-port loop move packets at
+/// different costs, so only like divides like).
 pub fn ratio(r: &Measured, all: &[Measured]) -> Option<f64> {
     let base = all
         .iter()
-        .find(|b| b.kind == LoopKind::IoFwd && b.workers == r.workers)?;
+        .find(|b| b.kind == LoopKind::IoFwd && b.workers == r.workers && b.ports == r.ports)?;
     (base.cycles_per_pkt > 0.0).then(|| r.cycles_per_pkt / base.cycles_per_pkt)
 }
 
@@ -67,14 +77,16 @@ pub fn markdown(results: &[Measured], tsc_hz: u64, cores: usize, args: &Args) ->
         tsc_hz as f64 / 1e9,
         cores
     ));
-    s.push_str("| scenario | workers | Mpps/worker | Mpps total | cycles/pkt | ns/pkt | x io-fwd | busy | on-CPU | Mpps/CPU-s | drops |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("| scenario | workers | ports | flows | Mpps/worker | Mpps total | cycles/pkt | ns/pkt | x io-fwd | busy | on-CPU | Mpps/CPU-s | offered | drops |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in results {
         let x = ratio(r, results).map_or("-".to_string(), |x| format!("{x:.2}"));
         s.push_str(&format!(
-            "| {} | {} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {:.0}% | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.0} | {:.1} | {} | {:.0}% | {} | {} | {} | {} |\n",
             r.name,
             r.workers,
+            r.ports,
+            r.flows,
             r.mpps_per_worker,
             r.mpps_total,
             r.cycles_per_pkt,
@@ -85,6 +97,7 @@ pub fn markdown(results: &[Measured], tsc_hz: u64, cores: usize, args: &Args) ->
                 .map_or("-".to_string(), |x| format!("{:.0}%", x * 100.0)),
             r.mpps_per_cpu_sec
                 .map_or("-".to_string(), |x| format!("{x:.2}")),
+            r.accounts.offered,
             r.drops
         ));
     }
@@ -100,11 +113,14 @@ pub fn json(results: &[Measured], tsc_hz: u64) -> String {
         .iter()
         .map(|r| {
             format!(
-                "{{\"name\":\"{}\",\"workers\":{},\"mpps_per_worker\":{:.4},\"mpps_total\":{:.4},\
+                "{{\"name\":\"{}\",\"workers\":{},\"ports\":{},\"flows\":{},\"mpps_per_worker\":{:.4},\"mpps_total\":{:.4},\
                  \"cycles_per_pkt\":{:.2},\"ns_per_pkt\":{:.3},\"ratio_to_io_fwd\":{},\
-                 \"busy_share\":{:.4},\"on_cpu_share\":{},\"mpps_per_cpu_sec\":{},\"rx_pkts\":{},\"tx_pkts\":{},\"forwarded\":{},\"drops\":{}}}",
+                 \"busy_share\":{:.4},\"on_cpu_share\":{},\"mpps_per_cpu_sec\":{},\"rx_pkts\":{},\"tx_pkts\":{},\"forwarded\":{},\"drops\":{},\
+                 \"offered\":{},\"generated\":{},\"delivered\":{},\"local\":{},\"queued\":{},\"drop_tx_full\":{}}}",
                 r.name,
                 r.workers,
+                r.ports,
+                r.flows,
                 r.mpps_per_worker,
                 r.mpps_total,
                 r.cycles_per_pkt,
@@ -118,7 +134,13 @@ pub fn json(results: &[Measured], tsc_hz: u64) -> String {
                 r.rx_pkts,
                 r.tx_pkts,
                 r.forwarded,
-                r.drops
+                r.drops,
+                r.accounts.offered,
+                r.accounts.generated,
+                r.accounts.delivered,
+                r.accounts.local,
+                r.accounts.queued,
+                r.accounts.drop_tx_full
             )
         })
         .collect();

@@ -28,6 +28,9 @@ pub struct Frame {
     pub port: usize,
     /// The whole Ethernet frame, without FCS.
     pub bytes: Vec<u8>,
+    /// When set, the frame is a template rewritten per packet for the next flow of this
+    /// walk (LB rows: every connection in the table gets traffic).
+    pub walk: Option<super::lb::FlowWalk>,
 }
 
 /// What the loop under test needs. Grows with the worker: services, dests and
@@ -83,8 +86,8 @@ pub struct Scenario {
     pub setup: fn(&Lab) -> Result<Setup>,
 }
 
-/// The scenarios, in table order. The first `io-fwd` row with the same worker count is
-/// every other row's baseline.
+/// The scenarios, in table order. The first `io-fwd` row with the same worker count and
+/// the same port count is a row's baseline (the "x io-fwd" column).
 pub fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
@@ -125,7 +128,7 @@ pub fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "io-fwd-1p",
-            about: "baseline for the LB rows: rx burst -> tx burst on the same single port",
+            about: "baseline for the 1-port (LB) rows: rx burst -> tx burst on the same single port",
             ports: 1,
             workers: 1,
             kind: LoopKind::IoFwd,
@@ -307,6 +310,7 @@ fn transit_udp_frames(_setup: &Setup, lab: &Lab) -> Vec<Frame> {
                 10_000 + i,
                 9,
             ),
+            walk: None,
         });
         v.push(Frame {
             port: 1,
@@ -318,6 +322,7 @@ fn transit_udp_frames(_setup: &Setup, lab: &Lab) -> Vec<Frame> {
                 9,
                 10_000 + i,
             ),
+            walk: None,
         });
     }
     v
