@@ -60,6 +60,8 @@ pub struct Runtime {
     counters: Vec<Arc<WorkerCounters>>,
     failed: Arc<AtomicBool>,
     ports: Vec<(String, Port)>,
+    /// af_packet interfaces as rvsd found them, put back once the ports are closed.
+    ifaces: Vec<afpacket::Saved>,
     taps: Vec<Option<(String, Port)>>,
     neigh: Option<Arc<NeighTable>>,
     pool: Option<Arc<Mempool>>,
@@ -82,6 +84,7 @@ impl Runtime {
             counters: Vec::new(),
             failed: Arc::new(AtomicBool::new(false)),
             ports: Vec::new(),
+            ifaces: Vec::new(),
             taps: Vec::new(),
             neigh: None,
             pool: None,
@@ -92,13 +95,15 @@ impl Runtime {
         let mut port_nets = Vec::new();
         for (i, p) in plan.ports.iter().enumerate() {
             if let Some(iface) = afpacket::iface_of(&p.device) {
-                match afpacket::isolate(iface) {
+                let mut saved = afpacket::Saved::take(iface);
+                match afpacket::isolate(iface, &mut saved) {
                     Ok(Some(warning)) => log::warn!("port {}: {warning}", p.name),
                     Ok(None) => {}
                     Err(e) => {
                         log::warn!("port {}: cannot keep the kernel off {iface}: {e}", p.name)
                     }
                 }
+                rt.ifaces.push(saved);
             }
             let mut port = Port::attach(&p.device).map_err(ctx(format!("port {}", p.name)))?;
             let cfg = PortConfig {
@@ -111,6 +116,13 @@ impl Runtime {
             let (rx, tx) = port
                 .start(&cfg, &pool)
                 .map_err(ctx(format!("port {}", p.name)))?;
+            if let Some(note) = rt.ifaces.last().and_then(|s| {
+                (Some(s.iface()) == afpacket::iface_of(&p.device))
+                    .then(|| s.keep_promisc())
+                    .flatten()
+            }) {
+                log::info!("port {}: {note}", p.name);
+            }
             let mac = port.mac().map_err(ctx(format!("port {}", p.name)))?;
             log::info!(
                 "port {} ({}): mac {}, {} queue(s){}",
@@ -259,6 +271,11 @@ impl Runtime {
             }
         }
         self.ports.clear();
+        for saved in self.ifaces.drain(..) {
+            for failure in saved.restore() {
+                log::warn!("cannot restore {failure}");
+            }
+        }
         self.pool = None;
         self.eal = None;
     }
