@@ -469,6 +469,16 @@ fn one_line_mistakes_in_a_good_config() {
         ),
         (
             "scheduler = \"wlc\"",
+            "scheduler = \"mh\"\nmh_table_size = 65537",
+            "service[0].mh_table_size",
+        ),
+        (
+            "scheduler = \"wlc\"",
+            "mh_table_size = 4093",
+            "service[0].mh_table_size",
+        ),
+        (
+            "scheduler = \"wlc\"",
             "persistent = 2678401",
             "service[0].persistent",
         ),
@@ -585,6 +595,17 @@ fn one_line_mistakes_in_a_good_config() {
             "{e}: line {line} is {held:?}"
         );
     }
+}
+
+/// mh's table is IPVS's 4093 unless the service picks another of the kernel's primes.
+#[test]
+fn mh_table_size_defaults_to_ipvs_and_is_per_service() {
+    let good = std::fs::read_to_string(root().join("configs/lab-nat.toml")).unwrap();
+    let c = Config::from_str_named(&good.replacen("\"wlc\"", "\"mh\"", 1), "mh.toml").unwrap();
+    assert_eq!(c.services[0].mh_table_size, 4093);
+    let text = good.replacen("\"wlc\"", "\"mh\"\nmh_table_size = 65521", 1);
+    let c = Config::from_str_named(&text, "mh.toml").unwrap();
+    assert_eq!(c.services[0].mh_table_size, 65521);
 }
 
 mod no_panic {

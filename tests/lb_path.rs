@@ -204,6 +204,44 @@ fn mark_service_keeps_a_client_on_one_server_across_80_and_443() {
     assert_eq!(lb.handle(0, &mut b, 1), LbVerdict::Pass);
 }
 
+/// A fragment to an address only a mark service covers is a VIP's fragment (marks are
+/// looked up first, as IPVS does), not traffic for the kernel.
+#[test]
+fn fragment_to_a_mark_only_vip_is_dropped_as_a_vip_fragment() {
+    let (mut lb, _p) = director(1024, "rr");
+    let mut frag = tcp(a(2), 43200, a(50), 80, SYN, PORT_MAC, CLIENT_MAC);
+    frag[20] = 0x20; // MF
+    Ipv4Packet::new_unchecked(&mut frag[14..34]).fill_checksum();
+    assert_eq!(
+        lb.handle(0, &mut HeadroomBuf::new(&frag), 1),
+        LbVerdict::Drop(Counter::DropFragment)
+    );
+}
+
+/// IPVS `ip_vs_service_find`: a packet's mark service wins over a `VIP:port` service
+/// that matches too (tests/fixtures/oracle/semantics, "lookup").
+#[test]
+fn mark_service_comes_before_the_vip_port_service() {
+    use rvs::lb::dest::Fwd;
+    use rvs::lb::service::{DestConfig, ServiceConfig, ServiceKey};
+    let (mut lb, mut publisher) = director(1024, "rr");
+    // An address service on the mark's VIP:80, to one server on port 9090.
+    let key = ServiceKey::Addr {
+        proto: proto::TCP,
+        vip: a(50),
+        vport: 80,
+    };
+    publisher.add_service(ServiceConfig::new(key)).unwrap();
+    let mut d = DestConfig::new(a(13), 9090);
+    d.fwd = Fwd::Nat;
+    publisher.add_dest(&key, &d).unwrap();
+    for i in 0..4 {
+        let mut b = syn(43210 + i, a(50), 80);
+        assert!(matches!(lb.handle(0, &mut b, 1), LbVerdict::Tx { .. }));
+        assert_eq!(ip_dst(&b).1, 80, "the mark service (port 0 dests) took it");
+    }
+}
+
 #[test]
 fn full_table_refuses_new_flows_and_keeps_existing_ones() {
     let (mut lb, _p) = director(2, "rr");

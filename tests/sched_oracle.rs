@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rvs::lb::dest::{Dest, Fwd};
 use rvs::lb::flow::{proto, FlowKey};
-use rvs::lb::sched::{mh, new_scheduler, SchedFlags, SchedParams, Scheduler};
+use rvs::lb::sched::{new_scheduler, SchedFlags, SchedParams, Scheduler};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/oracle/sched");
 
@@ -100,7 +100,8 @@ fn rvs_schedulers_choose_what_ipvs_chose() {
     for svc in scenarios() {
         let params = SchedParams {
             flags: SchedFlags::parse(&svc.flags, &svc.sched).unwrap(),
-            mh_table_size: mh::IPVS_TABLE_SIZE,
+            // rvs's default size: it must be the kernel's (4093) for these to match.
+            ..SchedParams::default()
         };
         let mut sched: Box<dyn Scheduler> = new_scheduler(&svc.sched, &params).unwrap();
         // ipvsadm -A then one -a per dest: IPVS puts each new dest at the list head

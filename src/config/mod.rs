@@ -380,6 +380,9 @@ pub struct Service {
     pub netmask: Ipv4Addr,
     /// One-packet scheduling (UDP and mark services only).
     pub ops: bool,
+    /// mh's Maglev table size, one of the kernel's primes
+    /// ([`crate::lb::sched::mh::IPVS_SIZES`]); default 4093 as Debian's IPVS.
+    pub mh_table_size: u32,
     /// Port that answers ARP for the VIP: `interface` from the file, else the port
     /// whose subnet holds the VIP. For a mark service, the port whose subnet holds
     /// every rule's VIP network, or `None` (VIPs routed to us, no ARP).

@@ -162,6 +162,7 @@ pub(crate) struct RawService {
     pub netmask: Option<String>,
     #[serde(default)]
     pub ops: bool,
+    pub mh_table_size: Option<i64>,
     pub interface: Option<String>,
     #[serde(default)]
     pub real: Vec<RawReal>,

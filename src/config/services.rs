@@ -13,6 +13,7 @@ use super::{
     ErrorKind, Mark, MarkRule, Method, Port, Proto, Real, Route, SchedFlags, Service, ServiceKey,
     MAX_PERSISTENT_SECS, SCHEDULERS,
 };
+use crate::lb::sched::mh;
 
 impl Checker<'_> {
     fn proto(&self, path: &KeyPath, s: &str) -> Res<Proto> {
@@ -246,6 +247,29 @@ impl Checker<'_> {
                 ));
             }
         }
+        let mh_table_size = match rs.mh_table_size {
+            None => mh::DEFAULT_TABLE_SIZE,
+            Some(_) if scheduler != "mh" => {
+                return Err(self.err(
+                    &path.key("mh_table_size"),
+                    ErrorKind::Conflict,
+                    "mh_table_size only with scheduler = \"mh\"",
+                ))
+            }
+            Some(m) => match u32::try_from(m).ok().filter(|m| mh::IPVS_SIZES.contains(m)) {
+                Some(m) => m,
+                None => {
+                    return Err(self.err(
+                        &path.key("mh_table_size"),
+                        ErrorKind::Range,
+                        format!(
+                            "mh_table_size {m} is not one of IPVS's table sizes ({})",
+                            mh::IPVS_SIZES.map(|p| p.to_string()).join(" ")
+                        ),
+                    ))
+                }
+            },
+        };
         let arp_port = self.arp_port(path, ports, marks, &key, rs.interface)?;
         let mut reals: Vec<Real> = Vec::with_capacity(rs.real.len());
         for (j, rr) in rs.real.into_iter().enumerate() {
@@ -270,6 +294,7 @@ impl Checker<'_> {
             persistent_secs,
             netmask,
             ops: rs.ops,
+            mh_table_size,
             arp_port,
             reals,
         })

@@ -198,8 +198,16 @@ impl LbPath {
         }
     }
 
+    /// True when some service could take a packet of `proto` to `addr` (a fragment
+    /// carries no port): a mark service whose rules cover the address, or an address
+    /// service on it.
     fn is_vip(&mut self, proto: u8, addr: Ipv4Addr) -> bool {
-        self.services.refresh().has_vip(proto, addr)
+        let table = self.services.refresh();
+        self.marks
+            .table()
+            .marks_of_addr(proto, addr)
+            .any(|m| table.lookup_mark(m).is_some())
+            || table.has_vip(proto, addr)
     }
 
     /// Schedules a new flow of `svc` and returns the chosen dest with its table id;
@@ -240,14 +248,11 @@ impl LbPath {
             Lookup::Miss | Lookup::Reschedule => {}
         }
         // A new flow: is it for a virtual service?
+        // IPVS order: the mark's service, then VIP:port, then VIP:0.
         let mark = self.marks.table().classify(key.proto, key.daddr, key.dport);
         let table: &ServiceTable = self.services.refresh();
-        let svc = match table.lookup(key.proto, key.daddr, key.dport) {
-            Some(s) => s.clone(),
-            None => match mark.and_then(|m| table.lookup_mark(m)) {
-                Some(s) => s.clone(),
-                None => return LbVerdict::Pass,
-            },
+        let Some(svc) = table.find(mark, key.proto, key.daddr, key.dport).cloned() else {
+            return LbVerdict::Pass;
         };
         // IPVS creates TCP connections only on a SYN (without sloppy_tcp); anything
         // else for a VIP without an entry is dropped.

@@ -108,6 +108,16 @@ impl MarkTable {
         self.rules.iter().map(|c| &c.rule)
     }
 
+    /// The marks of every rule matching `proto` and `daddr` on some port (for a
+    /// fragment, which has no port). No allocation.
+    pub fn marks_of_addr(&self, proto: u8, daddr: Ipv4Addr) -> impl Iterator<Item = u32> + '_ {
+        let a = u32::from(daddr);
+        self.rules
+            .iter()
+            .filter(move |c| c.rule.proto.is_none_or(|p| p == proto) && a & c.mask == c.net)
+            .map(|c| c.rule.mark)
+    }
+
     /// Per packet: the mark of the first matching rule, if any.
     #[inline]
     pub fn classify(&self, proto: u8, daddr: Ipv4Addr, dport: u16) -> Option<u32> {

@@ -368,7 +368,22 @@ impl ServiceTable {
         }
     }
 
-    /// IPVS lookup order: the exact `VIP:port` service, then the VIP's port-0 service.
+    /// The service of a new flow, in IPVS's order (`ip_vs_service_find`): the service
+    /// of the packet's mark first, then the exact `VIP:port` service, then the VIP's
+    /// port-0 service (recorded: tests/fixtures/oracle/semantics, "lookup").
+    pub fn find(
+        &self,
+        mark: Option<u32>,
+        proto: u8,
+        vip: Ipv4Addr,
+        vport: u16,
+    ) -> Option<&Arc<Service>> {
+        mark.and_then(|m| self.lookup_mark(m))
+            .or_else(|| self.lookup(proto, vip, vport))
+    }
+
+    /// The address services only: the exact `VIP:port` service, then the VIP's
+    /// port-0 service (see [`ServiceTable::find`] for the order with marks).
     pub fn lookup(&self, proto: u8, vip: Ipv4Addr, vport: u16) -> Option<&Arc<Service>> {
         self.by_key
             .get(&ServiceKey::Addr { proto, vip, vport })
@@ -551,6 +566,25 @@ mod tests {
             .unwrap();
         assert!(!old.is_available());
         assert_eq!(t.get(&tcp(80)).unwrap().dests().len(), 1);
+    }
+
+    #[test]
+    fn find_tries_the_mark_first_then_exact_then_port_zero() {
+        let mut t = ServiceTable::new(1);
+        let mut c = ServiceConfig::new(tcp(0));
+        c.persistence = Some(Persistence::default());
+        t.add_service(c).unwrap();
+        t.add_service(ServiceConfig::new(tcp(85))).unwrap();
+        t.add_service(ServiceConfig::new(ServiceKey::Mark(1)))
+            .unwrap();
+        let vip = Ipv4Addr::new(203, 0, 113, 1);
+        let key = |m, port| t.find(m, proto::TCP, vip, port).map(|s| s.config().key);
+        assert_eq!(key(Some(1), 85), Some(ServiceKey::Mark(1)));
+        assert_eq!(key(Some(1), 86), Some(ServiceKey::Mark(1)));
+        // A mark without a service falls through to the address services.
+        assert_eq!(key(Some(2), 85), Some(tcp(85)));
+        assert_eq!(key(None, 85), Some(tcp(85)));
+        assert_eq!(key(None, 86), Some(tcp(0)));
     }
 
     #[test]

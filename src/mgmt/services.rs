@@ -155,6 +155,7 @@ pub fn build(cfg: &Config, workers: usize) -> Result<(ServiceTable, MarkTable), 
             netmask: s.netmask,
         });
         sc.ops = s.ops;
+        sc.mh_table_size = s.mh_table_size;
         table.add_service(sc).map_err(err)?;
         for r in &s.reals {
             let mut d = DestConfig::new(r.addr, r.port);

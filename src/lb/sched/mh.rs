@@ -18,11 +18,13 @@
 //!   with weight 0 takes no slot at all;
 //! - `mh-port` adds the source port to the flow hash.
 //!
-//! Table size: IPVS uses `primes[CONFIG_IP_VS_MH_TAB_INDEX - 8]`, 4093 with Debian's
-//! default index 12 ([`IPVS_TABLE_SIZE`]). rvs defaults to 65537 ([`DEFAULT_TABLE_SIZE`]),
-//! which keeps the imbalance under 1% up to ~650 dests; set 4093 to reproduce the
-//! kernel's choices exactly. Any prime works (a non-prime size is refused: the
-//! permutations would not cover the table).
+//! Table size: IPVS uses `primes[CONFIG_IP_VS_MH_TAB_INDEX - 8]`, a build-time choice
+//! among [`IPVS_SIZES`]; Debian's kernel (index 12) has 4093, recorded in
+//! `tests/fixtures/oracle/sched/`. rvs defaults to the same 4093
+//! ([`DEFAULT_TABLE_SIZE`]) so that every mh flow goes where the kernel sends it, and a
+//! service may choose another of the kernel's primes (`mh_table_size` in the config) to
+//! match a kernel built with another index, or for finer balance with many dests
+//! (65521 keeps the imbalance under 1% up to ~650 dests). Other sizes are refused.
 //!
 //! Workers: the table is read-only after `rebuild`.
 
@@ -32,10 +34,15 @@ use super::{gcd, idx, selectable, SchedFlags, Scheduler};
 use crate::lb::dest::{Dest, DestIdx};
 use crate::lb::flow::FlowKey;
 
-/// rvs's default lookup table size (prime).
-pub const DEFAULT_TABLE_SIZE: u32 = 65537;
-/// The kernel's default (`CONFIG_IP_VS_MH_TAB_INDEX` = 12).
+/// The table sizes a kernel can be built with: IPVS's `primes[]`, indexed by
+/// `CONFIG_IP_VS_MH_TAB_INDEX - 8` (index 8..=17).
+pub const IPVS_SIZES: [u32; 10] = [
+    251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071,
+];
+/// The kernel's default (`CONFIG_IP_VS_MH_TAB_INDEX` = 12, Debian's build).
 pub const IPVS_TABLE_SIZE: u32 = 4093;
+/// rvs's default lookup table size: the kernel's, so mh choices equal IPVS's.
+pub const DEFAULT_TABLE_SIZE: u32 = IPVS_TABLE_SIZE;
 const EMPTY: u16 = u16::MAX;
 const KEY1: [u64; 2] = [2_654_435_761, 2_654_435_761];
 const KEY2: [u64; 2] = [2_654_446_892, 2_654_446_892];
@@ -82,18 +89,11 @@ pub fn hsiphash_u32(v: u32, key: &[u64; 2]) -> u32 {
     ((s[0] ^ s[1]) ^ (s[2] ^ s[3])) as u32
 }
 
-fn is_prime(n: u32) -> bool {
-    n >= 2
-        && (2..)
-            .take_while(|d: &u32| u64::from(*d) * u64::from(*d) <= u64::from(n))
-            .all(|d| !n.is_multiple_of(d))
-}
-
 impl Mh {
-    /// An empty table of `size` slots; `None` unless `size` is a prime below 2^16 * 16
+    /// An empty table of `size` slots; `None` unless `size` is one of [`IPVS_SIZES`]
     /// (flag-1 = mh-fallback, flag-2 = mh-port).
     pub fn new(flags: SchedFlags, size: u32) -> Option<Self> {
-        if !is_prime(size) || size > (1 << 20) {
+        if !IPVS_SIZES.contains(&size) {
             return None;
         }
         Some(Mh {
@@ -212,20 +212,16 @@ mod tests {
     use std::net::Ipv4Addr;
 
     #[test]
-    fn sizes_must_be_prime() {
-        assert!(Mh::new(SchedFlags::default(), 65536).is_none());
-        assert_eq!(
-            Mh::new(SchedFlags::default(), IPVS_TABLE_SIZE)
-                .unwrap()
-                .bits,
-            6
-        );
-        assert_eq!(
-            Mh::new(SchedFlags::default(), DEFAULT_TABLE_SIZE)
-                .unwrap()
-                .bits,
-            8
-        );
+    fn sizes_are_the_kernels_primes() {
+        assert_eq!(DEFAULT_TABLE_SIZE, 4093, "IPVS's size by default");
+        for bad in [65536, 65537, 4091, 0] {
+            assert!(Mh::new(SchedFlags::default(), bad).is_none(), "{bad}");
+        }
+        // IP_VS_MH_TAB_BITS = index / 2, index = 8 + position in primes[].
+        for (i, &m) in IPVS_SIZES.iter().enumerate() {
+            let s = Mh::new(SchedFlags::default(), m).unwrap();
+            assert_eq!(s.bits, (8 + i as u32) / 2, "{m}");
+        }
     }
 
     #[test]
@@ -240,9 +236,9 @@ mod tests {
     #[test]
     fn large_table_balance_within_one_percent() {
         let d = dests(&[1; 10]);
-        let mut s = Mh::new(SchedFlags::default(), DEFAULT_TABLE_SIZE).unwrap();
+        let mut s = Mh::new(SchedFlags::default(), 65521).unwrap();
         s.rebuild(&d);
-        let want = DEFAULT_TABLE_SIZE as f64 / 10.0;
+        let want = 65521.0 / 10.0;
         for c in s.slots_per_dest(10) {
             assert!((c as f64 - want).abs() <= want * 0.01, "{c} vs {want}");
         }
@@ -251,14 +247,14 @@ mod tests {
     #[test]
     fn removing_one_dest_moves_few_other_slots() {
         let d = dests(&[1; 10]);
-        let mut a = Mh::new(SchedFlags::default(), DEFAULT_TABLE_SIZE).unwrap();
+        let mut a = Mh::new(SchedFlags::default(), 65521).unwrap();
         a.rebuild(&d);
         let d2: Vec<_> = d
             .iter()
             .filter(|x| !Arc::ptr_eq(x, &d[4]))
             .cloned()
             .collect();
-        let mut b = Mh::new(SchedFlags::default(), DEFAULT_TABLE_SIZE).unwrap();
+        let mut b = Mh::new(SchedFlags::default(), 65521).unwrap();
         b.rebuild(&d2);
         let (mut kept, mut moved) = (0, 0);
         for (x, y) in a.table.iter().zip(&b.table) {
