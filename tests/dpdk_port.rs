@@ -59,12 +59,12 @@ fn af_packet_port_moves_frames_both_ways() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let _eal = Eal::init(&args).expect("EAL init");
+    let eal = Eal::init(&args).expect("EAL init");
     assert!(Eal::init(&args).is_err(), "second EAL init must be refused");
-    let pool = Mempool::new("test_pool", 2047, 32).expect("mempool");
-    let mut port = Port::attach(&format!("net_af_packet0,iface={a}")).expect("attach");
-    assert!(Port::attach("net_nonexistent_driver0").is_err());
-    let (mut rx, mut tx) = port.start(&PortConfig::default(), &pool).expect("start");
+    let pool = Mempool::new(&eal, "test_pool", 2047, 32).expect("mempool");
+    let port = Port::attach(&eal, &format!("net_af_packet0,iface={a}")).expect("attach");
+    assert!(Port::attach(&eal, "net_nonexistent_driver0").is_err());
+    let (port, mut rx, mut tx) = port.start(&PortConfig::default(), &pool).expect("start");
     assert_eq!(rx.len(), 1);
     let mac = port.mac().expect("mac");
 

@@ -50,13 +50,16 @@ fn rings_and_ring_ports_move_mbufs_and_keep_their_roles() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let _eal = Eal::init(&args).expect("EAL init");
-    let pool = Mempool::new("ring_test", 1023, 0).expect("mempool");
+    let eal = Eal::init(&args).expect("EAL init");
+    let pool = Mempool::new(&eal, "ring_test", 1023, 0).expect("mempool");
     let before = pool.available();
 
     // A free ring of 4 slots holds 3: of 5 mbufs, 3 go in, 2 come back in order.
-    assert!(Ring::new("bad", 6).is_err(), "size must be a power of two");
-    let r = Ring::new("t_free", 4).expect("ring");
+    assert!(
+        Ring::new(&eal, "bad", 6).is_err(),
+        "size must be a power of two"
+    );
+    let r = Ring::new(&eal, "t_free", 4).expect("ring");
     assert_eq!(r.capacity(), 3);
     let mut v: Vec<Mbuf> = (1..=5).map(|t| mbuf(&pool, t)).collect();
     assert_eq!(r.enqueue(&mut v), 3);
@@ -88,13 +91,13 @@ fn rings_and_ring_ports_move_mbufs_and_keep_their_roles() {
     assert!(m.refill(&vec![0u8; 70_000]).is_err(), "too big is refused");
 
     // A ring port: handle → RX ring → port RX queue; port TX queue → TX ring → handle.
-    let rx = Ring::new("t_rx", 64).expect("rx ring");
-    let tx = Ring::new("t_tx", 64).expect("tx ring");
+    let rx = Ring::new(&eal, "t_rx", 64).expect("rx ring");
+    let tx = Ring::new(&eal, "t_tx", 64).expect("tx ring");
     assert!(
         Port::from_rings("t_dup", &[&rx], &[&rx]).is_err(),
         "one ring cannot be both sides"
     );
-    let mut port = Port::from_rings("t_port", &[&rx], &[&tx]).expect("ring port");
+    let port = Port::from_rings("t_port", &[&rx], &[&tx]).expect("ring port");
     assert!(
         Port::from_rings("t_again", &[&rx], &[&tx]).is_err(),
         "a ring serves one port"
@@ -104,7 +107,7 @@ fn rings_and_ring_ports_move_mbufs_and_keep_their_roles() {
         mtu: 0,
         ..PortConfig::default()
     };
-    let (mut rxq, mut txq) = port.start(&cfg, &pool).expect("start");
+    let (port, mut rxq, mut txq) = port.start(&cfg, &pool).expect("start");
 
     let mut in_ = vec![mbuf(&pool, 0x42)];
     assert_eq!(

@@ -5,7 +5,7 @@ use super::counters::{Counter, WorkerCounters};
 use super::lbpath::{LbPath, LbViews};
 use super::plan::Plan;
 use super::worker::{PortQueues, Worker};
-use crate::dpdk::{self, Eal, Mempool, Port, PortConfig, PortStats};
+use crate::dpdk::{self, Eal, Mempool, Port, PortConfig, PortStats, StartedPort};
 use crate::lb::snapshot::Reader;
 use crate::net::{afpacket, exception, NeighTable, Net, NetTables, PortNet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,16 +53,17 @@ pub trait Views {
     fn lb_views(&mut self) -> Option<LbViews>;
 }
 
-/// The running data plane. Drop order matters and is explicit in [`Runtime::stop`].
+/// The running data plane. [`Runtime::stop`] releases things in a prompt order; soundness
+/// does not depend on it (the `dpdk` types keep what they use alive).
 pub struct Runtime {
     workers: Vec<JoinHandle<bool>>,
     stop: Arc<AtomicBool>,
     counters: Vec<Arc<WorkerCounters>>,
     failed: Arc<AtomicBool>,
-    ports: Vec<(String, Port)>,
+    ports: Vec<(String, StartedPort)>,
     /// af_packet interfaces as rvsd found them, put back once the ports are closed.
     ifaces: Vec<afpacket::Saved>,
-    taps: Vec<Option<(String, Port)>>,
+    taps: Vec<Option<(String, StartedPort)>>,
     neigh: Option<Arc<NeighTable>>,
     pool: Option<Arc<Mempool>>,
     eal: Option<Eal>,
@@ -75,7 +76,8 @@ impl Runtime {
     pub fn start(plan: &Plan, views: &mut dyn Views) -> Result<Runtime, Error> {
         let eal = Eal::init(&plan.eal_args).map_err(ctx("EAL"))?;
         let pool = Arc::new(
-            Mempool::new("rvs_pkts", plan.mbufs, plan.mbuf_cache).map_err(ctx("packet pool"))?,
+            Mempool::new(&eal, "rvs_pkts", plan.mbufs, plan.mbuf_cache)
+                .map_err(ctx("packet pool"))?,
         );
         let nq = plan.worker_cores.len().max(1) as u16;
         let mut rt = Runtime {
@@ -105,7 +107,7 @@ impl Runtime {
                 }
                 rt.ifaces.push(saved);
             }
-            let mut port = Port::attach(&p.device).map_err(ctx(format!("port {}", p.name)))?;
+            let port = Port::attach(&eal, &p.device).map_err(ctx(format!("port {}", p.name)))?;
             let cfg = PortConfig {
                 queues: nq,
                 rx_desc: p.rx_desc,
@@ -113,7 +115,7 @@ impl Runtime {
                 mtu: p.mtu,
                 promiscuous: p.promiscuous,
             };
-            let (rx, tx) = port
+            let (port, rx, tx) = port
                 .start(&cfg, &pool)
                 .map_err(ctx(format!("port {}", p.name)))?;
             if let Some(note) = rt.ifaces.last().and_then(|s| {
@@ -136,14 +138,14 @@ impl Runtime {
             let mut tap_queues: Vec<Option<_>> = (0..nq).map(|_| None).collect();
             if let Some(tap) = &p.tap {
                 let dev = format!("net_tap_rvs{i},iface={tap},mac={}", fmt_mac(&mac));
-                let mut tport =
-                    Port::attach(&dev).map_err(ctx(format!("port {} exception path", p.name)))?;
+                let tport = Port::attach(&eal, &dev)
+                    .map_err(ctx(format!("port {} exception path", p.name)))?;
                 let tcfg = PortConfig {
                     queues: nq,
                     mtu: 0,
                     ..PortConfig::default()
                 };
-                let (trx, ttx) = tport
+                let (tport, trx, ttx) = tport
                     .start(&tcfg, &pool)
                     .map_err(ctx(format!("port {} exception path", p.name)))?;
                 rt.taps.push(Some((tap.clone(), tport)));
@@ -208,9 +210,10 @@ impl Runtime {
                 lb,
             };
             let failed = rt.failed.clone();
+            let eal = eal.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("rvs-worker{index}"))
-                .spawn(move || run_worker(worker, core, failed))
+                .spawn(move || run_worker(worker, &eal, core, failed))
                 .map_err(|e| Error::Worker {
                     index,
                     core,
@@ -289,12 +292,12 @@ impl Drop for Runtime {
 
 /// Pins the thread, registers it with the EAL, runs the loop, and turns a panic into a
 /// logged failure instead of a silent death. Returns false on failure.
-fn run_worker(worker: Worker, core: usize, failed: Arc<AtomicBool>) -> bool {
+fn run_worker(worker: Worker, eal: &Eal, core: usize, failed: Arc<AtomicBool>) -> bool {
     let index = worker.index;
     if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
         log::warn!("worker {index}: could not pin to core {core}");
     }
-    if let Err(e) = dpdk::register_thread() {
+    if let Err(e) = dpdk::register_thread(eal) {
         log::error!("worker {index}: {e}");
         failed.store(true, Ordering::Relaxed);
         return false;

@@ -1,10 +1,21 @@
 //! Ethernet ports: attach by device string, configure queues (RSS where supported),
-//! start, read link state and statistics, stop and close.
+//! start, read link state and statistics; stopped and closed with the last handle.
+//!
+//! Lifetime rule: [`Port::start`] consumes the stopped port and hands out a
+//! [`StartedPort`] (management: MAC, link, stats) and one [`RxQueue`]/[`TxQueue`] per
+//! queue. All of them share the device ([`PortInner`], one `Arc` clone per handle, taken
+//! once at start, never per packet), and the device is stopped and closed only when the
+//! last of them is dropped, so no safe code can close a port whose queues are still
+//! polled, and a started port cannot be configured again (`start` took it). The device
+//! holds the mempool its RX queues fill from, the rings of a ring port, and the EAL.
 
+use super::eal::Eal;
 use super::error::{strerror, Error};
 use super::mempool::Mempool;
 use super::queue::{RxQueue, TxQueue};
+use super::ring::RawRing;
 use std::ffi::CString;
+use std::sync::Arc;
 
 /// How a port is set up. One RX and one TX queue per worker.
 #[derive(Clone, Debug)]
@@ -63,14 +74,32 @@ pub struct PortStats {
     pub rx_nombuf: u64,
 }
 
-/// One DPDK ethernet port, attached by its device string. Dropping it stops and closes
-/// the device (for `net_tap` this removes the kernel interface).
+/// One DPDK ethernet port, attached by its device string, not started yet. Dropping it
+/// closes the device (for `net_tap` this removes the kernel interface).
 pub struct Port {
+    inner: PortInner,
+}
+
+/// A started port: management view (MAC, link, statistics). Its queues were handed out
+/// by [`Port::start`]; the device is stopped and closed when this and every queue handle
+/// are gone, in any order.
+pub struct StartedPort {
+    inner: Arc<PortInner>,
+}
+
+/// The device itself, shared by a started port and its queue handles; its Drop stops and
+/// closes the device, then releases (field order) the pool, the rings and the EAL.
+pub(crate) struct PortInner {
     id: u16,
     device: String,
-    queues: u16,
     started: bool,
     rss: bool,
+    /// The pool RX queues fill from: kept until the device is closed.
+    pool: Option<Mempool>,
+    /// A ring port's rings: kept until the device is closed.
+    _rings: Vec<Arc<RawRing>>,
+    /// Kept until everything above is released.
+    _eal: Eal,
 }
 
 fn c_string(s: &str, device: &str) -> Result<CString, Error> {
@@ -80,56 +109,10 @@ fn c_string(s: &str, device: &str) -> Result<CString, Error> {
     })
 }
 
-impl Port {
-    /// Probes `device` (a vdev string such as `net_af_packet0,iface=eth1`, or a PCI
-    /// address) unless the EAL already did, and finds its port id.
-    pub fn attach(device: &str) -> Result<Port, Error> {
-        let name = device.split(',').next().unwrap_or(device).trim();
-        let cname = c_string(name, device)?;
-        let mut id: u16 = 0;
-        // SAFETY: cname is a valid C string; id is a valid out-pointer.
-        let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) };
-        if rc != 0 {
-            let cdev = c_string(device, device)?;
-            // SAFETY: cdev is a valid C string; DPDK copies what it keeps.
-            let rc = unsafe { dpdk_sys::rte_dev_probe(cdev.as_ptr()) };
-            if rc != 0 {
-                return Err(Error::Device {
-                    device: device.to_string(),
-                    reason: strerror(rc),
-                });
-            }
-            // SAFETY: as above.
-            let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) };
-            if rc != 0 {
-                return Err(Error::Device {
-                    device: device.to_string(),
-                    reason: format!("probed, but no ethernet port named {name}"),
-                });
-            }
-        }
-        Ok(Port {
-            id,
-            device: device.to_string(),
-            queues: 0,
-            started: false,
-            rss: false,
-        })
-    }
-
-    /// DPDK's port id.
-    pub fn id(&self) -> u16 {
+impl PortInner {
+    /// DPDK's port id, for the queue handles' fast path.
+    pub(crate) fn id(&self) -> u16 {
         self.id
-    }
-
-    /// The device string this port was attached with.
-    pub fn device(&self) -> &str {
-        &self.device
-    }
-
-    /// True when RSS spreads flows over several RX queues.
-    pub fn rss(&self) -> bool {
-        self.rss
     }
 
     fn err(&self, what: impl Into<String>, rc: i32) -> Error {
@@ -150,106 +133,7 @@ impl Port {
         Ok(info)
     }
 
-    /// Configures `cfg.queues` RX/TX queue pairs, RSS over IPv4/TCP/UDP when the device
-    /// supports it and more than one queue is asked for, the MTU, and promiscuity; then
-    /// starts the port and returns one RX and one TX handle per queue.
-    pub fn start(
-        &mut self,
-        cfg: &PortConfig,
-        pool: &Mempool,
-    ) -> Result<(Vec<RxQueue>, Vec<TxQueue>), Error> {
-        let info = self.info()?;
-        let queues = cfg.queues.max(1);
-        if queues > info.max_rx_queues || queues > info.max_tx_queues {
-            return Err(Error::Port {
-                port: self.device.clone(),
-                what: format!("{queues} queues"),
-                reason: format!(
-                    "device supports at most {} rx / {} tx queues",
-                    info.max_rx_queues, info.max_tx_queues
-                ),
-            });
-        }
-        let mut conf = dpdk_sys::rte_eth_conf::default();
-        // IPv4, fragmented IPv4, IPv4/TCP, IPv4/UDP, IPv4/other (RTE_ETH_RSS_* bits 2..7).
-        const RSS_IPV4_ALL: u64 = 0b1111_1100;
-        let rss_hf = info.flow_type_rss_offloads & RSS_IPV4_ALL;
-        self.rss = queues > 1 && rss_hf != 0;
-        if self.rss {
-            conf.rxmode.mq_mode = dpdk_sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
-            conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
-        }
-        // SAFETY: valid port id, conf is a valid pointer for the call; the port is stopped.
-        let rc = unsafe { dpdk_sys::rte_eth_dev_configure(self.id, queues, queues, &conf) };
-        if rc != 0 {
-            return Err(self.err("configure", rc));
-        }
-        let (mut nrx, mut ntx) = (cfg.rx_desc, cfg.tx_desc);
-        // SAFETY: valid port id and out-pointers.
-        let rc = unsafe { dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(self.id, &mut nrx, &mut ntx) };
-        if rc != 0 {
-            return Err(self.err("descriptor limits", rc));
-        }
-        // SAFETY: valid port id.
-        let socket = unsafe { dpdk_sys::rte_eth_dev_socket_id(self.id) };
-        let socket = if socket < 0 { 0 } else { socket as u32 };
-        for q in 0..queues {
-            // SAFETY: port configured with `queues` queues; q < queues; the pool outlives
-            // the port (rvsd closes ports before dropping the pool); NULL conf = defaults.
-            let rc = unsafe {
-                dpdk_sys::rte_eth_rx_queue_setup(
-                    self.id,
-                    q,
-                    nrx,
-                    socket,
-                    std::ptr::null(),
-                    pool.as_ptr(),
-                )
-            };
-            if rc != 0 {
-                return Err(self.err(format!("rx queue {q} setup"), rc));
-            }
-            // SAFETY: as above for the TX queue.
-            let rc = unsafe {
-                dpdk_sys::rte_eth_tx_queue_setup(self.id, q, ntx, socket, std::ptr::null())
-            };
-            if rc != 0 {
-                return Err(self.err(format!("tx queue {q} setup"), rc));
-            }
-        }
-        if cfg.mtu != 0 {
-            // SAFETY: valid port id.
-            let rc = unsafe { dpdk_sys::rte_eth_dev_set_mtu(self.id, cfg.mtu) };
-            if rc != 0 {
-                log::warn!(
-                    "port {}: cannot set MTU {}: {}",
-                    self.device,
-                    cfg.mtu,
-                    strerror(rc)
-                );
-            }
-        }
-        // SAFETY: valid, configured port.
-        let rc = unsafe { dpdk_sys::rte_eth_dev_start(self.id) };
-        if rc != 0 {
-            return Err(self.err("start", rc));
-        }
-        self.started = true;
-        self.queues = queues;
-        if cfg.promiscuous {
-            // SAFETY: valid, started port.
-            let rc = unsafe { dpdk_sys::rte_eth_promiscuous_enable(self.id) };
-            if rc != 0 {
-                log::warn!("port {}: promiscuous mode: {}", self.device, strerror(rc));
-            }
-        }
-        let rx = (0..queues).map(|q| RxQueue::new(self.id, q)).collect();
-        let tx = (0..queues).map(|q| TxQueue::new(self.id, q)).collect();
-        Ok((rx, tx))
-    }
-
-    /// The port's MAC address.
-    pub fn mac(&self) -> Result<[u8; 6], Error> {
+    fn mac(&self) -> Result<[u8; 6], Error> {
         let mut addr = dpdk_sys::rte_ether_addr::default();
         // SAFETY: valid port id and out-pointer.
         let rc = unsafe { dpdk_sys::rte_eth_macaddr_get(self.id, &mut addr) };
@@ -259,8 +143,7 @@ impl Port {
         Ok(addr.addr_bytes)
     }
 
-    /// Link state without waiting.
-    pub fn link(&self) -> LinkState {
+    fn link(&self) -> LinkState {
         let mut link = dpdk_sys::rte_eth_link::default();
         // SAFETY: valid port id and out-pointer; the nowait variant never blocks.
         let rc = unsafe { dpdk_sys::rte_eth_link_get_nowait(self.id, &mut link) };
@@ -276,8 +159,7 @@ impl Port {
         }
     }
 
-    /// Device counters (management thread; DPDK sums per-queue counters).
-    pub fn stats(&self) -> PortStats {
+    fn stats(&self) -> PortStats {
         let mut s = dpdk_sys::rte_eth_stats::default();
         // SAFETY: valid port id and out-pointer.
         let rc = unsafe { dpdk_sys::rte_eth_stats_get(self.id, &mut s) };
@@ -295,26 +177,223 @@ impl Port {
             rx_nombuf: s.rx_nombuf,
         }
     }
+}
 
-    /// Stops the port (workers must have stopped polling it).
-    pub fn stop(&mut self) {
+impl Port {
+    /// Probes `device` (a vdev string such as `net_af_packet0,iface=eth1`, or a PCI
+    /// address) unless the EAL already did, and finds its port id.
+    pub fn attach(eal: &Eal, device: &str) -> Result<Port, Error> {
+        let name = device.split(',').next().unwrap_or(device).trim();
+        let cname = c_string(name, device)?;
+        let mut id: u16 = 0;
+        // SAFETY: the EAL is up (`eal`); cname is a valid C string; id a valid out-pointer.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) };
+        if rc != 0 {
+            let cdev = c_string(device, device)?;
+            // SAFETY: cdev is a valid C string; DPDK copies what it keeps.
+            let rc = unsafe { dpdk_sys::rte_dev_probe(cdev.as_ptr()) };
+            if rc != 0 {
+                return Err(Error::Device {
+                    device: device.to_string(),
+                    reason: strerror(rc),
+                });
+            }
+            // SAFETY: as above.
+            let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) };
+            if rc != 0 {
+                return Err(Error::Device {
+                    device: device.to_string(),
+                    reason: format!("probed, but no ethernet port named {name}"),
+                });
+            }
+        }
+        Ok(Port::from_id(eal, id, device, Vec::new()))
+    }
+
+    /// Wraps a port id DPDK gave us (attach, or `rte_eth_from_rings` in ring.rs, with the
+    /// rings the device uses): stopped, no queues yet; Drop closes it.
+    pub(crate) fn from_id(eal: &Eal, id: u16, device: &str, rings: Vec<Arc<RawRing>>) -> Port {
+        Port {
+            inner: PortInner {
+                id,
+                device: device.to_string(),
+                started: false,
+                rss: false,
+                pool: None,
+                _rings: rings,
+                _eal: eal.clone(),
+            },
+        }
+    }
+
+    /// DPDK's port id.
+    pub fn id(&self) -> u16 {
+        self.inner.id
+    }
+
+    /// The device string this port was attached with.
+    pub fn device(&self) -> &str {
+        &self.inner.device
+    }
+
+    /// The port's MAC address.
+    pub fn mac(&self) -> Result<[u8; 6], Error> {
+        self.inner.mac()
+    }
+
+    /// Configures `cfg.queues` RX/TX queue pairs, RSS over IPv4/TCP/UDP when the device
+    /// supports it and more than one queue is asked for, the MTU, and promiscuity; then
+    /// starts the port and returns it with one RX and one TX handle per queue. RX queues
+    /// fill from `pool`, which the device keeps until it is closed. On error the port is
+    /// closed (dropped).
+    #[allow(clippy::type_complexity)]
+    pub fn start(
+        mut self,
+        cfg: &PortConfig,
+        pool: &Mempool,
+    ) -> Result<(StartedPort, Vec<RxQueue>, Vec<TxQueue>), Error> {
+        let p = &mut self.inner;
+        let info = p.info()?;
+        let queues = cfg.queues.max(1);
+        if queues > info.max_rx_queues || queues > info.max_tx_queues {
+            return Err(Error::Port {
+                port: p.device.clone(),
+                what: format!("{queues} queues"),
+                reason: format!(
+                    "device supports at most {} rx / {} tx queues",
+                    info.max_rx_queues, info.max_tx_queues
+                ),
+            });
+        }
+        let mut conf = dpdk_sys::rte_eth_conf::default();
+        // IPv4, fragmented IPv4, IPv4/TCP, IPv4/UDP, IPv4/other (RTE_ETH_RSS_* bits 2..7).
+        const RSS_IPV4_ALL: u64 = 0b1111_1100;
+        let rss_hf = info.flow_type_rss_offloads & RSS_IPV4_ALL;
+        p.rss = queues > 1 && rss_hf != 0;
+        if p.rss {
+            conf.rxmode.mq_mode = dpdk_sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+        }
+        // SAFETY: valid port id, conf is a valid pointer for the call; the port is stopped
+        // (a `Port` is never started: `start` consumes it).
+        let rc = unsafe { dpdk_sys::rte_eth_dev_configure(p.id, queues, queues, &conf) };
+        if rc != 0 {
+            return Err(p.err("configure", rc));
+        }
+        let (mut nrx, mut ntx) = (cfg.rx_desc, cfg.tx_desc);
+        // SAFETY: valid port id and out-pointers.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(p.id, &mut nrx, &mut ntx) };
+        if rc != 0 {
+            return Err(p.err("descriptor limits", rc));
+        }
+        // SAFETY: valid port id.
+        let socket = unsafe { dpdk_sys::rte_eth_dev_socket_id(p.id) };
+        let socket = if socket < 0 { 0 } else { socket as u32 };
+        // The device keeps the pool from here on (dropped after the close in Drop).
+        p.pool = Some(pool.clone());
+        for q in 0..queues {
+            // SAFETY: port configured with `queues` queues; q < queues; the pool outlives
+            // the device (held in `p.pool`, released after close); NULL conf = defaults.
+            let rc = unsafe {
+                dpdk_sys::rte_eth_rx_queue_setup(
+                    p.id,
+                    q,
+                    nrx,
+                    socket,
+                    std::ptr::null(),
+                    pool.as_ptr(),
+                )
+            };
+            if rc != 0 {
+                return Err(p.err(format!("rx queue {q} setup"), rc));
+            }
+            // SAFETY: as above for the TX queue.
+            let rc =
+                unsafe { dpdk_sys::rte_eth_tx_queue_setup(p.id, q, ntx, socket, std::ptr::null()) };
+            if rc != 0 {
+                return Err(p.err(format!("tx queue {q} setup"), rc));
+            }
+        }
+        if cfg.mtu != 0 {
+            // SAFETY: valid port id.
+            let rc = unsafe { dpdk_sys::rte_eth_dev_set_mtu(p.id, cfg.mtu) };
+            if rc != 0 {
+                log::warn!(
+                    "port {}: cannot set MTU {}: {}",
+                    p.device,
+                    cfg.mtu,
+                    strerror(rc)
+                );
+            }
+        }
+        // SAFETY: valid, configured port.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_start(p.id) };
+        if rc != 0 {
+            return Err(p.err("start", rc));
+        }
+        p.started = true;
+        if cfg.promiscuous {
+            // SAFETY: valid, started port.
+            let rc = unsafe { dpdk_sys::rte_eth_promiscuous_enable(p.id) };
+            if rc != 0 {
+                log::warn!("port {}: promiscuous mode: {}", p.device, strerror(rc));
+            }
+        }
+        let inner = Arc::new(self.inner);
+        let rx = (0..queues)
+            .map(|q| RxQueue::new(inner.clone(), q))
+            .collect();
+        let tx = (0..queues)
+            .map(|q| TxQueue::new(inner.clone(), q))
+            .collect();
+        Ok((StartedPort { inner }, rx, tx))
+    }
+}
+
+impl StartedPort {
+    /// DPDK's port id.
+    pub fn id(&self) -> u16 {
+        self.inner.id
+    }
+
+    /// The device string this port was attached with.
+    pub fn device(&self) -> &str {
+        &self.inner.device
+    }
+
+    /// True when RSS spreads flows over several RX queues.
+    pub fn rss(&self) -> bool {
+        self.inner.rss
+    }
+
+    /// The port's MAC address.
+    pub fn mac(&self) -> Result<[u8; 6], Error> {
+        self.inner.mac()
+    }
+
+    /// Link state without waiting.
+    pub fn link(&self) -> LinkState {
+        self.inner.link()
+    }
+
+    /// Device counters (management thread; DPDK sums per-queue counters).
+    pub fn stats(&self) -> PortStats {
+        self.inner.stats()
+    }
+}
+
+impl Drop for PortInner {
+    fn drop(&mut self) {
         if self.started {
-            // SAFETY: valid started port; no worker polls it any more (caller's duty,
-            // upheld by rvsd joining workers first).
+            // SAFETY: valid started port; this is the last handle (Arc), so no queue
+            // handle exists and nobody polls the device.
             let rc = unsafe { dpdk_sys::rte_eth_dev_stop(self.id) };
             if rc != 0 {
                 log::warn!("port {}: stop: {}", self.device, strerror(rc));
             }
-            self.started = false;
         }
-    }
-}
-
-impl Drop for Port {
-    fn drop(&mut self) {
-        self.stop();
-        // SAFETY: the port is stopped and no queue handle is in use (rvsd drops queue
-        // handles with the workers before the ports).
+        // SAFETY: the port is stopped (or was never started) and no queue handle is left
+        // (see above); the pool and the rings it uses are released only after this.
         let rc = unsafe { dpdk_sys::rte_eth_dev_close(self.id) };
         if rc != 0 {
             log::warn!("port {}: close: {}", self.device, strerror(rc));
@@ -330,20 +409,6 @@ impl Drop for Port {
                     log::debug!("port {}: hotplug remove: {}", self.device, strerror(rc));
                 }
             }
-        }
-    }
-}
-
-impl Port {
-    /// Wraps the port id `rte_eth_from_rings` returned ([`Port::from_rings`], in
-    /// ring.rs): stopped, no queues yet; Drop stops and closes it.
-    pub(crate) fn from_ring_port_id(id: u16, name: &str) -> Port {
-        Port {
-            id,
-            device: name.to_string(),
-            queues: 0,
-            started: false,
-            rss: false,
         }
     }
 }

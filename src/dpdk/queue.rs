@@ -1,7 +1,9 @@
 //! Per-worker RX and TX queue handles and their fixed-size bursts.
 
 use super::mbuf::Mbuf;
+use super::port::PortInner;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 /// Packets per RX burst and per TX flush: DPDK's customary 32.
 pub const BURST_SIZE: usize = 32;
@@ -9,10 +11,12 @@ pub const BURST_SIZE: usize = 32;
 /// How many times a TX flush retries what the NIC did not take before freeing it.
 const TX_RETRIES: u32 = 3;
 
-/// The RX side of queue `queue` of one port. Owned by one worker: not `Clone`.
+/// The RX side of queue `queue` of one port. Owned by one worker: not `Clone`, and
+/// polling takes `&mut self`. Keeps the port's device open (one `Arc`, cloned at start).
 pub struct RxQueue {
     port: u16,
     queue: u16,
+    _dev: Arc<PortInner>,
 }
 
 /// A burst of received mbufs in a fixed array (no heap). Mbufs not taken out are freed
@@ -63,13 +67,13 @@ impl Drop for RxBurst {
     }
 }
 
-// SAFETY: a queue handle is a pair of ids; DPDK allows one thread per queue, and the
-// handle's single ownership (no Clone) keeps it to one thread at a time.
-unsafe impl Send for RxQueue {}
-
 impl RxQueue {
-    pub(crate) fn new(port: u16, queue: u16) -> Self {
-        RxQueue { port, queue }
+    pub(crate) fn new(dev: Arc<PortInner>, queue: u16) -> Self {
+        RxQueue {
+            port: dev.id(),
+            queue,
+            _dev: dev,
+        }
     }
 
     /// The port id.
@@ -88,8 +92,8 @@ impl RxQueue {
     pub fn rx_burst(&mut self, burst: &mut RxBurst) -> usize {
         burst.free_rest();
         // SAFETY: the port was started with this queue set up (Port::start created the
-        // handle), `pkts` has room for BURST_SIZE pointers, and &mut self makes this the
-        // only thread polling the queue.
+        // handle) and stays started while `_dev` lives; `pkts` has room for BURST_SIZE
+        // pointers, and &mut self makes this the only thread polling the queue.
         let n = unsafe {
             dpdk_sys::rvs_eth_rx_burst(
                 self.port,
@@ -105,10 +109,12 @@ impl RxQueue {
 }
 
 /// The TX side of queue `queue` of one port, with a buffer that collects up to
-/// [`BURST_SIZE`] mbufs before sending. Owned by one worker: not `Clone`.
+/// [`BURST_SIZE`] mbufs before sending. Owned by one worker: not `Clone`. Keeps the
+/// port's device open, like [`RxQueue`].
 pub struct TxQueue {
     port: u16,
     queue: u16,
+    _dev: Arc<PortInner>,
     pkts: [*mut dpdk_sys::rte_mbuf; BURST_SIZE],
     len: usize,
     /// Packets sent by the NIC.
@@ -117,14 +123,17 @@ pub struct TxQueue {
     pub drop_tx_full: u64,
 }
 
-// SAFETY: see RxQueue; the buffered pointers are owned mbufs.
+// SAFETY: the buffered pointers are owned mbufs (see Mbuf's Send); the device handle is
+// Send; DPDK allows any one thread per queue, and single ownership (no Clone, `&mut` to
+// send) keeps it to one thread at a time.
 unsafe impl Send for TxQueue {}
 
 impl TxQueue {
-    pub(crate) fn new(port: u16, queue: u16) -> Self {
+    pub(crate) fn new(dev: Arc<PortInner>, queue: u16) -> Self {
         TxQueue {
-            port,
+            port: dev.id(),
             queue,
+            _dev: dev,
             pkts: [std::ptr::null_mut(); BURST_SIZE],
             len: 0,
             sent_pkts: 0,
@@ -154,8 +163,8 @@ impl TxQueue {
         let mut done = 0usize;
         let mut tries = 0;
         while done < self.len && tries <= TX_RETRIES {
-            // SAFETY: pkts[done..len] are owned mbufs; the queue was set up at start and
-            // &mut self makes this the only thread using it. The NIC takes ownership of
+            // SAFETY: pkts[done..len] are owned mbufs; the queue was set up at start, the
+            // port stays started while `_dev` lives, and &mut self makes this the only thread using it. The NIC takes ownership of
             // the first `sent` pointers.
             let sent = unsafe {
                 dpdk_sys::rvs_eth_tx_burst(

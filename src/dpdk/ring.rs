@@ -10,23 +10,25 @@
 //! - once [`Port::from_rings`] has given a ring to a port, the port owns one end of it
 //!   (it dequeues from an RX ring and enqueues into a TX ring), and the [`Ring`] handle
 //!   refuses that end: `enqueue` on a TX ring and `dequeue` on an RX ring take nothing;
-//! - the port keeps the ring's memory alive ([`RingPort`] drops its port before its
-//!   rings), so dropping the handle first is harmless.
+//! - the port keeps the ring's memory alive (its device releases the rings only after
+//!   closing), so dropping the handle first is harmless.
 
+use super::eal::Eal;
 use super::error::{last_error, Error};
 use super::mbuf::Mbuf;
 use super::port::Port;
 use super::queue::BURST_SIZE;
 use std::cell::Cell;
 use std::ffi::CString;
-use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// The ring memory itself, shared by the user's [`Ring`] handle and the [`RingPort`]
-/// that polls it; freed (with any mbuf left in it) when the last of them goes.
-struct RawRing {
+/// port that polls it; freed (with any mbuf left in it) when the last of them goes.
+pub(crate) struct RawRing {
     raw: NonNull<dpdk_sys::rte_ring>,
+    /// Keeps the EAL up until the ring is freed.
+    eal: Eal,
 }
 
 // SAFETY: an rte_ring lives in EAL shared memory and may be used from any thread; which
@@ -88,7 +90,7 @@ unsafe impl Send for Ring {}
 impl Ring {
     /// Creates a ring that holds up to `count - 1` mbufs (`count` a power of two, as DPDK
     /// requires). `name` must be unique in the process.
-    pub fn new(name: &str, count: u32) -> Result<Ring, Error> {
+    pub fn new(eal: &Eal, name: &str, count: u32) -> Result<Ring, Error> {
         let err = |reason: String| Error::Ring {
             name: name.to_string(),
             reason,
@@ -98,13 +100,17 @@ impl Ring {
         }
         let cname = CString::new(name).map_err(|_| err("name contains NUL".into()))?;
         let flags = dpdk_sys::RING_F_SP_ENQ | dpdk_sys::RING_F_SC_DEQ;
-        // SAFETY: cname is a valid C string for the call (DPDK copies it); any socket.
+        // SAFETY: the EAL is up (`eal`); cname is a valid C string for the call (DPDK
+        // copies it); any socket.
         let raw = unsafe {
             dpdk_sys::rte_ring_create(cname.as_ptr(), count, dpdk_sys::SOCKET_ID_ANY, flags)
         };
         let raw = NonNull::new(raw).ok_or_else(|| err(last_error()))?;
         Ok(Ring {
-            inner: Arc::new(RawRing { raw }),
+            inner: Arc::new(RawRing {
+                raw,
+                eal: eal.clone(),
+            }),
             role: Cell::new(Role::Free),
             capacity: count as usize - 1,
         })
@@ -207,35 +213,14 @@ impl Ring {
     }
 }
 
-/// A port whose RX and TX queues are [`Ring`]s. Derefs to the [`Port`]: start it with
-/// `PortConfig { queues, .. }` equal to the number of rings per side. Dropping it closes
-/// the port before releasing the rings (field order), so the driver never sees a freed
-/// ring.
-pub struct RingPort {
-    port: Port,
-    _rings: Vec<Arc<RawRing>>,
-}
-
-impl Deref for RingPort {
-    type Target = Port;
-    fn deref(&self) -> &Port {
-        &self.port
-    }
-}
-
-impl DerefMut for RingPort {
-    fn deref_mut(&mut self) -> &mut Port {
-        &mut self.port
-    }
-}
-
 impl Port {
     /// Makes a `net_ring` port whose RX queue `i` dequeues from `rx[i]` and TX queue `i`
     /// enqueues into `tx[i]`; start it with as many queues as rings per side. Its MAC is 00:00:00:00:00:00 and cannot be changed (the driver has no
     /// `mac_addr_set`) nor filters on it, so benchmarks give `net` MACs of their own.
     /// `name` must be unique (DPDK calls the port `net_ring_<name>`). Each ring may serve
     /// one port, one side, once; the handles keep only the other end (see the module doc).
-    pub fn from_rings(name: &str, rx: &[&Ring], tx: &[&Ring]) -> Result<RingPort, Error> {
+    /// The device keeps the rings (and through them the EAL) until it is closed.
+    pub fn from_rings(name: &str, rx: &[&Ring], tx: &[&Ring]) -> Result<Port, Error> {
         let err = |reason: String| Error::Device {
             device: name.to_string(),
             reason,
@@ -279,16 +264,18 @@ impl Port {
         for r in tx {
             r.role.set(Role::PortProduces);
         }
-        let rings = all.iter().map(|r| r.inner.clone()).collect();
+        let rings: Vec<Arc<RawRing>> = all.iter().map(|r| r.inner.clone()).collect();
+        let eal = rings[0].eal.clone();
         // Take the id DPDK returned: the driver names the ethdev `net_ring_<name>` and
         // makes no vdev, so a lookup by name would miss and `attach` would probe a second
         // device. The device string says "rings:", not "net_", so Drop closes the port
         // without trying to unplug a vdev that does not exist.
-        let port = Port::from_ring_port_id(rc as u16, &format!("rings:{name}"));
-        Ok(RingPort {
-            port,
-            _rings: rings,
-        })
+        Ok(Port::from_id(
+            &eal,
+            rc as u16,
+            &format!("rings:{name}"),
+            rings,
+        ))
     }
 }
 

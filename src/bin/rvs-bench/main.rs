@@ -31,7 +31,9 @@ use clap::Parser;
 use report::{json, markdown, median, Measured};
 use rvs::dataplane::worker::{PortQueues, Worker};
 use rvs::dataplane::{Counter, WorkerCounters};
-use rvs::dpdk::{self, Eal, Mbuf, Mempool, Port, PortConfig, Ring, RingPort, RxBurst, BURST_SIZE};
+use rvs::dpdk::{
+    self, Eal, Mbuf, Mempool, Port, PortConfig, Ring, RxBurst, StartedPort, BURST_SIZE,
+};
 use scenarios::{scenarios, Frame, Lab, LoopKind, Scenario, Setup};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -139,13 +141,13 @@ impl Cores {
 }
 
 /// Pins and registers the calling thread with the EAL (mempool cache, lcore id).
-fn enter_thread(core: Option<core_affinity::CoreId>) -> Result<()> {
+fn enter_thread(eal: &Eal, core: Option<core_affinity::CoreId>) -> Result<()> {
     if let Some(c) = core {
         if !core_affinity::set_for_current(c) {
             eprintln!("rvs-bench: could not pin to core {}", c.id);
         }
     }
-    dpdk::register_thread().context("EAL thread registration")?;
+    dpdk::register_thread(eal).context("EAL thread registration")?;
     Ok(())
 }
 
@@ -280,6 +282,7 @@ fn build_worker(
 /// Runs one scenario: fresh ring ports, generator, workers, `runs` windows; tears all
 /// down again (workers, generator, then ports and their rings).
 fn run_scenario(
+    eal: &Eal,
     seq: usize,
     sc: &Scenario,
     pool: &Arc<Mempool>,
@@ -287,7 +290,7 @@ fn run_scenario(
     args: &Args,
 ) -> Result<Measured> {
     let w = sc.workers;
-    let mut ports: Vec<RingPort> = Vec::new();
+    let mut ports: Vec<StartedPort> = Vec::new();
     let mut feeds: Vec<Feed> = Vec::new();
     let mut drains: Vec<Ring> = Vec::new();
     // queues[q] = queue q of every port, for worker q.
@@ -296,22 +299,22 @@ fn run_scenario(
     let mut feed_port = Vec::new();
     for p in 0..sc.ports {
         let rx: Vec<Ring> = (0..w)
-            .map(|q| Ring::new(&format!("rb{seq}p{p}q{q}rx"), RX_RING_SIZE))
+            .map(|q| Ring::new(eal, &format!("rb{seq}p{p}q{q}rx"), RX_RING_SIZE))
             .collect::<Result<_, _>>()?;
         let tx: Vec<Ring> = (0..w)
-            .map(|q| Ring::new(&format!("rb{seq}p{p}q{q}tx"), TX_RING_SIZE))
+            .map(|q| Ring::new(eal, &format!("rb{seq}p{p}q{q}tx"), TX_RING_SIZE))
             .collect::<Result<_, _>>()?;
         let name = format!("rb{seq}p{p}");
         let rx_refs: Vec<&Ring> = rx.iter().collect();
         let tx_refs: Vec<&Ring> = tx.iter().collect();
-        let mut port = Port::from_rings(&name, &rx_refs, &tx_refs)
+        let port = Port::from_rings(&name, &rx_refs, &tx_refs)
             .with_context(|| format!("{}: port {p}", sc.name))?;
         let cfg = PortConfig {
             queues: w as u16,
             mtu: 0,
             ..PortConfig::default()
         };
-        let (rxq, txq) = port
+        let (port, rxq, txq) = port
             .start(&cfg, pool)
             .with_context(|| format!("{}: start port {p}", sc.name))?;
         // Ring ports have MAC 0 and no MAC filter: the scenario's `Net` gets these.
@@ -357,11 +360,12 @@ fn run_scenario(
     let gen_core = cores.generator();
     let lose = args.test_lose_packets;
     let generator: JoinHandle<Result<Generated>> = {
-        let (frames, pool, stop) = (frames.clone(), pool.clone(), gen_stop.clone());
+        let (frames, pool, stop, eal) =
+            (frames.clone(), pool.clone(), gen_stop.clone(), eal.clone());
         std::thread::Builder::new()
             .name("rvs-bench-gen".into())
             .spawn(move || {
-                enter_thread(gen_core)?;
+                enter_thread(&eal, gen_core)?;
                 Ok(generate(feeds, drains, frames, pool, stop, lose))
             })?
     };
@@ -373,6 +377,7 @@ fn run_scenario(
         counters.push(c.clone());
         let core = cores.worker(q);
         let stop = stop.clone();
+        let eal = eal.clone();
         let name = match sc.kind {
             LoopKind::IoFwd => format!("rvs-bench-io{q}"),
             LoopKind::Worker => format!("rvs-worker{q}"),
@@ -380,14 +385,14 @@ fn run_scenario(
         names.push(name.clone());
         let handle = match sc.kind {
             LoopKind::IoFwd => std::thread::Builder::new().name(name).spawn(move || {
-                enter_thread(core)?;
+                enter_thread(&eal, core)?;
                 io_fwd(pq, c, stop);
                 Ok(())
             })?,
             LoopKind::Worker => {
                 let worker = build_worker(q, pq, &setup, c, stop, pool.clone());
                 std::thread::Builder::new().name(name).spawn(move || {
-                    enter_thread(core)?;
+                    enter_thread(&eal, core)?;
                     worker.run();
                     Ok(())
                 })?
@@ -526,14 +531,15 @@ fn main() -> Result<()> {
         ids: core_affinity::get_core_ids().unwrap_or_default(),
     };
     let eal = Eal::init(&eal_args).context("EAL")?;
-    let pool = Arc::new(Mempool::new("rvs_bench", POOL_MBUFS, POOL_CACHE).context("packet pool")?);
+    let pool =
+        Arc::new(Mempool::new(&eal, "rvs_bench", POOL_MBUFS, POOL_CACHE).context("packet pool")?);
     let mut results = Vec::new();
     for (seq, sc) in table.iter().enumerate() {
         if !args.scenario.is_empty() && !args.scenario.iter().any(|n| n == sc.name) {
             continue;
         }
         eprintln!("rvs-bench: {} ({} worker(s))", sc.name, sc.workers);
-        results.push(run_scenario(seq, sc, &pool, &cores, &args)?);
+        results.push(run_scenario(&eal, seq, sc, &pool, &cores, &args)?);
     }
     let tsc_hz = dpdk::tsc_hz();
     if args.json {
