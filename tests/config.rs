@@ -445,6 +445,72 @@ fn route_prefix_with_host_bits() {
 }
 
 #[test]
+fn neighbour_timer_out_of_range() {
+    bad(
+        "neighbour-range.toml",
+        11,
+        "neighbour.retrans_time_ms",
+        ErrorKind::Range,
+        "retrans_time_ms: 500 is out of range (1000..60000)",
+    );
+}
+
+#[test]
+fn static_neighbour_with_multicast_mac() {
+    bad(
+        "neighbour-static-mac.toml",
+        15,
+        "neighbour.static[1].mac",
+        ErrorKind::Address,
+        "MAC 01:00:5e:00:00:01 is not a unicast address",
+    );
+}
+
+#[test]
+fn static_neighbour_off_link() {
+    bad(
+        "neighbour-static-off-link.toml",
+        10,
+        "neighbour.static[0].addr",
+        ErrorKind::Address,
+        "neighbour 198.51.100.254 is not on a connected subnet of any port",
+    );
+}
+
+#[test]
+fn neighbour_section_defaults_are_linux_and_values_reach_the_plan() {
+    let base = "[cores]\nworkers = [0]\n[[port]]\nname = \"int\"\ndevice = \"net_af_packet0,iface=x\"\naddresses = [\"192.0.2.1/24\"]\n";
+    let d = Config::from_str_named(base, "d.toml").unwrap();
+    assert_eq!(d.neighbour, rvs::config::Neighbour::default());
+    let p = rvs::mgmt::plan::neigh_params(&d.neighbour);
+    assert_eq!(
+        (
+            p.reachable_secs,
+            p.delay_first_probe_secs,
+            p.retrans_secs,
+            p.ucast_solicit
+        ),
+        (30, 5, 1, 3)
+    );
+    assert_eq!((p.mcast_solicit, p.gc_stale_secs, p.unres_qlen), (3, 60, 3));
+    let text = format!(
+        "{base}[neighbour]\nbase_reachable_time_ms = 2500\nunres_qlen = 5\n[[neighbour.static]]\naddr = \"192.0.2.254\"\nmac = \"02:00:00:00:02:54\"\n"
+    );
+    let c = Config::from_str_named(&text, "n.toml").unwrap();
+    assert_eq!(
+        rvs::mgmt::plan::neigh_params(&c.neighbour).reachable_secs,
+        3,
+        "ms round up to seconds"
+    );
+    assert_eq!(c.neighbour.unres_qlen, 5);
+    let plan = rvs::mgmt::plan::plan(&c);
+    assert_eq!(
+        plan.static_neighbours,
+        vec![(ip("192.0.2.254"), [2, 0, 0, 0, 2, 0x54])]
+    );
+}
+
+#[test]
 fn unreadable_file_is_a_read_error() {
     let e = Config::load("/nonexistent/rvs.toml").unwrap_err();
     assert!(matches!(e, Error::Read { .. }));
@@ -650,5 +716,5 @@ mod no_panic {
 #[test]
 fn empty_quoted_key_is_named() {
     let e = Config::from_str_named("\"\" = 1\n", "e.toml").unwrap_err();
-    assert_eq!(e.to_string(), "e.toml:1: \"\": unknown field ``, expected one of `eal`, `log`, `cores`, `tables`, `control`, `port`, `route`, `timeouts`, `settings`, `mark`, `service`");
+    assert_eq!(e.to_string(), "e.toml:1: \"\": unknown field ``, expected one of `eal`, `log`, `cores`, `tables`, `control`, `port`, `route`, `timeouts`, `settings`, `neighbour`, `mark`, `service`");
 }

@@ -78,6 +78,8 @@ fn stateful_golden_cases() {
             let (counter, sent) = match lb.handle(0, &mut b, now) {
                 LbVerdict::Tx { counter, .. } => (counter, true),
                 LbVerdict::Drop(counter) => (counter, false),
+                // Held for an unresolved next hop: nothing out yet.
+                LbVerdict::Hold { .. } => (rvs::dataplane::Counter::NeighHeld, false),
                 LbVerdict::Pass => {
                     let v = net.handle(0, &mut b, now);
                     (net_counter(&v), matches!(v, rvs::net::Verdict::Tx { .. }))

@@ -11,11 +11,13 @@
 //!
 //! The file has these sections (see `configs/` for complete, running examples):
 //! `[eal]`, `[log]`, `[cores]`, `[tables]`, `[control]`, `[[port]]`, `[[route]]`,
-//! `[timeouts]`, `[settings]`, `[[mark]]` and `[[service]]` with
+//! `[timeouts]`, `[settings]`, `[neighbour]` with `[[neighbour.static]]`, `[[mark]]`
+//! and `[[service]]` with
 //! `[[service.real]]`.
 
 mod addr;
 mod locate;
+mod neighbour;
 mod ports;
 mod raw;
 mod services;
@@ -26,6 +28,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 pub use addr::{Ipv4Net, PortRange};
+pub use neighbour::MAX_UNRES_QLEN;
 
 /// The forwarding method of a real server is the load balancer's own [`Fwd`]
 /// (`"nat"`, `"dr"`, `"tun"` in the file); the alias keeps the config's word.
@@ -63,6 +66,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// IPVS sysctl-like switches.
     pub settings: Settings,
+    /// Neighbour (ARP) timers and static neighbours.
+    pub neighbour: Neighbour,
     /// Firewall-mark definitions used by mark services.
     pub marks: Vec<Mark>,
     /// Virtual services, in file order.
@@ -275,6 +280,59 @@ impl Default for Settings {
             gratuitous_arp: true,
         }
     }
+}
+
+/// `[neighbour]`: the ARP state machine's knobs, with Linux's names, units and
+/// defaults (`/proc/sys/net/ipv4/neigh/<dev>/*`, `man 7 arp`). rvs's neighbour clock
+/// ticks in whole seconds, so millisecond values are rounded up to seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neighbour {
+    /// A confirmed neighbour stays reachable this long, in ms (default 30000;
+    /// 1000..=3600000). Linux randomises it to 0.5-1.5×; rvs does not.
+    pub base_reachable_time_ms: u32,
+    /// Seconds a stale neighbour in use waits before the first probe (default 5; 0..=3600).
+    pub delay_first_probe_time: u32,
+    /// Between two ARP requests or probes for one address, in ms (default 1000;
+    /// 1000..=60000).
+    pub retrans_time_ms: u32,
+    /// Unicast probes to the known MAC before the entry fails (default 3; 0..=255).
+    pub ucast_solicit: u32,
+    /// Broadcast requests while resolving; held packets wait at most this many
+    /// retransmission intervals (default 3; 1..=255).
+    pub mcast_solicit: u32,
+    /// Broadcast probes after the unicast ones (default 0; 0..=255).
+    pub mcast_resolicit: u32,
+    /// Seconds after which an unused stale entry is forgotten (default 60; 1..=86400).
+    pub gc_stale_time: u32,
+    /// Packets held per unresolved next hop (default 3; 0..=64, the worker's hold queue).
+    pub unres_qlen: u32,
+    /// Static neighbours: never expire, never probed, never overwritten by ARP.
+    pub statics: Vec<StaticNeighbour>,
+}
+
+impl Default for Neighbour {
+    fn default() -> Self {
+        Neighbour {
+            base_reachable_time_ms: 30_000,
+            delay_first_probe_time: 5,
+            retrans_time_ms: 1000,
+            ucast_solicit: 3,
+            mcast_solicit: 3,
+            mcast_resolicit: 0,
+            gc_stale_time: 60,
+            unres_qlen: 3,
+            statics: Vec::new(),
+        }
+    }
+}
+
+/// One `[[neighbour.static]]`, as `ip neigh add ADDR lladdr MAC nud permanent`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaticNeighbour {
+    /// The neighbour's address, on a connected subnet of some port.
+    pub addr: Ipv4Addr,
+    /// Its MAC (unicast, not all-zero).
+    pub mac: [u8; 6],
 }
 
 /// L4 protocol of a service or a mark rule.

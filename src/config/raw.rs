@@ -24,6 +24,7 @@ pub(crate) struct RawConfig {
     pub route: Vec<RawRoute>,
     pub timeouts: Option<RawTimeouts>,
     pub settings: Option<RawSettings>,
+    pub neighbour: Option<RawNeighbour>,
     #[serde(default)]
     pub mark: Vec<RawMark>,
     #[serde(default)]
@@ -103,6 +104,28 @@ pub(crate) struct RawSettings {
     pub expire_nodest_conn: Option<bool>,
     pub expire_quiescent_template: Option<bool>,
     pub gratuitous_arp: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNeighbour {
+    pub base_reachable_time_ms: Option<i64>,
+    pub delay_first_probe_time: Option<i64>,
+    pub retrans_time_ms: Option<i64>,
+    pub ucast_solicit: Option<i64>,
+    pub mcast_solicit: Option<i64>,
+    pub mcast_resolicit: Option<i64>,
+    pub gc_stale_time: Option<i64>,
+    pub unres_qlen: Option<i64>,
+    #[serde(default, rename = "static")]
+    pub statics: Vec<RawStaticNeighbour>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStaticNeighbour {
+    pub addr: String,
+    pub mac: String,
 }
 
 #[derive(Deserialize)]

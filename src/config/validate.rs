@@ -228,6 +228,7 @@ impl Checker<'_> {
                 .unwrap_or(d.expire_quiescent_template),
             gratuitous_arp: s.gratuitous_arp.unwrap_or(d.gratuitous_arp),
         };
+        let neighbour = self.neighbour(&ports, raw.neighbour.unwrap_or_default())?;
         let marks = self.marks(raw.mark)?;
         let services = self.services(&ports, &routes, &marks, raw.service)?;
         Ok(Config {
@@ -242,6 +243,7 @@ impl Checker<'_> {
             routes,
             timeouts,
             settings,
+            neighbour,
             marks,
             services,
         })

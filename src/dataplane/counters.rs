@@ -36,8 +36,16 @@ counters! {
     ArpReplies => "arp_replies",
     /// Gratuitous ARP announcements sent at start.
     GratuitousArps => "gratuitous_arps",
-    /// ARP requests sent to resolve next hops.
+    /// Broadcast ARP requests sent to resolve next hops (one per address per
+    /// `retrans_time_ms` while packets wait for it, and at start for real servers and
+    /// gateways).
     ArpRequests => "arp_requests",
+    /// ARP probes sent to confirm a stale neighbour in use (unicast to its known MAC,
+    /// then broadcast with `mcast_resolicit`).
+    ArpProbes => "arp_probes",
+    /// Packets held while their next hop was resolved (sent later and counted under
+    /// their outcome, or dropped as `drop_neigh_unresolved`).
+    NeighHeld => "neigh_held",
     /// ICMP echo replies sent.
     EchoReplies => "echo_replies",
     /// Packets routed (MACs rewritten, TTL decremented).
@@ -74,7 +82,8 @@ counters! {
     DropArpIgnored => "drop_arp_ignored",
     /// No route.
     DropNoRoute => "drop_no_route",
-    /// Next hop unresolved.
+    /// Next hop unresolved and the packet could not be held (hold queue full) or was
+    /// held longer than `mcast_solicit × retrans_time_ms`.
     DropNeighUnresolved => "drop_neigh_unresolved",
     /// TTL exceeded on forwarding.
     DropTtlExceeded => "drop_ttl_exceeded",

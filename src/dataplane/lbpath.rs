@@ -17,7 +17,7 @@ use crate::lb::mark::MarkTable;
 use crate::lb::service::{ServiceKey, ServiceTable, TableReader};
 use crate::lb::snapshot::Reader;
 use crate::lb::xform::{self, Egress, IcmpSent, Tunnel};
-use crate::net::{Neigh, Net, PortIdx};
+use crate::net::{Net, PortIdx, Resolution};
 use crate::wire::ethernet::EthernetFrame;
 use crate::wire::{EthernetAddress, PacketBuf};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -33,6 +33,19 @@ pub enum LbVerdict {
         /// Outgoing port.
         port: PortIdx,
         /// The outcome's counter (nat_in, dr_out, arp_requests, ...).
+        counter: Counter,
+    },
+    /// The frame is rewritten for `port` but its next hop `next_hop` is unresolved
+    /// (destination MAC zero): hold it and send it, counting `counter`, once the
+    /// neighbour resolves (`dataplane::unres`); send the ARP request when `request`.
+    Hold {
+        /// Outgoing port.
+        port: PortIdx,
+        /// The next hop whose MAC is awaited.
+        next_hop: Ipv4Addr,
+        /// True when this caller sends the broadcast ARP request.
+        request: bool,
+        /// The outcome's counter once sent (nat_in, dr_out, ...).
         counter: Counter,
     },
     /// Drop the frame, counting `counter` (a `drop_*` counter).
@@ -123,6 +136,26 @@ struct Hop {
     port: PortIdx,
     egress: Egress,
     src_addr: Ipv4Addr,
+    /// The unresolved next hop and whether this caller requests it (see `nexthop`).
+    hold: Option<(Ipv4Addr, bool)>,
+}
+
+impl Hop {
+    /// The verdict for a frame the transform made ready for this hop.
+    fn send(&self, counter: Counter) -> LbVerdict {
+        match self.hold {
+            None => LbVerdict::Tx {
+                port: self.port,
+                counter,
+            },
+            Some((next_hop, request)) => LbVerdict::Hold {
+                port: self.port,
+                next_hop,
+                request,
+                counter,
+            },
+        }
+    }
 }
 
 enum Resolved {
@@ -371,41 +404,40 @@ impl LbPath {
         self.conns.sweep(now, budget)
     }
 
-    /// Resolves the next hop toward `dst`: route, neighbour, egress MACs. An unresolved
-    /// neighbour turns the packet into an ARP request for it.
-    fn resolve<P: PacketBuf>(&mut self, pkt: &mut P, dst: Ipv4Addr, now: u32) -> Resolved {
+    /// Resolves the next hop toward `dst` through the one resolver
+    /// ([`Net::resolve`]): route, neighbour, egress MACs. An unresolved neighbour gives
+    /// a zero destination MAC and a hop to hold the packet for.
+    fn resolve(&mut self, dst: Ipv4Addr, now: u32) -> Resolved {
         let net = &self.net;
-        let Some(nh) = net.routes().lookup(dst) else {
-            return Resolved::Verdict(LbVerdict::Drop(Counter::DropNoRoute));
+        let (port, port_mac, mac, next_hop, hold) = match net.resolve(dst, now) {
+            Resolution::NoRoute => return Resolved::Verdict(LbVerdict::Drop(Counter::DropNoRoute)),
+            Resolution::Ready {
+                port,
+                port_mac,
+                mac,
+                next_hop,
+            } => (port, port_mac, mac, next_hop, None),
+            Resolution::Hold {
+                port,
+                port_mac,
+                next_hop,
+                request,
+            } => (port, port_mac, [0; 6], next_hop, Some((next_hop, request))),
         };
-        let Some(out) = net.ports().get(nh.port as usize) else {
+        let Some(out) = net.ports().get(port as usize) else {
             return Resolved::Verdict(LbVerdict::Drop(Counter::DropNoRoute));
-        };
-        let mac = match net.neigh().lookup(nh.addr, now) {
-            Neigh::Known { mac, .. } => mac,
-            Neigh::Unknown { request: true } => {
-                return Resolved::Verdict(match net.arp_request_in_place(pkt, nh.port, nh.addr) {
-                    crate::net::Verdict::Tx { port, .. } => LbVerdict::Tx {
-                        port,
-                        counter: Counter::ArpRequests,
-                    },
-                    _ => LbVerdict::Drop(Counter::DropNeighUnresolved),
-                })
-            }
-            Neigh::Unknown { request: false } => {
-                return Resolved::Verdict(LbVerdict::Drop(Counter::DropNeighUnresolved))
-            }
         };
         self.ident = self.ident.wrapping_add(1);
         Resolved::Hop(Hop {
-            port: nh.port,
-            src_addr: out.source_for(nh.addr).unwrap_or(Ipv4Addr::UNSPECIFIED),
+            port,
+            src_addr: out.source_for(next_hop).unwrap_or(Ipv4Addr::UNSPECIFIED),
             egress: Egress {
-                port_mac: EthernetAddress(out.mac),
+                port_mac: EthernetAddress(port_mac),
                 next_hop_mac: EthernetAddress(mac),
                 mtu: out.mtu,
                 ident: self.ident,
             },
+            hold,
         })
     }
 
@@ -422,7 +454,7 @@ impl LbPath {
             .data()
             .get(l3 + 2..l3 + 4)
             .map_or(0, |b| u64::from(u16::from_be_bytes([b[0], b[1]])));
-        let hop = match self.resolve(pkt, hit.next_ip(), now) {
+        let hop = match self.resolve(hit.next_ip(), now) {
             Resolved::Hop(h) => h,
             Resolved::Verdict(v) => return v,
         };
@@ -471,10 +503,7 @@ impl LbPath {
         match v {
             xform::Verdict::Forward => {
                 self.count(hit, ip_len);
-                LbVerdict::Tx {
-                    port: hop.port,
-                    counter,
-                }
+                hop.send(counter)
             }
             xform::Verdict::SendBack(IcmpSent::FragNeeded) => LbVerdict::Tx {
                 port: in_port,
@@ -526,7 +555,7 @@ impl LbPath {
             return LbVerdict::Pass;
         };
         let hit = Target::from(&found);
-        let hop = match self.resolve(pkt, hit.next_ip(), now) {
+        let hop = match self.resolve(hit.next_ip(), now) {
             Resolved::Hop(h) => h,
             Resolved::Verdict(v) => return v,
         };
@@ -555,10 +584,7 @@ impl LbPath {
             ),
         };
         match v {
-            xform::Verdict::Forward => LbVerdict::Tx {
-                port: hop.port,
-                counter: Counter::IcmpRelated,
-            },
+            xform::Verdict::Forward => hop.send(Counter::IcmpRelated),
             xform::Verdict::SendBack(_) => LbVerdict::Drop(Counter::DropIcmpUnrelated),
             xform::Verdict::Drop(r) => LbVerdict::Drop(xform_drop(r)),
         }

@@ -9,6 +9,7 @@ pub mod counters;
 pub mod lbpath;
 pub mod plan;
 pub mod runtime;
+pub mod unres;
 pub mod worker;
 
 pub use counters::{Counter, WorkerCounters};

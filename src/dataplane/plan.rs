@@ -55,4 +55,11 @@ pub struct Plan {
     pub mbuf_cache: u32,
     /// Send gratuitous ARP for local addresses and VIPs at start.
     pub gratuitous_arp: bool,
+    /// Neighbour timers and limits (`[neighbour]`).
+    pub neigh: crate::net::NeighParams,
+    /// Static neighbours (address, MAC).
+    pub static_neighbours: Vec<(Ipv4Addr, [u8; 6])>,
+    /// Addresses whose next hops are resolved at start: the configured real servers and
+    /// the routes' gateways.
+    pub prime: Vec<Ipv4Addr>,
 }

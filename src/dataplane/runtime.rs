@@ -175,7 +175,11 @@ impl Runtime {
         }
         // Every worker gets its own view (its own snapshot readers) of the same ports
         // and neighbour table.
-        let base = Net::new(port_nets, views.net_reader());
+        let base = Net::with_neigh(
+            port_nets,
+            views.net_reader(),
+            crate::net::NeighTable::with_params(plan.neigh, plan.static_neighbours.clone()),
+        );
         rt.neigh = Some(base.neigh_handle());
         let mut nets: Vec<Net> = (1..plan.worker_cores.len())
             .map(|_| base.view(views.net_reader()))
@@ -196,6 +200,7 @@ impl Runtime {
                 .map(|v| LbPath::new(net.view(views.net_reader()), v, index));
             let counters = Arc::new(WorkerCounters::default());
             rt.counters.push(counters.clone());
+            let unres = super::worker::unres_queue(&net);
             let worker = Worker {
                 index,
                 ports,
@@ -208,6 +213,14 @@ impl Runtime {
                 announce: index == 0 && plan.gratuitous_arp,
                 announced: 0,
                 lb,
+                unres,
+                // Worker 0 asks for the real servers and gateways and sends the probes.
+                prime: if index == 0 {
+                    plan.prime.clone()
+                } else {
+                    Vec::new()
+                },
+                neigh_sweep: index == 0,
             };
             let failed = rt.failed.clone();
             let eal = eal.clone();

@@ -3,8 +3,10 @@
 
 use super::counters::{Counter, WorkerCounters};
 use super::lbpath::{LbPath, LbVerdict};
+use super::unres::{Release, UnresQueue};
 use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxQueue};
-use crate::net::{DropReason, Net, TxKind, Verdict};
+use crate::net::{DropReason, Net, PortIdx, TxKind, Verdict};
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -26,8 +28,8 @@ pub fn net_counter(v: &Verdict) -> Counter {
             TxKind::ArpReply => Counter::ArpReplies,
             TxKind::EchoReply => Counter::EchoReplies,
             TxKind::Forward => Counter::Forwarded,
-            TxKind::ArpRequest => Counter::ArpRequests,
         },
+        Verdict::Hold { .. } => Counter::NeighHeld,
         Verdict::ToKernel => Counter::ToKernel,
         Verdict::Consumed => Counter::Consumed,
         Verdict::Drop(r) => match r {
@@ -71,11 +73,31 @@ pub struct Worker {
     pub announced: u64,
     /// The load-balancing path (None: appliance only, no service configured).
     pub lb: Option<LbPath>,
+    /// Packets waiting for their next hop's MAC (see `unres`).
+    pub unres: UnresQueue<Mbuf>,
+    /// Addresses (real servers, gateways) whose next hops this worker resolves at start.
+    pub prime: Vec<Ipv4Addr>,
+    /// True for the one worker that sends the neighbour table's due probes.
+    pub neigh_sweep: bool,
+}
+
+/// Builds a worker's hold queue from the neighbour parameters: `unres_qlen` per next
+/// hop, held for at most `mcast_solicit` retransmission intervals (as long as Linux
+/// keeps an INCOMPLETE neighbour's queue).
+pub fn unres_queue(net: &Net) -> UnresQueue<Mbuf> {
+    let p = net.neigh().params();
+    UnresQueue::new(
+        p.unres_qlen,
+        p.mcast_solicit.max(1).saturating_mul(p.retrans_secs.max(1)),
+    )
 }
 
 /// Connection entries each loop's sweep looks at: bounded work per loop, and with
 /// ~1 M loops/s per worker a 1 M-entry table is swept about 60 times a second.
 const SWEEP_BUDGET: u32 = 64;
+/// Neighbour slots each loop's probe sweep looks at: the 65 536-slot table is covered
+/// every 256 loops, far more often than the one-second probe clock ticks.
+const NEIGH_SWEEP_BUDGET: usize = 256;
 
 impl Worker {
     /// Seconds since the runtime started, from the TSC (no syscall).
@@ -89,7 +111,9 @@ impl Worker {
         if self.announce {
             self.gratuitous_arp();
         }
+        self.prime_neighbours();
         let mut burst = RxBurst::default();
+        let mut neigh_cursor = 0usize;
         while !self.stop.load(Ordering::Relaxed) {
             let t0 = rdtsc();
             self.refresh();
@@ -98,6 +122,10 @@ impl Worker {
             for p in 0..self.ports.len() {
                 work += self.poll_port(p, &mut burst, now);
                 work += self.poll_tap(p, &mut burst);
+            }
+            work += self.release_held(now);
+            if self.neigh_sweep {
+                self.send_probes(&mut neigh_cursor, now);
             }
             for q in self.ports.iter_mut() {
                 q.tx.flush();
@@ -189,6 +217,101 @@ impl Worker {
         }
     }
 
+    /// Asks for the next hops of the configured real servers and gateways, so the
+    /// first connection to each does not wait for ARP.
+    fn prime_neighbours(&mut self) {
+        let prime = std::mem::take(&mut self.prime);
+        let asks = self.net.prime(&prime, self.now_secs());
+        for (port, next_hop) in asks {
+            self.arp_request(port, next_hop, None);
+        }
+        for q in self.ports.iter_mut() {
+            q.tx.flush();
+        }
+    }
+
+    /// Sends an ARP request for `target` out of `port` (see [`send_arp`]).
+    fn arp_request(&mut self, port: PortIdx, target: Ipv4Addr, mac: Option<[u8; 6]>) {
+        send_arp(
+            &self.net,
+            &self.pool,
+            &mut self.ports,
+            &self.counters,
+            port,
+            target,
+            mac,
+        );
+    }
+
+    /// Holds a packet for an unresolved next hop (sending the broadcast request when
+    /// this worker claimed it); counts `neigh_held`, or `drop_neigh_unresolved` when the
+    /// hold queue has no room for it.
+    fn hold(
+        &mut self,
+        m: Mbuf,
+        port: PortIdx,
+        next_hop: Ipv4Addr,
+        request: bool,
+        counter: Counter,
+        now: u32,
+    ) {
+        if request {
+            self.arp_request(port, next_hop, None);
+        }
+        match self.unres.hold(m, port, next_hop, counter, now) {
+            Ok(()) => self.counters.inc(Counter::NeighHeld),
+            Err(_dropped) => self.counters.inc(Counter::DropNeighUnresolved),
+        }
+    }
+
+    /// Once per loop: sends held packets whose next hop resolved, drops the expired,
+    /// re-asks for the still unresolved. Returns the packets sent or dropped.
+    fn release_held(&mut self, now: u32) -> usize {
+        if self.unres.is_empty() {
+            return 0;
+        }
+        let Worker {
+            unres,
+            net,
+            pool,
+            ports,
+            counters,
+            ..
+        } = self;
+        let mut n = 0;
+        unres.release(net.neigh(), now, |r| match r {
+            Release::Send { pkt, port, counter } => {
+                n += 1;
+                push_tx(ports, counters, port as usize, pkt, counter);
+            }
+            Release::Expired(_pkt) => {
+                n += 1;
+                counters.inc(Counter::DropNeighUnresolved);
+            }
+            Release::Request { port, next_hop } => {
+                send_arp(net, pool, ports, counters, port, next_hop, None)
+            }
+        });
+        n
+    }
+
+    /// Sends the probes the neighbour table says are due (stale entries in use).
+    fn send_probes(&mut self, cursor: &mut usize, now: u32) {
+        let Worker {
+            net,
+            pool,
+            ports,
+            counters,
+            ..
+        } = self;
+        net.neigh()
+            .due_probes(cursor, NEIGH_SWEEP_BUDGET, now, |p| {
+                if let Some(nh) = net.routes().lookup(p.addr) {
+                    send_arp(net, pool, ports, counters, nh.port, p.addr, p.mac);
+                }
+            });
+    }
+
     fn poll_port(&mut self, p: usize, burst: &mut RxBurst, now: u32) -> usize {
         let n = self.ports[p].rx.rx_burst(burst);
         if n == 0 {
@@ -208,6 +331,15 @@ impl Worker {
                         self.send(port as usize, m, counter);
                         continue;
                     }
+                    LbVerdict::Hold {
+                        port,
+                        next_hop,
+                        request,
+                        counter,
+                    } => {
+                        self.hold(m, port, next_hop, request, counter, now);
+                        continue;
+                    }
                     LbVerdict::Drop(counter) => {
                         self.counters.inc(counter);
                         continue;
@@ -215,33 +347,27 @@ impl Worker {
                 }
             }
             let verdict = self.net.handle(p as u8, &mut m, now);
-            self.apply(p, m, verdict);
+            self.apply(p, m, verdict, now);
         }
         n
     }
 
-    /// Queues `m` on `port`'s TX buffer, counting `counter` and `tx_pkts`. An ARP
-    /// request sent in place of a packet also counts that packet's drop.
+    /// Queues `m` on `port`'s TX buffer, counting `counter` and `tx_pkts`.
     #[inline]
     fn send(&mut self, port: usize, m: Mbuf, counter: Counter) {
-        let c = &self.counters;
-        if counter == Counter::ArpRequests {
-            // The packet that needed the neighbour became the request.
-            c.inc(Counter::DropNeighUnresolved);
-        }
-        c.inc(counter);
-        c.inc(Counter::TxPkts);
-        match self.ports.get_mut(port) {
-            Some(q) => q.tx.push(m),
-            None => c.inc(Counter::DropNoRoute),
-        }
+        push_tx(&mut self.ports, &self.counters, port, m, counter);
     }
 
     #[inline]
-    fn apply(&mut self, in_port: usize, m: Mbuf, verdict: Verdict) {
+    fn apply(&mut self, in_port: usize, m: Mbuf, verdict: Verdict, now: u32) {
         let c = &self.counters;
         match verdict {
             Verdict::Tx { port, .. } => self.send(port as usize, m, net_counter(&verdict)),
+            Verdict::Hold {
+                port,
+                next_hop,
+                request,
+            } => self.hold(m, port, next_hop, request, Counter::Forwarded, now),
             Verdict::ToKernel => match self.ports[in_port].tap.as_mut() {
                 Some((_, tap_tx)) => {
                     c.inc(Counter::ToKernel);
@@ -271,4 +397,44 @@ impl Worker {
         }
         n
     }
+}
+
+/// Queues `m` on `port`'s TX buffer, counting `counter` and `tx_pkts` (a free function
+/// so the hold queue's and the probe sweep's callbacks can use it while they borrow
+/// other parts of the worker).
+#[inline]
+fn push_tx(ports: &mut [PortQueues], c: &WorkerCounters, port: usize, m: Mbuf, counter: Counter) {
+    c.inc(counter);
+    c.inc(Counter::TxPkts);
+    match ports.get_mut(port) {
+        Some(q) => q.tx.push(m),
+        None => c.inc(Counter::DropNoRoute),
+    }
+}
+
+/// Sends an ARP request for `target` out of `port` in a fresh mbuf (off the packet
+/// path: a mempool buffer, no heap allocation): broadcast, or a unicast probe to
+/// `mac`. Counted `arp_requests` / `arp_probes`; nothing is sent (and nothing counted)
+/// when the pool is empty.
+fn send_arp(
+    net: &Net,
+    pool: &Mempool,
+    ports: &mut [PortQueues],
+    c: &WorkerCounters,
+    port: PortIdx,
+    target: Ipv4Addr,
+    mac: Option<[u8; 6]>,
+) {
+    let Some(mut m) = pool.alloc() else {
+        return;
+    };
+    if !net.arp_request(&mut m, port, target, mac) {
+        return;
+    }
+    let counter = if mac.is_some() {
+        Counter::ArpProbes
+    } else {
+        Counter::ArpRequests
+    };
+    push_tx(ports, c, port as usize, m, counter);
 }

@@ -4,7 +4,7 @@
 
 use crate::config::{Config, ServiceKey};
 use crate::dataplane::{Plan, PortPlan, RoutePlan};
-use crate::net::{NetTables, Route};
+use crate::net::{NeighParams, NetTables, Route};
 use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
 
@@ -54,7 +54,46 @@ pub fn plan(cfg: &Config) -> Plan {
         mbufs: cfg.tables.mbufs,
         mbuf_cache: cfg.tables.mbuf_cache,
         gratuitous_arp: cfg.settings.gratuitous_arp,
+        neigh: neigh_params(&cfg.neighbour),
+        static_neighbours: cfg
+            .neighbour
+            .statics
+            .iter()
+            .map(|s| (s.addr, s.mac))
+            .collect(),
+        prime: prime_of(cfg),
     }
+}
+
+/// The data plane's neighbour parameters from `[neighbour]`: milliseconds rounded up to
+/// whole seconds (the worker clock's unit).
+pub fn neigh_params(n: &crate::config::Neighbour) -> NeighParams {
+    NeighParams {
+        reachable_secs: n.base_reachable_time_ms.div_ceil(1000),
+        delay_first_probe_secs: n.delay_first_probe_time,
+        retrans_secs: n.retrans_time_ms.div_ceil(1000).max(1),
+        ucast_solicit: n.ucast_solicit,
+        mcast_resolicit: n.mcast_resolicit,
+        mcast_solicit: n.mcast_solicit,
+        gc_stale_secs: n.gc_stale_time,
+        unres_qlen: n.unres_qlen,
+    }
+}
+
+/// The addresses whose next hops a worker asks for at start: route gateways and real
+/// servers, each once, in file order.
+fn prime_of(cfg: &Config) -> Vec<Ipv4Addr> {
+    let mut out: Vec<Ipv4Addr> = Vec::new();
+    let reals = cfg
+        .services
+        .iter()
+        .flat_map(|s| s.reals.iter().map(|r| r.addr));
+    for a in cfg.routes.iter().filter_map(|r| r.via).chain(reals) {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// The VIP/route tables workers start with: each port's VIPs ([`vips_of`]), its
@@ -133,5 +172,26 @@ mod tests {
         let vips: Vec<Ipv4Addr> = net_tables(&cfg).vips(0).iter().map(|v| v.addr).collect();
         assert!(vips.contains(&Ipv4Addr::new(192, 0, 2, 77)), "{vips:?}");
         assert!(vips.contains(&Ipv4Addr::new(192, 0, 2, 10)), "{vips:?}");
+    }
+
+    #[test]
+    fn neighbour_limits_agree_with_the_data_plane_and_prime_lists_reals_and_gateways() {
+        assert_eq!(
+            crate::config::MAX_UNRES_QLEN as usize,
+            crate::dataplane::unres::HOLD_SLOTS
+        );
+        let text = std::fs::read_to_string("configs/lab-appliance.toml").unwrap();
+        let cfg = Config::from_str_named(&text, "lab-appliance.toml").unwrap();
+        let gws: Vec<Ipv4Addr> = cfg.routes.iter().filter_map(|r| r.via).collect();
+        assert!(!gws.is_empty());
+        assert_eq!(plan(&cfg).prime, gws);
+        let text = std::fs::read_to_string("configs/lab-nat.toml").unwrap();
+        let cfg = Config::from_str_named(&text, "lab-nat.toml").unwrap();
+        let p = plan(&cfg);
+        assert_eq!(
+            p.prime,
+            [11, 12, 13].map(|d| Ipv4Addr::new(192, 0, 2, d)).to_vec()
+        );
+        assert_eq!(p.neigh, NeighParams::default(), "Linux defaults");
     }
 }

@@ -2,7 +2,8 @@
 //! routing of transit packets with next-hop resolution, and the hand-off of everything
 //! else addressed to it to the kernel (exception path).
 
-use super::neigh::{Neigh, NeighTable};
+use super::neigh::NeighTable;
+use super::nexthop::Resolution;
 use super::route::{PortIdx, RouteTable};
 use super::tables::NetTables;
 use super::verdict::{DropReason, TxKind, Verdict};
@@ -59,12 +60,19 @@ pub struct Net {
 }
 
 impl Net {
-    /// A first view: the ports (in `PortIdx` order), a fresh neighbour table, and the
-    /// VIP/route snapshots read through `tables`.
+    /// A first view: the ports (in `PortIdx` order), a fresh neighbour table with
+    /// Linux's default timers and no static entries, and the VIP/route snapshots read
+    /// through `tables`.
     pub fn new(ports: Vec<PortNet>, tables: Reader<NetTables>) -> Self {
+        Self::with_neigh(ports, tables, NeighTable::new())
+    }
+
+    /// A first view with the neighbour table `neigh` (timers and static entries from
+    /// the configuration).
+    pub fn with_neigh(ports: Vec<PortNet>, tables: Reader<NetTables>, neigh: NeighTable) -> Self {
         Net {
             ports: ports.into(),
-            neigh: Arc::new(NeighTable::new()),
+            neigh: Arc::new(neigh),
             tables,
         }
     }
@@ -274,7 +282,7 @@ impl Net {
     }
 
     /// Routes a transit packet: longest-prefix match, next-hop MAC, TTL decrement.
-    /// With the next hop unresolved the packet's buffer becomes an ARP request for it.
+    /// With the next hop unresolved the packet is to be held ([`Verdict::Hold`]).
     pub fn forward<P: PacketBuf>(
         &self,
         pkt: &mut P,
@@ -307,53 +315,63 @@ impl Net {
         decrement_ttl: bool,
         kind: TxKind,
     ) -> Verdict {
-        let Some(nh) = self.routes().lookup(dst) else {
-            return Verdict::Drop(DropReason::NoRoute);
+        let (port, port_mac, mac, hold) = match self.resolve(dst, now_secs) {
+            Resolution::NoRoute => return Verdict::Drop(DropReason::NoRoute),
+            Resolution::Ready {
+                port,
+                port_mac,
+                mac,
+                ..
+            } => (port, port_mac, mac, None),
+            Resolution::Hold {
+                port,
+                port_mac,
+                next_hop,
+                request,
+            } => (port, port_mac, [0; 6], Some((next_hop, request))),
         };
-        let Some(out) = self.ports.get(nh.port as usize) else {
-            return Verdict::Drop(DropReason::NoRoute);
-        };
-        match self.neigh.lookup(nh.addr, now_secs) {
-            Neigh::Known { mac, refresh: _ } => {
-                if decrement_ttl {
-                    let Some(bytes) = pkt.data_mut().get_mut(l3..) else {
-                        return Verdict::Drop(DropReason::Malformed);
-                    };
-                    let mut ip = Ipv4Packet::new_unchecked(bytes);
-                    if ip.ttl() <= 1 {
-                        return Verdict::Drop(DropReason::TtlExceeded);
-                    }
-                    ip.decrement_ttl();
-                }
-                if pkt.data().len() < crate::wire::ethernet::HEADER_LEN {
-                    return Verdict::Drop(DropReason::Malformed);
-                }
-                let mut frame = EthernetFrame::new_unchecked(pkt.data_mut());
-                frame.set_dst_addr(EthernetAddress(mac));
-                frame.set_src_addr(EthernetAddress(out.mac));
-                Verdict::Tx {
-                    port: nh.port,
-                    kind,
-                }
+        if decrement_ttl {
+            let Some(bytes) = pkt.data_mut().get_mut(l3..) else {
+                return Verdict::Drop(DropReason::Malformed);
+            };
+            let mut ip = Ipv4Packet::new_unchecked(bytes);
+            if ip.ttl() <= 1 {
+                return Verdict::Drop(DropReason::TtlExceeded);
             }
-            Neigh::Unknown { request: true } => self.arp_request_in_place(pkt, nh.port, nh.addr),
-            Neigh::Unknown { request: false } => Verdict::Drop(DropReason::NeighUnresolved),
+            ip.decrement_ttl();
+        }
+        if pkt.data().len() < crate::wire::ethernet::HEADER_LEN {
+            return Verdict::Drop(DropReason::Malformed);
+        }
+        let mut frame = EthernetFrame::new_unchecked(pkt.data_mut());
+        frame.set_dst_addr(EthernetAddress(mac));
+        frame.set_src_addr(EthernetAddress(port_mac));
+        match hold {
+            None => Verdict::Tx { port, kind },
+            Some((next_hop, request)) => Verdict::Hold {
+                port,
+                next_hop,
+                request,
+            },
         }
     }
 
-    /// Overwrites `pkt` with an ARP request for `target` out of `port` (the packet that
-    /// needed it is dropped and counted by the caller).
-    pub fn arp_request_in_place<P: PacketBuf>(
+    /// Writes an ARP request for `target` out of `port` into `pkt` (a fresh buffer):
+    /// broadcast when `mac` is `None` (resolution), else unicast to the known MAC (a
+    /// reachability probe, as Linux's PROBE state sends). False when the port is
+    /// unknown or has no address to ask from.
+    pub fn arp_request<P: PacketBuf>(
         &self,
         pkt: &mut P,
         port: PortIdx,
         target: Ipv4Addr,
-    ) -> Verdict {
+        mac: Option<[u8; 6]>,
+    ) -> bool {
         let Some(out) = self.ports.get(port as usize) else {
-            return Verdict::Drop(DropReason::NoRoute);
+            return false;
         };
         let Some(src) = out.source_for(target) else {
-            return Verdict::Drop(DropReason::NeighUnresolved);
+            return false;
         };
         let req = ArpRepr {
             operation: ArpOperation::Request,
@@ -364,17 +382,11 @@ impl Net {
         };
         let eth = EthernetRepr {
             src_addr: EthernetAddress(out.mac),
-            dst_addr: EthernetAddress::BROADCAST,
+            dst_addr: mac.map_or(EthernetAddress::BROADCAST, EthernetAddress),
             ethertype: EtherType::Arp,
             vlan_tci: None,
         };
-        match emit_arp(pkt, &eth, &req) {
-            Some(()) => Verdict::Tx {
-                port,
-                kind: TxKind::ArpRequest,
-            },
-            None => Verdict::Drop(DropReason::NeighUnresolved),
-        }
+        emit_arp(pkt, &eth, &req).is_some()
     }
 
     /// Builds a gratuitous ARP (an announcement of `addr` at the port's MAC) into `pkt`.
@@ -630,21 +642,44 @@ mod tests {
         p[30..34].copy_from_slice(&[198, 51, 100, 7]);
         Ipv4Packet::new_unchecked(&mut p[14..34]).fill_checksum();
         let mut b = HeadroomBuf::new(&p);
-        // First packet: next hop 192.0.2.254 unknown -> buffer becomes an ARP request on port 1.
+        let gw = Ipv4Addr::new(192, 0, 2, 254);
+        // First packet: next hop 192.0.2.254 unknown -> routed but held (zero destination
+        // MAC), and this caller sends the request.
         assert_eq!(
             n.handle(0, &mut b, 1),
-            Verdict::Tx {
+            Verdict::Hold {
                 port: 1,
-                kind: TxKind::ArpRequest
+                next_hop: gw,
+                request: true
             }
         );
-        let r = ArpRepr::parse(&ArpPacket::new_checked(&b.data()[14..]).unwrap()).unwrap();
-        assert_eq!(r.target_protocol_addr, Ipv4Addr::new(192, 0, 2, 254));
-        assert_eq!(r.source_protocol_addr, Ipv4Addr::new(192, 0, 2, 1));
-        // Second packet in the same second: no second request.
+        let f = EthernetFrame::new_checked(b.data()).unwrap();
+        assert_eq!(f.dst_addr().0, [0; 6]);
+        assert_eq!(f.src_addr().0, [2, 0, 0, 0, 1, 1]);
+        assert_eq!(Ipv4Packet::new_checked(&b.data()[14..]).unwrap().ttl(), 63);
+        // The broadcast request it asks for, from the port's own address.
+        let mut r = HeadroomBuf::new(&[]);
+        assert!(n.arp_request(&mut r, 1, gw, None));
+        let f = EthernetFrame::new_checked(r.data()).unwrap();
+        assert_eq!(f.dst_addr(), EthernetAddress::BROADCAST);
+        let req = ArpRepr::parse(&ArpPacket::new_checked(&r.data()[14..]).unwrap()).unwrap();
+        assert_eq!(req.operation, ArpOperation::Request);
+        assert_eq!(req.target_protocol_addr, gw);
+        assert_eq!(req.source_protocol_addr, Ipv4Addr::new(192, 0, 2, 1));
+        // A probe goes unicast to the known MAC.
+        assert!(n.arp_request(&mut r, 1, gw, Some([2, 0, 0, 0, 2, 0x54])));
+        assert_eq!(
+            EthernetFrame::new_checked(r.data()).unwrap().dst_addr().0,
+            [2, 0, 0, 0, 2, 0x54]
+        );
+        // Second packet in the same second: held, no second request.
         assert_eq!(
             n.handle(0, &mut HeadroomBuf::new(&p), 1),
-            Verdict::Drop(DropReason::NeighUnresolved)
+            Verdict::Hold {
+                port: 1,
+                next_hop: gw,
+                request: false
+            }
         );
         n.neigh()
             .learn(Ipv4Addr::new(192, 0, 2, 254), [2, 0, 0, 0, 2, 0x54], 1);

@@ -11,13 +11,15 @@ pub mod afpacket;
 pub mod appliance;
 pub mod exception;
 pub mod neigh;
+pub mod nexthop;
 pub mod route;
 pub mod tables;
 pub mod verdict;
 
 pub use crate::wire::Ipv4Net;
 pub use appliance::{Net, PortNet};
-pub use neigh::{Neigh, NeighTable};
+pub use neigh::{Neigh, NeighParams, NeighTable, Probe};
+pub use nexthop::Resolution;
 pub use route::{NextHop, PortIdx, Route, RouteTable};
 pub use tables::{NetTables, Vip};
 pub use verdict::{DropReason, TxKind, Verdict};

@@ -1,56 +1,125 @@
-//! The neighbour (ARP) table shared by all workers, lock-free.
+//! The neighbour (ARP) table shared by all workers, lock-free, with Linux's
+//! reachability state machine (`reachable → stale → delay → probe → failed`, see the
+//! kernel's `net/core/neighbour.c` and `man 7 arp`).
 //!
 //! Any worker may learn an entry (an ARP reply can arrive on any RX queue) and any
 //! worker may read one, so the table is a direct-mapped array of atomic slots indexed by
 //! a hash of the IPv4 address. A slot holds the address (`AtomicU32`), the MAC packed in
 //! the low 48 bits of an `AtomicU64` whose high 16 bits carry a check tag derived from
-//! the address, and the time it was learnt. A reader accepts a slot only when the address
+//! the address, and the entry's timestamps. A reader accepts a slot only when the address
 //! matches before and after reading the MAC word and the tag matches the address: a
 //! concurrent overwrite by a colliding address is then seen as a miss, never as the
 //! wrong MAC. Two addresses hashing to the same slot evict each other (a cache, like the
 //! kernel's, not a database); 65 536 slots keep that rare. No lock, no allocation after
 //! construction.
+//!
+//! The states are derived from timestamps at lookup, as the kernel's timers would set
+//! them (times in seconds of the worker clock):
+//! - *reachable*: confirmed (an ARP packet from the neighbour) less than
+//!   `reachable_secs` ago; used as is.
+//! - *stale*: older; still used. The first lookup that uses it marks it in use (the
+//!   kernel's DELAY: one compare-and-swap per staleness, not a write per packet).
+//! - *probe*: `delay_first_probe_secs` after that, [`NeighTable::due_probes`] (the
+//!   worker's housekeeping) hands out up to `ucast_solicit` unicast ARP requests to the
+//!   known MAC, then `mcast_resolicit` broadcast ones, one per `retrans_secs`. The entry
+//!   stays usable meanwhile; a reply (any ARP from the neighbour) confirms it again.
+//! - *failed*: every probe went unanswered for `retrans_secs`: unusable, resolution
+//!   starts over with broadcast requests ([`Neigh::Unknown`]).
+//! - A stale entry nobody uses is forgotten `gc_stale_secs` after it became stale
+//!   (the kernel's `gc_stale_time`).
+//!
+//! Static entries (from the configuration) live apart, never expire and are never probed.
 
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Slots in the table (a power of two). Range of a slot index: `0..SLOTS`.
-const SLOTS: usize = 1 << 16;
-/// After this many seconds an entry is stale: still used, but a refresh request is sent.
-pub const STALE_SECS: u32 = 60;
-/// After this many seconds without confirmation an entry is no longer used.
-pub const EXPIRE_SECS: u32 = 300;
-/// At most one ARP request per address per this many seconds.
-pub const REQUEST_INTERVAL_SECS: u32 = 1;
+pub const SLOTS: usize = 1 << 16;
+
+/// The state machine's timers and limits, in the units of the worker clock (seconds)
+/// and packets. Defaults are Linux's (`/proc/sys/net/ipv4/neigh/default/*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeighParams {
+    /// A confirmed entry is reachable this long (`base_reachable_time_ms`, rounded up
+    /// to whole seconds; Linux default 30 s).
+    pub reachable_secs: u32,
+    /// Stale and in use this long before the first probe (`delay_first_probe_time`, 5 s).
+    pub delay_first_probe_secs: u32,
+    /// Between two requests or probes for one address (`retrans_time_ms` rounded up, 1 s).
+    pub retrans_secs: u32,
+    /// Unicast probes to the known MAC before giving up (`ucast_solicit`, 3).
+    pub ucast_solicit: u32,
+    /// Broadcast probes after the unicast ones (`mcast_resolicit`, 0).
+    pub mcast_resolicit: u32,
+    /// Broadcast requests for an unresolved address; packets held for it wait at most
+    /// `mcast_solicit × retrans_secs` (`mcast_solicit`, 3).
+    pub mcast_solicit: u32,
+    /// An unused stale entry is forgotten after this long (`gc_stale_time`, 60 s).
+    pub gc_stale_secs: u32,
+    /// Packets held per unresolved address (`unres_qlen`, 3 per `man 7 arp`).
+    pub unres_qlen: u32,
+}
+
+impl Default for NeighParams {
+    fn default() -> Self {
+        NeighParams {
+            reachable_secs: 30,
+            delay_first_probe_secs: 5,
+            retrans_secs: 1,
+            ucast_solicit: 3,
+            mcast_resolicit: 0,
+            mcast_solicit: 3,
+            gc_stale_secs: 60,
+            unres_qlen: 3,
+        }
+    }
+}
 
 struct Slot {
     addr: AtomicU32,
     mac_tag: AtomicU64,
-    learnt_secs: AtomicU32,
-    requested_secs: AtomicU32,
+    /// Last confirmation (seconds).
+    confirmed: AtomicU32,
+    /// Last request or probe claimed (seconds, at least 1; 0 = never).
+    requested: AtomicU32,
+    /// When the stale entry was first used (DELAY start; at least 1; 0 = not in use).
+    in_use: AtomicU32,
+    /// Probes sent since `in_use` was set.
+    probes: AtomicU32,
+    /// When the last probe was sent (seconds).
+    probed: AtomicU32,
 }
 
 /// What a lookup found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Neigh {
-    /// A usable MAC. `refresh` says the entry is stale and a request should be sent.
+    /// A usable MAC (reachable, stale, being probed, or static).
     Known {
         /// The neighbour's MAC address.
         mac: [u8; 6],
-        /// True when the entry is older than [`STALE_SECS`].
-        refresh: bool,
     },
-    /// No usable entry. `request` says this caller should send the ARP request now (at
-    /// most one caller per address per [`REQUEST_INTERVAL_SECS`] is told so).
+    /// No usable entry. `request` says this caller should send a broadcast ARP request
+    /// now (at most one caller per address per `retrans_secs` is told so).
     Unknown {
         /// True when the caller should send an ARP request.
         request: bool,
     },
 }
 
+/// An ARP probe [`NeighTable::due_probes`] asks the caller to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// The neighbour being probed (the request's target).
+    pub addr: Ipv4Addr,
+    /// Unicast to this MAC; `None`: broadcast (`mcast_resolicit`).
+    pub mac: Option<[u8; 6]>,
+}
+
 /// The shared neighbour table.
 pub struct NeighTable {
     slots: Box<[Slot]>,
+    params: NeighParams,
+    statics: Vec<(Ipv4Addr, [u8; 6])>,
 }
 
 impl Default for NeighTable {
@@ -69,25 +138,59 @@ fn tag(addr: u32) -> u64 {
     ((addr ^ (addr >> 16)) as u64 & 0xffff) | 1
 }
 
+fn unpack(word: u64) -> [u8; 6] {
+    let mut mac = [0u8; 6];
+    for (i, b) in mac.iter_mut().enumerate() {
+        *b = (word >> (40 - 8 * i)) as u8;
+    }
+    mac
+}
+
 impl NeighTable {
-    /// An empty table (allocates its slots once, here).
+    /// An empty table with Linux's default timers and no static entries.
     pub fn new() -> Self {
+        Self::with_params(NeighParams::default(), Vec::new())
+    }
+
+    /// An empty table with `params` and the static entries `statics` (allocates its
+    /// slots once, here).
+    pub fn with_params(params: NeighParams, statics: Vec<(Ipv4Addr, [u8; 6])>) -> Self {
         let slots = (0..SLOTS)
             .map(|_| Slot {
                 addr: AtomicU32::new(0),
                 mac_tag: AtomicU64::new(0),
-                learnt_secs: AtomicU32::new(0),
-                requested_secs: AtomicU32::new(0),
+                confirmed: AtomicU32::new(0),
+                requested: AtomicU32::new(0),
+                in_use: AtomicU32::new(0),
+                probes: AtomicU32::new(0),
+                probed: AtomicU32::new(0),
             })
             .collect();
-        NeighTable { slots }
+        NeighTable {
+            slots,
+            params,
+            statics,
+        }
     }
 
-    /// Records `addr` at `mac`, learnt at `now_secs` (from an ARP request or reply).
+    /// The timers and limits.
+    pub fn params(&self) -> &NeighParams {
+        &self.params
+    }
+
+    fn static_mac(&self, a: Ipv4Addr) -> Option<[u8; 6]> {
+        if self.statics.is_empty() {
+            return None;
+        }
+        self.statics.iter().find(|s| s.0 == a).map(|s| s.1)
+    }
+
+    /// Records `addr` at `mac`, confirmed at `now_secs` (from an ARP request or reply):
+    /// the entry is reachable again and any probing stops.
     pub fn learn(&self, addr: Ipv4Addr, mac: [u8; 6], now_secs: u32) {
         let a = u32::from(addr);
-        if a == 0 || mac[0] & 1 != 0 {
-            return; // 0.0.0.0 (ARP probes) and multicast MACs are never neighbours.
+        if a == 0 || mac[0] & 1 != 0 || self.static_mac(addr).is_some() {
+            return; // 0.0.0.0 (ARP probes), multicast MACs and static entries are not learnt.
         }
         let slot = &self.slots[index(a)];
         let mut m = 0u64;
@@ -98,80 +201,156 @@ impl NeighTable {
         // new MAC word (Acquire) also sees the new address; the tag check covers a reader
         // that raced between the two stores.
         slot.addr.store(a, Ordering::Relaxed);
-        slot.learnt_secs.store(now_secs, Ordering::Relaxed);
+        slot.confirmed.store(now_secs, Ordering::Relaxed);
+        slot.in_use.store(0, Ordering::Relaxed);
+        slot.probes.store(0, Ordering::Relaxed);
         slot.mac_tag.store((tag(a) << 48) | m, Ordering::Release);
     }
 
-    /// Looks `addr` up at time `now_secs`.
-    pub fn lookup(&self, addr: Ipv4Addr, now_secs: u32) -> Neigh {
-        let a = u32::from(addr);
-        let slot = &self.slots[index(a)];
+    /// The slot's MAC and age when it holds `a`.
+    fn read(slot: &Slot, a: u32, now_secs: u32) -> Option<([u8; 6], u32)> {
         let word = slot.mac_tag.load(Ordering::Acquire);
-        if word != 0 && (word >> 48) == tag(a) && slot.addr.load(Ordering::Relaxed) == a {
-            let age = now_secs.wrapping_sub(slot.learnt_secs.load(Ordering::Relaxed));
-            if age <= EXPIRE_SECS {
-                let mut mac = [0u8; 6];
-                for (i, b) in mac.iter_mut().enumerate() {
-                    *b = (word >> (40 - 8 * i)) as u8;
-                }
-                let refresh = age > STALE_SECS && self.claim_request(slot, now_secs);
-                return Neigh::Known { mac, refresh };
-            }
-        }
-        Neigh::Unknown {
-            request: self.claim_request(slot, now_secs),
-        }
-    }
-
-    /// The MAC of `addr` if usable, without claiming a request (for deciding whether to
-    /// refresh an entry from overheard ARP).
-    pub fn lookup_quiet(&self, addr: Ipv4Addr, now_secs: u32) -> Option<[u8; 6]> {
-        let a = u32::from(addr);
-        let slot = &self.slots[index(a)];
-        let word = slot.mac_tag.load(Ordering::Acquire);
-        let age = now_secs.wrapping_sub(slot.learnt_secs.load(Ordering::Relaxed));
-        if word == 0
-            || (word >> 48) != tag(a)
-            || slot.addr.load(Ordering::Relaxed) != a
-            || age > EXPIRE_SECS
-        {
+        if word == 0 || (word >> 48) != tag(a) || slot.addr.load(Ordering::Relaxed) != a {
             return None;
         }
-        let mut mac = [0u8; 6];
-        for (i, b) in mac.iter_mut().enumerate() {
-            *b = (word >> (40 - 8 * i)) as u8;
+        let age = now_secs.wrapping_sub(slot.confirmed.load(Ordering::Relaxed));
+        Some((unpack(word), age))
+    }
+
+    /// True when every probe of an in-use entry (marked at `start`) went unanswered
+    /// for a retransmission interval.
+    fn failed(&self, slot: &Slot, start: u32, now_secs: u32) -> bool {
+        let p = &self.params;
+        let probes = slot.probes.load(Ordering::Relaxed);
+        if probes < p.ucast_solicit + p.mcast_resolicit {
+            return false;
+        }
+        let last = if probes > 0 {
+            slot.probed.load(Ordering::Relaxed)
+        } else {
+            start.wrapping_add(p.delay_first_probe_secs)
+        };
+        now_secs.wrapping_sub(last) >= p.retrans_secs.max(1)
+            && now_secs.wrapping_sub(start) >= p.delay_first_probe_secs
+    }
+
+    /// The usable MAC in `slot` for `a`, marking a stale entry in use when `mark`.
+    fn usable(&self, slot: &Slot, a: u32, now_secs: u32, mark: bool) -> Option<[u8; 6]> {
+        let (mac, age) = Self::read(slot, a, now_secs)?;
+        let p = &self.params;
+        if age < p.reachable_secs {
+            return Some(mac);
+        }
+        let start = slot.in_use.load(Ordering::Relaxed);
+        if start == 0 {
+            if age >= p.reachable_secs.saturating_add(p.gc_stale_secs) {
+                return None; // stale, unused, forgotten
+            }
+            if mark {
+                // DELAY: the first user of a stale entry starts the probe timer.
+                let _ = slot.in_use.compare_exchange(
+                    0,
+                    now_secs.max(1),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            return Some(mac);
+        }
+        if self.failed(slot, start, now_secs) {
+            return None;
         }
         Some(mac)
     }
 
-    /// True for exactly one caller per slot per request interval (compare-and-swap on
-    /// the request time), so concurrent workers do not flood ARP requests.
+    /// Looks `addr` up at time `now_secs` for a packet that will use the answer (a
+    /// stale entry is marked in use, so it gets probed).
+    pub fn lookup(&self, addr: Ipv4Addr, now_secs: u32) -> Neigh {
+        if let Some(mac) = self.static_mac(addr) {
+            return Neigh::Known { mac };
+        }
+        let a = u32::from(addr);
+        let slot = &self.slots[index(a)];
+        match self.usable(slot, a, now_secs, true) {
+            Some(mac) => Neigh::Known { mac },
+            None => Neigh::Unknown {
+                request: self.claim_request(slot, now_secs),
+            },
+        }
+    }
+
+    /// The MAC of `addr` if usable, without side effects (for deciding whether to
+    /// refresh an entry from overheard ARP, and for releasing held packets).
+    pub fn lookup_quiet(&self, addr: Ipv4Addr, now_secs: u32) -> Option<[u8; 6]> {
+        if let Some(mac) = self.static_mac(addr) {
+            return Some(mac);
+        }
+        let a = u32::from(addr);
+        self.usable(&self.slots[index(a)], a, now_secs, false)
+    }
+
+    /// True for exactly one caller per slot per retransmission interval
+    /// (compare-and-swap on the request time), so concurrent workers do not flood ARP.
     fn claim_request(&self, slot: &Slot, now_secs: u32) -> bool {
-        let last = slot.requested_secs.load(Ordering::Relaxed);
-        if last != 0 && now_secs.wrapping_sub(last) < REQUEST_INTERVAL_SECS {
+        let last = slot.requested.load(Ordering::Relaxed);
+        if last != 0 && now_secs.wrapping_sub(last) < self.params.retrans_secs.max(1) {
             return false;
         }
         let stamp = now_secs.max(1);
-        slot.requested_secs
+        slot.requested
             .compare_exchange(last, stamp, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     }
 
-    /// Every usable entry (management thread, for listings and tests).
-    pub fn entries(&self, now_secs: u32) -> Vec<(Ipv4Addr, [u8; 6], u32)> {
-        let mut out = Vec::new();
-        for slot in self.slots.iter() {
-            let word = slot.mac_tag.load(Ordering::Acquire);
-            if word == 0 {
+    /// Housekeeping: looks at up to `budget` slots from `*cursor` (advanced, wrapping)
+    /// and calls `send` for each in-use stale entry whose next probe is due, claiming it
+    /// (one caller per probe). Bounded work, no allocation; run by one worker per loop.
+    pub fn due_probes(
+        &self,
+        cursor: &mut usize,
+        budget: usize,
+        now_secs: u32,
+        mut send: impl FnMut(Probe),
+    ) {
+        let p = &self.params;
+        for _ in 0..budget.min(SLOTS) {
+            let i = *cursor & (SLOTS - 1);
+            *cursor = i + 1;
+            let slot = &self.slots[i];
+            let start = slot.in_use.load(Ordering::Relaxed);
+            if start == 0 || now_secs.wrapping_sub(start) < p.delay_first_probe_secs {
                 continue;
             }
             let a = slot.addr.load(Ordering::Relaxed);
-            let age = now_secs.wrapping_sub(slot.learnt_secs.load(Ordering::Relaxed));
-            if (word >> 48) == tag(a) && age <= EXPIRE_SECS {
-                let mut mac = [0u8; 6];
-                for (i, b) in mac.iter_mut().enumerate() {
-                    *b = (word >> (40 - 8 * i)) as u8;
-                }
+            let Some((mac, age)) = Self::read(slot, a, now_secs) else {
+                continue;
+            };
+            let sent = slot.probes.load(Ordering::Relaxed);
+            if age < p.reachable_secs
+                || sent >= p.ucast_solicit + p.mcast_resolicit
+                || !self.claim_request(slot, now_secs)
+            {
+                continue;
+            }
+            slot.probed.store(now_secs, Ordering::Relaxed);
+            slot.probes.store(sent + 1, Ordering::Relaxed);
+            send(Probe {
+                addr: Ipv4Addr::from(a),
+                mac: (sent < p.ucast_solicit).then_some(mac),
+            });
+        }
+    }
+
+    /// Every usable entry with its age in seconds, static ones (age 0) included
+    /// (management thread, for listings and tests).
+    pub fn entries(&self, now_secs: u32) -> Vec<(Ipv4Addr, [u8; 6], u32)> {
+        let mut out: Vec<_> = self.statics.iter().map(|&(a, m)| (a, m, 0)).collect();
+        for slot in self.slots.iter() {
+            let a = slot.addr.load(Ordering::Relaxed);
+            if let (Some(mac), Some((_, age))) = (
+                self.usable(slot, a, now_secs, false),
+                Self::read(slot, a, now_secs),
+            ) {
                 out.push((Ipv4Addr::from(a), mac, age));
             }
         }
@@ -181,98 +360,4 @@ impl NeighTable {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
-    const MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x11];
-
-    #[test]
-    fn unknown_address_asks_for_one_request_per_interval() {
-        let t = NeighTable::new();
-        assert_eq!(t.lookup(IP, 10), Neigh::Unknown { request: true });
-        assert_eq!(t.lookup(IP, 10), Neigh::Unknown { request: false });
-        assert_eq!(t.lookup(IP, 11), Neigh::Unknown { request: true });
-    }
-
-    #[test]
-    fn learnt_entry_is_found_then_stale_then_expired() {
-        let t = NeighTable::new();
-        t.learn(IP, MAC, 100);
-        assert_eq!(
-            t.lookup(IP, 100),
-            Neigh::Known {
-                mac: MAC,
-                refresh: false
-            }
-        );
-        assert_eq!(
-            t.lookup(IP, 100 + STALE_SECS + 1),
-            Neigh::Known {
-                mac: MAC,
-                refresh: true
-            }
-        );
-        assert!(matches!(
-            t.lookup(IP, 100 + EXPIRE_SECS + 1),
-            Neigh::Unknown { .. }
-        ));
-        assert_eq!(t.entries(100), vec![(IP, MAC, 0)]);
-    }
-
-    #[test]
-    fn probes_and_multicast_are_not_learnt() {
-        let t = NeighTable::new();
-        t.learn(Ipv4Addr::UNSPECIFIED, MAC, 1);
-        t.learn(IP, [0x01, 0, 0x5e, 0, 0, 1], 1);
-        assert!(t.entries(1).is_empty());
-    }
-
-    #[test]
-    fn colliding_address_evicts_and_never_returns_wrong_mac() {
-        let t = NeighTable::new();
-        // Find another address in the same slot.
-        let a = u32::from(IP);
-        let other = (1..u32::MAX)
-            .map(|d| a.wrapping_add(d))
-            .find(|&b| index(b) == index(a))
-            .unwrap();
-        t.learn(IP, MAC, 5);
-        t.learn(Ipv4Addr::from(other), [2, 0, 0, 0, 0, 0x22], 5);
-        assert!(matches!(t.lookup(IP, 5), Neigh::Unknown { .. }));
-    }
-
-    #[test]
-    fn concurrent_learning_and_lookup_never_mixes_entries() {
-        let t = std::sync::Arc::new(NeighTable::new());
-        let addrs: Vec<Ipv4Addr> = (0..512u32)
-            .map(|i| Ipv4Addr::from(0xC000_0200 + i))
-            .collect();
-        let mac_of = |a: Ipv4Addr| {
-            let o = a.octets();
-            [2, 0, o[0], o[1], o[2], o[3]]
-        };
-        let writers: Vec<_> = (0..2)
-            .map(|_| {
-                let (t, addrs) = (t.clone(), addrs.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..200 {
-                        for &a in &addrs {
-                            t.learn(a, mac_of(a), 1);
-                        }
-                    }
-                })
-            })
-            .collect();
-        for _ in 0..200 {
-            for &a in &addrs {
-                if let Neigh::Known { mac, .. } = t.lookup(a, 1) {
-                    assert_eq!(mac, mac_of(a));
-                }
-            }
-        }
-        for w in writers {
-            w.join().unwrap();
-        }
-    }
-}
+mod tests;

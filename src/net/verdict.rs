@@ -12,9 +12,6 @@ pub enum TxKind {
     EchoReply,
     /// A routed packet (MACs rewritten, TTL decremented).
     Forward,
-    /// The packet's next hop was unresolved: the packet was dropped (counted as
-    /// `drop_neigh_unresolved`) and its buffer reused for an ARP request.
-    ArpRequest,
 }
 
 /// Why a packet was dropped. Each reason has a `drop_<reason>` counter.
@@ -30,7 +27,8 @@ pub enum DropReason {
     ArpIgnored,
     /// Not for a local address and no route matches.
     NoRoute,
-    /// The next hop's MAC is unknown (a request is on its way).
+    /// The next hop's MAC is unknown and the packet could not be held (hold queue
+    /// full, or held too long).
     NeighUnresolved,
     /// TTL would reach 0 on forwarding.
     TtlExceeded,
@@ -52,6 +50,17 @@ pub enum Verdict {
         port: PortIdx,
         /// Why, for counters.
         kind: TxKind,
+    },
+    /// Routed, but the next hop is unresolved: the frame is ready except for its
+    /// destination MAC (zero); hold it until `next_hop` resolves (and send the ARP
+    /// request for it when `request`). See [`crate::net::nexthop`].
+    Hold {
+        /// Outgoing port.
+        port: PortIdx,
+        /// The next hop whose MAC is awaited.
+        next_hop: std::net::Ipv4Addr,
+        /// True when this caller sends the broadcast ARP request.
+        request: bool,
     },
     /// Hand it to the kernel through the receiving port's exception path.
     ToKernel,

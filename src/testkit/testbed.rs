@@ -222,6 +222,7 @@ pub fn fuzz_one(data: &[u8]) -> u64 {
             .wrapping_add(match lb.handle(0, &mut b, now) {
                 LbVerdict::Pass => 1,
                 LbVerdict::Tx { counter, .. } => 2 + counter as u64,
+                LbVerdict::Hold { counter, .. } => 500 + counter as u64,
                 LbVerdict::Drop(counter) => 1000 + counter as u64,
             });
         lb.sweep(now, 64);

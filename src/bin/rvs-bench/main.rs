@@ -264,6 +264,7 @@ fn build_worker(
     pool: Arc<Mempool>,
 ) -> Worker {
     let (net, lb) = setup.worker_views(index);
+    let unres = rvs::dataplane::worker::unres_queue(&net);
     Worker {
         index,
         ports,
@@ -275,7 +276,10 @@ fn build_worker(
         pool,
         announce: false,
         announced: 0,
+        unres,
         lb,
+        prime: Vec::new(),
+        neigh_sweep: index == 0,
     }
 }
 

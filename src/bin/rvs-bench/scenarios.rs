@@ -364,9 +364,13 @@ fn two_subnets(lab: &Lab) -> Result<Setup> {
         MarkTable::new(),
         NetTables::new(2, routes),
     )?;
-    let n = Net::new(ports, mgr.net_reader());
-    n.neigh().learn(CLIENT_HOST, CLIENT_MAC, 0);
-    n.neigh().learn(SERVER_HOST, SERVER_MAC, 0);
+    // Static neighbours: the generator's hosts never answer ARP probes, and a run may
+    // outlast the reachable time.
+    let neigh = rvs::net::NeighTable::with_params(
+        rvs::net::NeighParams::default(),
+        vec![(CLIENT_HOST, CLIENT_MAC), (SERVER_HOST, SERVER_MAC)],
+    );
+    let n = Net::with_neigh(ports, mgr.net_reader(), neigh);
     Ok(Setup {
         net: n,
         mgr: Mutex::new(mgr),
