@@ -265,3 +265,47 @@ pub fn register_new_dests(conns: &ConnTable, table: &ServiceTable) -> Result<(),
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lb::flow::proto;
+
+    #[test]
+    fn every_change_reaches_a_refreshing_reader_and_old_tables_are_freed() {
+        let (net, mut mgr) = crate::testkit::testbed::setup(64, "rr");
+        let mut view = net.view(mgr.net_reader());
+        drop(net);
+        let mut lb = mgr.lb_views().expect("views");
+        for i in 0..50u8 {
+            let vip = Ipv4Addr::new(203, 0, 113, 100 + i);
+            mgr.add_vip(0, vip).unwrap();
+            view.refresh();
+            assert!(view.tables().is_vip_of(0, vip), "round {i}: added");
+            let key = ServiceKey::Addr {
+                proto: proto::TCP,
+                vip,
+                vport: 80,
+            };
+            mgr.add_service(ServiceConfig::new(key)).unwrap();
+            mgr.set_marks(MarkTable::clone(mgr.marks()));
+            lb.services.refresh();
+            lb.marks.refresh();
+            assert!(
+                lb.services.table().get(&key).is_some(),
+                "round {i}: service"
+            );
+            mgr.remove_vip(0, vip).unwrap();
+            mgr.del_service(&key).unwrap();
+            view.refresh();
+            lb.services.refresh();
+            assert!(!view.tables().is_vip(vip), "round {i}: removed");
+            assert!(
+                lb.services.table().get(&key).is_none(),
+                "round {i}: deleted"
+            );
+            mgr.tick(Instant::now());
+            assert_eq!(mgr.retired(), 0, "round {i}: reclaimed");
+        }
+    }
+}
