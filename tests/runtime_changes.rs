@@ -216,15 +216,15 @@ fn hundreds_of_changes_while_workers_forward() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let _eal = Eal::init(&args).expect("EAL init");
-    let pool = Arc::new(Mempool::new("chg_pool", 4095, 0).expect("mempool"));
+    let eal = Eal::init(&args).expect("EAL init");
+    let pool = Arc::new(Mempool::new(&eal, "chg_pool", 4095, 0).expect("mempool"));
     let rx: Vec<Ring> = (0..WORKERS)
-        .map(|q| Ring::new(&format!("chg_rx{q}"), 256).expect("ring"))
+        .map(|q| Ring::new(&eal, &format!("chg_rx{q}"), 256).expect("ring"))
         .collect();
     let tx: Vec<Ring> = (0..WORKERS)
-        .map(|q| Ring::new(&format!("chg_tx{q}"), 1024).expect("ring"))
+        .map(|q| Ring::new(&eal, &format!("chg_tx{q}"), 1024).expect("ring"))
         .collect();
-    let mut port = Port::from_rings(
+    let port = Port::from_rings(
         "chg_port",
         &rx.iter().collect::<Vec<_>>(),
         &tx.iter().collect::<Vec<_>>(),
@@ -235,7 +235,7 @@ fn hundreds_of_changes_while_workers_forward() {
         mtu: 0,
         ..PortConfig::default()
     };
-    let (rxq, txq) = port.start(&cfg, &pool).expect("start");
+    let (_port, rxq, txq) = port.start(&cfg, &pool).expect("start");
 
     // The testbed director (port MAC 02:..:01, 203.0.113.1/24, NAT 203.0.113.10:80,
     // mark 1 NAT, real servers .11-.13 learnt) under the real Manager.
@@ -268,8 +268,9 @@ fn hundreds_of_changes_while_workers_forward() {
             announced: 0,
             lb: Some(LbPath::new(net.view(mgr.net_reader()), views, index)),
         };
+        let eal = eal.clone();
         threads.push(std::thread::spawn(move || {
-            dpdk::register_thread().expect("EAL thread registration");
+            dpdk::register_thread(&eal).expect("EAL thread registration");
             worker.run();
         }));
     }
