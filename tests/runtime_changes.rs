@@ -251,6 +251,8 @@ fn hundreds_of_changes_while_workers_forward() {
     let mut threads = Vec::new();
     for (index, (r, t)) in rxq.into_iter().zip(txq).enumerate() {
         let views = mgr.lb_views().expect("LB views");
+        let wnet = net.view(mgr.net_reader());
+        let unres = rvs::dataplane::worker::unres_queue(&wnet);
         let worker = Worker {
             index,
             ports: vec![PortQueues {
@@ -258,7 +260,10 @@ fn hundreds_of_changes_while_workers_forward() {
                 tx: t,
                 tap: None,
             }],
-            net: net.view(mgr.net_reader()),
+            net: wnet,
+            unres,
+            prime: Vec::new(),
+            neigh_sweep: index == 0,
             counters: counters[index].clone(),
             stop: stop.clone(),
             tsc_hz,
