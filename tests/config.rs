@@ -312,6 +312,20 @@ fn wrong_value_type() {
 }
 
 #[test]
+fn max_conns_beyond_what_the_table_accepts() {
+    // The connection table indexes at most 2^30 - 2 slots; the config must refuse what
+    // start-up would (one source: lb::conn::MAX_CONNS).
+    bad(
+        "max-conns-too-big.toml",
+        7,
+        "tables.max_conns",
+        ErrorKind::Range,
+        "1073741822",
+    );
+    assert!(rvs::lb::conn::ConnTable::new(1_073_741_823).is_err());
+}
+
+#[test]
 fn bad_scheduler() {
     bad(
         "bad-scheduler.toml",

@@ -38,9 +38,7 @@ pub use crate::lb::dest::Fwd as Method;
 
 /// Scheduler names rvs accepts: ipvsadm 1.31's list, so saved ipvsadm rules
 /// translate one to one.
-pub const SCHEDULERS: [&str; 13] = [
-    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
-];
+pub const SCHEDULERS: [&str; 13] = crate::lb::sched::NAMES;
 
 /// Longest persistence timeout ipvsadm accepts for `-p` (31 days, in seconds).
 pub const MAX_PERSISTENT_SECS: u32 = 2_678_400;

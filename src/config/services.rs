@@ -167,49 +167,34 @@ impl Checker<'_> {
                 ),
             ));
         }
+        // ipvsadm's flag words and rules, from the scheduler layer (one source).
         let mut sched_flags = SchedFlags::default();
         for (j, f) in rs.sched_flags.iter().enumerate() {
             let fp = path.key("sched_flags").idx(j);
-            let needs = |s: &str| (s != scheduler).then_some(());
-            let incompatible = match f.as_str() {
-                "flag-1" => {
-                    sched_flags.flag_1 = true;
-                    None
+            let bits = match crate::lb::sched::SchedFlags::parse(f, &scheduler) {
+                Ok(b) if !f.is_empty() && !f.contains(',') => b,
+                Err(crate::lb::sched::FlagError::Incompatible(_)) => {
+                    return Err(self.err(
+                        &fp,
+                        ErrorKind::Conflict,
+                        format!(
+                            "incompatible scheduler flag `{f}' (only with scheduler = \"{}\")",
+                            f.get(..2).unwrap_or_default()
+                        ),
+                    ))
                 }
-                "flag-2" => {
-                    sched_flags.flag_2 = true;
-                    None
-                }
-                "flag-3" => {
-                    sched_flags.flag_3 = true;
-                    None
-                }
-                "sh-fallback" | "mh-fallback" => {
-                    sched_flags.flag_1 = true;
-                    needs(f.get(..2).unwrap_or_default())
-                }
-                "sh-port" | "mh-port" => {
-                    sched_flags.flag_2 = true;
-                    needs(f.get(..2).unwrap_or_default())
-                }
-                other => {
+                _ => {
                     return Err(self.err(
                         &fp,
                         ErrorKind::Range,
-                        format!("invalid scheduler flag `{other}'"),
+                        format!("invalid scheduler flag `{f}'"),
                     ))
                 }
             };
-            if incompatible.is_some() {
-                return Err(self.err(
-                    &fp,
-                    ErrorKind::Conflict,
-                    format!(
-                        "incompatible scheduler flag `{f}' (only with scheduler = \"{}\")",
-                        f.get(..2).unwrap_or_default()
-                    ),
-                ));
-            }
+            use crate::lb::sched::SchedFlags as Bits;
+            sched_flags.flag_1 |= bits.has(Bits::FLAG1);
+            sched_flags.flag_2 |= bits.has(Bits::FLAG2);
+            sched_flags.flag_3 |= bits.has(Bits::FLAG3);
         }
         let persistent_secs = match rs.persistent {
             None => None,

@@ -304,11 +304,12 @@ impl Checker<'_> {
     fn tables(&self, path: &KeyPath, t: RawTables) -> Res<Tables> {
         let d = Tables::DEFAULT;
         let u32max = i64::from(u32::MAX);
+        // The connection table's own limit (ConnTable refuses anything above it).
         let max_conns = self.num(
             &path.key("max_conns"),
             t.max_conns,
             d.max_conns,
-            (1, u32max),
+            (1, i64::from(crate::lb::conn::MAX_CONNS)),
             "max_conns",
         )?;
         let mbufs = self.num(&path.key("mbufs"), t.mbufs, d.mbufs, (1, u32max), "mbufs")?;

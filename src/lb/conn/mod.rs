@@ -102,6 +102,10 @@ pub use table::{ConnRef, ConnState, ConnTable, Dir, Hit, Lookup, NewConn, MAX_DE
 pub use template::{TemplateHit, TemplateKey};
 pub use timeouts::{Settings, TimeoutTriple, Timeouts};
 
+/// The largest `max_conns` a table accepts (its index packs a slot number in 30 bits,
+/// minus two reserved values); `config` validates `[tables] max_conns` against it.
+pub const MAX_CONNS: u32 = index::MAX_SLOTS;
+
 /// Errors of the connection table's non-packet and insert calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ConnError {
