@@ -16,7 +16,7 @@ use crate::lb::flow::proto;
 use crate::lb::mark::{MarkRule, MarkTable};
 use crate::lb::service::{DestConfig, Persistence, ServiceConfig, ServiceKey, ServiceTable};
 use crate::mgmt::Manager;
-use crate::net::{Net, NetTables, PortNet, Route};
+use crate::net::{NeighParams, NeighTable, Net, NetTables, PortNet, Route};
 use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
 
@@ -29,6 +29,17 @@ pub const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 /// scheduler for the NAT service: a first view of the appliance (its neighbours
 /// learnt) and the [`Manager`] owning every published table.
 pub fn setup(max_conns: u32, nat_sched: &str) -> (Net, Manager) {
+    build(max_conns, nat_sched, false)
+}
+
+/// [`setup`] with the client and real servers as static neighbours: for benchmarks
+/// whose worker clock may run past the reachable time, where probes to the generator's
+/// hosts would go unanswered.
+pub fn setup_static(max_conns: u32, nat_sched: &str) -> (Net, Manager) {
+    build(max_conns, nat_sched, true)
+}
+
+fn build(max_conns: u32, nat_sched: &str, static_neighbours: bool) -> (Net, Manager) {
     let a = |d: u8| Ipv4Addr::new(203, 0, 113, d);
     let vips = vec![a(10), a(20), a(30), a(40), a(50)];
     let port = PortNet {
@@ -160,10 +171,16 @@ pub fn setup(max_conns: u32, nat_sched: &str) -> (Net, Manager) {
         .expect("testbed mark");
     let conns = ConnTable::new(max_conns).expect("testbed table");
     let mut mgr = Manager::new(conns, table, marks, tables).expect("testbed dests");
+    let neighbours: Vec<(Ipv4Addr, [u8; 6])> = std::iter::once((a(2), CLIENT_MAC))
+        .chain([11u8, 12, 13].map(|d| (a(d), [2, 0, 0, 0, 0, d])))
+        .collect();
+    if static_neighbours {
+        let neigh = NeighTable::with_params(NeighParams::default(), neighbours);
+        return (Net::with_neigh(vec![port], mgr.net_reader(), neigh), mgr);
+    }
     let net = Net::new(vec![port], mgr.net_reader());
-    net.neigh().learn(a(2), CLIENT_MAC, 0);
-    for d in [11u8, 12, 13] {
-        net.neigh().learn(a(d), [2, 0, 0, 0, 0, d], 0);
+    for (addr, mac) in neighbours {
+        net.neigh().learn(addr, mac, 0);
     }
     (net, mgr)
 }

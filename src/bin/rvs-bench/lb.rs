@@ -135,7 +135,9 @@ use rvs::testkit::testbed::tcp_frame as tcp;
 /// Fills a table of `flows` connections to `vip`:80 (rr over the three real servers).
 pub fn populate(flows: u32, vip: Ipv4Addr) -> Result<Setup> {
     let max = flows + flows / 8 + 4096;
-    let (net, mut mgr) = testbed::setup(max, "rr");
+    // Static neighbours: a long run's worker clock may pass the reachable time, and the
+    // generator never answers ARP probes.
+    let (net, mut mgr) = testbed::setup_static(max, "rr");
     let views = mgr.lb_views().expect("LB views");
     let mut path = LbPath::new(net.view(mgr.net_reader()), views, 0);
     for i in 0..flows {
