@@ -3,7 +3,7 @@
 src/wire unit-test fixtures (built here with scapy, same parameters), plus
 truncated and length-inconsistent variants. Re-run after changing fixtures:
     /usr/bin/python3 fuzz/make_corpus.py
-tests/fuzz_corpus.rs replays every seed through rvs::wire::fuzz_touch."""
+tests/fuzz_corpus.rs replays every seed through rvs::testkit::fuzz_touch."""
 import os
 from scapy.all import Ether, Dot1Q, ARP, IP, ICMP, TCP, UDP, Raw, IPOption_RR
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Seeds for the lbpath fuzz target: frames addressed to the testbed director
-(rvs::dataplane::testbed: port MAC 02:00:00:00:00:01, VIPs 203.0.113.10/.20/.30/.40/.50)."""
+(rvs::testkit::testbed: port MAC 02:00:00:00:00:01, VIPs 203.0.113.10/.20/.30/.40/.50)."""
 import os
 from scapy.all import Ether, IP, TCP, UDP, ICMP, raw
 

@@ -5,7 +5,7 @@
 //! owns a working copy (cheap: services are `Arc`s), applies ipvsadm-style commands to
 //! it (copy-on-write of the one service they touch), and publishes it through a
 //! [`Publisher`]. Each worker owns a [`TableReader`] and calls
-//! [`TableReader::refresh`] once per burst: one atomic load when nothing changed, no
+//! [`TableReader::refresh`] once per loop: one atomic load when nothing changed, no
 //! lock ever. Old tables are freed by the management thread only after every reader
 //! has moved past them, so a worker never frees memory on the fast path.
 //!
