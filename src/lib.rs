@@ -4,7 +4,8 @@
 //! balancer itself, no DPDK type in it), [`net`] (appliance networking: ARP,
 //! ICMP, routes, exception path), [`dpdk`] (the only safe wrapper over
 //! `dpdk-sys`), [`dataplane`] (worker loops joining mbufs to `lb` and `net`),
-//! [`mgmt`] (management thread) and [`config`] (TOML configuration). `testkit`
+//! [`snapshot`] (read-copy-update publication of run-time tables from the management
+//! thread to the workers, used by `lb`, `net` and `dataplane`), [`mgmt`] (management thread) and [`config`] (TOML configuration). `testkit`
 //! (feature `testkit`, on for this crate's own tests, benches and the fuzz crate) holds
 //! test scaffolding: the DPDK-free testbed director, fuzz drivers, heap test buffers.
 #![deny(unsafe_code)]
@@ -16,6 +17,7 @@ pub mod dpdk;
 pub mod lb;
 pub mod mgmt;
 pub mod net;
+pub mod snapshot;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod version;

@@ -15,6 +15,5 @@ pub mod flow;
 pub mod mark;
 pub mod sched;
 pub mod service;
-pub mod snapshot;
 pub mod stats;
 pub mod xform;

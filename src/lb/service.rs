@@ -484,11 +484,11 @@ impl ServiceTable {
     }
 }
 
-/// Publishes service-table snapshots to the workers (see [`crate::lb::snapshot`]).
-pub type Publisher = crate::lb::snapshot::Publisher<ServiceTable>;
+/// Publishes service-table snapshots to the workers (see [`crate::snapshot`]).
+pub type Publisher = crate::snapshot::Publisher<ServiceTable>;
 
-/// A worker's view of the published service table (see [`crate::lb::snapshot`]).
-pub type TableReader = crate::lb::snapshot::Reader<ServiceTable>;
+/// A worker's view of the published service table (see [`crate::snapshot`]).
+pub type TableReader = crate::snapshot::Reader<ServiceTable>;
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,5 @@
 //! The management side's one owner of every published table: the service table, the
-//! mark rules and the VIP/route tables (each behind a [`crate::lb::snapshot::Publisher`]),
+//! mark rules and the VIP/route tables (each behind a [`crate::snapshot::Publisher`]),
 //! the connection-table handle and the rate estimators. Every run-time change (the
 //! control socket of phase 6 will call these methods) is made on a copy of the live
 //! table and published whole, so workers see it at once at their next loop, never half
@@ -10,9 +10,9 @@ use crate::dataplane::{LbViews, Runtime};
 use crate::lb::conn::ConnTable;
 use crate::lb::mark::MarkTable;
 use crate::lb::service::{self, DestConfig, ServiceConfig, ServiceKey, ServiceTable};
-use crate::lb::snapshot::{Publisher, Reader};
 use crate::mgmt::rates::RateTracker;
 use crate::net::{NetTables, PortIdx, Route};
+use crate::snapshot::{Publisher, Reader};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

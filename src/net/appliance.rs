@@ -7,7 +7,7 @@ use super::nexthop::Resolution;
 use super::route::{PortIdx, RouteTable};
 use super::tables::NetTables;
 use super::verdict::{DropReason, TxKind, Verdict};
-use crate::lb::snapshot::Reader;
+use crate::snapshot::Reader;
 use crate::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 use crate::wire::icmp::{IcmpPacket, IcmpType};
@@ -467,8 +467,8 @@ fn echo_reply<P: PacketBuf>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lb::snapshot::Publisher;
     use crate::net::route::Route;
+    use crate::snapshot::Publisher;
     use crate::wire::HeadroomBuf;
 
     const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];

@@ -1,6 +1,6 @@
 //! The appliance's run-time-changeable tables: the VIPs each port answers ARP and ping
 //! for, and the routes. Immutable once built; the management thread publishes a new
-//! [`NetTables`] through an [`crate::lb::snapshot::Publisher`] and every worker picks it
+//! [`NetTables`] through an [`crate::snapshot::Publisher`] and every worker picks it
 //! up at its next loop.
 
 use super::route::{PortIdx, Route, RouteTable};
