@@ -64,10 +64,17 @@ fn wrong_drop_order_is_harmless_and_leaks_no_mbuf() {
     let ring_port = Port::from_rings("d_port", &[&rx_ring], &[&tx_ring]).expect("ring port");
     let (ring_started, mut ring_rx, mut ring_tx) = ring_port.start(&cfg, &pool).expect("start");
     let null_port = Port::attach(&eal, "net_null_rvdrop0").expect("null port");
+    // A second handle to the same device would close it under the first one's queues
+    // when dropped: attach refuses a device that already has a live handle.
+    assert!(
+        Port::attach(&eal, "net_null_rvdrop0").is_err(),
+        "a device is attached once at a time"
+    );
     let (null_started, mut null_rx, mut null_tx) = null_port.start(&cfg, &pool).expect("start");
 
     // Wrong order 1: the EAL handle and the ports' handles go first; the queues keep the
     // devices (and the EAL) up.
+    let eal2 = eal.clone(); // only to attach again at the end
     drop(eal);
     drop(ring_started);
     drop(null_started);
@@ -113,6 +120,10 @@ fn wrong_drop_order_is_harmless_and_leaks_no_mbuf() {
     drop((ring_rx, ring_tx, null_rx, null_tx, back, burst, v));
     assert_eq!(pool.available(), full, "no mbuf leaked");
     assert_eq!(pool.in_use(), 0);
+    // Once closed, the device may be attached again (net_null_rvdrop0 came from --vdev;
+    // closing unplugged it, so this probes a fresh one).
+    let again = Port::attach(&eal2, "net_null_rvdrop0,size=64").expect("attach again");
+    drop((again, eal2));
 
     // Wrong order 3: the last pool handle goes while one of its mbufs is alive. The
     // pool (and the EAL) are leaked rather than freed under it, so the mbuf stays valid

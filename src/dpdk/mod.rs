@@ -19,7 +19,8 @@
 //!   [`Port`] (so a started port cannot be reconfigured) and returns a [`StartedPort`] and
 //!   the queues; all share the device through one `Arc` clone each, taken once at start.
 //!   The device is stopped and closed when the last of them is dropped. There is no
-//!   explicit stop or close.
+//!   explicit stop or close, and a device has one handle at a time: attaching a device
+//!   that is already attached is an error (a second handle would close it when dropped).
 //! - **A device keeps what it uses**: the mempool its RX queues fill from and, for a ring
 //!   port, its rings; they are released after the device is closed.
 //! - **A mempool is freed only when no mbuf of it is out.** [`Mbuf`] carries neither a

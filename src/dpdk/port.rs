@@ -15,7 +15,30 @@ use super::mempool::Mempool;
 use super::queue::{RxQueue, TxQueue};
 use super::ring::RawRing;
 use std::ffi::CString;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// Port ids that have a live handle ([`PortInner`]): a second handle to one device
+/// would close it under the first one's queues when dropped, so `attach` refuses it.
+/// Touched only when attaching and closing (management path).
+static ATTACHED: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+/// Claims `id` for a new handle; false when another handle has it.
+fn claim(id: u16) -> bool {
+    let mut ids = ATTACHED.lock().unwrap_or_else(|e| e.into_inner());
+    if ids.contains(&id) {
+        return false;
+    }
+    ids.push(id);
+    true
+}
+
+/// Releases `id` once its device is closed.
+fn release(id: u16) {
+    ATTACHED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&i| i != id);
+}
 
 /// How a port is set up. One RX and one TX queue per worker.
 #[derive(Clone, Debug)]
@@ -207,13 +230,27 @@ impl Port {
                 });
             }
         }
-        Ok(Port::from_id(eal, id, device, Vec::new()))
+        Port::from_id(eal, id, device, Vec::new())
     }
 
     /// Wraps a port id DPDK gave us (attach, or `rte_eth_from_rings` in ring.rs, with the
-    /// rings the device uses): stopped, no queues yet; Drop closes it.
-    pub(crate) fn from_id(eal: &Eal, id: u16, device: &str, rings: Vec<Arc<RawRing>>) -> Port {
-        Port {
+    /// rings the device uses): stopped, no queues yet; Drop closes it. Fails when the id
+    /// already has a live handle (one handle per device, see [`ATTACHED`]).
+    pub(crate) fn from_id(
+        eal: &Eal,
+        id: u16,
+        device: &str,
+        rings: Vec<Arc<RawRing>>,
+    ) -> Result<Port, Error> {
+        if !claim(id) {
+            return Err(Error::Device {
+                device: device.to_string(),
+                reason: format!(
+                    "port {id} is already attached (one handle per device until it is closed)"
+                ),
+            });
+        }
+        Ok(Port {
             inner: PortInner {
                 id,
                 device: device.to_string(),
@@ -223,7 +260,7 @@ impl Port {
                 _rings: rings,
                 _eal: eal.clone(),
             },
-        }
+        })
     }
 
     /// DPDK's port id.
@@ -410,5 +447,6 @@ impl Drop for PortInner {
                 }
             }
         }
+        release(self.id);
     }
 }

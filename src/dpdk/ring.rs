@@ -258,24 +258,20 @@ impl Port {
         if rc < 0 {
             return Err(err(last_error()));
         }
-        for r in rx {
-            r.role.set(Role::PortConsumes);
-        }
-        for r in tx {
-            r.role.set(Role::PortProduces);
-        }
         let rings: Vec<Arc<RawRing>> = all.iter().map(|r| r.inner.clone()).collect();
         let eal = rings[0].eal.clone();
         // Take the id DPDK returned: the driver names the ethdev `net_ring_<name>` and
         // makes no vdev, so a lookup by name would miss and `attach` would probe a second
         // device. The device string says "rings:", not "net_", so Drop closes the port
         // without trying to unplug a vdev that does not exist.
-        Ok(Port::from_id(
-            &eal,
-            rc as u16,
-            &format!("rings:{name}"),
-            rings,
-        ))
+        let port = Port::from_id(&eal, rc as u16, &format!("rings:{name}"), rings)?;
+        for r in rx {
+            r.role.set(Role::PortConsumes);
+        }
+        for r in tx {
+            r.role.set(Role::PortProduces);
+        }
+        Ok(port)
     }
 }
 
