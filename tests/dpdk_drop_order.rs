@@ -74,7 +74,7 @@ fn wrong_drop_order_is_harmless_and_leaks_no_mbuf() {
 
     // Wrong order 1: the EAL handle and the ports' handles go first; the queues keep the
     // devices (and the EAL) up.
-    let eal2 = eal.clone(); // only to attach again at the end
+    let eal2 = eal.clone(); // only to make objects again at the end
     drop(eal);
     drop(ring_started);
     drop(null_started);
@@ -123,16 +123,26 @@ fn wrong_drop_order_is_harmless_and_leaks_no_mbuf() {
     // Once closed, the device may be attached again (net_null_rvdrop0 came from --vdev;
     // closing unplugged it, so this probes a fresh one).
     let again = Port::attach(&eal2, "net_null_rvdrop0,size=64").expect("attach again");
-    drop((again, eal2));
+    drop(again);
+
+    // A pool dropped with no mbuf out is freed: its name can be taken again.
+    let scratch = Mempool::new(&eal2, "drop_scratch", 63, 0).expect("scratch pool");
+    drop(scratch);
+    let scratch = Mempool::new(&eal2, "drop_scratch", 63, 0).expect("freed, so the name is free");
+    drop(scratch);
 
     // Wrong order 3: the last pool handle goes while one of its mbufs is alive. The
-    // pool (and the EAL) are leaked rather than freed under it, so the mbuf stays valid
-    // and can still be written and freed.
+    // pool is leaked rather than freed under it (its name stays taken), so the mbuf
+    // stays valid and can still be written and freed.
     let mut m = mbuf(&pool, 7);
     assert_eq!(pool.in_use(), 1);
     drop(pool);
+    assert!(
+        Mempool::new(&eal2, "drop_order", 63, 0).is_err(),
+        "a pool with an mbuf out must not be freed"
+    );
     m.data_mut()[0] = 8;
     assert_eq!(m.data()[0], 8);
     assert_eq!(m.data()[59], 7);
-    drop(m);
+    drop((m, eal2));
 }
