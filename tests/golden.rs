@@ -55,6 +55,7 @@ fn verdict_name(v: Verdict) -> String {
         Verdict::Forward => "forward".into(),
         Verdict::SendBack(IcmpSent::FragNeeded) => "send_back:frag_needed".into(),
         Verdict::SendBack(IcmpSent::TimeExceeded) => "send_back:time_exceeded".into(),
+        Verdict::SendBack(IcmpSent::PortUnreachable) => "send_back:port_unreachable".into(),
         Verdict::Drop(r) => format!(
             "drop:{}",
             r.counter_name().strip_prefix("drop_").unwrap_or("?")

@@ -17,6 +17,7 @@ use rvs::testkit::testbed::tcp_frame as tcp;
 const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
 const SYNACK: u8 = 0x12;
+const RST: u8 = 0x04;
 
 fn syn(sport: u16, vip: Ipv4Addr, vport: u16) -> HeadroomBuf {
     HeadroomBuf::new(&tcp(a(2), sport, vip, vport, SYN, PORT_MAC, CLIENT_MAC))
@@ -296,10 +297,11 @@ fn quiescent_server_gets_no_new_conns_but_keeps_its_own() {
 #[test]
 fn non_syn_without_conn_fragments_and_foreign_frames() {
     let (mut lb, _p) = director(1024, "rr");
-    let mut b = HeadroomBuf::new(&tcp(a(2), 46000, a(10), 80, ACK, PORT_MAC, CLIENT_MAC));
+    let mut b = HeadroomBuf::new(&tcp(a(2), 46000, a(10), 80, RST, PORT_MAC, CLIENT_MAC));
     assert_eq!(
         lb.handle(0, &mut b, 1),
-        LbVerdict::Drop(Counter::DropNoConn)
+        LbVerdict::Drop(Counter::DropNoConn),
+        "a RST without connection is never answered"
     );
     let mut other_mac = HeadroomBuf::new(&tcp(
         a(2),
@@ -318,6 +320,81 @@ fn non_syn_without_conn_fragments_and_foreign_frames() {
         lb.handle(0, &mut HeadroomBuf::new(&frag), 1),
         LbVerdict::Drop(Counter::DropFragment)
     );
+}
+
+/// A segment that is not a SYN, to a VIP service, without a connection (e.g. after an
+/// idle timeout): the RST the director's own stack sends under IPVS, so the client
+/// fails fast (recorded: tests/fixtures/oracle/semantics, "noconn"); at most
+/// `REPLIES_PER_SEC` a second per worker, the rest dropped as before.
+#[test]
+fn segment_without_connection_is_reset_within_a_budget() {
+    use rvs::lb::xform::reply::REPLIES_PER_SEC;
+    let (mut lb, _p) = director(1024, "rr");
+    let mut b = HeadroomBuf::new(&tcp(a(2), 46100, a(10), 80, ACK, PORT_MAC, CLIENT_MAC));
+    let ack = TcpPacket::new_checked(&b.data()[34..])
+        .unwrap()
+        .ack_number();
+    assert_eq!(
+        lb.handle(0, &mut b, 1),
+        LbVerdict::Tx {
+            port: 0,
+            counter: Counter::TxTcpReset
+        }
+    );
+    let f = EthernetFrame::new_checked(b.data()).unwrap();
+    assert_eq!(f.dst_addr().0, CLIENT_MAC);
+    let ip = Ipv4Packet::new_checked(&b.data()[14..]).unwrap();
+    assert!(ip.verify_checksum());
+    assert_eq!((ip.src_addr(), ip.dst_addr()), (a(10), a(2)));
+    let t = TcpPacket::new_checked(ip.payload()).unwrap();
+    assert!(t.verify_checksum(a(10), a(2)));
+    assert_eq!((t.src_port(), t.dst_port()), (80, 46100));
+    assert!(t.rst() && !t.ack() && t.seq_number() == ack);
+    for i in 1..REPLIES_PER_SEC {
+        let mut b = HeadroomBuf::new(&tcp(a(2), 46100, a(10), 80, ACK, PORT_MAC, CLIENT_MAC));
+        assert!(
+            matches!(lb.handle(0, &mut b, 1), LbVerdict::Tx { .. }),
+            "{i}"
+        );
+    }
+    let mut over = HeadroomBuf::new(&tcp(a(2), 46100, a(10), 80, ACK, PORT_MAC, CLIENT_MAC));
+    assert_eq!(
+        lb.handle(0, &mut over, 1),
+        LbVerdict::Drop(Counter::DropNoConn),
+        "over the second's budget"
+    );
+    let mut next = HeadroomBuf::new(&tcp(a(2), 46100, a(10), 80, ACK, PORT_MAC, CLIENT_MAC));
+    assert!(matches!(lb.handle(0, &mut next, 2), LbVerdict::Tx { .. }));
+}
+
+/// No real server available for a new flow: ICMP port unreachable from the VIP, as
+/// IPVS's `ip_vs_leave` (recorded for TCP and UDP: tests/fixtures/oracle/semantics).
+#[test]
+fn no_available_real_server_answers_port_unreachable() {
+    let (mut lb, publisher) = director(1024, "rr");
+    let table = publisher.services().clone();
+    for (p, port) in [(proto::UDP, 53), (proto::TCP, 80)] {
+        for d in table.lookup(p, a(10), port).unwrap().dests() {
+            d.set_weight(0);
+        }
+    }
+    for (mut b, len) in [(udp(46200, 53), 28), (syn(46201, a(10), 80), 40)] {
+        assert_eq!(
+            lb.handle(0, &mut b, 1),
+            LbVerdict::Tx {
+                port: 0,
+                counter: Counter::TxIcmpPortUnreachable
+            }
+        );
+        let ip = Ipv4Packet::new_checked(&b.data()[14..]).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!((ip.src_addr(), ip.dst_addr()), (a(10), a(2)));
+        assert_eq!(ip.protocol(), rvs::wire::IpProtocol::Icmp);
+        let icmp = rvs::wire::IcmpPacket::new_checked(ip.payload()).unwrap();
+        assert!(icmp.verify_checksum());
+        assert_eq!((u8::from(icmp.msg_type()), icmp.code()), (3, 3));
+        assert_eq!(icmp.payload().len(), len, "the whole packet is quoted");
+    }
 }
 
 fn udp(sport: u16, dport: u16) -> HeadroomBuf {

@@ -66,6 +66,10 @@ counters! {
     TxIcmpFragNeeded => "tx_icmp_frag_needed",
     /// ICMP time-exceeded sent (TTL 1 to a VIP).
     TxIcmpTimeExceeded => "tx_icmp_time_exceeded",
+    /// RSTs sent for TCP segments (not SYN) to a VIP service without a connection.
+    TxTcpReset => "tx_tcp_reset",
+    /// ICMP port unreachable sent for new flows with no available real server.
+    TxIcmpPortUnreachable => "tx_icmp_port_unreachable",
     /// Packets handed up to the kernel (exception path).
     ToKernel => "to_kernel",
     /// Packets the kernel sent out through a port (exception path).

@@ -15,7 +15,7 @@ use crate::lb::dest::Fwd;
 use crate::lb::flow::{proto, FlowKey};
 use crate::lb::mark::MarkTable;
 use crate::lb::service::{ServiceKey, ServiceTable, TableReader};
-use crate::lb::xform::{self, Egress, IcmpSent, Tunnel};
+use crate::lb::xform::{self, Egress, IcmpSent, ReplyLimiter, Tunnel};
 use crate::net::{Net, PortIdx, Resolution};
 use crate::snapshot::Reader;
 use crate::wire::ethernet::EthernetFrame;
@@ -72,6 +72,10 @@ pub struct LbPath {
     marks: Reader<MarkTable>,
     worker: usize,
     ident: u16,
+    /// Budget of RSTs answering stray segments (`tx_tcp_reset`).
+    rst_limit: ReplyLimiter,
+    /// Budget of ICMP port unreachables for flows with no real server.
+    unreach_limit: ReplyLimiter,
     /// Connections this worker created (mirrored into its `conns_new` counter).
     pub conns_new: u64,
 }
@@ -174,6 +178,8 @@ impl LbPath {
             marks: views.marks,
             worker,
             ident: (worker as u16).wrapping_mul(0x4000),
+            rst_limit: ReplyLimiter::new(xform::reply::REPLIES_PER_SEC),
+            unreach_limit: ReplyLimiter::new(xform::reply::REPLIES_PER_SEC),
             conns_new: 0,
         }
     }
@@ -243,6 +249,56 @@ impl LbPath {
             || table.has_vip(proto, addr)
     }
 
+    /// A TCP segment that is not a SYN, for a VIP service, with no connection: the RST
+    /// an LVS director's own stack sends (see `xform::reply`), within this worker's
+    /// budget; a segment carrying RST, or one over budget, is dropped (`drop_no_conn`).
+    fn reset<P: PacketBuf>(
+        &mut self,
+        in_port: PortIdx,
+        pkt: &mut P,
+        l3: usize,
+        flags: TcpFlags,
+        now: u32,
+    ) -> LbVerdict {
+        if flags.contains(TcpFlags::RST) || !self.rst_limit.allow(now) {
+            return LbVerdict::Drop(Counter::DropNoConn);
+        }
+        if xform::tcp_reset(pkt, l3) {
+            LbVerdict::Tx {
+                port: in_port,
+                counter: Counter::TxTcpReset,
+            }
+        } else {
+            LbVerdict::Drop(Counter::DropNoConn)
+        }
+    }
+
+    /// No real server for a new flow (`v` is `drop_no_dest`): ICMP port unreachable
+    /// from the VIP, as IPVS's `ip_vs_leave`, within this worker's budget; over budget,
+    /// or where no ICMP error may be sent, the drop `v`. Other verdicts pass unchanged.
+    fn leave<P: PacketBuf>(
+        &mut self,
+        in_port: PortIdx,
+        pkt: &mut P,
+        l3: usize,
+        vip: Ipv4Addr,
+        now: u32,
+        v: LbVerdict,
+    ) -> LbVerdict {
+        if v != LbVerdict::Drop(Counter::DropNoDest) || !self.unreach_limit.allow(now) {
+            return v;
+        }
+        self.ident = self.ident.wrapping_add(1);
+        match xform::port_unreachable(pkt, l3, vip, self.ident) {
+            Some(xform::Verdict::SendBack(_)) => LbVerdict::Tx {
+                port: in_port,
+                counter: Counter::TxIcmpPortUnreachable,
+            },
+            Some(xform::Verdict::Drop(r)) => LbVerdict::Drop(xform_drop(r)),
+            Some(xform::Verdict::Forward) | None => v,
+        }
+    }
+
     /// Schedules a new flow of `svc` and returns the chosen dest with its table id;
     /// `drop_no_dest` when no dest is available (or, never in practice, unregistered).
     fn pick<'s>(
@@ -288,11 +344,11 @@ impl LbPath {
             return LbVerdict::Pass;
         };
         // IPVS creates TCP connections only on a SYN (without sloppy_tcp); anything
-        // else for a VIP without an entry is dropped.
+        // else for a VIP without an entry goes to the director's stack, which resets it.
         if key.proto == proto::TCP
             && (!flags.contains(TcpFlags::SYN) || flags.contains(TcpFlags::RST))
         {
-            return LbVerdict::Drop(Counter::DropNoConn);
+            return self.reset(in_port, pkt, l3, flags, now);
         }
         let cfg = svc.config();
         if cfg.ops && key.proto == proto::UDP {
@@ -301,7 +357,7 @@ impl LbPath {
             // recorded in tests/fixtures/oracle/udp_ops).
             let (id, d) = match Self::pick(&svc, &key) {
                 Ok(p) => p,
-                Err(v) => return v,
+                Err(v) => return self.leave(in_port, pkt, l3, key.daddr, now, v),
             };
             let rport = if d.port == 0 { key.dport } else { d.port };
             let t = Target {
@@ -339,7 +395,7 @@ impl LbPath {
             } else {
                 let (id, d) = match Self::pick(&svc, &key) {
                     Ok(p) => p,
-                    Err(v) => return v,
+                    Err(v) => return self.leave(in_port, pkt, l3, key.daddr, now, v),
                 };
                 let rport = if vport_key == 0 || is_mark { 0 } else { d.port };
                 match conns.template_insert(&tkey, id, rport, p.timeout_secs, now) {
@@ -360,7 +416,7 @@ impl LbPath {
             Some((id, rport)) => (id, rport),
             None => match Self::pick(&svc, &key) {
                 Ok((id, d)) => (id, d.port),
-                Err(v) => return v,
+                Err(v) => return self.leave(in_port, pkt, l3, key.daddr, now, v),
             },
         };
         let Some(dest) = conns.dest(dest_id) else {
@@ -513,6 +569,10 @@ impl LbPath {
                 port: in_port,
                 counter: Counter::TxIcmpTimeExceeded,
             },
+            // Only `leave` sends it; no forwarding transform does.
+            xform::Verdict::SendBack(IcmpSent::PortUnreachable) => {
+                LbVerdict::Drop(Counter::DropNoDest)
+            }
             xform::Verdict::Drop(r) => LbVerdict::Drop(xform_drop(r)),
         }
     }

@@ -97,8 +97,9 @@ pub(crate) fn send_back_error<P: PacketBuf>(
         return Verdict::Drop(DropReason::Malformed);
     }
     super::set_macs(data, old_dst_mac, old_src_mac);
-    Verdict::SendBack(match err.msg_type {
-        IcmpType::TimeExceeded => IcmpSent::TimeExceeded,
+    Verdict::SendBack(match (err.msg_type, err.code) {
+        (IcmpType::TimeExceeded, _) => IcmpSent::TimeExceeded,
+        (_, icmp::unreach_code::PORT) => IcmpSent::PortUnreachable,
         _ => IcmpSent::FragNeeded,
     })
 }

@@ -37,6 +37,7 @@ pub mod dr;
 pub mod frag;
 pub mod icmp_related;
 pub mod nat;
+pub mod reply;
 pub mod tun;
 pub mod verdict;
 
@@ -46,6 +47,7 @@ mod proptests;
 pub use dr::dr;
 pub use icmp_related::{icmp_in, icmp_out, quoted_flow};
 pub use nat::{nat_in, nat_out};
+pub use reply::{port_unreachable, tcp_reset, ReplyLimiter};
 pub use tun::{tun, Tunnel};
 pub use verdict::{DropReason, IcmpSent, Verdict};
 

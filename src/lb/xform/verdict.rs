@@ -23,6 +23,8 @@ pub enum IcmpSent {
     FragNeeded,
     /// Type 11 code 0: the TTL would reach 0 here (RFC 1812 section 5.3.1).
     TimeExceeded,
+    /// Type 3 code 3: no real server available for a new flow (IPVS `ip_vs_leave`).
+    PortUnreachable,
 }
 
 impl IcmpSent {
@@ -31,11 +33,16 @@ impl IcmpSent {
         match self {
             IcmpSent::FragNeeded => "tx_icmp_frag_needed",
             IcmpSent::TimeExceeded => "tx_icmp_time_exceeded",
+            IcmpSent::PortUnreachable => "tx_icmp_port_unreachable",
         }
     }
 
     /// Every kind, in display order.
-    pub const ALL: &'static [IcmpSent] = &[IcmpSent::FragNeeded, IcmpSent::TimeExceeded];
+    pub const ALL: &'static [IcmpSent] = &[
+        IcmpSent::FragNeeded,
+        IcmpSent::TimeExceeded,
+        IcmpSent::PortUnreachable,
+    ];
 }
 
 /// Why the load balancer dropped a packet. One variant per reason, one
