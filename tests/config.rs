@@ -50,18 +50,12 @@ fn lab_appliance_means_what_it_says() {
     assert_eq!(c.ports.len(), 1);
     let p = &c.ports[0];
     assert_eq!(p.name, "ext");
-    assert_eq!(
-        p.device,
-        Device::Vdev("net_af_packet0,iface=rvs-ext".into())
-    );
+    // rvsd appends the af_packet ring geometry the operator did not set (config/afpacket.rs).
+    const DEV: &str =
+        "net_af_packet0,iface=rvs-ext,framecnt=4096,framesz=2048,blocksz=4096,qdisc_bypass=1";
+    assert_eq!(p.device, Device::Vdev(DEV.into()));
     assert_eq!(p.device.name(), "net_af_packet0");
-    assert_eq!(
-        p.device.eal_args(),
-        [
-            "--vdev".to_owned(),
-            "net_af_packet0,iface=rvs-ext".to_owned()
-        ]
-    );
+    assert_eq!(p.device.eal_args(), ["--vdev".to_owned(), DEV.to_owned()]);
     assert_eq!(
         p.addresses,
         vec![Ipv4Net {

@@ -16,6 +16,7 @@
 //! `[[service.real]]`.
 
 mod addr;
+mod afpacket;
 mod locate;
 mod neighbour;
 mod ports;

@@ -160,6 +160,9 @@ impl Checker<'_> {
                     format!("invalid virtual device {s:?} (expected e.g. \"net_af_packet0,iface=rvs-ext\")"),
                 ));
             }
+            if name.starts_with("net_af_packet") || name.starts_with("eth_af_packet") {
+                return Ok(Device::Vdev(self.af_packet_device(path, s)?));
+            }
             return Ok(Device::Vdev(s.to_owned()));
         }
         let hex = |p: &str, n: usize| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit());

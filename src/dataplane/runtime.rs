@@ -5,7 +5,7 @@ use super::counters::{Counter, WorkerCounters};
 use super::lbpath::{LbPath, LbViews};
 use super::plan::Plan;
 use super::worker::{PortQueues, Worker};
-use crate::dpdk::{self, Eal, Mempool, Port, PortConfig, PortStats, StartedPort};
+use crate::dpdk::{self, Eal, Mempool, Port, PortConfig, PortStats, RingDrops, StartedPort};
 use crate::net::{afpacket, exception, NeighTable, Net, NetTables, PortNet};
 use crate::snapshot::Reader;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,6 +63,9 @@ pub struct Runtime {
     ports: Vec<(String, StartedPort)>,
     /// af_packet interfaces as rvsd found them, put back once the ports are closed.
     ifaces: Vec<afpacket::Saved>,
+    /// Kernel RX-ring drop counters of af_packet ports, by port index (DPDK 22.11's PMD
+    /// reports none; they become the port's `imissed`). Dropped before the ports.
+    ring_drops: Vec<(usize, RingDrops)>,
     taps: Vec<Option<(String, StartedPort)>>,
     neigh: Option<Arc<NeighTable>>,
     pool: Option<Arc<Mempool>>,
@@ -87,6 +90,7 @@ impl Runtime {
             failed: Arc::new(AtomicBool::new(false)),
             ports: Vec::new(),
             ifaces: Vec::new(),
+            ring_drops: Vec::new(),
             taps: Vec::new(),
             neigh: None,
             pool: None,
@@ -124,6 +128,16 @@ impl Runtime {
                     .flatten()
             }) {
                 log::info!("port {}: {note}", p.name);
+            }
+            if let Some(iface) = afpacket::iface_of(&p.device) {
+                match RingDrops::find(iface) {
+                    Ok(r) if r.sockets() > 0 => rt.ring_drops.push((i, r)),
+                    Ok(_) => log::warn!(
+                        "port {}: no packet socket on {iface}: ring drops unseen",
+                        p.name
+                    ),
+                    Err(e) => log::warn!("port {}: ring drops unseen: {e}", p.name),
+                }
             }
             let mac = port.mac().map_err(ctx(format!("port {}", p.name)))?;
             log::info!(
@@ -255,10 +269,19 @@ impl Runtime {
     }
 
     /// Device counters per port (name, stats).
+    /// For af_packet ports `imissed` is the kernel's count of frames dropped on the
+    /// port's full RX rings (`PACKET_STATISTICS`), which the PMD does not report.
     pub fn port_stats(&self) -> Vec<(String, PortStats)> {
         self.ports
             .iter()
-            .map(|(n, p)| (n.clone(), p.stats()))
+            .enumerate()
+            .map(|(i, (n, p))| {
+                let mut s = p.stats();
+                for (_, r) in self.ring_drops.iter().filter(|(at, _)| *at == i) {
+                    s.imissed += r.read().drops;
+                }
+                (n.clone(), s)
+            })
             .collect()
     }
 
@@ -279,7 +302,9 @@ impl Runtime {
                 self.failed.store(true, Ordering::Relaxed);
             }
         }
-        // Queue handles died with the workers; now devices can go.
+        // Queue handles died with the workers; now devices can go (the ring-drop
+        // readers first: they hold the af_packet sockets open).
+        self.ring_drops.clear();
         for (name, tap) in self.taps.drain(..).flatten() {
             drop(tap);
             if exception::iface_exists(&name) {

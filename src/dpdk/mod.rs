@@ -36,6 +36,7 @@
 //! `tests/compile_fail.rs`); `tests/dpdk_drop_order.rs` drops everything in the wrong
 //! order on real `net_ring`/`net_null` ports and checks nothing breaks or leaks.
 
+mod afpacket_stats;
 mod eal;
 mod error;
 mod mbuf;
@@ -44,6 +45,7 @@ mod port;
 mod queue;
 mod ring;
 
+pub use afpacket_stats::{RingCounts, RingDrops};
 pub use eal::{rdtsc, register_thread, tsc_hz, Eal};
 pub use error::Error;
 pub use mbuf::Mbuf;
