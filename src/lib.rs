@@ -14,6 +14,7 @@ pub mod config;
 pub mod dataplane;
 #[allow(unsafe_code)]
 pub mod dpdk;
+pub mod drops;
 pub mod lb;
 pub mod mgmt;
 pub mod net;

@@ -176,3 +176,45 @@ impl WorkerCounters {
         self.cells[c as usize].load(Ordering::Relaxed)
     }
 }
+
+impl Counter {
+    /// The one mapping from the drop vocabulary ([`crate::drops::DropReason`], shared by
+    /// `net` and `lb::xform`) to counters; a reason's counter has its `counter_name`.
+    #[inline]
+    pub fn of_drop(r: crate::drops::DropReason) -> Counter {
+        use crate::drops::DropReason as R;
+        match r {
+            R::Malformed => Counter::DropMalformed,
+            R::BadIpChecksum => Counter::DropBadIpChecksum,
+            R::Fragment => Counter::DropFragment,
+            R::IpOptions => Counter::DropIpOptions,
+            R::TtlExceeded => Counter::DropTtlExceeded,
+            R::TooBig => Counter::DropTooBig,
+            R::NoHeadroom => Counter::DropNoHeadroom,
+            R::BadIcmpChecksum => Counter::DropBadIcmpChecksum,
+            R::IcmpUnrelated => Counter::DropIcmpUnrelated,
+            R::UnsupportedProtocol => Counter::DropUnsupportedProtocol,
+            R::NoService => Counter::DropNoService,
+            R::OtherHost => Counter::DropOtherHost,
+            R::UnknownEthertype => Counter::DropUnknownEthertype,
+            R::ArpIgnored => Counter::DropArpIgnored,
+            R::NoRoute => Counter::DropNoRoute,
+            R::NeighUnresolved => Counter::DropNeighUnresolved,
+            R::NoExceptionPath => Counter::DropNoExceptionPath,
+            R::NotForwardable => Counter::DropNotForwardable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod drop_tests {
+    use super::*;
+    use crate::drops::DropReason;
+
+    #[test]
+    fn every_drop_reason_has_its_counter_under_the_same_name() {
+        for r in DropReason::ALL {
+            assert_eq!(Counter::of_drop(*r).name(), r.counter_name(), "{r:?}");
+        }
+    }
+}

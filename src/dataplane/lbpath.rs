@@ -80,23 +80,6 @@ pub struct LbPath {
     pub conns_new: u64,
 }
 
-fn xform_drop(r: xform::DropReason) -> Counter {
-    use xform::DropReason as R;
-    match r {
-        R::Malformed => Counter::DropMalformed,
-        R::BadIpChecksum => Counter::DropBadIpChecksum,
-        R::Fragment => Counter::DropFragment,
-        R::IpOptions => Counter::DropIpOptions,
-        R::TtlExceeded => Counter::DropTtlExceeded,
-        R::TooBig => Counter::DropTooBig,
-        R::NoHeadroom => Counter::DropNoHeadroom,
-        R::BadIcmpChecksum => Counter::DropBadIcmpChecksum,
-        R::IcmpUnrelated => Counter::DropIcmpUnrelated,
-        R::UnsupportedProtocol => Counter::DropUnsupportedProtocol,
-        R::NoService => Counter::DropNoService,
-    }
-}
-
 /// What a transform needs to know about the connection a packet belongs to.
 #[derive(Clone, Copy)]
 struct Target {
@@ -294,7 +277,7 @@ impl LbPath {
                 port: in_port,
                 counter: Counter::TxIcmpPortUnreachable,
             },
-            Some(xform::Verdict::Drop(r)) => LbVerdict::Drop(xform_drop(r)),
+            Some(xform::Verdict::Drop(r)) => LbVerdict::Drop(Counter::of_drop(r)),
             Some(xform::Verdict::Forward) | None => v,
         }
     }
@@ -573,7 +556,7 @@ impl LbPath {
             xform::Verdict::SendBack(IcmpSent::PortUnreachable) => {
                 LbVerdict::Drop(Counter::DropNoDest)
             }
-            xform::Verdict::Drop(r) => LbVerdict::Drop(xform_drop(r)),
+            xform::Verdict::Drop(r) => LbVerdict::Drop(Counter::of_drop(r)),
         }
     }
 
@@ -646,7 +629,7 @@ impl LbPath {
         match v {
             xform::Verdict::Forward => hop.send(Counter::IcmpRelated),
             xform::Verdict::SendBack(_) => LbVerdict::Drop(Counter::DropIcmpUnrelated),
-            xform::Verdict::Drop(r) => LbVerdict::Drop(xform_drop(r)),
+            xform::Verdict::Drop(r) => LbVerdict::Drop(Counter::of_drop(r)),
         }
     }
 }

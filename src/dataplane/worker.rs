@@ -5,7 +5,7 @@ use super::counters::{Counter, WorkerCounters};
 use super::lbpath::{LbPath, LbVerdict};
 use super::unres::{Release, UnresQueue};
 use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxQueue};
-use crate::net::{DropReason, Net, PortIdx, TxKind, Verdict};
+use crate::net::{Net, PortIdx, TxKind, Verdict};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -32,18 +32,7 @@ pub fn net_counter(v: &Verdict) -> Counter {
         Verdict::Hold { .. } => Counter::NeighHeld,
         Verdict::ToKernel => Counter::ToKernel,
         Verdict::Consumed => Counter::Consumed,
-        Verdict::Drop(r) => match r {
-            DropReason::Malformed => Counter::DropMalformed,
-            DropReason::OtherHost => Counter::DropOtherHost,
-            DropReason::UnknownEthertype => Counter::DropUnknownEthertype,
-            DropReason::ArpIgnored => Counter::DropArpIgnored,
-            DropReason::NoRoute => Counter::DropNoRoute,
-            DropReason::NeighUnresolved => Counter::DropNeighUnresolved,
-            DropReason::TtlExceeded => Counter::DropTtlExceeded,
-            DropReason::NoExceptionPath => Counter::DropNoExceptionPath,
-            DropReason::NotForwardable => Counter::DropNotForwardable,
-            DropReason::NoService => Counter::DropNoService,
-        },
+        Verdict::Drop(r) => Counter::of_drop(r),
     }
 }
 

@@ -14,32 +14,7 @@ pub enum TxKind {
     Forward,
 }
 
-/// Why a packet was dropped. Each reason has a `drop_<reason>` counter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DropReason {
-    /// Truncated or inconsistent headers.
-    Malformed,
-    /// Unicast frame for another MAC (af_packet ports see the whole segment).
-    OtherHost,
-    /// Neither IPv4 nor ARP.
-    UnknownEthertype,
-    /// An ARP packet that is neither for us nor teaches us anything.
-    ArpIgnored,
-    /// Not for a local address and no route matches.
-    NoRoute,
-    /// The next hop's MAC is unknown and the packet could not be held (hold queue
-    /// full, or held too long).
-    NeighUnresolved,
-    /// TTL would reach 0 on forwarding.
-    TtlExceeded,
-    /// For a local address, but this port has no exception path to the kernel.
-    NoExceptionPath,
-    /// For a VIP, but no virtual service takes it (and it is not a ping).
-    NoService,
-    /// Routing would send it back out of the port it came in on... to a broadcast
-    /// or otherwise unforwardable destination.
-    NotForwardable,
-}
+pub use crate::drops::DropReason;
 
 /// What to do with a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
