@@ -308,4 +308,55 @@ mod tests {
             assert_eq!(mgr.retired(), 0, "round {i}: reclaimed");
         }
     }
+
+    #[test]
+    fn refused_changes_publish_nothing() {
+        let (_net, mut mgr) = crate::testkit::testbed::setup(64, "rr");
+        let before = mgr.generations();
+        let vip = Ipv4Addr::new(203, 0, 113, 10);
+        assert!(matches!(
+            mgr.add_vip(0, vip),
+            Err(Error::VipExists { port: 0, .. })
+        ));
+        assert!(matches!(mgr.add_vip(7, vip), Err(Error::NoSuchPort(7))));
+        assert!(matches!(
+            mgr.remove_vip(0, Ipv4Addr::new(203, 0, 113, 99)),
+            Err(Error::NoSuchVip { .. })
+        ));
+        let key = ServiceKey::Addr {
+            proto: proto::TCP,
+            vip,
+            vport: 80,
+        };
+        assert!(matches!(
+            mgr.add_service(ServiceConfig::new(key)),
+            Err(Error::Service(_))
+        ));
+        assert!(matches!(
+            mgr.set_routes(vec![Route {
+                prefix: "0.0.0.0/0".parse().unwrap(),
+                via: None,
+                port: 3,
+            }]),
+            Err(Error::NoSuchPort(3))
+        ));
+        assert_eq!(mgr.generations(), before, "nothing published");
+        assert_eq!(mgr.retired(), 0);
+    }
+
+    #[test]
+    fn new_dests_are_registered_before_publication() {
+        let (_net, mut mgr) = crate::testkit::testbed::setup(64, "rr");
+        let key = ServiceKey::Addr {
+            proto: proto::TCP,
+            vip: Ipv4Addr::new(203, 0, 113, 10),
+            vport: 80,
+        };
+        let d = DestConfig::new(Ipv4Addr::new(203, 0, 113, 14), 8080);
+        mgr.add_dest(&key, &d).unwrap();
+        let svc = mgr.services().get(&key).unwrap().clone();
+        let new = svc.dests().iter().find(|x| x.addr == d.addr).unwrap();
+        let id = new.table_id().expect("registered");
+        assert!(mgr.conns().dest(crate::lb::conn::DestId(id)).is_some());
+    }
 }
