@@ -595,6 +595,26 @@ fn one_line_mistakes_in_a_good_config() {
             "settings.expire_nodest_conn",
         ),
         (
+            "[settings]",
+            "[settings]\nconn_reuse_mode = 4",
+            "settings.conn_reuse_mode",
+        ),
+        (
+            "[settings]",
+            "[settings]\nnat_icmp_send = true",
+            "settings.nat_icmp_send",
+        ),
+        (
+            "[settings]",
+            "[settings]\npmtu_disc = false",
+            "settings.pmtu_disc",
+        ),
+        (
+            "[settings]",
+            "[settings]\nsecure_tcp = 2",
+            "settings.secure_tcp",
+        ),
+        (
             "iface=rvs-int\"",
             "iface=rvs-int\"\ntap_name = \"ext\"",
             "port[1].tap_name",
@@ -669,6 +689,37 @@ fn one_line_mistakes_in_a_good_config() {
             "{e}: line {line} is {held:?}"
         );
     }
+}
+
+/// Every IPVS sysctl that changes forwarding is a `[settings]` key with IPVS's default;
+/// those for features rvs lacks are accepted at that default only.
+#[test]
+fn ipvs_sysctls_in_settings() {
+    let good = std::fs::read_to_string(root().join("configs/lab-nat.toml")).unwrap();
+    let c = Config::from_str_named(&good, "s.toml").unwrap();
+    assert_eq!(
+        (c.settings.conn_reuse_mode, c.settings.sloppy_tcp),
+        (1, false)
+    );
+    let text = good.replacen(
+        "[settings]",
+        "[settings]\nconn_reuse_mode = 3\nsloppy_tcp = true\nsloppy_sctp = false\nnat_icmp_send = false\n\
+         schedule_icmp = false\nignore_tunneled = false\ncache_bypass = false\nconntrack = false\n\
+         backup_only = false\nsnat_reroute = true\npmtu_disc = true\nsecure_tcp = 0\n\
+         drop_entry = 0\ndrop_packet = 0",
+        1,
+    );
+    let c = Config::from_str_named(&text, "s.toml").unwrap();
+    assert_eq!(
+        (c.settings.conn_reuse_mode, c.settings.sloppy_tcp),
+        (3, true)
+    );
+    let e = Config::from_str_named(
+        &good.replacen("[settings]", "[settings]\nschedule_icmp = true", 1),
+        "s.toml",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("does not schedule ICMP"), "{e}");
 }
 
 /// mh's table is IPVS's 4093 unless the service picks another of the kernel's primes.

@@ -397,6 +397,68 @@ fn no_available_real_server_answers_port_unreachable() {
     }
 }
 
+/// IPVS `conn_reuse_mode` on DR (tests/fixtures/oracle/semantics, "reuse mode"): a
+/// client's new SYN from the port of a connection it closed (FIN_WAIT: a DR director
+/// sees only the client's side) stays on the old server with modes 0 and 1, and is
+/// scheduled afresh with modes 2 and 3 (bit 2: FIN_WAIT of a DR/TUN entry).
+#[test]
+fn conn_reuse_mode_on_dr_as_recorded() {
+    use rvs::lb::conn::Settings;
+    const FINACK: u8 = 0x11;
+    for (mode, rescheduled) in [(1u8, false), (3, true), (0, false), (2, true)] {
+        let (mut lb, _p) = director(1024, "rr");
+        lb.conns().set_settings(Settings {
+            conn_reuse_mode: mode,
+            ..Settings::default()
+        });
+        let sport = 41000 + u16::from(mode) * 10;
+        let send = |lb: &mut rvs::dataplane::LbPath, flags: u8, t: u32| {
+            let mut b = HeadroomBuf::new(&tcp(a(2), sport, a(20), 80, flags, PORT_MAC, CLIENT_MAC));
+            assert_eq!(
+                lb.handle(0, &mut b, t),
+                LbVerdict::Tx {
+                    port: 0,
+                    counter: Counter::DrOut
+                },
+                "mode {mode}"
+            );
+            EthernetFrame::new_checked(b.data()).unwrap().dst_addr().0
+        };
+        let first = send(&mut lb, SYN, 1);
+        assert_eq!(send(&mut lb, ACK, 1), first);
+        assert_eq!(send(&mut lb, FINACK, 1), first);
+        let again = send(&mut lb, SYN, 2);
+        assert_eq!(again != first, rescheduled, "mode {mode}");
+    }
+}
+
+/// IPVS `sloppy_tcp`: any segment but a RST may create a connection (recorded: an ACK
+/// to a DR service makes an ESTABLISHED entry; a RST makes none).
+#[test]
+fn sloppy_tcp_schedules_a_segment_without_syn() {
+    use rvs::lb::conn::Settings;
+    let (mut lb, _p) = director(1024, "rr");
+    lb.conns().set_settings(Settings {
+        sloppy_tcp: true,
+        ..Settings::default()
+    });
+    let mut b = HeadroomBuf::new(&tcp(a(2), 41101, a(20), 80, ACK, PORT_MAC, CLIENT_MAC));
+    assert_eq!(
+        lb.handle(0, &mut b, 1),
+        LbVerdict::Tx {
+            port: 0,
+            counter: Counter::DrOut
+        }
+    );
+    assert_eq!(lb.conns_new, 1);
+    let mut r = HeadroomBuf::new(&tcp(a(2), 41102, a(20), 80, RST, PORT_MAC, CLIENT_MAC));
+    assert_eq!(
+        lb.handle(0, &mut r, 1),
+        LbVerdict::Drop(Counter::DropNoConn)
+    );
+    assert_eq!(lb.conns_new, 1);
+}
+
 fn udp(sport: u16, dport: u16) -> HeadroomBuf {
     let mut f = tcp(a(2), sport, a(10), dport, 0, PORT_MAC, CLIENT_MAC);
     f.truncate(42);

@@ -269,6 +269,12 @@ pub struct Settings {
     pub expire_quiescent_template: bool,
     /// Announce local addresses and VIPs with gratuitous ARP at start (default true).
     pub gratuitous_arp: bool,
+    /// IPVS `conn_reuse_mode`, 0..=3 (default 1): what a SYN reusing the source port
+    /// of an old connection does (see [`crate::lb::conn::Settings`]).
+    pub conn_reuse_mode: u8,
+    /// IPVS `sloppy_tcp` (default false): any TCP segment but a RST may create a
+    /// connection, not only a SYN (for a director taking over established flows).
+    pub sloppy_tcp: bool,
 }
 
 impl Default for Settings {
@@ -277,9 +283,70 @@ impl Default for Settings {
             expire_nodest_conn: false,
             expire_quiescent_template: false,
             gratuitous_arp: true,
+            conn_reuse_mode: 1,
+            sloppy_tcp: false,
         }
     }
 }
+
+/// IPVS sysctls (`/proc/sys/net/ipv4/vs/*`) for behaviour rvs does not have: `[settings]`
+/// accepts each at IPVS's default (so a sysctl dump can be carried over) and refuses any
+/// other value with the reason, rather than ignore it. (name, IPVS default, why rvs
+/// cannot honour another value).
+pub const SETTINGS_NOT_APPLICABLE: &[(&str, i64, &str)] = &[
+    ("sloppy_sctp", 0, "rvs does not balance SCTP"),
+    (
+        "nat_icmp_send",
+        0,
+        "rvs sends no ICMP error for NAT replies without a connection",
+    ),
+    (
+        "schedule_icmp",
+        0,
+        "rvs does not schedule ICMP (only errors related to a connection are forwarded)",
+    ),
+    (
+        "ignore_tunneled",
+        0,
+        "rvs never balances tunneled (IPIP/GRE) packets, so there is no loop to break",
+    ),
+    (
+        "cache_bypass",
+        0,
+        "rvs does not forward to the original destination when no real server is available",
+    ),
+    ("conntrack", 0, "rvs has no netfilter connection tracking"),
+    (
+        "backup_only",
+        0,
+        "rvs has no connection synchronisation (backup) mode yet",
+    ),
+    (
+        "snat_reroute",
+        1,
+        "rvs routes NAT replies by its own route table",
+    ),
+    (
+        "pmtu_disc",
+        1,
+        "rvs never fragments: too-big packets with DF get frag-needed, without DF are dropped",
+    ),
+    (
+        "secure_tcp",
+        0,
+        "rvs has no DoS defence state tables (its connection table has a fixed size)",
+    ),
+    (
+        "drop_entry",
+        0,
+        "rvs has no DoS defence (its connection table has a fixed size)",
+    ),
+    (
+        "drop_packet",
+        0,
+        "rvs has no DoS defence (its connection table has a fixed size)",
+    ),
+];
 
 /// `[neighbour]`: the ARP state machine's knobs, with Linux's names, units and
 /// defaults (`/proc/sys/net/ipv4/neigh/<dev>/*`, `man 7 arp`). rvs's neighbour clock

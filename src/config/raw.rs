@@ -104,6 +104,21 @@ pub(crate) struct RawSettings {
     pub expire_nodest_conn: Option<bool>,
     pub expire_quiescent_template: Option<bool>,
     pub gratuitous_arp: Option<bool>,
+    pub conn_reuse_mode: Option<i64>,
+    pub sloppy_tcp: Option<bool>,
+    // IPVS sysctls for features rvs lacks: accepted at IPVS's default only.
+    pub sloppy_sctp: Option<bool>,
+    pub nat_icmp_send: Option<bool>,
+    pub schedule_icmp: Option<bool>,
+    pub ignore_tunneled: Option<bool>,
+    pub cache_bypass: Option<bool>,
+    pub conntrack: Option<bool>,
+    pub backup_only: Option<bool>,
+    pub snat_reroute: Option<bool>,
+    pub pmtu_disc: Option<bool>,
+    pub secure_tcp: Option<i64>,
+    pub drop_entry: Option<i64>,
+    pub drop_packet: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]

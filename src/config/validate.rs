@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use super::addr::{parse_ipv4, Ipv4Net};
 use super::locate::{guess_path, line_of, KeyPath, Located};
-use super::raw::{RawConfig, RawCores, RawTables};
+use super::raw::{RawConfig, RawCores, RawSettings, RawTables};
 use super::{
     Config, Control, Cores, Eal, Error, ErrorKind, Log, LogLevel, Port, Settings, Tables, Timeouts,
     MAX_PERSISTENT_SECS,
@@ -227,7 +227,16 @@ impl Checker<'_> {
                 .expire_quiescent_template
                 .unwrap_or(d.expire_quiescent_template),
             gratuitous_arp: s.gratuitous_arp.unwrap_or(d.gratuitous_arp),
+            conn_reuse_mode: self.num(
+                &root.key("settings").key("conn_reuse_mode"),
+                s.conn_reuse_mode,
+                d.conn_reuse_mode,
+                (0, 3),
+                "conn_reuse_mode (a bitmap of 1 and 2)",
+            )?,
+            sloppy_tcp: s.sloppy_tcp.unwrap_or(d.sloppy_tcp),
         };
+        self.settings_not_applicable(&root.key("settings"), &s)?;
         let neighbour = self.neighbour(&ports, raw.neighbour.unwrap_or_default())?;
         let marks = self.marks(raw.mark)?;
         let services = self.services(&ports, &routes, &marks, raw.service)?;
@@ -299,6 +308,38 @@ impl Checker<'_> {
             workers,
             management,
         })
+    }
+
+    /// The IPVS sysctls rvs has no behaviour for must keep IPVS's default
+    /// ([`super::SETTINGS_NOT_APPLICABLE`]).
+    fn settings_not_applicable(&self, path: &KeyPath, s: &RawSettings) -> Res<()> {
+        let b = |v: Option<bool>| v.map(i64::from);
+        let given = [
+            b(s.sloppy_sctp),
+            b(s.nat_icmp_send),
+            b(s.schedule_icmp),
+            b(s.ignore_tunneled),
+            b(s.cache_bypass),
+            b(s.conntrack),
+            b(s.backup_only),
+            b(s.snat_reroute),
+            b(s.pmtu_disc),
+            s.secure_tcp,
+            s.drop_entry,
+            s.drop_packet,
+        ];
+        for (v, (name, default, why)) in given.iter().zip(super::SETTINGS_NOT_APPLICABLE) {
+            if let Some(v) = v {
+                if v != default {
+                    return Err(self.err(
+                        &path.key(name),
+                        ErrorKind::Conflict,
+                        format!("{name} = {v} is not supported: {why} (only IPVS's default, {default}, is accepted)"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn tables(&self, path: &KeyPath, t: RawTables) -> Res<Tables> {

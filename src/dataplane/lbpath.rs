@@ -326,10 +326,12 @@ impl LbPath {
         let Some(svc) = table.find(mark, key.proto, key.daddr, key.dport).cloned() else {
             return LbVerdict::Pass;
         };
-        // IPVS creates TCP connections only on a SYN (without sloppy_tcp); anything
-        // else for a VIP without an entry goes to the director's stack, which resets it.
+        // IPVS creates TCP connections only on a SYN, or with sloppy_tcp on anything but
+        // a RST (tcp_conn_schedule); anything else for a VIP without an entry goes to the
+        // director's stack, which resets it.
         if key.proto == proto::TCP
-            && (!flags.contains(TcpFlags::SYN) || flags.contains(TcpFlags::RST))
+            && (flags.contains(TcpFlags::RST)
+                || !(flags.contains(TcpFlags::SYN) || self.conns.settings().sloppy_tcp))
         {
             return self.reset(in_port, pkt, l3, flags, now);
         }

@@ -43,7 +43,8 @@ pub fn manager(cfg: &Config) -> Result<Manager, Error> {
     let settings = Settings {
         expire_nodest_conn: cfg.settings.expire_nodest_conn,
         expire_quiescent_template: cfg.settings.expire_quiescent_template,
-        ..Settings::default()
+        conn_reuse_mode: cfg.settings.conn_reuse_mode,
+        sloppy_tcp: cfg.settings.sloppy_tcp,
     };
     let conns = ConnTable::with_settings(cfg.tables.max_conns, settings)
         .map_err(|e| Error::Table(e.to_string()))?;
@@ -190,6 +191,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// `[settings]` reach the connection table: IPVS's `conn_reuse_mode` 3 for DR/TUN
+    /// clients that reuse source ports, and `sloppy_tcp`.
+    #[test]
+    fn settings_reach_the_connection_table() {
+        let text = std::fs::read_to_string("configs/lab-nat.toml")
+            .unwrap()
+            .replacen(
+                "[settings]",
+                "[settings]\nconn_reuse_mode = 3\nsloppy_tcp = true",
+                1,
+            );
+        let cfg = Config::from_str_named(&text, "lab-nat.toml").unwrap();
+        let s = manager(&cfg).unwrap().conns().settings();
+        assert_eq!((s.conn_reuse_mode, s.sloppy_tcp), (3, true));
+        let cfg = Config::load("configs/lab-nat.toml").unwrap();
+        assert_eq!(
+            manager(&cfg).unwrap().conns().settings(),
+            Settings::default()
+        );
     }
 
     #[test]

@@ -110,6 +110,9 @@ pub struct Settings {
     /// TIME_WAIT or CLOSE expires it and reschedules; bit 1 = also FIN_WAIT of DR/TUN
     /// entries. 0 = the SYN just reopens the old entry (to the old server).
     pub conn_reuse_mode: u8,
+    /// `sloppy_tcp` (default false): any TCP segment but a RST may create a
+    /// connection (recorded: an ACK makes an ESTABLISHED entry), not only a SYN.
+    pub sloppy_tcp: bool,
 }
 
 impl Default for Settings {
@@ -118,6 +121,7 @@ impl Default for Settings {
             expire_nodest_conn: false,
             expire_quiescent_template: false,
             conn_reuse_mode: 1,
+            sloppy_tcp: false,
         }
     }
 }
@@ -128,6 +132,7 @@ pub(crate) struct SharedSettings {
     expire_nodest_conn: AtomicBool,
     expire_quiescent_template: AtomicBool,
     conn_reuse_mode: AtomicU8,
+    sloppy_tcp: AtomicBool,
 }
 
 impl SharedSettings {
@@ -136,6 +141,7 @@ impl SharedSettings {
             expire_nodest_conn: AtomicBool::new(s.expire_nodest_conn),
             expire_quiescent_template: AtomicBool::new(s.expire_quiescent_template),
             conn_reuse_mode: AtomicU8::new(s.conn_reuse_mode),
+            sloppy_tcp: AtomicBool::new(s.sloppy_tcp),
         }
     }
     pub(crate) fn get(&self) -> Settings {
@@ -143,6 +149,7 @@ impl SharedSettings {
             expire_nodest_conn: self.expire_nodest_conn.load(Ordering::Relaxed),
             expire_quiescent_template: self.expire_quiescent_template.load(Ordering::Relaxed),
             conn_reuse_mode: self.conn_reuse_mode.load(Ordering::Relaxed),
+            sloppy_tcp: self.sloppy_tcp.load(Ordering::Relaxed),
         }
     }
     pub(crate) fn set(&self, s: Settings) {
@@ -152,6 +159,7 @@ impl SharedSettings {
             .store(s.expire_quiescent_template, Ordering::Relaxed);
         self.conn_reuse_mode
             .store(s.conn_reuse_mode, Ordering::Relaxed);
+        self.sloppy_tcp.store(s.sloppy_tcp, Ordering::Relaxed);
     }
 }
 
@@ -225,13 +233,14 @@ mod tests {
     #[test]
     fn settings_defaults_and_roundtrip() {
         let s = Settings::default();
-        assert!(!s.expire_nodest_conn && !s.expire_quiescent_template);
+        assert!(!s.expire_nodest_conn && !s.expire_quiescent_template && !s.sloppy_tcp);
         assert_eq!(s.conn_reuse_mode, 1);
         let sh = SharedSettings::new(s);
         let s2 = Settings {
             expire_nodest_conn: true,
             expire_quiescent_template: true,
             conn_reuse_mode: 3,
+            sloppy_tcp: true,
         };
         sh.set(s2);
         assert_eq!(sh.get(), s2);
