@@ -224,7 +224,8 @@ impl Manager {
         Ok(())
     }
 
-    /// Replaces the whole route table (connected and static routes).
+    /// Replaces the whole route table (connected and static routes) of the data path;
+    /// the exception path's kernel routes stay as configured at start.
     pub fn set_routes(&mut self, routes: Vec<Route>) -> Result<(), Error> {
         let mut t = NetTables::clone(self.net.current());
         if let Some(r) = routes.iter().find(|r| r.port as usize >= t.ports()) {
