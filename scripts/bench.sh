@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Packets-per-core benchmark: builds rvs-bench in release mode, runs every scenario
-# (io-fwd baseline, route; 1 and 2 workers) over in-process net_ring ports, and writes
-# the table with a description of the machine into docs/BENCHMARKS.md, between the
-# `bench:begin` / `bench:end` markers. A full run takes about a minute (plus the build).
+# (io-fwd baselines for 1 and 2 ports, route with 1 and 2 workers, DR/TUN/NAT with 1K, 1M
+# and 10M live connections, new connections per scheduler) over in-process net_ring
+# ports, and writes the table with a description of the machine (and its load) into
+# docs/BENCHMARKS.md, between the `bench:begin` / `bench:end` markers. A full run takes
+# several minutes (filling the 10M tables dominates), plus the build. rvs-bench exits
+# non-zero when a scenario's counters do not account for every packet it offered; then
+# nothing is written.
 # Usage: sudo ./scripts/bench.sh [rvs-bench options, e.g. --runs 3 --secs 1]
 # Figures are measurements, never pass/fail: nothing here fails on a slow result.
 set -euo pipefail
@@ -22,12 +26,14 @@ dpdk=$(pkg-config --modversion libdpdk 2>/dev/null || echo unknown)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain 2>/dev/null | grep -q . && echo " (with local changes)" || true)
 date=$(date -u +%Y-%m-%dT%H:%MZ)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 block=$(mktemp)
 trap 'rm -f "$table" "$block"' EXIT
 {
   echo "<!-- bench:begin (written by scripts/bench.sh; do not edit by hand) -->"
   echo "Measured $date on: $cpu, $cores online core(s), Linux $kernel, DPDK $dpdk, rvs $commit$dirty."
+  echo "Load average at the end of the run: $load (1, 5, 15 min; the machine is shared, other work ran beside the bench)."
   echo
   cat "$table"
   echo "<!-- bench:end -->"
