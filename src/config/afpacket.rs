@@ -8,8 +8,8 @@
 //! costs 2 × `framecnt` × `framesz` bytes of locked memory. Its own default of 512
 //! frames (1 MiB per ring) overflowed in the lab under 8 parallel 10 MiB downloads
 //! (7.6 % of the frames lost before rvsd saw them); rvsd's default of 4096 frames
-//! (8 MiB per ring, 16 MiB per queue pair) rides out several milliseconds of a worker
-//! not polling at 1 Gbit/s. `qdisc_bypass=1` (the PMD's default too) sends straight to
+//! (8 MiB per ring, 16 MiB per queue pair) holds about 50 ms of full-size frames at
+//! 1 Gbit/s while a worker is not polling (a preempted worker on a shared core). `qdisc_bypass=1` (the PMD's default too) sends straight to
 //! the driver without the kernel's queueing discipline. Kernel rules (packet(7),
 //! Documentation/networking/packet_mmap.rst): `framesz` a multiple of 16
 //! (TPACKET_ALIGNMENT), `blocksz` a multiple of the page size holding whole frames,
