@@ -459,6 +459,46 @@ fn sloppy_tcp_schedules_a_segment_without_syn() {
     assert_eq!(lb.conns_new, 1);
 }
 
+/// One-packet scheduling with persistence (tests/fixtures/oracle/ops_persist): the
+/// template decides the server, so every datagram of a client goes to it, and no
+/// datagram keeps a connection entry.
+#[test]
+fn one_packet_scheduling_with_persistence_follows_the_template() {
+    use rvs::lb::service::{Persistence, ServiceConfig, ServiceKey};
+    let (mut lb, mut manager) = director(1024, "rr");
+    let key = ServiceKey::Addr {
+        proto: proto::UDP,
+        vip: a(10),
+        vport: 5353,
+    };
+    let mut c = ServiceConfig::new(key);
+    c.sched = "rr".into();
+    c.ops = true;
+    c.persistence = Some(Persistence {
+        timeout_secs: 60,
+        netmask: Ipv4Addr::BROADCAST,
+    });
+    manager.edit_service(c).unwrap();
+    let mut servers = std::collections::BTreeSet::new();
+    for sport in 40041..40047 {
+        let mut b = udp(sport, 5353);
+        assert_eq!(
+            lb.handle(0, &mut b, 1),
+            LbVerdict::Tx {
+                port: 0,
+                counter: Counter::NatIn
+            }
+        );
+        servers.insert(Ipv4Packet::new_checked(&b.data()[14..]).unwrap().dst_addr());
+    }
+    assert_eq!(
+        servers.len(),
+        1,
+        "all to the template's server: {servers:?}"
+    );
+    assert_eq!(lb.conns_new, 0, "one-packet connections keep no entry");
+}
+
 fn udp(sport: u16, dport: u16) -> HeadroomBuf {
     let mut f = tcp(a(2), sport, a(10), dport, 0, PORT_MAC, CLIENT_MAC);
     f.truncate(42);

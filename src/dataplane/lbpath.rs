@@ -336,7 +336,8 @@ impl LbPath {
             return self.reset(in_port, pkt, l3, flags, now);
         }
         let cfg = svc.config();
-        if cfg.ops && key.proto == proto::UDP {
+        let ops = cfg.ops && key.proto == proto::UDP;
+        if ops && cfg.persistence.is_none() {
             // One-packet scheduling: every datagram is scheduled on its own and no entry
             // is kept (as IPVS, whose NAT replies then leave un-rewritten, from RIP:port;
             // recorded in tests/fixtures/oracle/udp_ops).
@@ -344,22 +345,7 @@ impl LbPath {
                 Ok(p) => p,
                 Err(v) => return self.leave(in_port, pkt, l3, key.daddr, now, v),
             };
-            let rport = if d.port == 0 { key.dport } else { d.port };
-            let t = Target {
-                dest: Some(id),
-                dir: Dir::In,
-                fwd: d.fwd,
-                caddr: key.saddr,
-                vaddr: key.daddr,
-                vport: key.dport,
-                raddr: d.addr,
-                rport,
-            };
-            if let Some((_, ds)) = d.stats() {
-                ds.worker(self.worker).add_conn();
-            }
-            svc.stats().worker(self.worker).add_conn();
-            return self.forward(in_port, pkt, l3, &t, now);
+            return self.one_packet(in_port, pkt, l3, &svc, &key, id, d, d.port, now);
         }
         let (vport_key, is_mark) = match cfg.key {
             ServiceKey::Addr { vport, .. } => (vport, false),
@@ -396,6 +382,20 @@ impl LbPath {
                     Err(_) => return LbVerdict::Drop(Counter::DropNoDest),
                 }
             }
+        }
+        if ops {
+            // One-packet scheduling under persistence: the template chose the server
+            // (and is re-armed, as IPVS's put of a template does), the datagram gets a
+            // one-packet connection, i.e. no entry (recorded: tests/fixtures/oracle/
+            // ops_persist, every datagram of a client to the template's server).
+            let (Some((id, rport)), Some(t)) = (chosen, template) else {
+                return LbVerdict::Drop(Counter::DropNoDest);
+            };
+            let Some(d) = conns.dest(id) else {
+                return LbVerdict::Drop(Counter::DropNoDest);
+            };
+            conns.rearm_template(t, now);
+            return self.one_packet(in_port, pkt, l3, &svc, &key, id, d, rport, now);
         }
         let (dest_id, rport) = match chosen {
             Some((id, rport)) => (id, rport),
@@ -438,6 +438,38 @@ impl LbPath {
         }
         self.conns_new += 1;
         self.forward(in_port, pkt, l3, &Target::from(&hit), now)
+    }
+
+    /// Forwards a one-packet-scheduled datagram (`-o`) to dest `d` (`id`), port
+    /// `rport` (0 = the datagram's own port), counting a connection but keeping no entry.
+    #[allow(clippy::too_many_arguments)]
+    fn one_packet<P: PacketBuf>(
+        &mut self,
+        in_port: PortIdx,
+        pkt: &mut P,
+        l3: usize,
+        svc: &crate::lb::service::Service,
+        key: &FlowKey,
+        id: DestId,
+        d: &crate::lb::dest::Dest,
+        rport: u16,
+        now: u32,
+    ) -> LbVerdict {
+        let t = Target {
+            dest: Some(id),
+            dir: Dir::In,
+            fwd: d.fwd,
+            caddr: key.saddr,
+            vaddr: key.daddr,
+            vport: key.dport,
+            raddr: d.addr,
+            rport: if rport == 0 { key.dport } else { rport },
+        };
+        if let Some((_, ds)) = d.stats() {
+            ds.worker(self.worker).add_conn();
+        }
+        svc.stats().worker(self.worker).add_conn();
+        self.forward(in_port, pkt, l3, &t, now)
     }
 
     /// Housekeeping slice: expires up to `budget` connection entries whose timers ran out.
