@@ -117,7 +117,8 @@ fn load_balancing_golden_pcap() {
         ("tun_out", 1),
         ("tx_icmp_frag_needed", 1),
         ("conns_new", 3),
-        ("drop_no_conn", 1),
+        ("tx_tcp_reset", 1),
+        ("drop_no_conn", 0),
         ("drop_fragment", 1),
         ("drop_bad_ip_checksum", 1),
     ] {

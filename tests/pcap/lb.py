@@ -13,7 +13,7 @@ TUN .30:80 -> .13 (MTU 1500). Client .2. Input, in order:
   d1     SYN client:40001 -> VIP20:80            => same packet, TTL-1, to .12's MAC (DR)
   t1     SYN client:40002 -> VIP30:80            => IPIP .1 -> .13 carrying it (TUN)
   t2     1500-byte DF ACK client:40002 -> VIP30  => ICMP frag-needed, MTU 1480, to the client
-  x1     ACK client:40009 -> VIP10:80 (no conn)  => dropped (drop_no_conn)
+  x1     ACK client:40009 -> VIP10:80 (no conn)  => RST VIP10:80 -> client, seq = its ack (tx_tcp_reset)
   x2     SYN to VIP10:80 with MF set (fragment)  => dropped (drop_fragment)
   x3     SYN to VIP10:80 with a bad IP checksum  => dropped (drop_bad_ip_checksum)
 Output also starts with rvsd's own announcements (gratuitous ARP for .1, .10, .20, .30).
@@ -44,7 +44,7 @@ def make(path, pm):
     f.append(Ether(dst=pm, src=C_MAC) / IP(src=CLIENT, dst=VIP_TUN, id=5, flags="DF") / TCP(sport=40002, dport=80, flags="S"))
     big = IP(src=CLIENT, dst=VIP_TUN, id=6, flags="DF") / TCP(sport=40002, dport=80, flags="A") / (b"x" * 1460)
     f.append(Ether(dst=pm, src=C_MAC) / big)
-    f.append(Ether(dst=pm, src=C_MAC) / IP(src=CLIENT, dst=VIP_NAT, id=7) / TCP(sport=40009, dport=80, flags="A"))
+    f.append(Ether(dst=pm, src=C_MAC) / IP(src=CLIENT, dst=VIP_NAT, id=7) / TCP(sport=40009, dport=80, flags="A", ack=7777))
     f.append(Ether(dst=pm, src=C_MAC) / IP(src=CLIENT, dst=VIP_NAT, id=8, flags="MF") / TCP(sport=40010, dport=80, flags="S"))
     f.append(Ether(dst=pm, src=C_MAC) / IP(src=CLIENT, dst=VIP_NAT, id=9, chksum=0x1234) / TCP(sport=40011, dport=80, flags="S"))
     wrpcap(path, f)
@@ -76,19 +76,20 @@ def csum_ok(p):
 
 def check(path, pm):
     out = list(rdpcap(path))
-    garps = [p for p in out if ARP in p]
+    # Gratuitous ARP (sender = target); rvsd's start-up requests for its real servers aside.
+    garps = [p for p in out if ARP in p and p[ARP].psrc == p[ARP].pdst]
     rest = [p for p in out if ARP not in p]
     if sorted(p[ARP].psrc for p in garps) != sorted([LOCAL, VIP_NAT, VIP_DR, VIP_TUN]):
         fail(f"announcements {[p[ARP].psrc for p in garps]}")
-    if len(rest) != 6:
-        fail(f"expected 6 forwarded/generated frames, got {len(rest)}: {[p.summary() for p in rest]}")
+    if len(rest) != 7:
+        fail(f"expected 7 forwarded/generated frames, got {len(rest)}: {[p.summary() for p in rest]}")
     for p in rest:
         bad = csum_ok(p)
         if bad:
             fail(f"{p.summary()}: {bad}")
         if p[Ether].src != pm:
             fail(f"source MAC of {p.summary()}")
-    n1, n2, n3, d1, t1, t2 = rest
+    n1, n2, n3, d1, t1, t2, x1 = rest
     if not (n1[IP].src == CLIENT and n1[IP].dst == REALS[0] and n1[TCP].dport == 8080 and n1[TCP].sport == 40000
             and n1[Ether].dst == R_MACS[0] and n1[IP].ttl == 63 and n1[TCP].flags == "S"):
         fail(f"NAT in: {n1.summary()} ttl={n1[IP].ttl}")
@@ -112,7 +113,10 @@ def check(path, pm):
     if not (ICMP in t2 and t2[ICMP].type == 3 and t2[ICMP].code == 4 and t2[ICMP].nexthopmtu == 1480
             and t2[IP].dst == CLIENT and t2[Ether].dst == C_MAC):
         fail(f"frag-needed: {t2.summary()} mtu={t2[ICMP].nexthopmtu if ICMP in t2 else None}")
-    print("lb golden pcap check OK: NAT in/out, ICMP related, DR, TUN, frag-needed; 3 drops")
+    if not (TCP in x1 and x1[TCP].flags == "R" and x1[TCP].seq == 7777 and x1[IP].src == VIP_NAT
+            and x1[TCP].sport == 80 and x1[TCP].dport == 40009 and x1[IP].dst == CLIENT and x1[Ether].dst == C_MAC):
+        fail(f"RST: {x1.summary()}")
+    print("lb golden pcap check OK: NAT in/out, ICMP related, DR, TUN, frag-needed, RST; 2 drops")
 
 
 if __name__ == "__main__":
