@@ -499,6 +499,59 @@ fn one_packet_scheduling_with_persistence_follows_the_template() {
     assert_eq!(lb.conns_new, 0, "one-packet connections keep no entry");
 }
 
+/// `expire_nodest_conn` (tests/fixtures/oracle/semantics, section 7): the real server of
+/// a DR connection is deleted. Off, the connection's packets are dropped and the entry
+/// left to time out; on, the entry is expired, so the next ACK gets the director's RST
+/// and a new SYN from the same port goes to another server.
+#[test]
+fn deleted_real_server_with_and_without_expire_nodest_conn() {
+    use rvs::lb::conn::Settings;
+    use rvs::lb::service::ServiceKey;
+    for expire in [false, true] {
+        let (mut lb, mut manager) = director(1024, "rr");
+        lb.conns().set_settings(Settings {
+            expire_nodest_conn: expire,
+            ..Settings::default()
+        });
+        let sport = 41200 + u16::from(expire);
+        let frame =
+            |flags| HeadroomBuf::new(&tcp(a(2), sport, a(20), 80, flags, PORT_MAC, CLIENT_MAC));
+        let mut b = frame(SYN);
+        assert!(matches!(lb.handle(0, &mut b, 1), LbVerdict::Tx { .. }));
+        let mac = EthernetFrame::new_checked(b.data()).unwrap().dst_addr().0;
+        let rip = Ipv4Addr::new(203, 0, 113, mac[5]);
+        let key = ServiceKey::Addr {
+            proto: proto::TCP,
+            vip: a(20),
+            vport: 80,
+        };
+        manager.del_dest(&key, rip, 80).unwrap();
+        let mut ack = frame(ACK);
+        let want = if expire {
+            Counter::TxTcpReset
+        } else {
+            Counter::DropDestUnavailable
+        };
+        let got = match lb.handle(0, &mut ack, 2) {
+            LbVerdict::Tx { counter, .. } | LbVerdict::Drop(counter) => counter,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(got, want, "expire_nodest_conn={expire}");
+        let mut syn2 = frame(SYN);
+        let v = lb.handle(0, &mut syn2, 2);
+        if expire {
+            assert!(matches!(v, LbVerdict::Tx { .. }));
+            let mac2 = EthernetFrame::new_checked(syn2.data())
+                .unwrap()
+                .dst_addr()
+                .0;
+            assert_ne!(mac2, mac, "rescheduled to another server");
+        } else {
+            assert_eq!(v, LbVerdict::Drop(Counter::DropDestUnavailable));
+        }
+    }
+}
+
 fn udp(sport: u16, dport: u16) -> HeadroomBuf {
     let mut f = tcp(a(2), sport, a(10), dport, 0, PORT_MAC, CLIENT_MAC);
     f.truncate(42);
