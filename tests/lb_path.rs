@@ -552,6 +552,39 @@ fn deleted_real_server_with_and_without_expire_nodest_conn() {
     }
 }
 
+/// `expire_quiescent_template` (tests/fixtures/oracle/semantics, section 8): with the
+/// template's server at weight 0, a persistent client's new connection still goes to it
+/// (setting off), or leaves it once the setting is on.
+#[test]
+fn quiescent_template_as_recorded() {
+    use rvs::lb::conn::Settings;
+    let (mut lb, publisher) = director(1024, "rr");
+    let mut first = syn(41301, a(40), 443);
+    assert!(matches!(lb.handle(0, &mut first, 1), LbVerdict::Tx { .. }));
+    let server = ip_dst(&first).0;
+    let table = publisher.services().clone();
+    let svc = table.lookup(proto::TCP, a(40), 443).unwrap();
+    svc.dests()
+        .iter()
+        .find(|d| d.addr == server)
+        .unwrap()
+        .set_weight(0);
+    let mut second = syn(41302, a(40), 443);
+    assert!(matches!(lb.handle(0, &mut second, 2), LbVerdict::Tx { .. }));
+    assert_eq!(ip_dst(&second).0, server, "the template still decides");
+    lb.conns().set_settings(Settings {
+        expire_quiescent_template: true,
+        ..Settings::default()
+    });
+    let mut third = syn(41303, a(40), 443);
+    assert!(matches!(lb.handle(0, &mut third, 3), LbVerdict::Tx { .. }));
+    assert_ne!(
+        ip_dst(&third).0,
+        server,
+        "the quiesced server's template is dropped"
+    );
+}
+
 fn udp(sport: u16, dport: u16) -> HeadroomBuf {
     let mut f = tcp(a(2), sport, a(10), dport, 0, PORT_MAC, CLIENT_MAC);
     f.truncate(42);
