@@ -18,6 +18,8 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --all-targets -- -D warnings
+step "loom models of the connection table (lb::conn::loom_tests)"
+LOOM_MAX_PREEMPTIONS=3 cargo test --features loom --lib lb::conn::loom_tests
 step "cargo test (unit, integration, golden, lab)"
 cargo test --all -- --test-threads=1
 echo

@@ -109,14 +109,21 @@ fn racing_inserts_of_the_same_flows_make_one_entry_each() {
                     for j in 0..n {
                         let i = (j + k * n / THREADS) % n;
                         let c = new_conn(i, ds);
-                        match t.lookup(&inbound(&c), SYN, 0) {
-                            Lookup::Hit(_) => {}
-                            Lookup::Miss => match t.insert(&c, SYN, None, 0) {
-                                Ok(_) => made += 1,
-                                Err(ConnError::Exists(_)) => {}
-                                Err(e) => panic!("{e}"),
-                            },
-                            other => panic!("{other:?}"),
+                        // Two racers may both back out (each saw the other):
+                        // then look again, as the LB path schedules afresh.
+                        loop {
+                            match t.lookup(&inbound(&c), SYN, 0) {
+                                Lookup::Hit(_) => break,
+                                Lookup::Miss => match t.insert(&c, SYN, None, 0) {
+                                    Ok(_) => {
+                                        made += 1;
+                                        break;
+                                    }
+                                    Err(ConnError::Exists(_)) => continue,
+                                    Err(e) => panic!("{e}"),
+                                },
+                                other => panic!("{other:?}"),
+                            }
                         }
                         // Reply seen by whichever thread: SYN-ACK, then the client's ACK.
                         assert!(matches!(
@@ -269,4 +276,264 @@ fn concurrent_persistent_clients_share_templates() {
     while t.sweep(10_000, 20_000) > 0 {}
     assert_eq!(t.count(), 0);
     assert_accounting(&t, &ds, 10_000);
+}
+
+/// Real LB-path workers (`LbPath::flow`, the code the workers run) all handle
+/// the SYNs of the same new flows at once, for a persistent service (one
+/// template per client address) and a plain rr service. Whatever insert race a
+/// worker loses, it re-uses the winner's entry or schedules afresh: no SYN is
+/// dropped (a lost race used to be counted `drop_table_full` when the winner
+/// was gone), every worker sends one flow to one real server, and every flow
+/// of one client goes where that client's template points.
+#[test]
+fn lb_workers_racing_on_the_same_new_flows_agree_and_never_drop() {
+    use rvs::dataplane::{LbPath, LbVerdict, Views};
+    use rvs::testkit::testbed::{self, tcp_frame, CLIENT_MAC, PORT_MAC};
+    use rvs::wire::{HeadroomBuf, Ipv4Packet, PacketBuf, TcpPacket};
+    use std::collections::HashMap;
+
+    const WORKERS: usize = 4;
+    const CLIENTS: u8 = 60;
+    const PORTS: u16 = 8;
+    for round in 0..4u16 {
+        let (net, mut mgr) = testbed::setup(100_000, "rr");
+        let conns = mgr.conns().clone();
+        let paths: Vec<LbPath> = (0..WORKERS)
+            .map(|w| {
+                let view = net.view(mgr.net_reader());
+                LbPath::new(view, mgr.lb_views().expect("LB views"), w)
+            })
+            .collect();
+        // All workers handle each SYN at the same moment.
+        let go = std::sync::Barrier::new(WORKERS);
+        // (vip, client, sport) -> real server, as each worker sent it.
+        type Sent = ((u8, u8, u16), Result<(Ipv4Addr, u16), LbVerdict>);
+        let sent: Vec<Vec<Sent>> = thread::scope(|s| {
+            let hs: Vec<_> = paths
+                .into_iter()
+                .map(|mut lb| {
+                    let go = &go;
+                    s.spawn(move || {
+                        let mut out = Vec::new();
+                        for c in 1..=CLIENTS {
+                            for p in 0..PORTS {
+                                for vip in [40u8, 10] {
+                                    let (vport, sport) = if vip == 40 { (443, p) } else { (80, p) };
+                                    let sport = 20_000 + round * 100 + sport;
+                                    let frame = tcp_frame(
+                                        Ipv4Addr::new(198, 51, 100, c),
+                                        sport,
+                                        Ipv4Addr::new(203, 0, 113, vip),
+                                        vport,
+                                        0x02,
+                                        PORT_MAC,
+                                        CLIENT_MAC,
+                                    );
+                                    let mut b = HeadroomBuf::new(&frame);
+                                    go.wait();
+                                    let v = lb.handle(0, &mut b, 1);
+                                    // Checked after the join: a panic here would
+                                    // leave the other workers at the barrier.
+                                    let to = matches!(v, LbVerdict::Tx { .. }).then(|| {
+                                        let ip = Ipv4Packet::new_checked(&b.data()[14..]).ok()?;
+                                        let t = TcpPacket::new_checked(ip.payload()).ok()?;
+                                        Some((ip.dst_addr(), t.dst_port()))
+                                    });
+                                    out.push(((vip, c, sport), to.flatten().ok_or(v)));
+                                }
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut flow_to: HashMap<(u8, u8, u16), (Ipv4Addr, u16)> = HashMap::new();
+        let mut client_to: HashMap<u8, Ipv4Addr> = HashMap::new();
+        for (k, rs) in sent.iter().flatten() {
+            let rs = rs
+                .as_ref()
+                .unwrap_or_else(|v| panic!("flow {k:?} dropped: {v:?}"));
+            assert_eq!(*flow_to.entry(*k).or_insert(*rs), *rs, "flow {k:?}");
+            if k.0 == 40 {
+                assert_eq!(*client_to.entry(k.1).or_insert(rs.0), rs.0, "client {k:?}");
+            }
+        }
+        let n_flows = usize::from(CLIENTS) * usize::from(PORTS) * 2;
+        assert_eq!(flow_to.len(), n_flows);
+        // One entry per flow, one template per client.
+        assert_eq!(conns.count(), n_flows + usize::from(CLIENTS));
+    }
+}
+
+/// Many threads churn one small table in phases: new flows raced by every
+/// thread (half of them under persistence templates raced the same way),
+/// state changes from both directions, forced deletes and sweeps, all on a
+/// few thousand keys so that deletes free probe-path cells under racing
+/// inserts. After every phase: one entry per connection tuple and per
+/// template key, every persistent connection on its template's server, each
+/// dest's active/inactive/persistent counters equal to a recount. At the end,
+/// once everything has expired, every slot is back on the free list.
+#[test]
+fn phased_churn_keeps_one_entry_per_key_and_exact_counts() {
+    use std::collections::HashMap;
+
+    const CAP: u32 = 8_192;
+    const WORKERS: u32 = 8;
+    const FLOWS: u32 = 1_500;
+    const NETS: u32 = 40;
+    const ITER: u32 = 5_000;
+    let t = ConnTable::new(CAP).unwrap();
+    let ds = dests(&t, 3);
+    let flow = |f: u32| {
+        let persistent = f % 2 == 0;
+        let caddr = Ipv4Addr::from(0xC633_6400 | (f % NETS));
+        (persistent, caddr, 10_000 + (f / NETS) as u16)
+    };
+    for phase in 0..6u32 {
+        // Every timer of the previous phase has run out by now.
+        let now = phase * 10_000;
+        thread::scope(|s| {
+            for k in 0..WORKERS {
+                let (t, ds) = (&t, &ds);
+                s.spawn(move || {
+                    for j in 0..ITER {
+                        let f = (j.wrapping_mul(7_919) + k * 104_729 + phase) % FLOWS;
+                        let (persistent, caddr, cport) = flow(f);
+                        let vport = if persistent { 443 } else { 80 };
+                        let key = FlowKey {
+                            proto: proto::TCP,
+                            saddr: caddr,
+                            sport: cport,
+                            daddr: VIP,
+                            dport: vport,
+                        };
+                        match (j + k) % 8 {
+                            0..=4 => {
+                                for _ in 0..16 {
+                                    if !matches!(t.lookup(&key, SYN, now), Lookup::Miss) {
+                                        break;
+                                    }
+                                    let (tpl, id) = if persistent {
+                                        let tk = TemplateKey::new(
+                                            proto::TCP,
+                                            caddr,
+                                            Ipv4Addr::BROADCAST,
+                                            VIP,
+                                            443,
+                                        );
+                                        match t.template_lookup(&tk, now) {
+                                            Some(h) => (Some(h.template), h.dest),
+                                            None => {
+                                                let id = ds[(j % 3) as usize].1;
+                                                match t.template_insert(&tk, id, 443, 300, now) {
+                                                    Ok(r) => (Some(r), id),
+                                                    Err(ConnError::Exists(_)) => continue,
+                                                    Err(e) => panic!("{e}"),
+                                                }
+                                            }
+                                        }
+                                    } else {
+                                        (None, ds[(j % 3) as usize].1)
+                                    };
+                                    let c = NewConn {
+                                        proto: proto::TCP,
+                                        caddr,
+                                        cport,
+                                        vaddr: VIP,
+                                        vport,
+                                        raddr: t.dest(id).unwrap().addr,
+                                        rport: 80,
+                                        fwd: Fwd::Nat,
+                                        dest: id,
+                                    };
+                                    match t.insert(&c, SYN, tpl, now) {
+                                        Ok(_) => break,
+                                        Err(ConnError::Exists(_))
+                                        | Err(ConnError::TemplateGone) => {}
+                                        Err(e) => panic!("{e}"),
+                                    }
+                                }
+                            }
+                            5 => {
+                                if let Some(h) = t.find(&key, now) {
+                                    let back = FlowKey {
+                                        proto: proto::TCP,
+                                        saddr: h.raddr,
+                                        sport: h.rport,
+                                        daddr: caddr,
+                                        dport: cport,
+                                    };
+                                    t.lookup(&back, TcpFlags(0x12), now);
+                                    t.lookup(&key, ACK, now);
+                                }
+                            }
+                            6 => {
+                                if let Some(h) = t.find(&key, now) {
+                                    t.expire_now(h.conn);
+                                }
+                            }
+                            _ => {
+                                t.sweep(now, 64);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        // Reap what the previous phase left (lookups only reap what they meet).
+        while t.sweep(now, CAP) > 0 {}
+        let snap = t.snapshot(now);
+        let mut per_tuple: HashMap<(Ipv4Addr, u16, u16), u32> = HashMap::new();
+        let mut tpl_of: HashMap<Ipv4Addr, Ipv4Addr> = HashMap::new();
+        for e in &snap {
+            if let ConnState::Template { .. } = e.state {
+                let prev = tpl_of.insert(e.caddr, e.raddr);
+                assert!(
+                    prev.is_none(),
+                    "phase {phase}: two templates for {}",
+                    e.caddr
+                );
+            } else {
+                *per_tuple.entry((e.caddr, e.cport, e.vport)).or_default() += 1;
+            }
+        }
+        for (k, n) in &per_tuple {
+            assert_eq!(*n, 1, "phase {phase}: {n} entries for {k:?}");
+        }
+        for e in snap.iter().filter(|e| e.vport == 443) {
+            if !matches!(e.state, ConnState::Template { .. }) {
+                assert_eq!(
+                    tpl_of.get(&e.caddr),
+                    Some(&e.raddr),
+                    "phase {phase}: {}:{} off its template's server",
+                    e.caddr,
+                    e.cport
+                );
+            }
+        }
+        assert_accounting(&t, &ds, now);
+    }
+    // Everything runs out: a template goes once its last connection has gone
+    // and its 60 s re-arm has run out too.
+    for now in [1_000_000, 2_000_000] {
+        while t.sweep(now, CAP) > 0 {}
+    }
+    assert_eq!(t.count(), 0);
+    for (d, _) in &ds {
+        assert_eq!(
+            (d.active_conns(), d.inactive_conns(), d.persistent_conns()),
+            (0, 0, 0)
+        );
+    }
+    // Every slot is back on the free list: the table fills up exactly once more.
+    for i in 0..CAP {
+        t.insert(&new_conn(i, &ds), SYN, None, 0)
+            .unwrap_or_else(|e| panic!("slot {i}: {e}"));
+    }
+    assert_eq!(
+        t.insert(&new_conn(CAP, &ds), SYN, None, 0),
+        Err(ConnError::Full)
+    );
 }

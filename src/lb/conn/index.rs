@@ -19,7 +19,7 @@
 //! a single total order over those stores and loads; SeqCst gives it. On x86 a
 //! SeqCst load is a plain load, so lookups pay nothing for it.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use super::sync::{AtomicU32, AtomicU64, Ordering::SeqCst};
 
 /// Cells per bucket: 7 × 8 B + the overflow word fill one 64-byte cache line.
 pub const CELLS: usize = 7;
@@ -79,7 +79,8 @@ impl Index {
         self.buckets.len() * std::mem::size_of::<Bucket>()
     }
 
-    fn home(&self, hash: u64) -> usize {
+    /// Home bucket of `hash` (loom models place rivals on one probe path with it).
+    pub(crate) fn home(&self, hash: u64) -> usize {
         // Lemire's multiply-shift range reduction on the low 32 bits (the tag uses the high 32).
         (((hash & 0xFFFF_FFFF) * self.buckets.len() as u64) >> 32) as usize
     }
@@ -137,6 +138,16 @@ impl Index {
             b = self.next(b);
         }
         false
+    }
+
+    /// Non-empty cells in the whole index (loom models: a cell nobody removes is a leak).
+    #[cfg(all(test, feature = "loom"))]
+    pub(crate) fn occupied(&self) -> usize {
+        self.buckets
+            .iter()
+            .flat_map(|b| b.cells.iter())
+            .filter(|c| c.load(SeqCst) != 0)
+            .count()
     }
 
     /// Calls `f(position, cell)` for each cell on `hash`'s probe path whose tag

@@ -53,10 +53,19 @@
 //!   transitions that flip ESTABLISHED are CASes too, so each flip updates the
 //!   dest's active/inactive counters exactly once, and a recount of the table
 //!   always equals the counters.
-//! * **Duplicates**: two workers creating the same new flow at once both store
-//!   their cell, then scan; the cell earlier on the probe path wins and the
-//!   other backs out with [`ConnError::Exists`] (SeqCst store-then-load on
-//!   both sides: at least one sees the other).
+//! * **Duplicates**: two workers creating the same new flow (or template) at
+//!   once both store their cell, then scan the key's whole probe path; one that
+//!   sees another live entry for its key backs out with [`ConnError::Exists`]
+//!   (SeqCst store-then-load on both sides: at least one sees the other, so
+//!   never two live entries for one key; both may back out, and the caller
+//!   schedules afresh). The LB path re-uses the winner's entry when it finds
+//!   it, else schedules again, a bounded number of rounds (`drop_conn_race`).
+//! * **Templates under reuse**: a template's `n_control` is never reset, so a
+//!   stale `attach` (increment, see the generation moved, undo) cancels out
+//!   even when the slot was reused in between; a connection records its
+//!   template's generation, so marking the template ASSURED never lands on
+//!   the slot's next entry; invalidation reads the template's key before it
+//!   claims the unlink, so the index cell is always removed exactly once.
 //!
 //! # Memory orderings, in one place
 //! * Control word: Acquire loads, AcqRel/SeqCst CASes. Publishing a slot is a
@@ -78,19 +87,28 @@
 //! * A packet racing with a duplicate insert of its own flow (two workers
 //!   creating it in the same instant) may be applied to the entry that then
 //!   backs out; its state transition is lost, the connection is not.
-//! * A new connection attaching to a template in the very instant the
-//!   template's timer fires can see it as gone ([`ConnError::TemplateGone`])
-//!   and be scheduled afresh.
+//! * While a template's timer fires (the instant its F_DEAD CAS is undone
+//!   because it still controls connections) an attach sees it gone
+//!   ([`ConnError::TemplateGone`]); the LB path then looks the template up
+//!   again and finds it re-armed.
 //! * IPVS drops a non-ASSURED template at once when its last connection is
 //!   expired early (conn reuse); here it lives out its own timer.
 //! * The free-slot stack is one shared word: every insert and free CASes it.
 //!   Per-worker slot caches are the next step if insert scaling demands it.
+//!
+//! # Model checking
+//! `loom_tests.rs` runs loom models of every race above on the real code (the
+//! `loom` feature switches the table's atomics, `sync.rs`):
+//! `LOOM_MAX_PREEMPTIONS=3 cargo test --features loom --lib lb::conn::loom_tests`
+//! (about 10 s; `scripts/test.sh` runs it). `tests/conn_concurrency.rs`
+//! stresses the same operations with many threads and checks the invariants.
 
 mod dests;
 mod index;
 mod list;
 mod slot;
 pub mod state;
+mod sync;
 mod table;
 mod template;
 pub mod timeouts;
@@ -130,5 +148,7 @@ pub enum ConnError {
     BadCapacity(u32),
 }
 
+#[cfg(all(test, feature = "loom"))]
+mod loom_tests;
 #[cfg(test)]
 mod oracle_tests;

@@ -2,11 +2,11 @@
 //! atomics, a lock-free free stack, and the seqlock-style read that lets any
 //! thread read a slot another thread may be recycling.
 //!
-//! Each slot has one 64-bit control word, `expires:32 | state:4 | flags:4 |
-//! gen:24`, and immutable-while-live key fields. Every change to a live entry
+//! Each slot has one 64-bit control word, `expires:32 | state:4 | flags:5 |
+//! gen:23`, and immutable-while-live key fields. Every change to a live entry
 //! (state, timer, death) is a CAS on the control word, so it carries the
 //! generation: a thread holding a stale view can never modify the entry that
-//! now occupies the slot (ABA needs 2^24 reuses of one slot inside one CAS
+//! now occupies the slot (ABA needs 2^23 reuses of one slot inside one CAS
 //! window). The key fields are read under the generation like a seqlock:
 //! read word (Acquire), read fields (Relaxed), fence(Acquire), re-read word,
 //! accept if the generation did not move. The writer side: whoever frees a
@@ -15,7 +15,7 @@
 //! fields and publishes the control word with Release. So a reader that saw
 //! any new field value also sees the bumped generation on its re-read.
 
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use super::sync::{fence, store_word, AtomicU32, AtomicU64, Ordering};
 
 /// Flag: slot holds an entry (set when published, cleared when freed).
 pub(crate) const F_LIVE: u8 = 1;
@@ -26,6 +26,11 @@ pub(crate) const F_INACTIVE: u8 = 2;
 pub(crate) const F_DEAD: u8 = 4;
 /// Flag: a template invalidated by its dest's state, no longer in the index.
 pub(crate) const F_UNLINKED: u8 = 8;
+/// Flag: just inserted, its duplicate check not finished (`ConnTable::link_unique`);
+/// a racing inserter of the same key may still evict it. Cleared by the commit CAS.
+pub(crate) const F_PENDING: u8 = 16;
+/// Generation bits of the control word.
+pub(crate) const GEN_MASK: u32 = 0x7F_FFFF;
 
 /// Unpacked control word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +41,7 @@ pub(crate) struct Word {
     pub state: u8,
     /// `F_*` flags.
     pub flags: u8,
-    /// Generation, 24 bits, bumped every time the slot is freed.
+    /// Generation, 23 bits, bumped every time the slot is freed.
     pub gen: u32,
 }
 
@@ -44,15 +49,15 @@ impl Word {
     pub(crate) fn pack(self) -> u64 {
         self.expires as u64
             | ((self.state as u64 & 0xF) << 32)
-            | ((self.flags as u64 & 0xF) << 36)
-            | ((self.gen as u64 & 0xFF_FFFF) << 40)
+            | ((self.flags as u64 & 0x1F) << 36)
+            | (((self.gen & GEN_MASK) as u64) << 41)
     }
     pub(crate) fn unpack(w: u64) -> Word {
         Word {
             expires: w as u32,
             state: ((w >> 32) & 0xF) as u8,
-            flags: ((w >> 36) & 0xF) as u8,
-            gen: (w >> 40) as u32,
+            flags: ((w >> 36) & 0x1F) as u8,
+            gen: (w >> 41) as u32,
         }
     }
     /// Published and not being torn down.
@@ -100,9 +105,14 @@ pub(crate) struct Slot {
     dest: AtomicU32,
     /// Controlling template's slot index + 1; 0 = none. Immutable while live.
     control: AtomicU32,
-    /// Templates: number of live connections created under it. Range 0..max_conns.
+    /// Templates: number of live connections created under it, plus for an
+    /// instant any stale `attach` about to undo its increment. Never reset:
+    /// every increment is matched by exactly one decrement, so it reads 0
+    /// whenever no attach is in flight and no controlled connection lives.
+    /// Range 0..=max_conns + workers.
     pub n_control: AtomicU32,
-    /// Templates: the persistence timeout to re-arm to.
+    /// Templates: the persistence timeout to re-arm to (seconds).
+    /// Controlled connections: the controlling template's generation.
     timeout_secs: AtomicU32,
     /// Free-stack link: next free slot index + 1 (0 = end).
     next_free: AtomicU32,
@@ -122,6 +132,8 @@ pub(crate) struct SlotKey {
     pub dest: u32,
     /// Controlling template slot + 1, 0 = none.
     pub control: u32,
+    /// Templates: persistence timeout (s). Connections with `control != 0`:
+    /// the template's generation, so a late ASSURED mark can check it.
     pub timeout_secs: u32,
 }
 
@@ -233,10 +245,13 @@ impl Slots {
         );
         s.dest.store(k.dest, Ordering::Relaxed);
         s.control.store(k.control, Ordering::Relaxed);
-        s.n_control.store(0, Ordering::Relaxed);
+        // `n_control` is NOT reset: a late `attach` holding a stale ref to this
+        // slot may be between its increment and its undo; its two updates cancel
+        // out only if nobody stores in between (a reset here used to meet the
+        // undo and wrap the new template's count to u32::MAX).
         s.timeout_secs.store(k.timeout_secs, Ordering::Relaxed);
         // Release: readers that load this word (Acquire) see the fields above.
-        s.word.store(word.pack(), Ordering::Release);
+        store_word(&s.word, word.pack(), Ordering::Release);
     }
 
     /// Generation of a slot (valid for a popped slot: nobody else changes it).
@@ -258,9 +273,9 @@ impl Slots {
             expires: 0,
             state: 0,
             flags: 0,
-            gen: (w.gen + 1) & 0xFF_FFFF,
+            gen: (w.gen + 1) & GEN_MASK,
         };
-        s.word.store(freed.pack(), Ordering::Release);
+        store_word(&s.word, freed.pack(), Ordering::Release);
         self.push(idx);
     }
 
@@ -306,10 +321,11 @@ mod tests {
         let w = Word {
             expires: 0xFFFF_FFF0,
             state: 10,
-            flags: F_LIVE | F_INACTIVE,
-            gen: 0xAB_CDEF,
+            flags: F_LIVE | F_INACTIVE | F_PENDING,
+            gen: 0x7B_CDEF,
         };
         assert_eq!(Word::unpack(w.pack()), w);
+        #[cfg(not(feature = "loom"))]
         assert_eq!(std::mem::size_of::<Slot>(), 48);
     }
 

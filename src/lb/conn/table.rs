@@ -2,8 +2,8 @@
 //! transition, insertion of new connections, expiry (lazy and swept).
 //! Persistence templates are in `template.rs`, listing in `list.rs`.
 
+use super::sync::{dekker_fence, store_word, AtomicU32, Ordering};
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use crate::lb::dest::{Dest, Fwd};
@@ -11,7 +11,9 @@ use crate::lb::flow::{proto, FlowKey};
 
 use super::dests::{DestId, Dests};
 use super::index::{self, Index, Kind};
-use super::slot::{SlotKey, SlotKind, Slots, View, Word, F_DEAD, F_INACTIVE, F_LIVE, F_UNLINKED};
+use super::slot::{
+    SlotKey, SlotKind, Slots, View, Word, F_DEAD, F_INACTIVE, F_LIVE, F_PENDING, F_UNLINKED,
+};
 use super::state::{tcp_next, Side, TcpFlags, TcpState};
 use super::timeouts::{Settings, SharedSettings, Timeouts, TEMPLATE_RECHECK_SECS};
 use super::ConnError;
@@ -158,6 +160,25 @@ fn ip(a: Ipv4Addr) -> u32 {
     u32::from(a)
 }
 
+/// Per-table random hash seeds, so clients cannot aim many tuples at one bucket.
+#[cfg(not(feature = "loom"))]
+fn seeds(max_conns: u32) -> (u64, u64) {
+    use std::hash::{BuildHasher, Hasher};
+    let rs = std::collections::hash_map::RandomState::new();
+    let mut h = rs.build_hasher();
+    h.write_u32(max_conns);
+    let s0 = h.finish();
+    h.write_u64(s0);
+    (s0, h.finish())
+}
+
+/// Loom replays each model many times and needs every run to take the same
+/// path: fixed seeds there (the models pick their keys from the hash anyway).
+#[cfg(feature = "loom")]
+fn seeds(_max_conns: u32) -> (u64, u64) {
+    (0x243F_6A88_85A3_08D3, 0x1319_8A2E_0370_7344)
+}
+
 /// 64×64→128 multiply folded to 64 bits (the foldhash/wyhash mixer).
 fn fold(a: u64, b: u64) -> u64 {
     let p = (a as u128).wrapping_mul(b as u128);
@@ -176,14 +197,7 @@ impl ConnTable {
         if max_conns == 0 || max_conns > index::MAX_SLOTS {
             return Err(ConnError::BadCapacity(max_conns));
         }
-        // Per-table random seeds, so clients cannot aim many tuples at one bucket.
-        use std::hash::{BuildHasher, Hasher};
-        let rs = std::collections::hash_map::RandomState::new();
-        let mut h = rs.build_hasher();
-        h.write_u32(max_conns);
-        let s0 = h.finish();
-        h.write_u64(s0);
-        let s1 = h.finish();
+        let (s0, s1) = seeds(max_conns);
         Ok(ConnTable {
             slots: Slots::new(max_conns),
             // Each entry has at most 2 cells (NAT in + out).
@@ -408,7 +422,13 @@ impl ConnTable {
                         } else if !was_active && active {
                             dest.conn_became_active();
                             if k.control != 0 {
-                                self.assure_template(k.control - 1);
+                                // The template may have gone since our CAS (the
+                                // connection expired meanwhile): only that
+                                // generation of its slot may be marked.
+                                self.assure_template(ConnRef {
+                                    idx: k.control - 1,
+                                    gen: k.timeout_secs,
+                                });
                             }
                         }
                     }
@@ -470,10 +490,10 @@ impl ConnTable {
     ) -> Result<Hit, ConnError> {
         let dest = self.dests.get(c.dest).ok_or(ConnError::UnknownDest)?;
         let idx = self.slots.pop().ok_or(ConnError::Full)?;
-        let control = match template {
-            None => 0,
+        let (control, control_gen) = match template {
+            None => (0, 0),
             Some(t) => match self.attach(t) {
-                Some(()) => t.idx + 1,
+                Some(()) => (t.idx + 1, t.gen),
                 None => {
                     self.slots.free(idx);
                     return Err(ConnError::TemplateGone);
@@ -496,7 +516,7 @@ impl ConnTable {
             kind,
             dest: c.dest.0,
             control,
-            timeout_secs: 0,
+            timeout_secs: control_gen,
         };
         let (state, timeout) = if c.proto == proto::TCP {
             let side = if kind == SlotKind::Nat {
@@ -518,7 +538,7 @@ impl ConnTable {
         let word = Word {
             expires: now.saturating_add(timeout),
             state,
-            flags: F_LIVE | if active { 0 } else { F_INACTIVE },
+            flags: F_LIVE | F_PENDING | if active { 0 } else { F_INACTIVE },
             gen: self.slots.current_gen(idx),
         };
         self.slots.publish(idx, &key, word);
@@ -536,11 +556,11 @@ impl ConnTable {
             }
         }
         let h_in = self.in_hash(&key);
-        self.link_unique(idx, word, Kind::In, h_in, now)?;
+        self.link_unique(idx, word, &key, Kind::In, h_in, now)?;
         if let Some(t) = template {
             self.rearm_template(t, now);
             if active {
-                self.assure_template(t.idx);
+                self.assure_template(t);
             }
         }
         let view = View {
@@ -552,60 +572,136 @@ impl ConnTable {
     }
 
     /// Puts the unique-keyed cell (In or Template) of a just-published slot in
-    /// the index and resolves a race with a concurrent insert of the same key:
-    /// of two live cells for one key, the one earlier on the probe path wins and
-    /// the other inserter backs out. Each inserter stores its cell (SeqCst) then
-    /// scans (SeqCst), so at least one of two racers sees the other.
+    /// the index and resolves a race with concurrent inserts of the same key
+    /// (`key`, published at `word`, still `F_PENDING`). Each inserter stores its
+    /// cell (SeqCst), then scans the key's whole probe path (SeqCst), so of two
+    /// racers at least one sees the other. What a scan finds decides:
+    /// * a committed rival wins: we back out with [`ConnError::Exists`];
+    /// * a pending rival in a lower slot wins: we back out;
+    /// * a pending rival in a higher slot loses: we evict it (CAS on its word
+    ///   expecting it still pending), or, if it committed first, we back out.
+    ///
+    /// Then we commit (CAS clearing `F_PENDING`), which fails if a racer evicted
+    /// us first. So never two live entries for one key in the index, and of
+    /// racers the lowest slot (or an earlier committed entry) always survives:
+    /// no livelock. A racer never evicts an entry whose insert returned Ok.
+    /// (Scanning only the cells before one's own was not enough: a delete can
+    /// free an earlier cell for the second racer, which then sees nothing.)
     pub(crate) fn link_unique(
         &self,
         idx: u32,
         word: Word,
+        key: &SlotKey,
         kind: Kind,
         h: u64,
         now: u32,
     ) -> Result<(), ConnError> {
         let my_cell = index::cell(h, kind, idx);
-        let Some(my_pos) = self.index.insert(h, my_cell) else {
+        if self.index.insert(h, my_cell).is_none() {
             self.kill_own(idx, word);
             return Err(ConnError::Full);
+        }
+        dekker_fence();
+        let same_key = |k: &SlotKey| {
+            (k.proto, k.caddr, k.cport, k.vaddr, k.vport)
+                == (key.proto, key.caddr, key.cport, key.vaddr, key.vport)
         };
-        let Some(mine) = self.slots.read(idx) else {
-            return Err(ConnError::Full);
-        };
-        let winner = self.index.find(h, |pos, c| {
+        let lost_to = self.index.find(h, |_, c| {
             let (k, j) = index::decode(c);
-            if c == my_cell || k != kind || pos >= my_pos {
+            if c == my_cell || k != kind {
                 return None;
             }
             let v = self.slots.read(j)?;
-            let same = v.key.kind == SlotKind::Template && mine.key.kind == SlotKind::Template
-                || v.key.kind != SlotKind::Template && mine.key.kind != SlotKind::Template;
-            (same
-                && v.word.alive()
-                && !v.word.expired(now)
-                && (
-                    v.key.proto,
-                    v.key.caddr,
-                    v.key.cport,
-                    v.key.vaddr,
-                    v.key.vport,
-                ) == (
-                    mine.key.proto,
-                    mine.key.caddr,
-                    mine.key.cport,
-                    mine.key.vaddr,
-                    mine.key.vport,
-                ))
-                .then_some(ConnRef {
-                    idx: j,
-                    gen: v.word.gen,
-                })
+            if !v.word.alive() || v.word.expired(now) || !same_key(&v.key) {
+                return None;
+            }
+            let rival = ConnRef {
+                idx: j,
+                gen: v.word.gen,
+            };
+            if v.word.flags & F_PENDING == 0 || j < idx || !self.evict_pending(j, v.word.gen, now) {
+                return Some(rival);
+            }
+            None
         });
-        if let Some(w) = winner {
-            self.kill_own(idx, word);
+        if let Some(w) = lost_to {
+            self.evict_pending(idx, word.gen, now);
             return Err(ConnError::Exists(w));
         }
-        Ok(())
+        // Commit: clears F_PENDING unless a racer evicted us meanwhile.
+        let Some(slot) = self.slots.get(idx) else {
+            return Err(ConnError::Full);
+        };
+        let mut raw = slot.word.load(Ordering::SeqCst);
+        loop {
+            let w = Word::unpack(raw);
+            if w.gen != word.gen || !w.alive() || w.flags & F_UNLINKED != 0 {
+                // Evicted by a racer in a lower slot: that entry is the key's.
+                // Otherwise it was expired (a sweep, a flush) or invalidated
+                // right after it was made, as it could have been a moment after
+                // the commit: the insert itself succeeded.
+                let winner = self.index.find(h, |_, c| {
+                    let (k, j) = index::decode(c);
+                    let v = self.slots.read(j)?;
+                    (k == kind && j != idx && v.word.alive() && same_key(&v.key)).then_some(
+                        ConnRef {
+                            idx: j,
+                            gen: v.word.gen,
+                        },
+                    )
+                });
+                return match winner {
+                    Some(r) => Err(ConnError::Exists(r)),
+                    None => Ok(()),
+                };
+            }
+            let done = Word {
+                flags: w.flags & !F_PENDING,
+                ..w
+            };
+            match slot
+                .word
+                .compare_exchange(raw, done.pack(), Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return Ok(()),
+                Err(a) => raw = a,
+            }
+        }
+    }
+
+    /// Evicts an entry whose insert has not committed yet (its own inserter
+    /// backing out, or a racer in a lower slot): claims its teardown with a CAS
+    /// that expects `F_PENDING`. A template is also taken out of the index, so
+    /// it cannot stay findable if a stale attach makes the teardown re-arm it.
+    /// False if it committed first (then it is the key's entry); true if it is
+    /// gone or going.
+    fn evict_pending(&self, idx: u32, gen: u32, now: u32) -> bool {
+        let Some(slot) = self.slots.get(idx) else {
+            return true;
+        };
+        let mut raw = slot.word.load(Ordering::SeqCst);
+        let w = loop {
+            let w = Word::unpack(raw);
+            if w.gen != gen || !w.alive() {
+                return true;
+            }
+            if w.flags & F_PENDING == 0 {
+                return false;
+            }
+            let dead = Word {
+                flags: w.flags | F_DEAD,
+                ..w
+            };
+            match slot
+                .word
+                .compare_exchange(raw, dead.pack(), Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => break w,
+                Err(a) => raw = a,
+            }
+        };
+        self.teardown(idx, w, now, true);
+        true
     }
 
     /// Tears down an entry this thread just published and nobody can have
@@ -622,6 +718,7 @@ impl ConnTable {
     fn attach(&self, t: ConnRef) -> Option<()> {
         let ts = self.slots.get(t.idx)?;
         ts.n_control.fetch_add(1, Ordering::SeqCst);
+        dekker_fence();
         let w = Word::unpack(ts.word.load(Ordering::SeqCst));
         if w.gen == t.gen && w.alive() {
             Some(())
@@ -660,17 +757,33 @@ impl ConnTable {
                 Err(a) => raw = a,
             }
         };
+        self.teardown(idx, w, now, false)
+    }
+
+    /// The teardown of an entry whose `F_DEAD` CAS this thread won (`w`: its
+    /// word before). A template that still controls connections is re-armed
+    /// instead of freed (taken out of the index first with `unlink`).
+    fn teardown(&self, idx: u32, w: Word, now: u32, unlink: bool) -> Expire {
+        let Some(slot) = self.slots.get(idx) else {
+            return Expire::NotOurs;
+        };
+        dekker_fence();
         // We own the slot's teardown now; its key fields cannot change.
         let Some(v) = self.slots.read(idx) else {
             return Expire::NotOurs;
         };
         let k = v.key;
         if k.kind == SlotKind::Template && slot.n_control.load(Ordering::SeqCst) > 0 {
-            let back = Word {
+            let mut back = Word {
                 expires: now.max(w.expires).saturating_add(TEMPLATE_RECHECK_SECS),
                 ..w
             };
-            slot.word.store(back.pack(), Ordering::SeqCst);
+            if unlink && w.flags & F_UNLINKED == 0 {
+                let h = self.template_hash(&k);
+                self.index.remove(h, index::cell(h, Kind::Template, idx));
+                back.flags |= F_UNLINKED;
+            }
+            store_word(&slot.word, back.pack(), Ordering::SeqCst);
             return Expire::Rearmed;
         }
         let dest = self.dests.get(DestId(k.dest));

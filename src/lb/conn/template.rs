@@ -18,12 +18,12 @@
 //! A template is listed `NONE` until one of its connections reaches
 //! ESTABLISHED, then `ASSURED`.
 
+use super::sync::Ordering;
 use std::net::Ipv4Addr;
-use std::sync::atomic::Ordering;
 
 use super::dests::DestId;
 use super::index::{self, Kind};
-use super::slot::{SlotKey, SlotKind, Word, F_LIVE, F_UNLINKED};
+use super::slot::{SlotKey, SlotKind, Word, F_LIVE, F_PENDING, F_UNLINKED};
 use super::table::{ConnRef, ConnTable, Expire};
 use super::ConnError;
 
@@ -143,11 +143,20 @@ impl ConnTable {
 
     /// Takes a template out of the index (one thread wins the F_UNLINKED CAS);
     /// the slot stays until its timer runs out with no controlled connections.
+    /// The key is read (at `gen`) BEFORE the CAS: once F_UNLINKED is set,
+    /// `try_expire` leaves the cell to us and may free and reuse the slot at
+    /// once, so a read after the CAS could find no key and leak the cell.
     fn invalidate_template(&self, idx: u32, gen: u32) {
         let Some(slot) = self.slots.get(idx) else {
             return;
         };
-        let mut raw = slot.word.load(Ordering::SeqCst);
+        let Some(v) = self.slots.read(idx) else {
+            return;
+        };
+        if v.word.gen != gen {
+            return;
+        }
+        let mut raw = v.raw;
         loop {
             let w = Word::unpack(raw);
             if w.gen != gen || !w.alive() || w.flags & F_UNLINKED != 0 {
@@ -165,10 +174,9 @@ impl ConnTable {
                 Err(a) => raw = a,
             }
         }
-        if let Some(v) = self.slots.read(idx) {
-            let h = self.template_hash(&v.key);
-            self.index.remove(h, index::cell(h, Kind::Template, idx));
-        }
+        // The CAS succeeded at `gen`, so `v.key` is this entry's key.
+        let h = self.template_hash(&v.key);
+        self.index.remove(h, index::cell(h, Kind::Template, idx));
     }
 
     /// Creates the template for `key` pinned to `dest` (port `rport`) for
@@ -193,12 +201,12 @@ impl ConnTable {
         let word = Word {
             expires: now.saturating_add(timeout_secs),
             state: 0,
-            flags: F_LIVE,
+            flags: F_LIVE | F_PENDING,
             gen: self.slots.current_gen(idx),
         };
         self.slots.publish(idx, &k, word);
         let h = self.template_hash(&k);
-        self.link_unique(idx, word, Kind::Template, h, now)?;
+        self.link_unique(idx, word, &k, Kind::Template, h, now)?;
         Ok(ConnRef { idx, gen: word.gen })
     }
 
@@ -231,16 +239,17 @@ impl ConnTable {
     }
 
     /// Marks a template ASSURED (a controlled connection reached ESTABLISHED).
-    /// The caller's controlled connection keeps the template alive, so the
-    /// generation cannot change under us.
-    pub(crate) fn assure_template(&self, idx: u32) {
-        let Some(slot) = self.slots.get(idx) else {
+    /// Only generation `t.gen` of the slot: the controlled connection may have
+    /// expired since the caller saw it, and with it the template, whose slot
+    /// may already hold another entry (whose state bits must not change).
+    pub(crate) fn assure_template(&self, t: ConnRef) {
+        let Some(slot) = self.slots.get(t.idx) else {
             return;
         };
         let mut raw = slot.word.load(Ordering::SeqCst);
         loop {
             let w = Word::unpack(raw);
-            if !w.alive() || w.state & 1 != 0 {
+            if w.gen != t.gen || !w.alive() || w.state & 1 != 0 {
                 return;
             }
             let new = Word {
