@@ -387,7 +387,7 @@ fn phased_churn_keeps_one_entry_per_key_and_exact_counts() {
     let t = ConnTable::new(CAP).unwrap();
     let ds = dests(&t, 3);
     let flow = |f: u32| {
-        let persistent = f % 2 == 0;
+        let persistent = f.is_multiple_of(2);
         let caddr = Ipv4Addr::from(0xC633_6400 | (f % NETS));
         (persistent, caddr, 10_000 + (f / NETS) as u16)
     };

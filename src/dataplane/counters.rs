@@ -119,6 +119,9 @@ counters! {
     DropNoDest => "drop_no_dest",
     /// The connection table is full: new flow refused.
     DropTableFull => "drop_table_full",
+    /// A new flow lost its insert race to other workers `RACE_ROUNDS` times in a
+    /// row, each winner already gone again (see `LbPath::flow`).
+    DropConnRace => "drop_conn_race",
     /// The connection's real server was deleted (expire_nodest_conn off).
     DropDestUnavailable => "drop_dest_unavailable",
     /// Multi-segment mbufs (never produced at our MTUs).

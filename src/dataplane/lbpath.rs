@@ -150,6 +150,11 @@ enum Resolved {
     Verdict(LbVerdict),
 }
 
+/// Rounds of "lost the insert race, winner already gone too: schedule afresh"
+/// before a new flow is dropped as `drop_conn_race` (each round needs another
+/// worker to create and delete the same flow or template in between).
+const RACE_ROUNDS: u32 = 4;
+
 impl LbPath {
     /// Worker `worker`'s path: `net` is its view of the appliance (routes, neighbours,
     /// ports), `views` its readers of the published tables.
@@ -351,93 +356,104 @@ impl LbPath {
             ServiceKey::Addr { vport, .. } => (vport, false),
             ServiceKey::Mark(_) => (0, true),
         };
-        let mut template = None;
-        let mut chosen: Option<(DestId, u16)> = None;
-        if let Some(p) = cfg.persistence {
-            let tkey = match cfg.key {
-                ServiceKey::Mark(m) => TemplateKey::fwmark(key.saddr, p.netmask, m),
-                ServiceKey::Addr { proto, vip, vport } => {
-                    TemplateKey::new(proto, key.saddr, p.netmask, vip, vport)
-                }
-            };
-            if let Some(t) = conns.template_lookup(&tkey, now) {
-                template = Some(t.template);
-                chosen = Some((t.dest, t.rport));
-            } else {
-                let (id, d) = match Self::pick(&svc, &key) {
-                    Ok(p) => p,
-                    Err(v) => return self.leave(in_port, pkt, l3, key.daddr, now, v),
+        // A lost insert race (another worker created the same template or flow a
+        // moment ago) re-uses the winner's entry, or, if that is already gone too,
+        // schedules afresh; never counted as a full table. Bounded, so a worker
+        // cannot spin; running out of rounds is `drop_conn_race`.
+        for _round in 0..RACE_ROUNDS {
+            let mut template = None;
+            let mut chosen: Option<(DestId, u16)> = None;
+            if let Some(p) = cfg.persistence {
+                let tkey = match cfg.key {
+                    ServiceKey::Mark(m) => TemplateKey::fwmark(key.saddr, p.netmask, m),
+                    ServiceKey::Addr { proto, vip, vport } => {
+                        TemplateKey::new(proto, key.saddr, p.netmask, vip, vport)
+                    }
                 };
-                let rport = if vport_key == 0 || is_mark { 0 } else { d.port };
-                match conns.template_insert(&tkey, id, rport, p.timeout_secs, now) {
-                    Ok(t) => {
-                        template = Some(t);
-                        chosen = Some((id, rport));
+                if let Some(t) = conns.template_lookup(&tkey, now) {
+                    template = Some(t.template);
+                    chosen = Some((t.dest, t.rport));
+                } else {
+                    let (id, d) = match Self::pick(&svc, &key) {
+                        Ok(p) => p,
+                        Err(v) => return self.leave(in_port, pkt, l3, key.daddr, now, v),
+                    };
+                    let rport = if vport_key == 0 || is_mark { 0 } else { d.port };
+                    match conns.template_insert(&tkey, id, rport, p.timeout_secs, now) {
+                        Ok(t) => {
+                            template = Some(t);
+                            chosen = Some((id, rport));
+                        }
+                        // The winner's template (and its dest) is found next round.
+                        Err(ConnError::Exists(_)) => continue,
+                        Err(ConnError::Full) => return LbVerdict::Drop(Counter::DropTableFull),
+                        Err(_) => return LbVerdict::Drop(Counter::DropNoDest),
                     }
-                    Err(ConnError::Exists(t)) => {
-                        template = Some(t);
-                        chosen = conns.template_lookup(&tkey, now).map(|h| (h.dest, h.rport));
-                    }
-                    Err(ConnError::Full) => return LbVerdict::Drop(Counter::DropTableFull),
-                    Err(_) => return LbVerdict::Drop(Counter::DropNoDest),
                 }
             }
-        }
-        if ops {
-            // One-packet scheduling under persistence: the template chose the server
-            // (and is re-armed, as IPVS's put of a template does), the datagram gets a
-            // one-packet connection, i.e. no entry (recorded: tests/fixtures/oracle/
-            // ops_persist, every datagram of a client to the template's server).
-            let (Some((id, rport)), Some(t)) = (chosen, template) else {
-                return LbVerdict::Drop(Counter::DropNoDest);
-            };
-            let Some(d) = conns.dest(id) else {
-                return LbVerdict::Drop(Counter::DropNoDest);
-            };
-            conns.rearm_template(t, now);
-            return self.one_packet(in_port, pkt, l3, &svc, &key, id, d, rport, now);
-        }
-        let (dest_id, rport) = match chosen {
-            Some((id, rport)) => (id, rport),
-            None => match Self::pick(&svc, &key) {
-                Ok((id, d)) => (id, d.port),
-                Err(v) => return self.leave(in_port, pkt, l3, key.daddr, now, v),
-            },
-        };
-        let Some(dest) = conns.dest(dest_id) else {
-            return LbVerdict::Drop(Counter::DropNoDest);
-        };
-        // Port-0 and mark services forward to the packet's own port when the real
-        // server's port is 0 (as IPVS).
-        let rport = if rport == 0 { key.dport } else { rport };
-        let new = NewConn {
-            proto: key.proto,
-            caddr: key.saddr,
-            cport: key.sport,
-            vaddr: key.daddr,
-            vport: key.dport,
-            raddr: dest.addr,
-            rport,
-            fwd: dest.fwd,
-            dest: dest_id,
-        };
-        let hit = match conns.insert(&new, flags, template, now) {
-            Ok(h) => h,
-            Err(ConnError::Exists(_)) | Err(ConnError::TemplateGone) => {
-                match conns.lookup(&key, flags, now) {
-                    Lookup::Hit(h) => h,
-                    _ => return LbVerdict::Drop(Counter::DropTableFull),
-                }
+            if ops {
+                // One-packet scheduling under persistence: the template chose the server
+                // (and is re-armed, as IPVS's put of a template does), the datagram gets a
+                // one-packet connection, i.e. no entry (recorded: tests/fixtures/oracle/
+                // ops_persist, every datagram of a client to the template's server).
+                let (Some((id, rport)), Some(t)) = (chosen, template) else {
+                    return LbVerdict::Drop(Counter::DropNoDest);
+                };
+                let Some(d) = conns.dest(id) else {
+                    return LbVerdict::Drop(Counter::DropNoDest);
+                };
+                conns.rearm_template(t, now);
+                return self.one_packet(in_port, pkt, l3, &svc, &key, id, d, rport, now);
             }
-            Err(ConnError::Full) => return LbVerdict::Drop(Counter::DropTableFull),
-            Err(_) => return LbVerdict::Drop(Counter::DropNoDest),
-        };
-        svc.stats().worker(self.worker).add_conn();
-        if let Some((_, ds)) = dest.stats() {
-            ds.worker(self.worker).add_conn();
+            let (dest_id, rport) = match chosen {
+                Some((id, rport)) => (id, rport),
+                None => match Self::pick(&svc, &key) {
+                    Ok((id, d)) => (id, d.port),
+                    Err(v) => return self.leave(in_port, pkt, l3, key.daddr, now, v),
+                },
+            };
+            let Some(dest) = conns.dest(dest_id) else {
+                return LbVerdict::Drop(Counter::DropNoDest);
+            };
+            // Port-0 and mark services forward to the packet's own port when the real
+            // server's port is 0 (as IPVS).
+            let rport = if rport == 0 { key.dport } else { rport };
+            let new = NewConn {
+                proto: key.proto,
+                caddr: key.saddr,
+                cport: key.sport,
+                vaddr: key.daddr,
+                vport: key.dport,
+                raddr: dest.addr,
+                rport,
+                fwd: dest.fwd,
+                dest: dest_id,
+            };
+            let hit = match conns.insert(&new, flags, template, now) {
+                Ok(h) => h,
+                Err(ConnError::Exists(_)) | Err(ConnError::TemplateGone) => {
+                    match conns.lookup(&key, flags, now) {
+                        // The winner counted the new connection; forward along it.
+                        Lookup::Hit(h) => {
+                            return self.forward(in_port, pkt, l3, &Target::from(&h), now)
+                        }
+                        Lookup::DestUnavailable => {
+                            return LbVerdict::Drop(Counter::DropDestUnavailable)
+                        }
+                        Lookup::Miss | Lookup::Reschedule => continue,
+                    }
+                }
+                Err(ConnError::Full) => return LbVerdict::Drop(Counter::DropTableFull),
+                Err(_) => return LbVerdict::Drop(Counter::DropNoDest),
+            };
+            svc.stats().worker(self.worker).add_conn();
+            if let Some((_, ds)) = dest.stats() {
+                ds.worker(self.worker).add_conn();
+            }
+            self.conns_new += 1;
+            return self.forward(in_port, pkt, l3, &Target::from(&hit), now);
         }
-        self.conns_new += 1;
-        self.forward(in_port, pkt, l3, &Target::from(&hit), now)
+        LbVerdict::Drop(Counter::DropConnRace)
     }
 
     /// Forwards a one-packet-scheduled datagram (`-o`) to dest `d` (`id`), port

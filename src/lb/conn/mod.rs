@@ -53,13 +53,17 @@
 //!   transitions that flip ESTABLISHED are CASes too, so each flip updates the
 //!   dest's active/inactive counters exactly once, and a recount of the table
 //!   always equals the counters.
-//! * **Duplicates**: two workers creating the same new flow (or template) at
-//!   once both store their cell, then scan the key's whole probe path; one that
-//!   sees another live entry for its key backs out with [`ConnError::Exists`]
-//!   (SeqCst store-then-load on both sides: at least one sees the other, so
-//!   never two live entries for one key; both may back out, and the caller
-//!   schedules afresh). The LB path re-uses the winner's entry when it finds
-//!   it, else schedules again, a bounded number of rounds (`drop_conn_race`).
+//! * **Duplicates**: an entry is published `F_PENDING`; its inserter stores
+//!   the unique cell (client tuple, or template key), scans the key's whole
+//!   probe path, then commits (a CAS clearing `F_PENDING`). A committed rival,
+//!   or a pending one in a lower slot, wins and the inserter backs out with
+//!   [`ConnError::Exists`]; a pending rival in a higher slot is evicted (a CAS
+//!   that expects it still pending, so an entry whose insert returned Ok is
+//!   never evicted). SeqCst store-then-load on both sides: at least one of two
+//!   racers sees the other, so never two entries for one key, and the lowest
+//!   racer always survives (no livelock). The LB path re-uses the winner's
+//!   entry, or schedules afresh if that is already gone (`drop_conn_race`
+//!   after 4 rounds).
 //! * **Templates under reuse**: a template's `n_control` is never reset, so a
 //!   stale `attach` (increment, see the generation moved, undo) cancels out
 //!   even when the slot was reused in between; a connection records its
