@@ -19,7 +19,7 @@ use crate::lb::xform::{self, Egress, IcmpSent, ReplyLimiter, Tunnel};
 use crate::net::{Net, PortIdx, Resolution};
 use crate::snapshot::Reader;
 use crate::wire::ethernet::EthernetFrame;
-use crate::wire::{EthernetAddress, PacketBuf};
+use crate::wire::{EthernetAddress, Ipv4At, PacketBuf};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
@@ -78,6 +78,8 @@ pub struct LbPath {
     unreach_limit: ReplyLimiter,
     /// Connections this worker created (mirrored into its `conns_new` counter).
     pub conns_new: u64,
+    /// The IPv4 header the last `handle` validated (see [`LbPath::passed_ipv4`]).
+    passed: Option<Ipv4At>,
 }
 
 /// What a transform needs to know about the connection a packet belongs to.
@@ -169,6 +171,7 @@ impl LbPath {
             rst_limit: ReplyLimiter::new(xform::reply::REPLIES_PER_SEC),
             unreach_limit: ReplyLimiter::new(xform::reply::REPLIES_PER_SEC),
             conns_new: 0,
+            passed: None,
         }
     }
 
@@ -192,13 +195,23 @@ impl LbPath {
         self.net.refresh();
     }
 
-    /// Handles one frame received on `in_port` at `now_secs`.
+    /// The IPv4 header the last [`LbPath::handle`] parsed and checksum-verified, if
+    /// any: on [`LbVerdict::Pass`] the frame is unchanged, so the caller hands this to
+    /// [`Net::handle_at`] and the header is not verified a second time (issue 15).
+    pub fn passed_ipv4(&self) -> Option<Ipv4At> {
+        self.passed
+    }
+
+    /// Handles one frame received on `in_port` at `now_secs`. The frame is parsed once
+    /// (`classify`, which verifies the IPv4 header checksum of flows and ICMP errors);
+    /// the connection lookup and the transforms work on that result.
     pub fn handle<P: PacketBuf>(
         &mut self,
         in_port: PortIdx,
         pkt: &mut P,
         now_secs: u32,
     ) -> LbVerdict {
+        self.passed = None;
         let net = &self.net;
         let Some(port) = net.ports().get(in_port as usize) else {
             return LbVerdict::Pass;
@@ -210,10 +223,23 @@ impl LbPath {
             _ => return LbVerdict::Pass,
         }
         match classify(pkt.data()) {
-            Classified::Flow { key, l3, tcp_flags } => {
+            Classified::Flow {
+                key,
+                tcp_flags,
+                hdr,
+                ..
+            } => {
+                // A corrupt header must not create or touch a connection entry.
+                let Some(l3) = hdr else {
+                    return LbVerdict::Drop(Counter::DropBadIpChecksum);
+                };
+                self.passed = hdr;
                 self.flow(in_port, pkt, key, l3, tcp_flags, now_secs)
             }
-            Classified::IcmpError { inner, l3, .. } => self.icmp_error(pkt, inner, l3, now_secs),
+            Classified::IcmpError { inner, hdr, .. } => {
+                self.passed = hdr;
+                self.icmp_error(pkt, inner, hdr, now_secs)
+            }
             Classified::Fragment { daddr, proto } => {
                 if self.is_vip(proto, daddr) {
                     LbVerdict::Drop(Counter::DropFragment)
@@ -244,14 +270,14 @@ impl LbPath {
         &mut self,
         in_port: PortIdx,
         pkt: &mut P,
-        l3: usize,
+        l3: Ipv4At,
         flags: TcpFlags,
         now: u32,
     ) -> LbVerdict {
         if flags.contains(TcpFlags::RST) || !self.rst_limit.allow(now) {
             return LbVerdict::Drop(Counter::DropNoConn);
         }
-        if xform::tcp_reset(pkt, l3) {
+        if xform::tcp_reset(pkt, l3.l3()) {
             LbVerdict::Tx {
                 port: in_port,
                 counter: Counter::TxTcpReset,
@@ -268,7 +294,7 @@ impl LbPath {
         &mut self,
         in_port: PortIdx,
         pkt: &mut P,
-        l3: usize,
+        l3: Ipv4At,
         vip: Ipv4Addr,
         now: u32,
         v: LbVerdict,
@@ -277,7 +303,7 @@ impl LbPath {
             return v;
         }
         self.ident = self.ident.wrapping_add(1);
-        match xform::port_unreachable(pkt, l3, vip, self.ident) {
+        match xform::port_unreachable_at(pkt, l3, vip, self.ident) {
             Some(xform::Verdict::SendBack(_)) => LbVerdict::Tx {
                 port: in_port,
                 counter: Counter::TxIcmpPortUnreachable,
@@ -305,19 +331,10 @@ impl LbPath {
         in_port: PortIdx,
         pkt: &mut P,
         key: FlowKey,
-        l3: usize,
+        l3: Ipv4At,
         flags: TcpFlags,
         now: u32,
     ) -> LbVerdict {
-        // A corrupt header must not create or touch a connection entry.
-        let header_ok = pkt
-            .data()
-            .get(l3..)
-            .and_then(|b| crate::wire::Ipv4Packet::new_checked(b).ok())
-            .is_some_and(|ip| ip.verify_checksum());
-        if !header_ok {
-            return LbVerdict::Drop(Counter::DropBadIpChecksum);
-        }
         let conns = self.conns.clone();
         match conns.lookup(&key, flags, now) {
             Lookup::Hit(hit) => return self.forward(in_port, pkt, l3, &Target::from(&hit), now),
@@ -463,7 +480,7 @@ impl LbPath {
         &mut self,
         in_port: PortIdx,
         pkt: &mut P,
-        l3: usize,
+        l3: Ipv4At,
         svc: &crate::lb::service::Service,
         key: &FlowKey,
         id: DestId,
@@ -534,14 +551,14 @@ impl LbPath {
         &mut self,
         in_port: PortIdx,
         pkt: &mut P,
-        l3: usize,
+        l3: Ipv4At,
         hit: &Target,
         now: u32,
     ) -> LbVerdict {
         // The IP length as received (what IPVS counts), before a transform changes it.
         let ip_len = pkt
             .data()
-            .get(l3 + 2..l3 + 4)
+            .get(l3.l3() + 2..l3.l3() + 4)
             .map_or(0, |b| u64::from(u16::from_be_bytes([b[0], b[1]])));
         let hop = match self.resolve(hit.next_ip(), now) {
             Resolved::Hop(h) => h,
@@ -549,7 +566,7 @@ impl LbPath {
         };
         let (v, counter) = match (hit.dir, hit.fwd) {
             (Dir::In, Fwd::Nat) => (
-                xform::nat_in(
+                xform::nat_in_at(
                     pkt,
                     l3,
                     SocketAddrV4::new(hit.raddr, hit.rport),
@@ -557,9 +574,9 @@ impl LbPath {
                 ),
                 Counter::NatIn,
             ),
-            (Dir::In, Fwd::Dr) => (xform::dr(pkt, l3, &hop.egress), Counter::DrOut),
+            (Dir::In, Fwd::Dr) => (xform::dr_at(pkt, l3, &hop.egress), Counter::DrOut),
             (Dir::In, Fwd::Tun) => (
-                xform::tun(
+                xform::tun_at(
                     pkt,
                     l3,
                     &Tunnel {
@@ -578,7 +595,7 @@ impl LbPath {
                     .and_then(|p| p.source_for(hit.raddr))
                     .unwrap_or(hit.vaddr);
                 (
-                    xform::nat_out(
+                    xform::nat_out_at(
                         pkt,
                         l3,
                         SocketAddrV4::new(hit.vaddr, hit.vport),
@@ -638,7 +655,7 @@ impl LbPath {
         &mut self,
         pkt: &mut P,
         inner: FlowKey,
-        l3: usize,
+        hdr: Option<Ipv4At>,
         now: u32,
     ) -> LbVerdict {
         // The quoted packet went from `inner.saddr` to `inner.daddr`; the connection's
@@ -652,15 +669,19 @@ impl LbPath {
             Resolved::Hop(h) => h,
             Resolved::Verdict(v) => return v,
         };
+        // Checked here, after the lookup and the route, as the transforms did.
+        let Some(l3) = hdr else {
+            return LbVerdict::Drop(Counter::of_drop(xform::DropReason::BadIpChecksum));
+        };
         let v = match (hit.dir, hit.fwd) {
-            (Dir::In, Fwd::Nat) => xform::icmp_in(
+            (Dir::In, Fwd::Nat) => xform::icmp_in_at(
                 pkt,
                 l3,
                 SocketAddrV4::new(hit.raddr, hit.rport),
                 &hop.egress,
             ),
-            (Dir::In, Fwd::Dr) => xform::dr(pkt, l3, &hop.egress),
-            (Dir::In, Fwd::Tun) => xform::tun(
+            (Dir::In, Fwd::Dr) => xform::dr_at(pkt, l3, &hop.egress),
+            (Dir::In, Fwd::Tun) => xform::tun_at(
                 pkt,
                 l3,
                 &Tunnel {
@@ -669,7 +690,7 @@ impl LbPath {
                 },
                 &hop.egress,
             ),
-            (Dir::Out, _) => xform::icmp_out(
+            (Dir::Out, _) => xform::icmp_out_at(
                 pkt,
                 l3,
                 SocketAddrV4::new(hit.vaddr, hit.vport),

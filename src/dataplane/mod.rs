@@ -12,6 +12,9 @@ pub mod runtime;
 pub mod unres;
 pub mod worker;
 
+#[cfg(test)]
+mod parse_once;
+
 pub use counters::{Counter, WorkerCounters};
 pub use lbpath::{LbPath, LbVerdict, LbViews};
 pub use plan::{Plan, PortPlan, RoutePlan};

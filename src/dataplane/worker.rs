@@ -313,9 +313,11 @@ impl Worker {
                 self.counters.inc(Counter::DropMultiSegment);
                 continue;
             }
+            // The IPv4 header the LB path verified, so the appliance does not again.
+            let mut checked = None;
             if let Some(lb) = self.lb.as_mut() {
                 match lb.handle(p as u8, &mut m, now) {
-                    LbVerdict::Pass => {}
+                    LbVerdict::Pass => checked = lb.passed_ipv4(),
                     LbVerdict::Tx { port, counter } => {
                         self.send(port as usize, m, counter);
                         continue;
@@ -335,7 +337,7 @@ impl Worker {
                     }
                 }
             }
-            let verdict = self.net.handle(p as u8, &mut m, now);
+            let verdict = self.net.handle_at(p as u8, &mut m, checked, now);
             self.apply(p, m, verdict, now);
         }
         n

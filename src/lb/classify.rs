@@ -2,6 +2,11 @@
 //! which 5-tuple and TCP flags), an ICMP error quoting a TCP/UDP packet (and about which
 //! flow), or something else the appliance handles. Read-only; never panics; allocates
 //! nothing.
+//!
+//! This is the one parse of a frame on the worker (issue 15): for flows and ICMP
+//! errors the IPv4 header checksum is verified here, once, and the result travels in
+//! [`Classified`] as an [`Ipv4At`] that the connection lookup, the transforms and the
+//! appliance use without parsing or verifying again.
 
 use super::flow::{proto, FlowKey};
 use crate::wire::ethernet::{EtherType, EthernetFrame};
@@ -9,6 +14,7 @@ use crate::wire::icmp::IcmpPacket;
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
 use crate::wire::tcp::{TcpFlags, TcpPacket};
 use crate::wire::udp::UdpPacket;
+use crate::wire::Ipv4At;
 
 /// Where things are in a frame that the load balancer may handle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +27,8 @@ pub enum Classified {
         l3: usize,
         /// TCP flags (empty for UDP).
         tcp_flags: TcpFlags,
+        /// The validated IPv4 header; `None` when its checksum is wrong.
+        hdr: Option<Ipv4At>,
     },
     /// An IPv4 fragment of TCP/UDP: no ports to look at (first fragments included: rvs
     /// does not reassemble, see docs/DROPS.md).
@@ -39,6 +47,8 @@ pub enum Classified {
         outer: FlowKey,
         /// Offset of the outer IPv4 header.
         l3: usize,
+        /// The validated outer IPv4 header; `None` when its checksum is wrong.
+        hdr: Option<Ipv4At>,
     },
     /// Anything else (ARP, ICMP echo, other protocols, malformed): the appliance decides.
     Other,
@@ -78,6 +88,7 @@ pub fn classify(frame: &[u8]) -> Classified {
                 },
                 l3,
                 tcp_flags: t.flags(),
+                hdr: Ipv4At::verify(&ip, l3).ok(),
             },
             Err(_) => Classified::Other,
         },
@@ -92,6 +103,7 @@ pub fn classify(frame: &[u8]) -> Classified {
                 },
                 l3,
                 tcp_flags: TcpFlags(0),
+                hdr: Ipv4At::verify(&ip, l3).ok(),
             },
             Err(_) => Classified::Other,
         },
@@ -125,6 +137,7 @@ pub fn classify(frame: &[u8]) -> Classified {
                     dport: 0,
                 },
                 l3,
+                hdr: Ipv4At::verify(&ip, l3).ok(),
             }
         }
         _ => Classified::Other,
@@ -160,8 +173,14 @@ mod tests {
     #[test]
     fn tcp_syn_gives_its_tuple_and_flags() {
         match classify(&syn()) {
-            Classified::Flow { key, l3, tcp_flags } => {
+            Classified::Flow {
+                key,
+                l3,
+                tcp_flags,
+                hdr,
+            } => {
                 assert_eq!(l3, 14);
+                assert_eq!(hdr.map(|h| h.l3()), Some(14), "checksum verified");
                 assert_eq!(key.proto, proto::TCP);
                 assert_eq!(
                     (key.saddr, key.sport),

@@ -12,8 +12,8 @@ use crate::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 use crate::wire::icmp::{IcmpPacket, IcmpType};
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
-use crate::wire::Ipv4Net;
 use crate::wire::PacketBuf;
+use crate::wire::{Ipv4At, Ipv4Net};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -143,6 +143,20 @@ impl Net {
     /// Handles one frame received on `in_port` at `now_secs`, rewriting it in place
     /// when it is answered or forwarded. Never panics, never allocates.
     pub fn handle<P: PacketBuf>(&self, in_port: PortIdx, pkt: &mut P, now_secs: u32) -> Verdict {
+        self.handle_at(in_port, pkt, None, now_secs)
+    }
+
+    /// [`Net::handle`] for a frame whose IPv4 header the caller already parsed and
+    /// checksum-verified (`ip`, from `LbPath::passed_ipv4` on a pass, the frame
+    /// unchanged since): the header is then not verified again. With `None`, or a
+    /// token for another offset, the appliance checks the header itself.
+    pub fn handle_at<P: PacketBuf>(
+        &self,
+        in_port: PortIdx,
+        pkt: &mut P,
+        ip: Option<Ipv4At>,
+        now_secs: u32,
+    ) -> Verdict {
         let Some(port) = self.ports.get(in_port as usize) else {
             return Verdict::Drop(DropReason::Malformed);
         };
@@ -157,7 +171,14 @@ impl Net {
         match l3.ethertype {
             EtherType::Arp => self.handle_arp(in_port, port, pkt, l3.l3_offset, now_secs),
             EtherType::Ipv4 => {
-                self.handle_ipv4(in_port, port, pkt, l3.l3_offset, dst.is_unicast(), now_secs)
+                let at = match ip {
+                    Some(at) if at.l3() == l3.l3_offset => at,
+                    _ => match Ipv4At::check(pkt.data(), l3.l3_offset) {
+                        Ok(at) => at,
+                        Err(_) => return Verdict::Drop(DropReason::Malformed),
+                    },
+                };
+                self.handle_ipv4(in_port, port, pkt, at, dst.is_unicast(), now_secs)
             }
             _ => Verdict::Drop(DropReason::UnknownEthertype),
         }
@@ -229,21 +250,14 @@ impl Net {
         in_port: PortIdx,
         port: &PortNet,
         pkt: &mut P,
-        l3: usize,
+        at: Ipv4At,
         unicast: bool,
         now_secs: u32,
     ) -> Verdict {
-        let (dst, proto) = {
-            let Some(bytes) = pkt.data().get(l3..) else {
-                return Verdict::Drop(DropReason::Malformed);
-            };
-            let Ok(ip) = Ipv4Packet::new_checked(bytes) else {
-                return Verdict::Drop(DropReason::Malformed);
-            };
-            if !ip.verify_checksum() {
-                return Verdict::Drop(DropReason::Malformed);
-            }
-            (ip.dst_addr(), ip.protocol())
+        let l3 = at.l3();
+        let (dst, proto) = match at.view(pkt.data()) {
+            Ok(ip) => (ip.dst_addr(), ip.protocol()),
+            Err(_) => return Verdict::Drop(DropReason::Malformed),
         };
         if self.is_local(dst) {
             if proto == IpProtocol::Icmp {

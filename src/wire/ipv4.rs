@@ -209,6 +209,8 @@ impl<B: AsRef<[u8]>> Ipv4Packet<B> {
 
     /// True when the header (options included) sums to 0xffff.
     pub fn verify_checksum(&self) -> bool {
+        #[cfg(test)]
+        verifications::bump();
         let (_, hl, _) = self.spans();
         checksum::data(&self.buf.as_ref()[..hl]) == 0xffff
     }
@@ -420,6 +422,27 @@ impl Ipv4Repr {
         b[field::DST_ADDR].copy_from_slice(&self.dst_addr.octets());
         Ipv4Packet::new_unchecked(b).fill_checksum();
         Ok(field::MIN_HEADER_LEN)
+    }
+}
+
+/// Unit-test instrumentation: how many IPv4 header checksums this thread verified,
+/// so tests can prove a frame's header is checked once on its way through the worker
+/// (issue 15). Test builds only: release, bench and fuzz builds carry no counter.
+#[cfg(test)]
+pub(crate) mod verifications {
+    use std::cell::Cell;
+
+    thread_local! {
+        static COUNT: Cell<u64> = const { Cell::new(0) };
+    }
+
+    pub(super) fn bump() {
+        COUNT.with(|c| c.set(c.get() + 1));
+    }
+
+    /// Verifications on this thread so far.
+    pub(crate) fn count() -> u64 {
+        COUNT.with(Cell::get)
     }
 }
 

@@ -32,6 +32,7 @@ pub mod icmp;
 pub mod ipip;
 pub mod ipnet;
 pub mod ipv4;
+pub mod ipv4_at;
 pub mod tcp;
 pub mod udp;
 
@@ -43,6 +44,7 @@ pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use icmp::{IcmpError, IcmpPacket, IcmpType, QuotedIpv4};
 pub use ipnet::Ipv4Net;
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+pub use ipv4_at::{Ipv4At, Ipv4Error};
 pub use tcp::{TcpFlags, TcpPacket};
 pub use udp::UdpPacket;
 

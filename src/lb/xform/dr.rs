@@ -11,13 +11,22 @@
 //! a traceroute through an rvs director shows the same hops as through IPVS.
 //! ICMP errors about the packet come from the VIP (its destination).
 
-use super::{checked_ipv4, forward, ttl_then_mtu, Egress, Verdict};
-use crate::wire::PacketBuf;
+use super::{check_at, forward, ttl_then_mtu, valid_ipv4, Egress, Verdict};
+use crate::wire::{Ipv4At, PacketBuf};
 
 /// Forwards the packet at `l3` to the real server whose MAC is `eg.next_hop_mac`.
 /// Any IPv4 protocol is carried (IPVS's DR is "used for ANY protocol").
 pub fn dr<P: PacketBuf>(pkt: &mut P, l3: usize, eg: &Egress) -> Verdict {
-    let vip = match checked_ipv4(pkt.data(), l3) {
+    match check_at(pkt.data(), l3) {
+        Ok(at) => dr_at(pkt, at, eg),
+        Err(r) => Verdict::Drop(r),
+    }
+}
+
+/// [`dr`] for a header the caller already checked (`at`: lengths and checksum).
+pub fn dr_at<P: PacketBuf>(pkt: &mut P, at: Ipv4At, eg: &Egress) -> Verdict {
+    let l3 = at.l3();
+    let vip = match valid_ipv4(pkt.data(), at) {
         Ok(ip) => ip.dst_addr(),
         Err(r) => return Verdict::Drop(r),
     };

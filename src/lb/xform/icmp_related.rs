@@ -25,9 +25,10 @@
 
 use std::net::SocketAddrV4;
 
-use super::{checked_ipv4, forward, ipv4_mut, ttl_then_mtu, DropReason, Egress, Verdict};
+use super::{check_at, checked_ipv4, forward, ipv4_mut, ttl_then_mtu, valid_ipv4};
+use super::{DropReason, Egress, Verdict};
 use crate::lb::flow::FlowKey;
-use crate::wire::{IcmpPacket, IpProtocol, Ipv4Packet, PacketBuf};
+use crate::wire::{IcmpPacket, IpProtocol, Ipv4At, Ipv4Packet, PacketBuf};
 
 /// The flow key of the packet an ICMP error at `l3` quotes, as that packet was
 /// sent. For an error from the client side it reads VIP:vport → client (look
@@ -70,8 +71,8 @@ fn quoted_key(ip: &Ipv4Packet<&[u8]>) -> Result<FlowKey, DropReason> {
 }
 
 /// Checks shared by both directions: a TCP/UDP-quoting error with a valid ICMP checksum.
-fn check(frame: &[u8], l3: usize) -> Result<(), DropReason> {
-    let ip = checked_ipv4(frame, l3)?;
+fn check(frame: &[u8], at: Ipv4At) -> Result<(), DropReason> {
+    let ip = valid_ipv4(frame, at)?;
     quoted_key(&ip)?;
     if !IcmpPacket::new_unchecked(ip.payload()).verify_checksum() {
         return Err(DropReason::BadIcmpChecksum);
@@ -82,13 +83,34 @@ fn check(frame: &[u8], l3: usize) -> Result<(), DropReason> {
 /// Error from the client side about our packet VIP:vport → client: sends it on
 /// to the real server `to` (RIP:rport) of that connection.
 pub fn icmp_in<P: PacketBuf>(pkt: &mut P, l3: usize, to: SocketAddrV4, eg: &Egress) -> Verdict {
-    rewrite(pkt, l3, Dir::In, to, eg)
+    match check_at(pkt.data(), l3) {
+        Ok(at) => icmp_in_at(pkt, at, to, eg),
+        Err(r) => Verdict::Drop(r),
+    }
+}
+
+/// [`icmp_in`] for a header the caller already checked (`at`: lengths and checksum).
+pub fn icmp_in_at<P: PacketBuf>(pkt: &mut P, at: Ipv4At, to: SocketAddrV4, eg: &Egress) -> Verdict {
+    rewrite(pkt, at, Dir::In, to, eg)
 }
 
 /// Error from the real-server side about a packet client → RIP:rport: sends it
 /// on to the client as an error about `from` (VIP:vport).
 pub fn icmp_out<P: PacketBuf>(pkt: &mut P, l3: usize, from: SocketAddrV4, eg: &Egress) -> Verdict {
-    rewrite(pkt, l3, Dir::Out, from, eg)
+    match check_at(pkt.data(), l3) {
+        Ok(at) => icmp_out_at(pkt, at, from, eg),
+        Err(r) => Verdict::Drop(r),
+    }
+}
+
+/// [`icmp_out`] for a header the caller already checked (`at`: lengths and checksum).
+pub fn icmp_out_at<P: PacketBuf>(
+    pkt: &mut P,
+    at: Ipv4At,
+    from: SocketAddrV4,
+    eg: &Egress,
+) -> Verdict {
+    rewrite(pkt, at, Dir::Out, from, eg)
 }
 
 #[derive(Clone, Copy)]
@@ -99,12 +121,13 @@ enum Dir {
 
 fn rewrite<P: PacketBuf>(
     pkt: &mut P,
-    l3: usize,
+    at: Ipv4At,
     dir: Dir,
     addr: SocketAddrV4,
     eg: &Egress,
 ) -> Verdict {
-    if let Err(r) = check(pkt.data(), l3) {
+    let l3 = at.l3();
+    if let Err(r) = check(pkt.data(), at) {
         return Verdict::Drop(r);
     }
     // No ICMP error is ever sent about an ICMP error, so these only drop; the

@@ -13,7 +13,11 @@
 //! Contract:
 //! - each function takes the whole Ethernet frame in a [`PacketBuf`] and the
 //!   offset of its IPv4 header (14, or 18 behind a VLAN tag), and ends in a
-//!   [`Verdict`]; **no input bytes make any of them panic**, and none allocates,
+//!   [`Verdict`]; its `*_at` twin takes an [`Ipv4At`] instead (a header whose
+//!   lengths and checksum the caller's one parse already checked, as
+//!   `dataplane::LbPath` does) and does not parse or verify it again: the offset
+//!   entry points are `Ipv4At::check` + the `*_at` twin, for callers holding
+//!   untrusted bytes (golden tests, benchmarks, the fuzz target); **no input bytes make any of them panic**, and none allocates,
 //!   locks, logs or makes a syscall: worker threads call them per packet;
 //! - on [`Verdict::Forward`] the frame is ready to send: source and destination
 //!   MACs are written from the [`Egress`] (the caller resolved the next hop; it
@@ -44,18 +48,18 @@ pub mod verdict;
 #[cfg(test)]
 mod proptests;
 
-pub use dr::dr;
-pub use icmp_related::{icmp_in, icmp_out, quoted_flow};
-pub use nat::{nat_in, nat_out};
-pub use reply::{port_unreachable, tcp_reset, ReplyLimiter};
-pub use tun::{tun, Tunnel};
+pub use dr::{dr, dr_at};
+pub use icmp_related::{icmp_in, icmp_in_at, icmp_out, icmp_out_at, quoted_flow};
+pub use nat::{nat_in, nat_in_at, nat_out, nat_out_at};
+pub use reply::{port_unreachable, port_unreachable_at, tcp_reset, ReplyLimiter};
+pub use tun::{tun, tun_at, Tunnel};
 pub use verdict::{DropReason, IcmpSent, Verdict};
 
 use std::net::Ipv4Addr;
 
 use crate::wire::ethernet::HEADER_LEN as ETH_HEADER_LEN;
 use crate::wire::icmp::may_send_error_about;
-use crate::wire::{EthernetAddress, IcmpError, Ipv4Packet, PacketBuf};
+use crate::wire::{EthernetAddress, IcmpError, Ipv4At, Ipv4Error, Ipv4Packet, PacketBuf};
 
 /// Where a forwarded packet goes: the caller fills it from the port and the
 /// neighbour table before calling a transform.
@@ -89,14 +93,28 @@ pub fn set_macs(frame: &mut [u8], src: EthernetAddress, dst: EthernetAddress) ->
 /// The IPv4 packet of a frame, after the checks every transform shares:
 /// lengths, header checksum, not a fragment, no options.
 pub(crate) fn checked_ipv4(frame: &[u8], l3: usize) -> Result<Ipv4Packet<&[u8]>, DropReason> {
+    valid_ipv4(frame, check_at(frame, l3)?)
+}
+
+/// The offset entry points' first step: lengths and header checksum (verified here,
+/// once), for a header at `l3` that is not inside the Ethernet header.
+pub(crate) fn check_at(frame: &[u8], l3: usize) -> Result<Ipv4At, DropReason> {
     if l3 < ETH_HEADER_LEN {
         return Err(DropReason::Malformed);
     }
-    let bytes = frame.get(l3..).ok_or(DropReason::Malformed)?;
-    let ip = Ipv4Packet::new_checked(bytes).map_err(|_| DropReason::Malformed)?;
-    if !ip.verify_checksum() {
-        return Err(DropReason::BadIpChecksum);
+    Ipv4At::check(frame, l3).map_err(|e| match e {
+        Ipv4Error::Malformed => DropReason::Malformed,
+        Ipv4Error::BadChecksum => DropReason::BadIpChecksum,
+    })
+}
+
+/// [`checked_ipv4`] for a header already checked (`at`): the remaining shared
+/// checks (not a fragment, no options) on its view, without a new parse or checksum.
+pub(crate) fn valid_ipv4(frame: &[u8], at: Ipv4At) -> Result<Ipv4Packet<&[u8]>, DropReason> {
+    if at.l3() < ETH_HEADER_LEN {
+        return Err(DropReason::Malformed);
     }
+    let ip = at.view(frame).map_err(|_| DropReason::Malformed)?;
     if ip.is_fragment() {
         return Err(DropReason::Fragment);
     }
@@ -106,7 +124,7 @@ pub(crate) fn checked_ipv4(frame: &[u8], l3: usize) -> Result<Ipv4Packet<&[u8]>,
     Ok(ip)
 }
 
-/// The IPv4 view of a frame whose header `checked_ipv4` accepted (mutable).
+/// The IPv4 view of a frame whose header `checked_ipv4`/`valid_ipv4` accepted (mutable).
 pub(crate) fn ipv4_mut<P: PacketBuf>(pkt: &mut P, l3: usize) -> Ipv4Packet<&mut [u8]> {
     // checked_ipv4 sized this slice; the view is only used for header fields and
     // payload_mut, which stay inside total_len.

@@ -17,9 +17,9 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use super::{checked_ipv4, forward, ipv4_mut, mtu_step, ttl_step, ttl_then_mtu};
+use super::{check_at, forward, ipv4_mut, mtu_step, ttl_step, ttl_then_mtu, valid_ipv4};
 use super::{DropReason, Egress, Verdict};
-use crate::wire::{IpProtocol, PacketBuf, TcpPacket, UdpPacket};
+use crate::wire::{IpProtocol, Ipv4At, PacketBuf, TcpPacket, UdpPacket};
 
 /// Which end of the flow a NAT rewrite changes.
 #[derive(Clone, Copy)]
@@ -34,7 +34,16 @@ enum End {
 /// (RIP:rport) and sent to the real server. ICMP errors rvs originates about it
 /// come from the VIP (the packet's destination).
 pub fn nat_in<P: PacketBuf>(pkt: &mut P, l3: usize, to: SocketAddrV4, eg: &Egress) -> Verdict {
-    let vip = match check(pkt.data(), l3) {
+    match check_at(pkt.data(), l3) {
+        Ok(at) => nat_in_at(pkt, at, to, eg),
+        Err(r) => Verdict::Drop(r),
+    }
+}
+
+/// [`nat_in`] for a header the caller already checked (`at`: lengths and checksum).
+pub fn nat_in_at<P: PacketBuf>(pkt: &mut P, at: Ipv4At, to: SocketAddrV4, eg: &Egress) -> Verdict {
+    let l3 = at.l3();
+    let vip = match check(pkt.data(), at) {
         Ok((_, dst)) => dst,
         Err(r) => return Verdict::Drop(r),
     };
@@ -56,7 +65,22 @@ pub fn nat_out<P: PacketBuf>(
     local_addr: Ipv4Addr,
     eg: &Egress,
 ) -> Verdict {
-    if let Err(r) = check(pkt.data(), l3) {
+    match check_at(pkt.data(), l3) {
+        Ok(at) => nat_out_at(pkt, at, from, local_addr, eg),
+        Err(r) => Verdict::Drop(r),
+    }
+}
+
+/// [`nat_out`] for a header the caller already checked (`at`: lengths and checksum).
+pub fn nat_out_at<P: PacketBuf>(
+    pkt: &mut P,
+    at: Ipv4At,
+    from: SocketAddrV4,
+    local_addr: Ipv4Addr,
+    eg: &Egress,
+) -> Verdict {
+    let l3 = at.l3();
+    if let Err(r) = check(pkt.data(), at) {
         return Verdict::Drop(r);
     }
     if let Some(v) = ttl_step(pkt, l3, local_addr, eg) {
@@ -71,8 +95,8 @@ pub fn nat_out<P: PacketBuf>(
 }
 
 /// The shared checks plus a TCP/UDP header that fits; returns (source, destination).
-fn check(frame: &[u8], l3: usize) -> Result<(Ipv4Addr, Ipv4Addr), DropReason> {
-    let ip = checked_ipv4(frame, l3)?;
+fn check(frame: &[u8], at: Ipv4At) -> Result<(Ipv4Addr, Ipv4Addr), DropReason> {
+    let ip = valid_ipv4(frame, at)?;
     let ok = match ip.protocol() {
         IpProtocol::Tcp => TcpPacket::new_checked(ip.payload()).is_ok(),
         IpProtocol::Udp => UdpPacket::new_checked(ip.payload()).is_ok(),

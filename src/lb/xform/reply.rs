@@ -25,7 +25,8 @@ use super::Verdict;
 use crate::wire::ipv4::MIN_HEADER_LEN as IP_HEADER_LEN;
 use crate::wire::tcp::MIN_HEADER_LEN as TCP_HEADER_LEN;
 use crate::wire::{
-    EthernetAddress, IcmpError, IpProtocol, Ipv4Packet, Ipv4Repr, PacketBuf, TcpFlags, TcpPacket,
+    EthernetAddress, IcmpError, IpProtocol, Ipv4At, Ipv4Packet, Ipv4Repr, PacketBuf, TcpFlags,
+    TcpPacket,
 };
 
 /// TTL of the RSTs rvs sends (Linux's default `ip_default_ttl`, recorded).
@@ -156,7 +157,19 @@ pub fn port_unreachable<P: PacketBuf>(
     vip: Ipv4Addr,
     ident: u16,
 ) -> Option<Verdict> {
-    let ip = super::checked_ipv4(pkt.data(), l3).ok()?;
+    port_unreachable_at(pkt, super::check_at(pkt.data(), l3).ok()?, vip, ident)
+}
+
+/// [`port_unreachable`] for a header the caller already checked (`at`: lengths and
+/// checksum).
+pub fn port_unreachable_at<P: PacketBuf>(
+    pkt: &mut P,
+    at: Ipv4At,
+    vip: Ipv4Addr,
+    ident: u16,
+) -> Option<Verdict> {
+    let l3 = at.l3();
+    let ip = super::valid_ipv4(pkt.data(), at).ok()?;
     if !crate::wire::icmp::may_send_error_about(&ip) {
         return None;
     }

@@ -20,9 +20,9 @@
 
 use std::net::Ipv4Addr;
 
-use super::{checked_ipv4, forward, ipv4_mut, ttl_then_mtu, DropReason, Egress, Verdict};
+use super::{check_at, forward, ipv4_mut, ttl_then_mtu, valid_ipv4, DropReason, Egress, Verdict};
 use crate::wire::ipip::{self, OUTER_HEADER_LEN};
-use crate::wire::{Ipv4Packet, PacketBuf};
+use crate::wire::{Ipv4At, Ipv4Packet, PacketBuf};
 
 /// ECN codepoint "congestion experienced" (RFC 3168).
 const ECN_CE: u8 = 0b11;
@@ -40,7 +40,16 @@ pub struct Tunnel {
 
 /// Encapsulates the packet at `l3` towards `tunnel.dst_addr`.
 pub fn tun<P: PacketBuf>(pkt: &mut P, l3: usize, tunnel: &Tunnel, eg: &Egress) -> Verdict {
-    let (vip, inner_len) = match checked_ipv4(pkt.data(), l3) {
+    match check_at(pkt.data(), l3) {
+        Ok(at) => tun_at(pkt, at, tunnel, eg),
+        Err(r) => Verdict::Drop(r),
+    }
+}
+
+/// [`tun`] for a header the caller already checked (`at`: lengths and checksum).
+pub fn tun_at<P: PacketBuf>(pkt: &mut P, at: Ipv4At, tunnel: &Tunnel, eg: &Egress) -> Verdict {
+    let l3 = at.l3();
+    let (vip, inner_len) = match valid_ipv4(pkt.data(), at) {
         Ok(ip) => (ip.dst_addr(), usize::from(ip.total_len())),
         Err(r) => return Verdict::Drop(r),
     };
