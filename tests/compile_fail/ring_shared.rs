@@ -1,13 +1,11 @@
-//! A single-producer/single-consumer ring handle cannot be used from two threads at once.
+//! A single-producer/single-consumer ring handle cannot be used from two threads at once:
+//! `Ring` is not `Sync`, so no `&Ring` can cross to a second thread.
 use rvs::dpdk::Ring;
 
-fn share(ring: Ring) {
-    std::thread::scope(|s| {
-        s.spawn(|| ring.len());
-        s.spawn(|| ring.len());
-    });
-}
+fn assert_sync<T: Sync>() {}
 
 fn main() {
-    let _ = share;
+    // Asserted directly (not through `thread::scope`) so the compiler's message does not
+    // depend on how it abbreviates `Send` in a given dependency graph.
+    assert_sync::<Ring>();
 }
