@@ -5,7 +5,9 @@
   appliance.py check OUT.pcap PORT_MAC   dissects rvsd's output with scapy and checks it
 
 Scapy is the independent dissector: it recomputes every checksum it checks.
-At start rvsd announces 203.0.113.1 and the VIP 203.0.113.10 (gratuitous ARP).
+At start rvsd announces 203.0.113.1 and the VIP 203.0.113.10 (gratuitous ARP) and asks
+for the MACs of its next hops (the route gateway 203.0.113.2 and the real server
+203.0.113.20: broadcast ARP requests from 203.0.113.1, so the first packets need not wait).
 Cases (input -> expected output):
   1. ARP who-has 203.0.113.1 (local address)   -> ARP is-at PORT_MAC
   2. ARP who-has 203.0.113.10 (VIP of a service) -> ARP is-at PORT_MAC
@@ -23,6 +25,8 @@ CLIENT_MAC = "02:00:00:00:00:02"
 CLIENT = "203.0.113.2"
 LOCAL = "203.0.113.1"
 VIP = "203.0.113.10"
+# Next hops rvsd resolves at start (configs/lab-appliance.toml route via; the real server tests/pcap_path.rs adds).
+PRIMED = ["203.0.113.2", "203.0.113.20"]
 
 
 def make(path, port_mac):
@@ -46,11 +50,17 @@ def fail(msg):
 
 def check(path, port_mac):
     out = rdpcap(path)
-    garps = [p for p in out if ARP in p and p[ARP].op == 1]
+    garps = [p for p in out if ARP in p and p[ARP].op == 1 and p[ARP].psrc == p[ARP].pdst]
+    requests = [p for p in out if ARP in p and p[ARP].op == 1 and p[ARP].psrc != p[ARP].pdst]
     arps = [p for p in out if ARP in p and p[ARP].op != 1]
     pings = [p for p in out if ICMP in p]
-    if len(out) != 5:
-        fail(f"expected 5 output frames (2 announcements, 2 ARP replies, 1 echo reply), got {len(out)}: {[p.summary() for p in out]}")
+    if len(out) != 7:
+        fail(f"expected 7 output frames (2 announcements, 2 start-up ARP requests, 2 ARP replies, 1 echo reply), got {len(out)}: {[p.summary() for p in out]}")
+    if sorted(p[ARP].pdst for p in requests) != sorted(PRIMED):
+        fail(f"start-up ARP requests for {[p[ARP].pdst for p in requests]}, expected {PRIMED}")
+    for p in requests:
+        if p[ARP].psrc != LOCAL or p[ARP].hwsrc != port_mac or p[Ether].src != port_mac or p[Ether].dst != "ff:ff:ff:ff:ff:ff":
+            fail(f"bad start-up ARP request {p.summary()}")
     if sorted(p[ARP].psrc for p in garps) != sorted([LOCAL, VIP]):
         fail(f"gratuitous ARP for {[p[ARP].psrc for p in garps]}")
     for p in garps:
@@ -78,7 +88,7 @@ def check(path, port_mac):
     fresh = Ether(raw(fresh))
     if fresh[IP].chksum != ip_sum or fresh[ICMP].chksum != icmp_sum:
         fail("echo reply checksums do not verify")
-    print("golden pcap check OK: 2 announcements, 2 ARP replies, 1 echo reply, 5 drops")
+    print("golden pcap check OK: 2 announcements, 2 start-up ARP requests, 2 ARP replies, 1 echo reply, 5 drops")
 
 
 if __name__ == "__main__":
