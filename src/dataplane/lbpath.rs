@@ -335,12 +335,15 @@ impl LbPath {
         flags: TcpFlags,
         now: u32,
     ) -> LbVerdict {
-        let conns = self.conns.clone();
-        match conns.lookup(&key, flags, now) {
+        // The established path borrows the table: no refcount write per packet.
+        match self.conns.lookup(&key, flags, now) {
             Lookup::Hit(hit) => return self.forward(in_port, pkt, l3, &Target::from(&hit), now),
             Lookup::DestUnavailable => return LbVerdict::Drop(Counter::DropDestUnavailable),
             Lookup::Miss | Lookup::Reschedule => {}
         }
+        // A new flow needs the table across `&mut self` calls: one handle per new flow
+        // (phase 8 removes this refcount write too).
+        let conns = self.conns.clone();
         // A new flow: is it for a virtual service?
         // IPVS order: the mark's service, then VIP:port, then VIP:0.
         let mark = self.marks.table().classify(key.proto, key.daddr, key.dport);
