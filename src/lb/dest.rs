@@ -179,6 +179,11 @@ impl Dest {
     pub fn set_unavailable(&self) {
         self.available.store(false, Ordering::Relaxed);
     }
+    /// Marks a deleted dest available again: it was re-added and revived from the
+    /// trash (IPVS `__ip_vs_update_dest` sets AVAILABLE), so its connections resume.
+    pub fn set_available(&self) {
+        self.available.store(true, Ordering::Relaxed);
+    }
 
     /// A new connection (not a template) is bound to this dest, starting
     /// inactive as in IPVS. Sets OVERLOAD when active+inactive reaches `-x`.

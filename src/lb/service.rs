@@ -177,13 +177,21 @@ impl Service {
     /// A service with no dests, validated as ipvsadm and the kernel do; `workers` sizes
     /// the per-worker stats blocks.
     pub fn new(config: ServiceConfig, workers: usize) -> Result<Service, Error> {
+        Service::with_stats(config, Arc::new(Stats::new(workers)))
+    }
+
+    /// As [`Service::new`], counting into `stats`: the management side hands back the
+    /// stats block of a deleted incarnation of the same service (zeroed) when dests of
+    /// it wait in its trash, because a revived dest keeps counting into the service
+    /// block it was registered with (see [`crate::mgmt::Manager`]).
+    pub fn with_stats(config: ServiceConfig, stats: Arc<Stats>) -> Result<Service, Error> {
         let sched = validate(&config)?;
         let mut s = Service {
             config,
             dests: Vec::new(),
             dest_stats: Vec::new(),
             sched,
-            stats: Arc::new(Stats::new(workers)),
+            stats,
         };
         s.sched.rebuild(&s.dests);
         Ok(s)
@@ -236,7 +244,7 @@ impl Service {
     }
 
     /// The port a dest really gets: the service port for DR/TUN on a non-mark service.
-    fn effective_port(&self, d: &DestConfig) -> u16 {
+    pub fn effective_port(&self, d: &DestConfig) -> u16 {
         match (self.config.key, d.fwd) {
             (ServiceKey::Addr { vport, .. }, Fwd::Dr | Fwd::Tun) => vport,
             _ => d.port,
@@ -268,18 +276,55 @@ impl Service {
         if self.find(d.addr, port).is_some() {
             return Err(Error::DestExists);
         }
-        if self.dests.len() >= u16::MAX as usize - 1 {
-            return Err(Error::TooManyDests);
-        }
+        self.check_room()?;
         let new = Arc::new(
             Dest::new(d.addr, port, d.fwd, d.weight).with_thresholds(d.u_threshold, d.l_threshold),
         );
+        Ok(self.with_at_head(new, Arc::new(Stats::new(self.stats.workers()))))
+    }
+
+    /// `-a` of a dest found in the management side's trash (IPVS
+    /// `ip_vs_trash_get_dest` + `__ip_vs_update_dest`): the same `Dest` object goes
+    /// back at the head of the list, available again, with weight and thresholds from
+    /// `d`, so its table id, counters, connections and templates carry on. `dest` must
+    /// have `d`'s address, effective port and forwarding method ([`Error::Invalid`]
+    /// otherwise); `stats` is its own stats block. Nothing is changed on error.
+    pub fn with_dest_revived(
+        &self,
+        d: &DestConfig,
+        dest: &Arc<Dest>,
+        stats: &Arc<Stats>,
+    ) -> Result<Service, Error> {
+        check_dest(d)?;
+        let port = self.effective_port(d);
+        if (dest.addr, dest.port, dest.fwd) != (d.addr, port, d.fwd) {
+            return Err(Error::Invalid);
+        }
+        if self.find(d.addr, port).is_some() {
+            return Err(Error::DestExists);
+        }
+        self.check_room()?;
+        dest.set_weight(d.weight);
+        dest.set_thresholds(d.u_threshold, d.l_threshold);
+        dest.set_available();
+        Ok(self.with_at_head(dest.clone(), stats.clone()))
+    }
+
+    fn check_room(&self) -> Result<(), Error> {
+        if self.dests.len() >= u16::MAX as usize - 1 {
+            return Err(Error::TooManyDests);
+        }
+        Ok(())
+    }
+
+    /// A copy with `dest` at the head of the list (IPVS adds at the head).
+    fn with_at_head(&self, dest: Arc<Dest>, stats: Arc<Stats>) -> Service {
         let mut dests = Vec::with_capacity(self.dests.len() + 1);
-        dests.push(new);
+        dests.push(dest);
         dests.extend(self.dests.iter().cloned());
-        let mut stats = vec![Arc::new(Stats::new(self.stats.workers()))];
-        stats.extend(self.dest_stats.iter().cloned());
-        Ok(self.with(dests, stats))
+        let mut all = vec![stats];
+        all.extend(self.dest_stats.iter().cloned());
+        self.with(dests, all)
     }
 
     /// `-e`: weight and thresholds change in place (connections see them at once); a
@@ -434,6 +479,20 @@ impl ServiceTable {
         Ok(())
     }
 
+    /// `-A` counting into `stats` (see [`Service::with_stats`]).
+    pub fn add_service_with_stats(
+        &mut self,
+        config: ServiceConfig,
+        stats: Arc<Stats>,
+    ) -> Result<(), Error> {
+        if self.by_key.contains_key(&config.key) {
+            return Err(Error::ServiceExists);
+        }
+        let s = Service::with_stats(config, stats)?;
+        self.by_key.insert(s.config.key, Arc::new(s));
+        Ok(())
+    }
+
     /// `-E`.
     pub fn edit_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
         let old = self.by_key.get(&config.key).ok_or(Error::NoSuchService)?;
@@ -471,6 +530,17 @@ impl ServiceTable {
     /// `-a`.
     pub fn add_dest(&mut self, key: &ServiceKey, d: &DestConfig) -> Result<(), Error> {
         self.update(key, |s| s.with_dest_added(d))
+    }
+
+    /// `-a` of a trashed dest (see [`Service::with_dest_revived`]).
+    pub fn revive_dest(
+        &mut self,
+        key: &ServiceKey,
+        d: &DestConfig,
+        dest: &Arc<Dest>,
+        stats: &Arc<Stats>,
+    ) -> Result<(), Error> {
+        self.update(key, |s| s.with_dest_revived(d, dest, stats))
     }
 
     /// `-e`.

@@ -8,11 +8,13 @@
 use crate::dataplane::runtime::Views;
 use crate::dataplane::{LbViews, Runtime};
 use crate::lb::conn::ConnTable;
+use crate::lb::dest::Dest;
 use crate::lb::mark::MarkTable;
 use crate::lb::service::{self, DestConfig, ServiceConfig, ServiceKey, ServiceTable};
 use crate::mgmt::rates::RateTracker;
 use crate::net::{NetTables, PortIdx, Route};
 use crate::snapshot::{Publisher, Reader};
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -58,6 +60,21 @@ pub struct Manager {
     net: Publisher<NetTables>,
     conns: Arc<ConnTable>,
     rates: RateTracker,
+    /// Deleted dests (by `-d` or `-D`), as IPVS's trash (`ip_vs_trash_get_dest`):
+    /// `-a` of the same server in the same service revives the same object.
+    trash: HashMap<TrashKey, Trashed>,
+}
+
+/// What identifies a trashed dest, as IPVS's trash lookup does: the service's key
+/// (protocol, VIP, port or mark), the real server's address and its effective port.
+type TrashKey = (ServiceKey, Ipv4Addr, u16);
+
+/// One deleted dest kept for revival.
+struct Trashed {
+    dest: Arc<Dest>,
+    /// Its service was deleted (`-D`) since: on revival the dest's stats restart from 0,
+    /// as IPVS's `__ip_vs_update_dest` zeroes them when it binds a dest to a new service.
+    service_gone: bool,
 }
 
 impl Manager {
@@ -76,6 +93,7 @@ impl Manager {
             net: Publisher::new(net),
             conns: Arc::new(conns),
             rates: RateTracker::new(),
+            trash: HashMap::new(),
         })
     }
 
@@ -154,16 +172,66 @@ impl Manager {
         &mut self,
         change: impl FnOnce(&mut ServiceTable) -> Result<(), service::Error>,
     ) -> Result<(), Error> {
-        let mut t = ServiceTable::clone(self.services.current());
+        let old = self.services.current().clone();
+        let mut t = ServiceTable::clone(&old);
         change(&mut t)?;
         register_new_dests(&self.conns, &t)?;
         self.services.publish(t);
+        self.trash_deleted(&old);
         Ok(())
     }
 
-    /// `ipvsadm -A`: adds a service.
+    /// Puts every registered dest of `old` (the table before a change) that the change
+    /// deleted (`-d`, `-D`: marked unavailable) into the trash.
+    fn trash_deleted(&mut self, old: &ServiceTable) {
+        let new = self.services.current().clone();
+        for svc in old.services() {
+            let key = svc.config().key;
+            let service_gone = new.get(&key).is_none();
+            for d in svc.dests() {
+                if d.is_available() || d.table_id().is_none() {
+                    continue;
+                }
+                self.trash.insert(
+                    (key, d.addr, d.port),
+                    Trashed {
+                        dest: d.clone(),
+                        service_gone,
+                    },
+                );
+            }
+            if service_gone {
+                // Dests deleted earlier from this service now outlive it too.
+                self.trash
+                    .iter_mut()
+                    .filter(|(k, _)| k.0 == key)
+                    .for_each(|(_, t)| t.service_gone = true);
+            }
+        }
+    }
+
+    /// Dests deleted and kept for revival (IPVS's trash).
+    pub fn trashed(&self) -> usize {
+        self.trash.len()
+    }
+
+    /// `ipvsadm -A`: adds a service. When dests of an earlier service with the same key
+    /// wait in the trash, the new service counts into that service's stats block, zeroed
+    /// (a revived dest counts its packets into the block it was registered with).
     pub fn add_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
-        self.change_services(|t| t.add_service(config))
+        let reuse = self
+            .trash
+            .iter()
+            .filter(|(k, _)| k.0 == config.key)
+            .find_map(|(_, t)| t.dest.stats().map(|s| s.0.clone()));
+        match reuse {
+            None => self.change_services(|t| t.add_service(config)),
+            Some(stats) => self.change_services(|t| {
+                t.add_service_with_stats(config, stats.clone())?;
+                stats.zero();
+                Ok(())
+            }),
+        }
     }
 
     /// `ipvsadm -E`: edits a service (scheduler, flags, persistence).
@@ -176,9 +244,34 @@ impl Manager {
         self.change_services(|t| t.del_service(key))
     }
 
-    /// `ipvsadm -a`: adds a real server to a service.
+    /// `ipvsadm -a`: adds a real server to a service. A server deleted from this service
+    /// (or from an earlier service with the same key) and still in the trash is revived
+    /// as IPVS does (`ip_vs_trash_get_dest`): the same `Dest`, so the same table id, its
+    /// connections and templates resume counting on it and a persistent client returns
+    /// to it; weight and thresholds come from `d`. One difference from IPVS: IPVS also
+    /// revives a dest re-added with another forwarding method (its connections keep
+    /// the method each was created with); rvs keeps the method in the `Dest`, so a new
+    /// method gives a new dest, as `-e` does, and the old one stays in the trash.
     pub fn add_dest(&mut self, key: &ServiceKey, d: &DestConfig) -> Result<(), Error> {
-        self.change_services(|t| t.add_dest(key, d))
+        let revive = self.services.current().get(key).and_then(|svc| {
+            let tk = (*key, d.addr, svc.effective_port(d));
+            let t = self.trash.get(&tk)?;
+            let (svc_stats, dest_stats) = t.dest.stats()?;
+            (t.dest.fwd == d.fwd && Arc::ptr_eq(svc_stats, svc.stats()))
+                .then(|| (tk, t.dest.clone(), dest_stats.clone(), t.service_gone))
+        });
+        let Some((tk, dest, stats, service_gone)) = revive else {
+            return self.change_services(|t| t.add_dest(key, d));
+        };
+        self.change_services(|t| {
+            t.revive_dest(key, d, &dest, &stats)?;
+            if service_gone {
+                stats.zero();
+            }
+            Ok(())
+        })?;
+        self.trash.remove(&tk);
+        Ok(())
     }
 
     /// `ipvsadm -e`: edits a real server (weight, method, thresholds).

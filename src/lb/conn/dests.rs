@@ -8,7 +8,10 @@
 //! 4 B and no write. Registered dests are never removed (a deleted dest is
 //! only marked unavailable), which mirrors IPVS keeping deleted dests in its
 //! trash while connections still point at them; re-adding the same `Arc`
-//! returns the same id.
+//! returns the same id. The management side (`mgmt::Manager`) keeps deleted
+//! dests in a trash and revives the same `Arc` when the server is re-added, so
+//! flapping a server costs no id; ids of dests that are gone for good are not
+//! recycled yet (the limit is `MAX_DESTS` distinct dests per table lifetime).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
