@@ -7,7 +7,7 @@
 //! benchmarks drive exactly this code. Per packet: no lock, no allocation, no syscall.
 
 use super::counters::Counter;
-use crate::lb::classify::{classify, Classified};
+use crate::lb::classify::{classify_eth, Classified};
 use crate::lb::conn::{
     ConnError, ConnTable, DestId, Dir, Hit, Lookup, NewConn, TcpFlags, TemplateKey,
 };
@@ -218,11 +218,11 @@ impl LbPath {
         };
         // Only frames addressed to our MAC are ours to balance: an af_packet port also
         // sees the segment's other unicast traffic (e.g. DR replies to clients).
-        match EthernetFrame::new_checked(pkt.data()) {
-            Ok(f) if f.dst_addr().0 == port.mac => {}
+        let eth = match EthernetFrame::new_checked(pkt.data()) {
+            Ok(f) if f.dst_addr().0 == port.mac => f,
             _ => return LbVerdict::Pass,
-        }
-        match classify(pkt.data()) {
+        };
+        match classify_eth(eth) {
             Classified::Flow {
                 key,
                 tcp_flags,
@@ -240,14 +240,18 @@ impl LbPath {
                 self.passed = hdr;
                 self.icmp_error(pkt, inner, hdr, now_secs)
             }
-            Classified::Fragment { daddr, proto } => {
+            Classified::Fragment { daddr, proto, hdr } => {
                 if self.is_vip(proto, daddr) {
                     LbVerdict::Drop(Counter::DropFragment)
                 } else {
+                    self.passed = hdr;
                     LbVerdict::Pass
                 }
             }
-            Classified::Other => LbVerdict::Pass,
+            Classified::Other { hdr } => {
+                self.passed = hdr;
+                LbVerdict::Pass
+            }
         }
     }
 

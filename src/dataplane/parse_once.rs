@@ -1,7 +1,9 @@
 //! Issue 15: a frame's Ethernet and IPv4 headers are parsed, and the IPv4 header
 //! checksum verified, once on its way through a worker (`LbPath::handle`, then
-//! `Net::handle` on `LbVerdict::Pass`), counted by the test-only counter in
-//! `wire::ipv4::verifications`.
+//! `Net::handle_at` on `LbVerdict::Pass`), counted by the test-only counters in
+//! `wire::ipv4::verifications` (checksum verifications, `Ipv4Packet::new_checked`
+//! parses). Before issue 15 a forwarded NAT packet was verified twice and parsed
+//! three times.
 
 use crate::dataplane::{Counter, LbPath, LbVerdict};
 use crate::net::{TxKind, Verdict};
@@ -19,21 +21,25 @@ enum Step {
 }
 
 /// Runs `frame` through the LB path and, on `Pass`, the appliance; returns the
-/// outcome and the IPv4 header checksums verified on the way.
-fn step(lb: &mut LbPath, frame: &[u8]) -> (Step, u64) {
+/// outcome and (IPv4 header checksums verified, IPv4 headers parsed) on the way.
+fn step(lb: &mut LbPath, frame: &[u8]) -> (Step, (u64, u64)) {
     let (out, n, _) = step_out(lb, frame);
     (out, n)
 }
 
 /// [`step`], also returning the frame as it leaves.
-fn step_out(lb: &mut LbPath, frame: &[u8]) -> (Step, u64, Vec<u8>) {
-    let before = verifications::count();
+fn step_out(lb: &mut LbPath, frame: &[u8]) -> (Step, (u64, u64), Vec<u8>) {
+    let before = (verifications::count(), verifications::parses());
     let mut b = HeadroomBuf::new(frame);
     let out = match lb.handle(0, &mut b, 1) {
         LbVerdict::Pass => Step::Net(lb.net().handle_at(0, &mut b, lb.passed_ipv4(), 1)),
         v => Step::Lb(v),
     };
-    (out, verifications::count() - before, b.data().to_vec())
+    let n = (
+        verifications::count() - before.0,
+        verifications::parses() - before.1,
+    );
+    (out, n, b.data().to_vec())
 }
 
 fn a(d: u8) -> Ipv4Addr {
@@ -75,13 +81,13 @@ const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
 
 #[test]
-fn forwarded_lb_packets_verify_the_ip_checksum_once() {
+fn forwarded_lb_packets_are_parsed_and_verified_once() {
     let (mut lb, _mgr) = testbed::director(64, "rr");
     let syn = |vip: u8| tcp_frame(a(2), 40000, a(vip), 80, SYN, PORT_MAC, CLIENT_MAC);
     // The real server the NAT flow went to, for its reply below.
     let (out, n, sent) = step_out(&mut lb, &syn(10));
     assert!(matches!(out, Step::Lb(LbVerdict::Tx { .. })), "{out:?}");
-    assert_eq!(n, 1, "a new NAT flow");
+    assert_eq!(n, (1, 1), "a new NAT flow");
     let ip = Ipv4Packet::new_checked(&sent[14..]).unwrap();
     let (rip, rport) = (
         ip.dst_addr(),
@@ -97,10 +103,17 @@ fn forwarded_lb_packets_verify_the_ip_checksum_once() {
             matches!(out, Step::Lb(LbVerdict::Tx { counter: c, .. }) if c == counter),
             "{out:?}"
         );
-        assert_eq!(n, 1, "a {counter:?} SYN");
+        // TUN: `wire::ipip::encapsulate` bounds-checks the inner header it wraps
+        // (a parse, no checksum), and debug builds re-parse the outer header it built.
+        let want = match (vip, cfg!(debug_assertions)) {
+            (30, true) => (1, 3),
+            (30, false) => (1, 2),
+            _ => (1, 1),
+        };
+        assert_eq!(n, want, "a {counter:?} SYN");
         let (out, n) = step(&mut lb, &syn(vip));
         assert!(matches!(out, Step::Lb(LbVerdict::Tx { .. })), "{out:?}");
-        assert_eq!(n, 1, "a {counter:?} packet of a known flow");
+        assert_eq!(n, want, "a {counter:?} packet of a known flow");
     }
     // The NAT reply from that real server.
     let reply = tcp_frame(
@@ -123,11 +136,11 @@ fn forwarded_lb_packets_verify_the_ip_checksum_once() {
         ),
         "{out:?}"
     );
-    assert_eq!(n, 1, "a NAT reply");
+    assert_eq!(n, (1, 1), "a NAT reply");
 }
 
 #[test]
-fn frames_passed_to_the_appliance_verify_the_ip_checksum_once() {
+fn frames_passed_to_the_appliance_are_parsed_and_verified_once() {
     let (mut lb, _mgr) = testbed::director(64, "rr");
     for dst in [a(1), a(10)] {
         let (out, n) = step(&mut lb, &ping(dst));
@@ -138,14 +151,14 @@ fn frames_passed_to_the_appliance_verify_the_ip_checksum_once() {
                 kind: TxKind::EchoReply
             })
         );
-        assert_eq!(n, 1, "an echo request to {dst}");
+        assert_eq!(n, (1, 1), "an echo request to {dst}");
     }
     // TCP to the director's own address: no service, so the LB path passes it on
     // (and the appliance, without an exception path, drops it).
     let ssh = tcp_frame(a(2), 40000, a(1), 22, SYN, PORT_MAC, CLIENT_MAC);
     let (out, n) = step(&mut lb, &ssh);
     assert!(matches!(out, Step::Net(Verdict::Drop(_))), "{out:?}");
-    assert_eq!(n, 1, "TCP without a service");
+    assert_eq!(n, (1, 1), "TCP without a service");
     let (out, n) = step(&mut lb, &arp_request(a(1)));
     assert_eq!(
         out,
@@ -154,5 +167,5 @@ fn frames_passed_to_the_appliance_verify_the_ip_checksum_once() {
             kind: TxKind::ArpReply
         })
     );
-    assert_eq!(n, 0, "an ARP request has no IPv4 header");
+    assert_eq!(n, (0, 0), "an ARP request has no IPv4 header");
 }

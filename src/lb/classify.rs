@@ -3,8 +3,8 @@
 //! flow), or something else the appliance handles. Read-only; never panics; allocates
 //! nothing.
 //!
-//! This is the one parse of a frame on the worker (issue 15): for flows and ICMP
-//! errors the IPv4 header checksum is verified here, once, and the result travels in
+//! This is the one parse of a frame on the worker (issue 15): the IPv4 header
+//! checksum of every IPv4 frame is verified here, once, and the result travels in
 //! [`Classified`] as an [`Ipv4At`] that the connection lookup, the transforms and the
 //! appliance use without parsing or verifying again.
 
@@ -37,6 +37,9 @@ pub enum Classified {
         daddr: std::net::Ipv4Addr,
         /// Protocol.
         proto: u8,
+        /// The validated IPv4 header (for the appliance); `None` when its checksum is
+        /// wrong.
+        hdr: Option<Ipv4At>,
     },
     /// An ICMP error quoting a TCP/UDP packet; `inner` is the quoted packet's tuple as it
     /// was sent (so the flow it is about is `inner` seen from the other side).
@@ -51,30 +54,47 @@ pub enum Classified {
         hdr: Option<Ipv4At>,
     },
     /// Anything else (ARP, ICMP echo, other protocols, malformed): the appliance decides.
-    Other,
+    Other {
+        /// The validated IPv4 header when there is one (for the appliance); `None` for
+        /// non-IPv4, malformed IPv4 or a wrong header checksum.
+        hdr: Option<Ipv4At>,
+    },
 }
 
 /// Classifies a frame.
 pub fn classify(frame: &[u8]) -> Classified {
-    let Ok(eth) = EthernetFrame::new_checked(frame) else {
-        return Classified::Other;
-    };
+    match EthernetFrame::new_checked(frame) {
+        Ok(eth) => classify_eth(eth),
+        Err(_) => Classified::Other { hdr: None },
+    }
+}
+
+/// Classifies a frame whose Ethernet header the caller already parsed (the LB path
+/// checks its destination MAC first), without parsing it again.
+pub fn classify_eth(eth: EthernetFrame<&[u8]>) -> Classified {
     let l3i = eth.l3();
+    let frame = eth.into_inner();
     if l3i.ethertype != EtherType::Ipv4 {
-        return Classified::Other;
+        return Classified::Other { hdr: None };
     }
     let l3 = l3i.l3_offset;
     let Some(ip_bytes) = frame.get(l3..) else {
-        return Classified::Other;
+        return Classified::Other { hdr: None };
     };
     let Ok(ip) = Ipv4Packet::new_checked(ip_bytes) else {
-        return Classified::Other;
+        return Classified::Other { hdr: None };
     };
+    // The frame's one header checksum verification (see the module doc).
+    let hdr = Ipv4At::verify(&ip, l3).ok();
     let (saddr, daddr) = (ip.src_addr(), ip.dst_addr());
     let p = ip.protocol();
     let pnum = u8::from(p);
     if matches!(p, IpProtocol::Tcp | IpProtocol::Udp) && ip.is_fragment() {
-        return Classified::Fragment { daddr, proto: pnum };
+        return Classified::Fragment {
+            daddr,
+            proto: pnum,
+            hdr,
+        };
     }
     match p {
         IpProtocol::Tcp => match TcpPacket::new_checked(ip.payload()) {
@@ -88,9 +108,9 @@ pub fn classify(frame: &[u8]) -> Classified {
                 },
                 l3,
                 tcp_flags: t.flags(),
-                hdr: Ipv4At::verify(&ip, l3).ok(),
+                hdr,
             },
-            Err(_) => Classified::Other,
+            Err(_) => Classified::Other { hdr },
         },
         IpProtocol::Udp => match UdpPacket::new_checked(ip.payload()) {
             Ok(u) => Classified::Flow {
@@ -103,23 +123,23 @@ pub fn classify(frame: &[u8]) -> Classified {
                 },
                 l3,
                 tcp_flags: TcpFlags(0),
-                hdr: Ipv4At::verify(&ip, l3).ok(),
+                hdr,
             },
-            Err(_) => Classified::Other,
+            Err(_) => Classified::Other { hdr },
         },
         IpProtocol::Icmp if !ip.is_fragment() => {
             let Ok(icmp) = IcmpPacket::new_checked(ip.payload()) else {
-                return Classified::Other;
+                return Classified::Other { hdr };
             };
             if !icmp.msg_type().is_error() {
-                return Classified::Other;
+                return Classified::Other { hdr };
             }
             let Ok(q) = icmp.quoted() else {
-                return Classified::Other;
+                return Classified::Other { hdr };
             };
             let qp = u8::from(q.protocol());
             if qp != proto::TCP && qp != proto::UDP {
-                return Classified::Other;
+                return Classified::Other { hdr };
             }
             Classified::IcmpError {
                 inner: FlowKey {
@@ -137,10 +157,10 @@ pub fn classify(frame: &[u8]) -> Classified {
                     dport: 0,
                 },
                 l3,
-                hdr: Ipv4At::verify(&ip, l3).ok(),
+                hdr,
             }
         }
-        _ => Classified::Other,
+        _ => Classified::Other { hdr },
     }
 }
 
@@ -203,6 +223,6 @@ mod tests {
         for n in 0..s.len() {
             let _ = classify(&s[..n]);
         }
-        assert_eq!(classify(&s[..40]), Classified::Other);
+        assert_eq!(classify(&s[..40]), Classified::Other { hdr: None });
     }
 }

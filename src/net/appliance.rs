@@ -261,7 +261,7 @@ impl Net {
         };
         if self.is_local(dst) {
             if proto == IpProtocol::Icmp {
-                if let Some(v) = echo_reply(in_port, port, pkt, l3) {
+                if let Some(v) = echo_reply(in_port, port, pkt, at) {
                     return v;
                 }
             }
@@ -271,7 +271,7 @@ impl Net {
             // As a VIP on an LVS director's interface: it answers ping; anything else
             // the load balancer did not take (no service on that port) is dropped.
             if proto == IpProtocol::Icmp {
-                if let Some(v) = echo_reply(in_port, port, pkt, l3) {
+                if let Some(v) = echo_reply(in_port, port, pkt, at) {
                     return v;
                 }
             }
@@ -448,11 +448,14 @@ fn echo_reply<P: PacketBuf>(
     in_port: PortIdx,
     port: &PortNet,
     pkt: &mut P,
-    l3: usize,
+    at: Ipv4At,
 ) -> Option<Verdict> {
+    // The header's lengths as `handle_ipv4` validated them (no new parse), so the
+    // mutable view below stays inside the buffer.
+    at.view(pkt.data()).ok()?;
     let data = pkt.data_mut();
-    let (eth_hdr, rest) = data.split_at_mut(l3);
-    let mut ip = Ipv4Packet::new_checked(&mut rest[..]).ok()?;
+    let (eth_hdr, rest) = data.split_at_mut(at.l3());
+    let mut ip = Ipv4Packet::new_unchecked(&mut rest[..]);
     if ip.is_fragment() {
         return None;
     }

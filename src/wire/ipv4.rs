@@ -97,6 +97,8 @@ impl<B: AsRef<[u8]>> Ipv4Packet<B> {
 
     /// Wraps untrusted bytes after the checks listed in the module doc.
     pub fn new_checked(buf: B) -> Result<Self, Malformed> {
+        #[cfg(test)]
+        verifications::bump_parse();
         let len = buf.as_ref().len();
         if len < field::MIN_HEADER_LEN {
             return Err(Malformed);
@@ -425,24 +427,35 @@ impl Ipv4Repr {
     }
 }
 
-/// Unit-test instrumentation: how many IPv4 header checksums this thread verified,
-/// so tests can prove a frame's header is checked once on its way through the worker
-/// (issue 15). Test builds only: release, bench and fuzz builds carry no counter.
+/// Unit-test instrumentation: how many IPv4 header checksums this thread verified
+/// and how many headers it parsed (`new_checked`), so tests can prove a frame's header
+/// is parsed and checked once on its way through the worker (issue 15). Test builds
+/// only: release, bench and fuzz builds carry no counter.
 #[cfg(test)]
 pub(crate) mod verifications {
     use std::cell::Cell;
 
     thread_local! {
         static COUNT: Cell<u64> = const { Cell::new(0) };
+        static PARSES: Cell<u64> = const { Cell::new(0) };
     }
 
     pub(super) fn bump() {
         COUNT.with(|c| c.set(c.get() + 1));
     }
 
-    /// Verifications on this thread so far.
+    pub(super) fn bump_parse() {
+        PARSES.with(|c| c.set(c.get() + 1));
+    }
+
+    /// Checksum verifications on this thread so far.
     pub(crate) fn count() -> u64 {
         COUNT.with(Cell::get)
+    }
+
+    /// `Ipv4Packet::new_checked` calls on this thread so far.
+    pub(crate) fn parses() -> u64 {
+        PARSES.with(Cell::get)
     }
 }
 
