@@ -3,15 +3,10 @@
 //! offered (forwarded + dropped + still queued), or fail. Only counts are checked,
 //! never timings (docs/BENCHMARKS.md).
 
-use std::process::{Command, Output};
+mod common;
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
+use common::eal::root_or_skip;
+use std::process::{Command, Output};
 
 /// The unsigned integer after `"key":` in one scenario's JSON object.
 fn field(json: &str, key: &str) -> u64 {
@@ -47,12 +42,7 @@ fn bench(extra: &[&str]) -> Output {
 
 #[test]
 fn every_offered_packet_is_accounted_for_and_a_lost_one_fails_the_run() {
-    if !is_root() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI needs root for the benchmark smoke test (DPDK EAL)"
-        );
-        eprintln!("skipped: not root");
+    if !root_or_skip() {
         return;
     }
     let out = bench(&["--scenario", "route", "--scenario", "dr-1k"]);

@@ -6,48 +6,17 @@
 //! once the last queue is gone every mbuf is back in the pool. One test: the EAL is once
 //! per process.
 
-use rvs::dpdk::{Eal, Mbuf, Mempool, Port, PortConfig, Ring, RxBurst};
-use std::process::Command;
+mod common;
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn mbuf(pool: &Mempool, tag: u8) -> Mbuf {
-    let m = pool.alloc().expect("pool has mbufs");
-    m.refill(&[tag; 60]).ok().expect("60 bytes fit an mbuf")
-}
+use common::eal::{mbuf_with, root_or_skip, test_eal};
+use rvs::dpdk::{Mempool, Port, PortConfig, Ring, RxBurst};
 
 #[test]
 fn wrong_drop_order_is_harmless_and_leaks_no_mbuf() {
-    if !is_root() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI needs root for this test (DPDK EAL)"
-        );
-        eprintln!("skipped: not root");
+    if !root_or_skip() {
         return;
     }
-    let args: Vec<String> = [
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-pci",
-        "--no-shconf",
-        &format!("--file-prefix=rvdrop{}", std::process::id()),
-        "-l",
-        "0",
-        "--log-level=lib.eal:error",
-        "--vdev=net_null_rvdrop0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let eal = Eal::init(&args).expect("EAL init");
+    let eal = test_eal("rvdrop", &["net_null_rvdrop0"]);
     let pool = Mempool::new(&eal, "drop_order", 1023, 0).expect("mempool");
     let full = pool.available();
     let cfg = PortConfig {
@@ -80,7 +49,7 @@ fn wrong_drop_order_is_harmless_and_leaks_no_mbuf() {
     drop(null_started);
 
     let mut burst = RxBurst::default();
-    let mut v = vec![mbuf(&pool, 0x42)];
+    let mut v = vec![mbuf_with(&pool, &[0x42; 60])];
     assert_eq!(rx_ring.enqueue(&mut v), 1);
     assert_eq!(
         ring_rx[0].rx_burst(&mut burst),
@@ -134,7 +103,7 @@ fn wrong_drop_order_is_harmless_and_leaks_no_mbuf() {
     // Wrong order 3: the last pool handle goes while one of its mbufs is alive. The
     // pool is leaked rather than freed under it (its name stays taken), so the mbuf
     // stays valid and can still be written and freed.
-    let mut m = mbuf(&pool, 7);
+    let mut m = mbuf_with(&pool, &[7; 60]);
     assert_eq!(pool.in_use(), 1);
     drop(pool);
     assert!(

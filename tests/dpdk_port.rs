@@ -2,6 +2,9 @@
 //! port on a veth pair, a frame the kernel sends is received, and a frame we transmit
 //! reaches the kernel (seen by a raw socket on the peer). One test: EAL is once per process.
 
+mod common;
+
+use common::eal::{eal_args, root_or_skip};
 use rvs::dpdk::{Eal, Mempool, Port, PortConfig, RxBurst};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -24,12 +27,7 @@ impl Drop for Veth {
 
 #[test]
 fn af_packet_port_moves_frames_both_ways() {
-    if is_root().is_err() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI needs root for this test"
-        );
-        eprintln!("skipped: not root");
+    if !root_or_skip() {
         return;
     }
     let a = format!("rvt{}a", std::process::id() % 100000);
@@ -44,21 +42,7 @@ fn af_packet_port_moves_frames_both_ways() {
             "ethtool -K {i} tx off tso off gso off gro off >/dev/null 2>&1"
         ));
     }
-    let prefix = format!("--file-prefix=rvt{}", std::process::id());
-    let args: Vec<String> = [
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-pci",
-        "--no-shconf",
-        &prefix,
-        "-l",
-        "0",
-        "--log-level=lib.eal:error",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = eal_args("rvt", &[]);
     let eal = Eal::init(&args).expect("EAL init");
     assert!(Eal::init(&args).is_err(), "second EAL init must be refused");
     let pool = Mempool::new(&eal, "test_pool", 2047, 32).expect("mempool");
@@ -118,13 +102,4 @@ fn af_packet_port_moves_frames_both_ways() {
     drop(rx);
     drop(tx);
     drop(port);
-}
-
-fn is_root() -> Result<(), ()> {
-    let out = Command::new("id").arg("-u").output().map_err(|_| ())?;
-    if String::from_utf8_lossy(&out.stdout).trim() == "0" {
-        Ok(())
-    } else {
-        Err(())
-    }
 }

@@ -3,16 +3,10 @@
 //! frames go handle → RX ring → port RX queue and port TX queue → TX ring → handle, and
 //! `Mbuf::refill` undoes a prepend. One test: the EAL is once per process.
 
-use rvs::dpdk::{Eal, Mbuf, Mempool, Port, PortConfig, Ring, RxBurst};
-use std::process::Command;
+mod common;
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
+use common::eal::{mbuf_with, root_or_skip, test_eal};
+use rvs::dpdk::{Mbuf, Mempool, Port, PortConfig, Ring, RxBurst};
 
 fn frame(tag: u8) -> Vec<u8> {
     let mut f = vec![0u8; 60];
@@ -22,35 +16,15 @@ fn frame(tag: u8) -> Vec<u8> {
 }
 
 fn mbuf(pool: &Mempool, tag: u8) -> Mbuf {
-    let m = pool.alloc().expect("pool has mbufs");
-    m.refill(&frame(tag)).ok().expect("60 bytes fit an mbuf")
+    mbuf_with(pool, &frame(tag))
 }
 
 #[test]
 fn rings_and_ring_ports_move_mbufs_and_keep_their_roles() {
-    if !is_root() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI needs root for this test (DPDK EAL)"
-        );
-        eprintln!("skipped: not root");
+    if !root_or_skip() {
         return;
     }
-    let args: Vec<String> = [
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-pci",
-        "--no-shconf",
-        &format!("--file-prefix=rvring{}", std::process::id()),
-        "-l",
-        "0",
-        "--log-level=lib.eal:error",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let eal = Eal::init(&args).expect("EAL init");
+    let eal = test_eal("rvring", &[]);
     let pool = Mempool::new(&eal, "ring_test", 1023, 0).expect("mempool");
     let before = pool.available();
 

@@ -9,9 +9,12 @@
 //! no traffic at all (before, a worker refreshed only on new flows and pinned every
 //! old table). One test: the EAL is once per process.
 
+mod common;
+
+use common::eal::{mbuf_with, root_or_skip, test_eal};
 use rvs::dataplane::worker::{PortQueues, Worker};
 use rvs::dataplane::{Counter, LbPath, Views, WorkerCounters};
-use rvs::dpdk::{self, Eal, Mbuf, Mempool, Port, PortConfig, Ring};
+use rvs::dpdk::{self, Mempool, Port, PortConfig, Ring};
 use rvs::lb::dest::Fwd;
 use rvs::lb::flow::proto;
 use rvs::lb::mark::{MarkRule, MarkTable};
@@ -19,7 +22,6 @@ use rvs::lb::service::{DestConfig, ServiceConfig, ServiceKey};
 use rvs::testkit::testbed::{self, tcp_frame, CLIENT_MAC, PORT_MAC};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -28,14 +30,6 @@ const WORKERS: usize = 2;
 const ROUNDS: u8 = 50;
 /// Hang guard only: a change never seen would otherwise block forever.
 const HANG: Duration = Duration::from_secs(10);
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
 
 fn a(d: u8) -> Ipv4Addr {
     Ipv4Addr::new(203, 0, 113, d)
@@ -107,9 +101,7 @@ impl Wire {
 
 impl Wire {
     fn send(&self, q: usize, bytes: &[u8]) {
-        let m: Mbuf = self.pool.alloc().expect("pool has mbufs");
-        let m = m.refill(bytes).ok().expect("frame fits an mbuf");
-        let mut v = vec![m];
+        let mut v = vec![mbuf_with(&self.pool, bytes)];
         assert_eq!(self.rx[q].enqueue(&mut v), 1, "rx ring {q} has room");
     }
 
@@ -194,29 +186,10 @@ fn nat_dest(d: u8, weight: i32) -> DestConfig {
 
 #[test]
 fn hundreds_of_changes_while_workers_forward() {
-    if !is_root() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI needs root for this test (DPDK EAL)"
-        );
-        eprintln!("skipped: not root");
+    if !root_or_skip() {
         return;
     }
-    let args: Vec<String> = [
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-pci",
-        "--no-shconf",
-        &format!("--file-prefix=rvchg{}", std::process::id()),
-        "-l",
-        "0",
-        "--log-level=lib.eal:error",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let eal = Eal::init(&args).expect("EAL init");
+    let eal = test_eal("rvchg", &[]);
     let pool = Arc::new(Mempool::new(&eal, "chg_pool", 4095, 0).expect("mempool"));
     let rx: Vec<Ring> = (0..WORKERS)
         .map(|q| Ring::new(&eal, &format!("chg_rx{q}"), 256).expect("ring"))

@@ -1,6 +1,9 @@
 //! rvsd's command line: version with the git commit, `--check-config` on good and bad
 //! files, and a start-up failure that exits non-zero with one clear line naming the cause.
 
+mod common;
+
+use common::eal::root_or_skip;
 use std::process::Command;
 
 fn rvsd() -> Command {
@@ -58,13 +61,7 @@ fn bad_config_exits_non_zero_with_file_line_and_key() {
 
 #[test]
 fn unknown_device_fails_start_up_with_one_line_naming_the_port() {
-    if !is_root() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI runs as root"
-        );
-        eprintln!("skipped: needs root for DPDK");
+    if !root_or_skip() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("rvsd-cli-{}", std::process::id()));
@@ -94,12 +91,4 @@ fn unknown_device_fails_start_up_with_one_line_naming_the_port() {
         ours[0].contains("port ext") && ours[0].contains("net_af_packet0"),
         "{err}"
     );
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
 }

@@ -1,6 +1,7 @@
 //! Test support shared by the integration tests (each test file does `mod common;`).
 #![allow(dead_code)]
 
+pub mod eal;
 pub mod lab;
 pub mod rvsd;
 pub mod scenario;
