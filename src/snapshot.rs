@@ -100,6 +100,18 @@ impl<T> Publisher<T> {
         self.retired.retain(|(g, _)| *g >= min_seen);
     }
 
+    /// The oldest generation some live reader may still use (the live generation when
+    /// every reader is up to date or none exists): anything only tables older than this
+    /// contained is out of every reader's reach.
+    pub fn oldest_held(&self) -> u64 {
+        self.readers
+            .iter()
+            .filter(|r| Arc::strong_count(r) > 1)
+            .map(|r| r.seen.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(self.gen)
+    }
+
     /// Retired tables still held because some reader has not moved past them.
     pub fn retired(&self) -> usize {
         self.retired.len()

@@ -427,7 +427,7 @@ impl LbPath {
                     return LbVerdict::Drop(Counter::DropNoDest);
                 };
                 conns.rearm_template(t, now);
-                return self.one_packet(in_port, pkt, l3, &svc, &key, id, d, rport, now);
+                return self.one_packet(in_port, pkt, l3, &svc, &key, id, &d, rport, now);
             }
             let (dest_id, rport) = match chosen {
                 Some((id, rport)) => (id, rport),
@@ -636,11 +636,10 @@ impl LbPath {
 
     /// Per-service and per-dest packet and byte counters (this worker's block).
     fn count(&self, t: &Target, bytes: u64) {
-        let Some((svc, dest)) = t
-            .dest
-            .and_then(|id| self.conns.dest(id))
-            .and_then(|d| d.stats())
-        else {
+        let Some(d) = t.dest.and_then(|id| self.conns.dest(id)) else {
+            return;
+        };
+        let Some((svc, dest)) = d.stats() else {
             return;
         };
         let w = self.worker;

@@ -7,7 +7,7 @@
 
 use crate::dataplane::runtime::Views;
 use crate::dataplane::{LbViews, Runtime};
-use crate::lb::conn::ConnTable;
+use crate::lb::conn::{ConnTable, DestId};
 use crate::lb::dest::Dest;
 use crate::lb::mark::MarkTable;
 use crate::lb::service::{self, DestConfig, ServiceConfig, ServiceKey, ServiceTable};
@@ -61,8 +61,14 @@ pub struct Manager {
     conns: Arc<ConnTable>,
     rates: RateTracker,
     /// Deleted dests (by `-d` or `-D`), as IPVS's trash (`ip_vs_trash_get_dest`):
-    /// `-a` of the same server in the same service revives the same object.
+    /// `-a` of the same server in the same service revives the same object; their
+    /// table ids are recycled once nothing reaches them (see `Manager::recycle`).
     trash: HashMap<TrashKey, Trashed>,
+    /// Trashed dests pushed out of `trash` by a newer one of the same key (the server
+    /// was re-added with another method): no longer revivable, still to be recycled.
+    limbo: Vec<Trashed>,
+    /// Time of the last [`Manager::tick`] (creation before the first).
+    now: Instant,
 }
 
 /// What identifies a trashed dest, as IPVS's trash lookup does: the service's key
@@ -72,10 +78,21 @@ type TrashKey = (ServiceKey, Ipv4Addr, u16);
 /// One deleted dest kept for revival.
 struct Trashed {
     dest: Arc<Dest>,
+    /// The first service generation without it: once every worker reached it, no
+    /// worker can schedule the dest any more.
+    removed_gen: u64,
     /// Its service was deleted (`-D`) since: on revival the dest's stats restart from 0,
     /// as IPVS's `__ip_vs_update_dest` zeroes them when it binds a dest to a new service.
     service_gone: bool,
+    /// When a recycling pass first found it unreachable and unused.
+    idle_since: Option<Instant>,
 }
+
+/// How long an unreachable, unused deleted dest stays revivable before its id is
+/// recycled: IPVS's `IP_VS_DEST_TRASH_PERIOD` (120 s; `ip_vs_dest_trash_expire` frees a
+/// trashed dest one period after it first found it unreferenced), so a server re-added
+/// within it keeps its stats as in IPVS.
+pub const DEST_TRASH_PERIOD: Duration = Duration::from_secs(120);
 
 impl Manager {
     /// Takes ownership of the initial tables; every dest of `services` is registered
@@ -94,6 +111,8 @@ impl Manager {
             conns: Arc::new(conns),
             rates: RateTracker::new(),
             trash: HashMap::new(),
+            limbo: Vec::new(),
+            now: Instant::now(),
         })
     }
 
@@ -137,12 +156,15 @@ impl Manager {
         )
     }
 
-    /// The periodic management work: frees snapshots every worker has moved past, and
+    /// The periodic management work: frees snapshots every worker has moved past, recycles
+    /// the table ids of deleted dests nothing reaches any more (see `recycle`), and
     /// samples the rates every 2 s. Call it often (rvsd: every 100 ms).
     pub fn tick(&mut self, now: Instant) {
         self.services.reclaim();
         self.marks.reclaim();
         self.net.reclaim();
+        self.now = self.now.max(now);
+        self.recycle();
         self.rates.poll(self.services.current(), now);
     }
 
@@ -185,6 +207,7 @@ impl Manager {
     /// deleted (`-d`, `-D`: marked unavailable) into the trash.
     fn trash_deleted(&mut self, old: &ServiceTable) {
         let new = self.services.current().clone();
+        let removed_gen = self.services.generation();
         for svc in old.services() {
             let key = svc.config().key;
             let service_gone = new.get(&key).is_none();
@@ -192,13 +215,16 @@ impl Manager {
                 if d.is_available() || d.table_id().is_none() {
                     continue;
                 }
-                self.trash.insert(
-                    (key, d.addr, d.port),
-                    Trashed {
-                        dest: d.clone(),
-                        service_gone,
-                    },
-                );
+                let t = Trashed {
+                    dest: d.clone(),
+                    removed_gen,
+                    service_gone,
+                    idle_since: None,
+                };
+                if let Some(older) = self.trash.insert((key, d.addr, d.port), t) {
+                    // A dest the server left behind when re-added with another method.
+                    self.limbo.push(older);
+                }
             }
             if service_gone {
                 // Dests deleted earlier from this service now outlive it too.
@@ -210,15 +236,45 @@ impl Manager {
         }
     }
 
-    /// Dests deleted and kept for revival (IPVS's trash).
+    /// Releases the connection-table ids of trashed dests nothing can reach any more
+    /// (see `lb/conn/dests.rs`): every worker moved past the service tables that held
+    /// the dest, no connection or template counts on it, and it has been so for
+    /// [`DEST_TRASH_PERIOD`] (as of the last tick). The dest leaves the trash (a later
+    /// `-a` of the server makes a new one). Runs on every tick and before `-A`/`-a` (never between a trash lookup and its use).
+    fn recycle(&mut self) {
+        let held = self.services.oldest_held();
+        let now = self.now;
+        let conns = &self.conns;
+        let keep = |t: &mut Trashed| {
+            let d = &t.dest;
+            let unused =
+                d.active_conns() == 0 && d.inactive_conns() == 0 && d.persistent_conns() == 0;
+            if t.removed_gen > held || !unused {
+                return true;
+            }
+            let since = *t.idle_since.get_or_insert(now);
+            if now.saturating_duration_since(since) < DEST_TRASH_PERIOD {
+                return true;
+            }
+            if let Some(id) = d.table_id() {
+                conns.release_dest(DestId(id));
+            }
+            false
+        };
+        self.trash.retain(|_, t| keep(t));
+        self.limbo.retain_mut(keep);
+    }
+
+    /// Dests deleted and not yet recycled (IPVS's trash).
     pub fn trashed(&self) -> usize {
-        self.trash.len()
+        self.trash.len() + self.limbo.len()
     }
 
     /// `ipvsadm -A`: adds a service. When dests of an earlier service with the same key
     /// wait in the trash, the new service counts into that service's stats block, zeroed
     /// (a revived dest counts its packets into the block it was registered with).
     pub fn add_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
+        self.recycle();
         let reuse = self
             .trash
             .iter()
@@ -253,6 +309,8 @@ impl Manager {
     /// the method each was created with); rvs keeps the method in the `Dest`, so a new
     /// method gives a new dest, as `-e` does, and the old one stays in the trash.
     pub fn add_dest(&mut self, key: &ServiceKey, d: &DestConfig) -> Result<(), Error> {
+        // Before the trash lookup, so a dest chosen for revival cannot be recycled under it.
+        self.recycle();
         let revive = self.services.current().get(key).and_then(|svc| {
             let tk = (*key, d.addr, svc.effective_port(d));
             let t = self.trash.get(&tk)?;

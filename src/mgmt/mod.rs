@@ -7,4 +7,4 @@ pub mod plan;
 pub mod rates;
 pub mod services;
 
-pub use manager::Manager;
+pub use manager::{Manager, DEST_TRASH_PERIOD};

@@ -117,7 +117,7 @@ mod table;
 mod template;
 pub mod timeouts;
 
-pub use dests::DestId;
+pub use dests::{DestId, DestRef};
 pub use list::ConnEntry;
 pub use state::{Side, TcpFlags, TcpState};
 pub use table::{ConnRef, ConnState, ConnTable, Dir, Hit, Lookup, NewConn, MAX_DESTS};

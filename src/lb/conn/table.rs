@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::lb::dest::{Dest, Fwd};
 use crate::lb::flow::{proto, FlowKey};
 
-use super::dests::{DestId, Dests};
+use super::dests::{DestId, DestRef, Dests};
 use super::index::{self, Index, Kind};
 use super::slot::{
     SlotKey, SlotKind, Slots, View, Word, F_DEAD, F_INACTIVE, F_LIVE, F_PENDING, F_UNLINKED,
@@ -245,8 +245,17 @@ impl ConnTable {
         self.dests.register(dest)
     }
 
-    /// The dest behind an id.
-    pub fn dest(&self, id: DestId) -> Option<&Arc<Dest>> {
+    /// Management thread: frees `id` for reuse by a later [`ConnTable::register_dest`].
+    /// The caller guarantees that no worker can schedule its dest any more and that no
+    /// connection or template counts on it; entries still naming `id` find no dest from
+    /// now on (see `lb/conn/dests.rs`). False if `id` is stale or not registered.
+    pub fn release_dest(&self, id: DestId) -> bool {
+        self.dests.release(id)
+    }
+
+    /// The dest behind an id, for the current packet; `None` once the id was released.
+    #[inline]
+    pub fn dest(&self, id: DestId) -> Option<DestRef> {
         self.dests.get(id)
     }
 

@@ -423,7 +423,7 @@ fn register_dest_is_idempotent() {
     assert_eq!(t.register_dest(&d).unwrap(), id);
     let other = Arc::new(Dest::new(RIP, 1, Fwd::Nat, 1));
     assert_ne!(t.register_dest(&other).unwrap(), id);
-    assert!(Arc::ptr_eq(t.dest(id).unwrap(), &d));
+    assert!(Arc::ptr_eq(&t.dest(id).unwrap(), &d));
 }
 
 #[test]
@@ -443,4 +443,30 @@ fn listing_row_matches_ipvsadm_layout() {
         rows,
         ["TCP 14:59  ESTABLISHED 198.51.100.2:40800 203.0.113.1:80     192.0.2.2:8080"]
     );
+}
+
+/// The race a released id must survive: an entry still names a dest whose id the
+/// management thread released (it read the counters at 0 just as the entry was made)
+/// and gave to a new dest. The entry's packets find no dest (a miss, as for a deleted
+/// dest's expired entry); they never reach the new dest, whose counters stay untouched.
+#[test]
+fn an_entry_naming_a_released_id_never_reaches_the_dest_that_reuses_it() {
+    let (t, old, id) = setup(16, Fwd::Nat);
+    t.insert(&nc(proto::TCP, 41000, Fwd::Nat, id), SYN, None, 0)
+        .unwrap();
+    assert_eq!(old.inactive_conns(), 1);
+    assert!(t.release_dest(id));
+    let new = Arc::new(Dest::new(Ipv4Addr::new(192, 0, 2, 3), 8080, Fwd::Nat, 1));
+    let new_id = t.register_dest(&new).unwrap();
+    assert_eq!(new_id.index(), id.index(), "the slot is reused");
+    assert!(t.dest(id).is_none());
+    assert!(matches!(
+        t.lookup(&inbound(proto::TCP, 41000), ACK, 1),
+        Lookup::Miss
+    ));
+    assert_eq!((new.active_conns(), new.inactive_conns()), (0, 0));
+    assert!(t
+        .insert(&nc(proto::TCP, 41001, Fwd::Nat, id), SYN, None, 1)
+        .is_err());
+    assert_eq!(new.inactive_conns(), 0, "a stale id binds nothing");
 }
