@@ -14,7 +14,7 @@ use crate::lb::service::{self, DestConfig, ServiceConfig, ServiceKey, ServiceTab
 use crate::mgmt::rates::RateTracker;
 use crate::net::{NetTables, PortIdx, Route};
 use crate::snapshot::{Publisher, Reader};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -64,8 +64,9 @@ pub struct Manager {
     /// `-a` of the same server in the same service revives the same object; their
     /// table ids are recycled once nothing reaches them (see `Manager::recycle`).
     trash: HashMap<TrashKey, Trashed>,
-    /// Trashed dests pushed out of `trash` by a newer one of the same key (the server
-    /// was re-added with another method): no longer revivable, still to be recycled.
+    /// Dests gone from their service but not revivable, still to be recycled: pushed out
+    /// of `trash` by a newer one of the same key (the server was re-added with another
+    /// method), or replaced by `-e` with another method.
     limbo: Vec<Trashed>,
     /// Time of the last [`Manager::tick`] (creation before the first).
     now: Instant,
@@ -210,9 +211,27 @@ impl Manager {
         let removed_gen = self.services.generation();
         for svc in old.services() {
             let key = svc.config().key;
-            let service_gone = new.get(&key).is_none();
+            let now_svc = new.get(&key);
+            if now_svc.is_some_and(|n| Arc::ptr_eq(n, svc)) {
+                continue; // untouched by this change
+            }
+            let service_gone = now_svc.is_none();
+            let kept: HashSet<*const Dest> = now_svc
+                .map(|n| n.dests().iter().map(Arc::as_ptr).collect())
+                .unwrap_or_default();
             for d in svc.dests() {
-                if d.is_available() || d.table_id().is_none() {
+                if d.table_id().is_none() || kept.contains(&Arc::as_ptr(d)) {
+                    continue;
+                }
+                if d.is_available() {
+                    // Replaced by `-e` with another method: its connections go on with
+                    // it; not revivable, its id is recycled once they are gone.
+                    self.limbo.push(Trashed {
+                        dest: d.clone(),
+                        removed_gen,
+                        service_gone,
+                        idle_since: None,
+                    });
                     continue;
                 }
                 let t = Trashed {
@@ -240,7 +259,8 @@ impl Manager {
     /// (see `lb/conn/dests.rs`): every worker moved past the service tables that held
     /// the dest, no connection or template counts on it, and it has been so for
     /// [`DEST_TRASH_PERIOD`] (as of the last tick). The dest leaves the trash (a later
-    /// `-a` of the server makes a new one). Runs on every tick and before `-A`/`-a` (never between a trash lookup and its use).
+    /// `-a` of the server makes a new one). Runs on every tick and before `-A`/`-a`
+    /// (never between a trash lookup and its use).
     fn recycle(&mut self) {
         let held = self.services.oldest_held();
         let now = self.now;
