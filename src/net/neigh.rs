@@ -80,9 +80,9 @@ struct Slot {
     mac_tag: AtomicU64,
     /// Last confirmation (seconds).
     confirmed: AtomicU32,
-    /// Last request or probe claimed (seconds, at least 1; 0 = never).
+    /// Last request or probe claimed, as a [`stamp`] (0 = never).
     requested: AtomicU32,
-    /// When the stale entry was first used (DELAY start; at least 1; 0 = not in use).
+    /// When the stale entry was first used (DELAY start), as a [`stamp`] (0 = not in use).
     in_use: AtomicU32,
     /// Probes sent since `in_use` was set.
     probes: AtomicU32,
@@ -136,6 +136,20 @@ fn index(addr: u32) -> usize {
 fn tag(addr: u32) -> u64 {
     // Never 0, so an all-zero (empty) slot never matches address 0.0.0.0.
     ((addr ^ (addr >> 16)) as u64 & 0xffff) | 1
+}
+
+/// A time `now_secs` stored in a slot where 0 means "never": the second plus one, so
+/// the worker clock's second 0 is a real time too. (Storing `max(1)` instead made
+/// `0 - 1` wrap at second 0, and every lookup of an unresolved address in the first
+/// second claimed an ARP request: a broadcast flood.) The clock would need 136 years
+/// to reach `u32::MAX`, where the stamp wraps to "never".
+fn stamp(now_secs: u32) -> u32 {
+    now_secs.wrapping_add(1)
+}
+
+/// Seconds from the time stored as `stamp` (not 0) to `now_secs`.
+fn since(stamp: u32, now_secs: u32) -> u32 {
+    now_secs.wrapping_add(1).wrapping_sub(stamp)
 }
 
 fn unpack(word: u64) -> [u8; 6] {
@@ -217,21 +231,21 @@ impl NeighTable {
         Some((unpack(word), age))
     }
 
-    /// True when every probe of an in-use entry (marked at `start`) went unanswered
-    /// for a retransmission interval.
+    /// True when every probe of an in-use entry (marked at the [`stamp`] `start`) went
+    /// unanswered for a retransmission interval.
     fn failed(&self, slot: &Slot, start: u32, now_secs: u32) -> bool {
         let p = &self.params;
         let probes = slot.probes.load(Ordering::Relaxed);
         if probes < p.ucast_solicit + p.mcast_resolicit {
             return false;
         }
-        let last = if probes > 0 {
-            slot.probed.load(Ordering::Relaxed)
+        let in_use = since(start, now_secs);
+        let quiet = if probes > 0 {
+            now_secs.wrapping_sub(slot.probed.load(Ordering::Relaxed))
         } else {
-            start.wrapping_add(p.delay_first_probe_secs)
+            in_use.wrapping_sub(p.delay_first_probe_secs)
         };
-        now_secs.wrapping_sub(last) >= p.retrans_secs.max(1)
-            && now_secs.wrapping_sub(start) >= p.delay_first_probe_secs
+        quiet >= p.retrans_secs.max(1) && in_use >= p.delay_first_probe_secs
     }
 
     /// The usable MAC in `slot` for `a`, marking a stale entry in use when `mark`.
@@ -250,7 +264,7 @@ impl NeighTable {
                 // DELAY: the first user of a stale entry starts the probe timer.
                 let _ = slot.in_use.compare_exchange(
                     0,
-                    now_secs.max(1),
+                    stamp(now_secs),
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 );
@@ -293,12 +307,11 @@ impl NeighTable {
     /// (compare-and-swap on the request time), so concurrent workers do not flood ARP.
     fn claim_request(&self, slot: &Slot, now_secs: u32) -> bool {
         let last = slot.requested.load(Ordering::Relaxed);
-        if last != 0 && now_secs.wrapping_sub(last) < self.params.retrans_secs.max(1) {
+        if last != 0 && since(last, now_secs) < self.params.retrans_secs.max(1) {
             return false;
         }
-        let stamp = now_secs.max(1);
         slot.requested
-            .compare_exchange(last, stamp, Ordering::Relaxed, Ordering::Relaxed)
+            .compare_exchange(last, stamp(now_secs), Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     }
 
@@ -318,7 +331,7 @@ impl NeighTable {
             *cursor = i + 1;
             let slot = &self.slots[i];
             let start = slot.in_use.load(Ordering::Relaxed);
-            if start == 0 || now_secs.wrapping_sub(start) < p.delay_first_probe_secs {
+            if start == 0 || since(start, now_secs) < p.delay_first_probe_secs {
                 continue;
             }
             let a = slot.addr.load(Ordering::Relaxed);

@@ -199,3 +199,35 @@ fn concurrent_learning_and_lookup_never_mixes_entries() {
         w.join().unwrap();
     }
 }
+
+/// Operator review: at worker-clock second 0 the request stamp was stored as 1, so
+/// `0 - 1` wrapped and every lookup in the first second claimed a request (64 914
+/// broadcasts in 0.73 s for one unresolved real server).
+#[test]
+fn second_zero_claims_one_request_per_interval_too() {
+    let t = NeighTable::new();
+    assert_eq!(t.lookup(IP, 0), Neigh::Unknown { request: true });
+    for _ in 0..1000 {
+        assert_eq!(t.lookup(IP, 0), Neigh::Unknown { request: false });
+    }
+    assert_eq!(t.lookup(IP, 1), Neigh::Unknown { request: true });
+    assert_eq!(t.lookup(IP, 1), Neigh::Unknown { request: false });
+    assert_eq!(t.lookup(IP, 2), Neigh::Unknown { request: true });
+}
+
+/// A stale entry first used at second 0 waits `delay_first_probe_secs` for its first
+/// probe, like one used at any other second (same wrap as the request stamp).
+#[test]
+fn stale_entry_marked_at_second_zero_waits_for_the_probe_delay() {
+    let p = NeighParams {
+        reachable_secs: 0,
+        ..NeighParams::default()
+    };
+    let t = NeighTable::with_params(p, Vec::new());
+    t.learn(IP, MAC, 0);
+    assert_eq!(t.lookup(IP, 0), KNOWN); // stale at once, in use from second 0
+    for now in 0..p.delay_first_probe_secs {
+        assert!(sweep(&t, now).is_empty(), "probe at {now}");
+    }
+    assert_eq!(sweep(&t, p.delay_first_probe_secs).len(), 1);
+}
