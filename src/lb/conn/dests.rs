@@ -208,6 +208,46 @@ mod tests {
         }
     }
 
+    /// Workers keep reading ids of released dests while the management thread reuses
+    /// their slot over and over: a read returns the dest the id was handed out for, or
+    /// nothing, never the dest that took the slot over.
+    #[test]
+    fn concurrent_readers_never_see_the_dest_that_reuses_a_slot() {
+        use std::sync::atomic::AtomicBool;
+        let r = Dests::new(1);
+        let ids: Vec<(DestId, Arc<Dest>)> = Vec::new();
+        let published = std::sync::Mutex::new(ids);
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    while !stop.load(Ordering::Relaxed) {
+                        let known = published.lock().unwrap().clone();
+                        for (id, d) in &known {
+                            if let Some(got) = r.get(*id) {
+                                assert!(Arc::ptr_eq(&got, d), "id {id:?} reached another dest");
+                            }
+                        }
+                    }
+                });
+            }
+            for i in 0..10_000u32 {
+                let d = dest((i % 250) as u8);
+                let id = r.register(&d).unwrap();
+                {
+                    let mut p = published.lock().unwrap();
+                    p.push((id, d));
+                    if p.len() > 4 {
+                        p.remove(0);
+                    }
+                }
+                std::thread::yield_now();
+                assert!(r.release(id));
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+
     #[test]
     fn a_reader_keeps_the_released_dest_alive_until_it_drops_it() {
         let r = Dests::new(1);
