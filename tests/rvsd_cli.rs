@@ -4,6 +4,7 @@
 mod common;
 
 use common::eal::root_or_skip;
+use common::rvsd::{derived_config, Rvsd};
 use std::process::Command;
 
 fn rvsd() -> Command {
@@ -127,4 +128,47 @@ fn rvsadm_refuses_unimplemented_commands_with_status_2() {
         assert!(out.status.success(), "{flag}");
         assert!(String::from_utf8_lossy(&out.stdout).starts_with("rvsadm 0.1.0 (git "));
     }
+}
+
+/// Operator review: SIGHUP (keepalived's reload signal) killed rvsd without cleanup.
+/// rvsd on a `net_null` port gets HUP, logs that reload is not supported, keeps running,
+/// then stops on TERM with status 0.
+#[test]
+fn sighup_is_logged_and_ignored() {
+    if !root_or_skip() {
+        return;
+    }
+    let tag = format!("rvs-hup-{}", std::process::id());
+    let (dir, cfg) = derived_config(
+        "lab-appliance.toml",
+        &[
+            ("net_af_packet0,iface=rvs-ext", "net_null0"),
+            ("exception_path = true", "exception_path = false"),
+            ("rvs-appliance", &tag),
+        ],
+    );
+    let mut rvsd = Rvsd::start(dir, cfg);
+    let warning =
+        "SIGHUP: configuration reload is not supported yet; ignoring (use SIGTERM to stop)";
+    let pid = rvsd.pid().to_string();
+    let hup = || {
+        let ok = Command::new("kill").arg("-HUP").arg(&pid).status().unwrap();
+        assert!(ok.success());
+    };
+    hup();
+    // Wait for the warning (the process would be gone instead on the old code).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !rvsd.log_text().contains(warning) {
+        assert!(rvsd.running(), "rvsd died on SIGHUP:\n{}", rvsd.log_text());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no warning:\n{}",
+            rvsd.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    hup();
+    assert!(rvsd.running(), "{}", rvsd.log_text());
+    let log = rvsd.stop(); // asserts exit status 0
+    assert!(log.contains("rvsd stopped"), "{log}");
 }

@@ -1,6 +1,6 @@
 //! rvsd: the appliance daemon. Brings up every configured port, one worker per
 //! configured core and the management loop (`rvs::mgmt::Manager`); stops cleanly on
-//! SIGINT/SIGTERM.
+//! SIGINT/SIGTERM; logs and ignores SIGHUP (no reload yet).
 
 use anyhow::Context;
 use clap::Parser;
@@ -74,11 +74,32 @@ fn init_logging(cfg: &Config) {
     b.format_timestamp_millis().init();
 }
 
+/// SIGHUP's default action kills the process without cleanup (interface sysctls left
+/// changed, recorded as "original" by the next run), and keepalived-style tooling sends
+/// HUP to reload. rvsd has no reload yet: a thread waits for HUP and logs a warning,
+/// and the daemon keeps running.
+fn ignore_sighup() -> anyhow::Result<()> {
+    let mut hup = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])
+        .context("installing the SIGHUP handler")?;
+    std::thread::Builder::new()
+        .name("sighup".into())
+        .spawn(move || {
+            for _ in hup.forever() {
+                log::warn!(
+                    "SIGHUP: configuration reload is not supported yet; ignoring (use SIGTERM to stop)"
+                );
+            }
+        })
+        .context("starting the SIGHUP thread")?;
+    Ok(())
+}
+
 fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
+    ignore_sighup()?;
     let plan = rvs::mgmt::plan::plan(cfg);
     if !core_affinity::set_for_current(core_affinity::CoreId {
         id: cfg.cores.management,

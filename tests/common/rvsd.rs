@@ -86,6 +86,13 @@ impl Rvsd {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
+    /// True while the process has not exited.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
     /// Sends SIGTERM, waits for exit, asserts status 0, returns the full log.
     pub fn stop(mut self) -> String {
         let mut child = self.child.take().unwrap();
