@@ -420,6 +420,42 @@ fn af_packet_needs_a_queue_pair_per_worker() {
 }
 
 #[test]
+fn af_packet_mtu_beyond_the_frame() {
+    bad(
+        "af-packet-mtu.toml",
+        9,
+        "port[0].mtu",
+        ErrorKind::Conflict,
+        "framesz=2048 carries an MTU of at most 1996",
+    );
+    bad(
+        "af-packet-framesz.toml",
+        8,
+        "port[0].device",
+        ErrorKind::Conflict,
+        "mtu 1500 does not fit an af_packet frame: framesz=1024 carries an MTU of at most 972 (use framesz=1552",
+    );
+}
+
+#[test]
+fn af_packet_options_the_pmd_refuses() {
+    bad(
+        "af-packet-unknown-option.toml",
+        8,
+        "port[0].device",
+        ErrorKind::Range,
+        "unknown af_packet option \"FRAMECNT\" (the PMD accepts iface, qpairs, blocksz, framesz, framecnt, qdisc_bypass",
+    );
+    bad(
+        "af-packet-same-iface.toml",
+        12,
+        "port[1].device",
+        ErrorKind::Duplicate,
+        "af_packet iface \"rvs-ext\" is already used by another port",
+    );
+}
+
+#[test]
 fn mark_service_needs_its_mark() {
     bad(
         "undefined-mark.toml",

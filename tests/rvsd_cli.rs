@@ -92,6 +92,12 @@ fn unknown_device_fails_start_up_with_one_line_naming_the_port() {
         ours[0].contains("port ext") && ours[0].contains("net_af_packet0"),
         "{err}"
     );
+    // The real cause, not the stale "Operation not permitted" DPDK's -1 reads as.
+    assert!(
+        ours[0].contains("interface rvs-nosuch0 does not exist"),
+        "{err}"
+    );
+    assert!(!ours[0].contains("not permitted"), "{err}");
 }
 
 /// Operator review: `rvsadm -L -n` printed the version and exited 0, so a script read

@@ -32,12 +32,85 @@ pub const DEFAULT_QDISC_BYPASS: u32 = 1;
 const PAGE: u32 = 4096;
 /// Largest frame whose data fits the pool's mbufs (2048 + the 32 bytes of header the
 /// PMD subtracts).
-const MAX_FRAMESZ: u32 = 2048 + 32;
+pub const MAX_FRAMESZ: u32 = 2048 + 32;
+
+/// The keys DPDK 22.11's af_packet PMD accepts (its `valid_arguments`, printed by the
+/// installed PMD as `iface=<string> qpairs=<int> blocksz=<int> framesz=<int>
+/// framecnt=<int> qdisc_bypass=<0|1>`). Any other key makes the PMD refuse the device.
+pub const KEYS: [&str; 6] = [
+    "iface",
+    "qpairs",
+    "blocksz",
+    "framesz",
+    "framecnt",
+    "qdisc_bypass",
+];
+/// Most queue pairs the PMD opens (RTE_PMD_AF_PACKET_MAX_RINGS in DPDK 22.11).
+pub const MAX_QPAIRS: u32 = 16;
+/// Longest Linux interface name (IFNAMSIZ − 1, linux/if.h).
+const MAX_IFACE_LEN: usize = 15;
+/// Bytes of a frame that are not packet data when the PMD sizes the MTU it allows:
+/// the TPACKET_V2 header and address (TPACKET2_HDRLEN); the PMD refuses an MTU above
+/// `framesz` − 52.
+pub const FRAME_OVERHEAD: u32 = 52;
+
+/// The `iface=` value of an af_packet device string (None for other devices).
+pub fn iface(device: &str) -> Option<&str> {
+    let name = device.split(',').next()?;
+    if !(name.starts_with("net_af_packet") || name.starts_with("eth_af_packet")) {
+        return None;
+    }
+    device
+        .split(',')
+        .skip(1)
+        .find_map(|kv| kv.strip_prefix("iface="))
+}
+
+/// The `framesz=` of an af_packet device string after rvsd appended its defaults.
+pub fn framesz(device: &str) -> Option<u32> {
+    iface(device)?;
+    device
+        .split(',')
+        .skip(1)
+        .find_map(|kv| kv.strip_prefix("framesz="))
+        .and_then(|v| v.parse().ok())
+}
 
 impl Checker<'_> {
     /// `s` (an `net_af_packet...` device string) with the ring options it lacks appended,
-    /// after checking the ones it has.
+    /// after checking the ones it has: only the PMD's keys, each once, `iface` present
+    /// and a possible Linux name, `qpairs` within the PMD's limit.
     pub(super) fn af_packet_device(&self, path: &KeyPath, s: &str) -> Res<String> {
+        let bad = |msg: String| Err(self.err(path, ErrorKind::Range, msg));
+        let mut seen: Vec<&str> = Vec::new();
+        for kv in s.split(',').skip(1) {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            if !KEYS.contains(&k) {
+                return bad(format!(
+                    "unknown af_packet option {k:?} (the PMD accepts {}; keys are lower case, without spaces)",
+                    KEYS.join(", ")
+                ));
+            }
+            if seen.contains(&k) {
+                return bad(format!(
+                    "af_packet option {k} is given twice (the PMD would use the last one)"
+                ));
+            }
+            if v.is_empty() {
+                return bad(format!("af_packet option {k} has an empty value"));
+            }
+            seen.push(k);
+        }
+        let Some(ifname) = iface(s) else {
+            return bad(format!(
+                "af_packet device {s:?} names no interface (add \",iface=<host interface>\")"
+            ));
+        };
+        if ifname.len() > MAX_IFACE_LEN || ifname.contains(['/', ' ']) {
+            return bad(format!(
+                "af_packet iface {ifname:?} is not a Linux interface name (1..{MAX_IFACE_LEN} characters, no '/' or space)"
+            ));
+        }
         let get = |key: &str, default: u32| -> Res<(u32, bool)> {
             let prefix = format!("{key}=");
             match s.split(',').skip(1).find_map(|kv| kv.strip_prefix(&prefix)) {
@@ -56,7 +129,12 @@ impl Checker<'_> {
         let (framesz, has_sz) = get("framesz", DEFAULT_FRAMESZ)?;
         let (blocksz, has_blk) = get("blocksz", DEFAULT_BLOCKSZ)?;
         let (bypass, has_bypass) = get("qdisc_bypass", DEFAULT_QDISC_BYPASS)?;
-        let bad = |msg: String| Err(self.err(path, ErrorKind::Range, msg));
+        let (qpairs, _) = get("qpairs", 1)?;
+        if qpairs > MAX_QPAIRS {
+            return bad(format!(
+                "af_packet qpairs={qpairs}: the PMD opens at most {MAX_QPAIRS} queue pairs"
+            ));
+        }
         if bypass > 1 {
             return bad(format!("af_packet qdisc_bypass={bypass} (0 or 1)"));
         }
@@ -135,6 +213,26 @@ mod tests {
             ),
             ("net_af_packet0,iface=x,blocksz=6000", "blocksz=6000"),
             ("net_af_packet0,iface=x,qdisc_bypass=2", "qdisc_bypass=2"),
+            // What the PMD itself refuses (DPDK 22.11 rte_eth_af_packet.c).
+            ("net_af_packet0,framecnt=4096", "names no interface"),
+            ("net_af_packet0,iface=", "iface has an empty value"),
+            (
+                "net_af_packet0,iface=x,bogus=1",
+                "unknown af_packet option \"bogus\"",
+            ),
+            ("net_af_packet0,iface=x,FRAMECNT=3", "\"FRAMECNT\""),
+            ("net_af_packet0, iface=x", "\" iface\""),
+            (
+                "net_af_packet0,iface=x,framecnt=4096,framecnt=3",
+                "framecnt is given twice",
+            ),
+            ("net_af_packet0,iface=x,iface=y", "iface is given twice"),
+            (
+                "net_af_packet0,iface=abcdefghijklmnop",
+                "not a Linux interface name",
+            ),
+            ("net_af_packet0,iface=x,qpairs=17", "at most 16 queue pairs"),
+            ("net_af_packet0,iface=x,qpairs=0", "qpairs"),
         ] {
             let e = device(dev).unwrap_err();
             assert!(

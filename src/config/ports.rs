@@ -60,6 +60,18 @@ impl Checker<'_> {
                     format!("device {:?} is already used by another port", device.name()),
                 ));
             }
+            if let Some(ifname) = super::afpacket::iface(dev_str(&device)) {
+                if ports
+                    .iter()
+                    .any(|p| super::afpacket::iface(dev_str(&p.device)) == Some(ifname))
+                {
+                    return Err(self.err(
+                        &dp,
+                        ErrorKind::Duplicate,
+                        format!("af_packet iface {ifname:?} is already used by another port (each port needs its own host interface)"),
+                    ));
+                }
+            }
             if let Device::Pci(_) = device {
                 if no_pci {
                     return Err(self.err(
@@ -118,6 +130,7 @@ impl Checker<'_> {
                 (false, None) => None,
             };
             let mtu = self.num(&path.key("mtu"), rp.mtu, 1500, (68, 9216), "mtu")?;
+            self.mtu_fits_frames(&path, rp.mtu.is_some(), &device, mtu)?;
             let rx_desc = self.desc(&path.key("rx_desc"), rp.rx_desc)?;
             let tx_desc = self.desc(&path.key("tx_desc"), rp.tx_desc)?;
             ports.push(Port {
@@ -132,6 +145,39 @@ impl Checker<'_> {
             });
         }
         Ok(ports)
+    }
+
+    /// An af_packet PMD refuses an MTU above `framesz` − 52 (config/afpacket.rs), and
+    /// rvsd would then run with frames the ring truncates: refuse it here, at `mtu` if
+    /// the operator set it, else at the device whose `framesz` is too small.
+    fn mtu_fits_frames(&self, path: &KeyPath, mtu_set: bool, device: &Device, mtu: u16) -> Res<()> {
+        use super::afpacket::{framesz, FRAME_OVERHEAD, MAX_FRAMESZ};
+        let Some(fsz) = framesz(dev_str(device)) else {
+            return Ok(());
+        };
+        let mtu = u32::from(mtu);
+        if mtu + FRAME_OVERHEAD <= fsz {
+            return Ok(());
+        }
+        let at = if mtu_set {
+            path.key("mtu")
+        } else {
+            path.key("device")
+        };
+        let need = (mtu + FRAME_OVERHEAD).div_ceil(16) * 16;
+        let msg = if need > MAX_FRAMESZ {
+            format!(
+                "mtu {mtu} does not fit an af_packet frame: framesz={fsz} carries an MTU of at most {}, and framesz can be at most {MAX_FRAMESZ} (MTU {})",
+                fsz - FRAME_OVERHEAD,
+                MAX_FRAMESZ - FRAME_OVERHEAD
+            )
+        } else {
+            format!(
+                "mtu {mtu} does not fit an af_packet frame: framesz={fsz} carries an MTU of at most {} (use framesz={need} or a smaller mtu)",
+                fsz - FRAME_OVERHEAD
+            )
+        };
+        Err(self.err(&at, ErrorKind::Conflict, msg))
     }
 
     /// A descriptor count: a power of two in 64..=32768 suits every DPDK driver's alignment rule.
@@ -265,5 +311,12 @@ impl Checker<'_> {
             });
         }
         Ok(routes)
+    }
+}
+
+/// The text of a device (a vdev string or a PCI address).
+fn dev_str(d: &Device) -> &str {
+    match d {
+        Device::Vdev(s) | Device::Pci(s) => s,
     }
 }

@@ -202,6 +202,33 @@ impl PortInner {
     }
 }
 
+/// Before probing an af_packet vdev: its `iface=` must exist in this network
+/// namespace, else the PMD fails with only a log line (SIOCGIFINDEX: No such device)
+/// and a bare -1.
+fn af_packet_iface_exists(device: &str) -> Result<(), Error> {
+    let name = device.split(',').next().unwrap_or(device);
+    if !(name.starts_with("net_af_packet") || name.starts_with("eth_af_packet")) {
+        return Ok(());
+    }
+    let Some(iface) = device
+        .split(',')
+        .skip(1)
+        .find_map(|kv| kv.strip_prefix("iface="))
+    else {
+        return Ok(());
+    };
+    let ciface = c_string(iface, device)?;
+    // SAFETY: ciface is a valid NUL-terminated C string; if_nametoindex only reads it.
+    let index = unsafe { libc::if_nametoindex(ciface.as_ptr()) };
+    if index == 0 {
+        return Err(Error::Device {
+            device: device.to_string(),
+            reason: format!("interface {iface} does not exist"),
+        });
+    }
+    Ok(())
+}
+
 impl Port {
     /// Probes `device` (a vdev string such as `net_af_packet0,iface=eth1`, or a PCI
     /// address) unless the EAL already did, and finds its port id.
@@ -212,13 +239,24 @@ impl Port {
         // SAFETY: the EAL is up (`eal`); cname is a valid C string; id a valid out-pointer.
         let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) };
         if rc != 0 {
+            af_packet_iface_exists(device)?;
             let cdev = c_string(device, device)?;
             // SAFETY: cdev is a valid C string; DPDK copies what it keeps.
             let rc = unsafe { dpdk_sys::rte_dev_probe(cdev.as_ptr()) };
             if rc != 0 {
+                // Drivers return -1 (read as EPERM, "Operation not permitted") for
+                // any failure and log the real cause themselves: say so, not EPERM.
+                let reason = if rc == -1 {
+                    "DPDK refused the device (its log line above says why)".to_string()
+                } else {
+                    format!(
+                        "DPDK refused the device: {} (its log line above may say more)",
+                        strerror(rc)
+                    )
+                };
                 return Err(Error::Device {
                     device: device.to_string(),
-                    reason: strerror(rc),
+                    reason,
                 });
             }
             // SAFETY: as above.
@@ -354,13 +392,13 @@ impl Port {
         if cfg.mtu != 0 {
             // SAFETY: valid port id.
             let rc = unsafe { dpdk_sys::rte_eth_dev_set_mtu(p.id, cfg.mtu) };
-            if rc != 0 {
-                log::warn!(
-                    "port {}: cannot set MTU {}: {}",
-                    p.device,
-                    cfg.mtu,
-                    strerror(rc)
-                );
+            if rc == -libc::ENOTSUP {
+                // A driver without an MTU (net_ring, net_null): nothing to refuse.
+                log::debug!("port {}: driver has no MTU setting", p.device);
+            } else if rc != 0 {
+                // Running with a smaller MTU than configured would drop every
+                // full-size frame as malformed: refuse to start instead.
+                return Err(p.err(format!("set MTU {}", cfg.mtu), rc));
             }
         }
         // SAFETY: valid, configured port.
