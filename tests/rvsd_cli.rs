@@ -7,6 +7,13 @@ use common::eal::root_or_skip;
 use common::rvsd::{derived_config, Rvsd};
 use std::process::Command;
 
+/// Tests that derive a config share one per-process temp dir ([`derived_config`]): one
+/// at a time, also when the harness runs tests in parallel.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn rvsd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rvsd"))
 }
@@ -144,6 +151,7 @@ fn sighup_is_logged_and_ignored() {
     if !root_or_skip() {
         return;
     }
+    let _serial = one_at_a_time();
     let tag = format!("rvs-hup-{}", std::process::id());
     let (dir, cfg) = derived_config(
         "lab-appliance.toml",
@@ -177,4 +185,61 @@ fn sighup_is_logged_and_ignored() {
     assert!(rvsd.running(), "{}", rvsd.log_text());
     let log = rvsd.stop(); // asserts exit status 0
     assert!(log.contains("rvsd stopped"), "{log}");
+}
+
+/// Operator review: `workers = [7]` on a 2-core box logged "could not pin" and then
+/// "worker 0 running on core 7". A worker or management core this process cannot run
+/// on is a start-up error naming the key and the core (core 1000: no test box has it).
+#[test]
+fn missing_core_fails_start_up_naming_the_core() {
+    if !root_or_skip() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    for (key, from, to) in [
+        ("cores.workers[0]", "workers = [0]", "workers = [1000]"),
+        ("cores.management", "management = 0", "management = 1000"),
+    ] {
+        let tag = format!("rvs-core-{}", std::process::id());
+        let (dir, cfg) = derived_config(
+            "lab-appliance.toml",
+            &[
+                ("net_af_packet0,iface=rvs-ext", "net_null0"),
+                ("exception_path = true", "exception_path = false"),
+                ("rvs-appliance", &tag),
+                (from, to),
+            ],
+        );
+        assert!(std::fs::read_to_string(&cfg).unwrap().contains(to));
+        let mut child = rvsd()
+            .arg("--config")
+            .arg(&cfg)
+            .env("RUST_LOG", "off")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The old code came up and ran unpinned: do not wait for ever.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::fs::remove_dir_all(&dir).ok();
+                panic!("{key}: rvsd started on core 1000");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let out = child.wait_with_output().unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(out.status.code(), Some(1), "{key}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "rvsd: {key}: core 1000 is not usable on this machine"
+            )),
+            "{err}"
+        );
+    }
 }

@@ -94,6 +94,42 @@ fn ignore_sighup() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses a `[cores]` entry that is not one of this process's usable cores
+/// (`sched_getaffinity`, via `core_affinity::get_core_ids`): pinning to it would fail
+/// and the thread would run anywhere while the log claimed the core. A start-up check,
+/// not a `--check-config` one: the config module checks the file without looking at
+/// the machine it runs on.
+fn cores_exist(cfg: &Config) -> anyhow::Result<()> {
+    let usable: Vec<usize> = core_affinity::get_core_ids()
+        .context("cores: cannot read this process's CPU affinity")?
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    let list = || {
+        usable
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (i, &core) in cfg.cores.workers.iter().enumerate() {
+        if !usable.contains(&core) {
+            anyhow::bail!(
+                "cores.workers[{i}]: core {core} is not usable on this machine (usable cores: {})",
+                list()
+            );
+        }
+    }
+    let m = cfg.cores.management;
+    if !usable.contains(&m) {
+        anyhow::bail!(
+            "cores.management: core {m} is not usable on this machine (usable cores: {})",
+            list()
+        );
+    }
+    Ok(())
+}
+
 fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -101,11 +137,13 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     }
     ignore_sighup()?;
     let plan = rvs::mgmt::plan::plan(cfg);
+    // Before pinning: afterwards this thread's affinity is the management core alone.
+    cores_exist(cfg)?;
     if !core_affinity::set_for_current(core_affinity::CoreId {
         id: cfg.cores.management,
     }) {
-        log::warn!(
-            "management thread: could not pin to core {}",
+        anyhow::bail!(
+            "cores.management: could not pin the management thread to core {}",
             cfg.cores.management
         );
     }

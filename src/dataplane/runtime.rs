@@ -333,7 +333,11 @@ impl Drop for Runtime {
 fn run_worker(worker: Worker, eal: &Eal, core: usize, failed: Arc<AtomicBool>) -> bool {
     let index = worker.index;
     if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
-        log::warn!("worker {index}: could not pin to core {core}");
+        // Running unpinned would make "running on core N" a lie and share a core
+        // with who knows what: a worker that cannot own its core is a failure.
+        log::error!("worker {index}: could not pin to core {core}; rvsd will stop");
+        failed.store(true, Ordering::Relaxed);
+        return false;
     }
     if let Err(e) = dpdk::register_thread(eal) {
         log::error!("worker {index}: {e}");
