@@ -19,7 +19,9 @@
 //! a single total order over those stores and loads; SeqCst gives it. On x86 a
 //! SeqCst load is a plain load, so lookups pay nothing for it.
 
+use super::slot::try_boxed;
 use super::sync::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use super::ConnError;
 
 /// Cells per bucket: 7 × 8 B + the overflow word fill one 64-byte cache line.
 pub const CELLS: usize = 7;
@@ -68,10 +70,12 @@ pub(crate) struct Index {
 
 impl Index {
     /// An index able to hold `cells` entries at ≤ 5/7 load when full.
-    pub(crate) fn with_capacity(cells: usize) -> Self {
+    /// Fails with [`ConnError::OutOfMemory`] rather than aborting when the bucket
+    /// array cannot be allocated.
+    pub(crate) fn with_capacity(cells: usize) -> Result<Self, ConnError> {
         let n = (cells.div_ceil(5)).max(2);
-        let buckets = (0..n).map(|_| Bucket::default()).collect();
-        Index { buckets }
+        let buckets = try_boxed::<Bucket>(n)?;
+        Ok(Index { buckets })
     }
 
     /// Bytes of memory the bucket array uses.
@@ -195,7 +199,7 @@ mod tests {
 
     #[test]
     fn overflow_chain_survives_deletes_without_tombstones() {
-        let idx = Index::with_capacity(10); // 2 buckets
+        let idx = Index::with_capacity(10).unwrap(); // 2 buckets
         let h = 0xAAAA_0000_0000_0000u64; // all home in bucket 0
         let vals: Vec<u64> = (0..12).map(|i| cell(h, Kind::In, i)).collect();
         for v in &vals {
@@ -219,7 +223,7 @@ mod tests {
 
     #[test]
     fn full_index_reports_none_and_restores_counters() {
-        let idx = Index::with_capacity(10);
+        let idx = Index::with_capacity(10).unwrap();
         let h = 0x1234_0000_0000_0000u64;
         for i in 0..14 {
             assert!(idx.insert(h, cell(h, Kind::In, i)).is_some());

@@ -150,6 +150,12 @@ pub enum ConnError {
     /// `max_conns` must be between 1 and 2^30 − 2.
     #[error("max_conns {0} out of range 1..=1073741822")]
     BadCapacity(u32),
+    /// The allocator refused the table's memory (`max_conns` too big for the machine).
+    #[error("cannot allocate {bytes} bytes")]
+    OutOfMemory {
+        /// Size of the refused allocation.
+        bytes: usize,
+    },
 }
 
 #[cfg(all(test, feature = "loom"))]

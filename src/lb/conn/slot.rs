@@ -16,6 +16,7 @@
 //! any new field value also sees the bumped generation on its re-read.
 
 use super::sync::{fence, store_word, AtomicU32, AtomicU64, Ordering};
+use super::ConnError;
 
 /// Flag: slot holds an entry (set when published, cleared when freed).
 pub(crate) const F_LIVE: u8 = 1;
@@ -153,18 +154,32 @@ pub(crate) struct Slots {
     head: AtomicU64,
 }
 
+/// `n` default values in one heap block, or [`ConnError::OutOfMemory`] when the
+/// allocator refuses (a `max_conns` the machine cannot hold) instead of Rust's
+/// abort on a failed allocation. Used for the slot array and the index buckets.
+pub(crate) fn try_boxed<T: Default>(n: usize) -> Result<Box<[T]>, ConnError> {
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| ConnError::OutOfMemory {
+        bytes: n.saturating_mul(std::mem::size_of::<T>()),
+    })?;
+    v.extend((0..n).map(|_| T::default()));
+    Ok(v.into_boxed_slice())
+}
+
 impl Slots {
-    pub(crate) fn new(n: u32) -> Self {
-        let slots: Box<[Slot]> = (0..n).map(|_| Slot::default()).collect();
+    /// `n` free slots, all allocated now; fails rather than aborts when the memory
+    /// is not there.
+    pub(crate) fn new(n: u32) -> Result<Self, ConnError> {
+        let slots: Box<[Slot]> = try_boxed(n as usize)?;
         for (i, s) in slots.iter().enumerate() {
             let next = if i + 1 < n as usize { i as u32 + 2 } else { 0 };
             s.next_free.store(next, Ordering::Relaxed);
         }
         let head = if n > 0 { 1 } else { 0 };
-        Slots {
+        Ok(Slots {
             slots,
             head: AtomicU64::new(head),
-        }
+        })
     }
 
     pub(crate) fn len(&self) -> u32 {
@@ -330,8 +345,19 @@ mod tests {
     }
 
     #[test]
+    fn an_allocation_that_cannot_succeed_is_an_error_not_an_abort() {
+        // Its byte size overflows isize: the allocator must refuse, every time.
+        let n = usize::MAX / 2;
+        match try_boxed::<Slot>(n) {
+            Err(ConnError::OutOfMemory { bytes }) => assert_eq!(bytes, usize::MAX),
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("allocated {n} slots"),
+        }
+    }
+
+    #[test]
     fn free_stack_hands_out_each_slot_once() {
-        let s = Slots::new(5);
+        let s = Slots::new(5).unwrap();
         let mut got: Vec<u32> = std::iter::from_fn(|| s.pop()).collect();
         got.sort();
         assert_eq!(got, [0, 1, 2, 3, 4]);

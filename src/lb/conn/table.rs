@@ -199,9 +199,9 @@ impl ConnTable {
         }
         let (s0, s1) = seeds(max_conns);
         Ok(ConnTable {
-            slots: Slots::new(max_conns),
+            slots: Slots::new(max_conns)?,
             // Each entry has at most 2 cells (NAT in + out).
-            index: Index::with_capacity(2 * max_conns as usize),
+            index: Index::with_capacity(2 * max_conns as usize)?,
             dests: Dests::new(MAX_DESTS),
             timeouts: Timeouts::default(),
             settings: SharedSettings::new(settings),
