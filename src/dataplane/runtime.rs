@@ -169,7 +169,7 @@ impl Runtime {
                     .filter(|r| r.port == i)
                     .map(|r| (r.prefix, r.via))
                     .collect();
-                exception::configure(tap, &p.addrs, p.mtu, &routes)?;
+                exception::configure(&p.name, tap, &p.addrs, p.mtu, &routes)?;
                 log::info!("port {}: exception path on kernel interface {tap}", p.name);
                 for (q, (r, t)) in trx.into_iter().zip(ttx).enumerate() {
                     tap_queues[q] = Some((r, t));

@@ -10,6 +10,7 @@
 pub mod afpacket;
 pub mod appliance;
 pub mod exception;
+pub mod host_addrs;
 pub mod neigh;
 pub mod nexthop;
 pub mod route;
