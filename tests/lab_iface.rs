@@ -21,6 +21,13 @@ fn sysctls(iface: &str) -> Vec<String> {
         .collect()
 }
 
+/// Tests here share one per-process derived-config dir: one at a time, also when the
+/// harness runs tests in parallel.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn run_rvsd(lab: &Lab, veth: &str, port_extra: &str) -> String {
     let p = lab.prefix();
     let (dir, cfg) = derived_config(
@@ -42,6 +49,7 @@ fn rvsd_restores_promiscuity_and_sysctls_of_its_interfaces() {
     if !lab_available("rvsd_restores_promiscuity_and_sysctls_of_its_interfaces") {
         return;
     }
+    let _serial = one_at_a_time();
     let mut lab = Lab::new();
     let veth = format!("{}x", lab.prefix());
     lab.network("ext");
@@ -76,4 +84,65 @@ fn rvsd_restores_promiscuity_and_sysctls_of_its_interfaces() {
         "rvsd left a promiscuous flag it set:\n{log}"
     );
     assert_eq!(sysctls(&veth), before, "sysctls not restored:\n{log}");
+}
+
+/// Operator review: two rvsd on the same ports both ran (every packet forwarded twice).
+/// A second rvsd on the interface the first one holds exits 1 with one line naming the
+/// port, the device and the first one's pid, before touching the interface; the first
+/// keeps running and stops cleanly.
+#[test]
+fn second_rvsd_on_the_same_interface_is_refused() {
+    if !lab_available("second_rvsd_on_the_same_interface_is_refused") {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let mut lab = Lab::new();
+    let veth = format!("{}x", lab.prefix());
+    lab.network("ext");
+    lab.director_port("ext", &veth);
+    let p = lab.prefix().to_string();
+    let (dir, cfg) = derived_config(
+        "lab-appliance.toml",
+        &[
+            ("iface=rvs-ext", &format!("iface={veth}")),
+            ("exception_path = true", "exception_path = false"),
+            ("rvs-appliance", &format!("rvs-{p}")),
+        ],
+    );
+    let mut first = Rvsd::start(dir, cfg.clone());
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_rvsd"))
+        .arg("--config")
+        .arg(&cfg)
+        .env("RUST_LOG", "off")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The old code brought the second one up too: do not wait for ever.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while second.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("a second rvsd runs on {veth}:\n{}", first.log_text());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = second.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "rvsd: port ext: device net_af_packet0,iface={veth}"
+        )) && err.contains(&format!(
+            "is already used by another rvsd (pid {})",
+            first.pid()
+        )) && err.contains(&format!("rvs-af_packet-{veth}.lock")),
+        "first pid {}: {err}",
+        first.pid()
+    );
+    assert!(first.running(), "{}", first.log_text());
+    let log = first.stop();
+    assert!(log.contains("rvsd stopped"), "{log}");
 }

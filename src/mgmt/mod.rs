@@ -2,6 +2,7 @@
 //! control socket, health checks and stats estimation). Runs on the management thread,
 //! never on a worker.
 
+pub mod lock;
 pub mod manager;
 pub mod plan;
 pub mod rates;
