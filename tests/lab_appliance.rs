@@ -145,3 +145,46 @@ fn appliance_answers_arp_ping_and_carries_kernel_traffic() {
     }
     assert!(!std::path::Path::new(&format!("/sys/class/net/{veth}")).exists());
 }
+
+/// The exception path refuses a port address the host already has on another interface
+/// (here the af_packet veth itself carries 203.0.113.1), with one line naming the port,
+/// the address and the interface, instead of silently taking it over. rvsd runs inside
+/// a lab namespace so the root namespace's addresses are not touched.
+#[test]
+fn exception_path_refuses_an_address_another_interface_has() {
+    if !lab_available("exception_path_refuses_an_address_another_interface_has") {
+        return;
+    }
+    let mut lab = Lab::new();
+    let p = lab.prefix().to_string();
+    lab.network("ext");
+    lab.host("dir");
+    lab.attach("dir", "ext", "eth0", "203.0.113.1/24");
+    let (dir, cfg) = derived_config(
+        "lab-appliance.toml",
+        &[
+            ("iface=rvs-ext", "iface=eth0"),
+            ("rvs-appliance", &format!("rvs-{p}")),
+        ],
+    );
+    // `timeout`: the old code started and ran; the test then fails instead of hanging.
+    let out = lab.sh(
+        "dir",
+        &format!(
+            "timeout 30 {} --config {}",
+            env!("CARGO_BIN_EXE_rvsd"),
+            cfg.display()
+        ),
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("rvsd: ")).collect();
+    assert_eq!(ours.len(), 1, "{err}");
+    assert!(
+        ours[0].contains(
+            "port ext address 203.0.113.1 is already a local address of host interface eth0"
+        ),
+        "{err}"
+    );
+}
