@@ -160,13 +160,16 @@ fn exception_path_refuses_an_address_another_interface_has() {
     lab.network("ext");
     lab.host("dir");
     lab.attach("dir", "ext", "eth0", "203.0.113.1/24");
-    let (dir, cfg) = derived_config(
-        "lab-appliance.toml",
-        &[
-            ("iface=rvs-ext", "iface=eth0"),
-            ("rvs-appliance", &format!("rvs-{p}")),
-        ],
-    );
+    // A directory of its own (derived_config's is shared with the other test of this
+    // binary, which may run in parallel).
+    let dir = std::env::temp_dir().join(format!("rvs-test-{p}-conflict"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("conflict.toml");
+    let text = std::fs::read_to_string("configs/lab-appliance.toml")
+        .unwrap()
+        .replace("iface=rvs-ext", "iface=eth0")
+        .replace("rvs-appliance", &format!("rvs-{p}"));
+    std::fs::write(&cfg, text).unwrap();
     // `timeout`: the old code started and ran; the test then fails instead of hanging.
     let out = lab.sh(
         "dir",
