@@ -57,9 +57,9 @@ fn main() -> ExitCode {
     match run(&cfg) {
         Ok(code) => code,
         Err(e) => {
-            // One line naming the cause, for operators and for scripts.
+            // One line naming the cause, for operators and for scripts (the log goes to
+            // stderr too, so it is not logged a second time).
             eprintln!("rvsd: {e:#}");
-            log::error!("{e:#}");
             ExitCode::from(1)
         }
     }
