@@ -426,7 +426,15 @@ fn af_packet_mtu_beyond_the_frame() {
         9,
         "port[0].mtu",
         ErrorKind::Conflict,
-        "framesz=2048 carries an MTU of at most 1996",
+        "mtu 9000 is above what the af_packet PMD accepts (1500",
+    );
+    // Frames big enough, yet DPDK 22.11's af_packet PMD refuses any MTU above 1500.
+    bad(
+        "af-packet-mtu-1501.toml",
+        9,
+        "port[0].mtu",
+        ErrorKind::Conflict,
+        "mtu 1501 is above what the af_packet PMD accepts (1500",
     );
     bad(
         "af-packet-framesz.toml",

@@ -243,3 +243,64 @@ fn missing_core_fails_start_up_naming_the_core() {
         );
     }
 }
+
+/// Operator review: two rvsd with the same tap name shared one kernel tap, and stopping
+/// one set it down under the other. A tap name that is already a kernel interface is a
+/// start-up error naming it (here a veth the test makes and removes).
+#[test]
+fn existing_tap_name_fails_start_up_naming_it() {
+    if !root_or_skip() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let tap = format!("rvtap{}", std::process::id() % 100_000);
+    let made = Command::new("ip")
+        .args([
+            "link",
+            "add",
+            &tap,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("{tap}p"),
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success(), "cannot create veth {tap}");
+    let tag = format!("rvs-tap-{}", std::process::id());
+    let (dir, cfg) = derived_config(
+        "lab-appliance.toml",
+        &[
+            ("net_af_packet0,iface=rvs-ext", "net_null0"),
+            (
+                "exception_path = true",
+                &format!("exception_path = true\ntap_name = \"{tap}\""),
+            ),
+            ("rvs-appliance", &tag),
+        ],
+    );
+    let out = rvsd()
+        .arg("--config")
+        .arg(&cfg)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let still_there = Command::new("ip")
+        .args(["link", "show", &tap])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    let _ = Command::new("ip").args(["link", "del", &tap]).status();
+    std::fs::remove_dir_all(&dir).ok();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "port ext: exception-path interface {tap} already exists"
+        )),
+        "{err}"
+    );
+    assert!(still_there, "rvsd removed an interface it did not make");
+}

@@ -53,6 +53,10 @@ const MAX_IFACE_LEN: usize = 15;
 /// the TPACKET_V2 header and address (TPACKET2_HDRLEN); the PMD refuses an MTU above
 /// `framesz` − 52.
 pub const FRAME_OVERHEAD: u32 = 52;
+/// Largest MTU DPDK 22.11's af_packet PMD accepts whatever `framesz` is: it reports a
+/// maximum frame of 1518 bytes (`RTE_ETHER_MAX_LEN`), and ethdev refuses an MTU whose
+/// frame (MTU + 18) exceeds it ("Frame size (1519) > device max frame size (1518)").
+pub const MAX_MTU: u32 = 1500;
 
 /// The `iface=` value of an af_packet device string (None for other devices).
 pub fn iface(device: &str) -> Option<&str> {

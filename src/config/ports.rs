@@ -151,19 +151,25 @@ impl Checker<'_> {
     /// rvsd would then run with frames the ring truncates: refuse it here, at `mtu` if
     /// the operator set it, else at the device whose `framesz` is too small.
     fn mtu_fits_frames(&self, path: &KeyPath, mtu_set: bool, device: &Device, mtu: u16) -> Res<()> {
-        use super::afpacket::{framesz, FRAME_OVERHEAD, MAX_FRAMESZ};
+        use super::afpacket::{framesz, FRAME_OVERHEAD, MAX_FRAMESZ, MAX_MTU};
         let Some(fsz) = framesz(dev_str(device)) else {
             return Ok(());
         };
         let mtu = u32::from(mtu);
-        if mtu + FRAME_OVERHEAD <= fsz {
-            return Ok(());
-        }
         let at = if mtu_set {
             path.key("mtu")
         } else {
             path.key("device")
         };
+        if mtu > MAX_MTU {
+            let msg = format!(
+                "mtu {mtu} is above what the af_packet PMD accepts ({MAX_MTU}: DPDK 22.11 reports a 1518-byte maximum frame for af_packet ports)"
+            );
+            return Err(self.err(&at, ErrorKind::Conflict, msg));
+        }
+        if mtu + FRAME_OVERHEAD <= fsz {
+            return Ok(());
+        }
         let need = (mtu + FRAME_OVERHEAD).div_ceil(16) * 16;
         let msg = if need > MAX_FRAMESZ {
             format!(

@@ -15,6 +15,15 @@ use std::thread::JoinHandle;
 /// Why the data plane did not come up; each names the resource.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The exception path's tap name is already a kernel interface (another rvsd's tap,
+    /// or any other device): creating it would share or clash with that interface.
+    #[error("port {port}: exception-path interface {tap} already exists (another rvsd's tap or another device): choose another tap_name")]
+    TapExists {
+        /// The data port.
+        port: String,
+        /// The tap's kernel interface name.
+        tap: String,
+    },
     /// A DPDK step failed.
     #[error("{context}: {cause}")]
     Dpdk {
@@ -151,6 +160,12 @@ impl Runtime {
             rt.ports.push((p.name.clone(), port));
             let mut tap_queues: Vec<Option<_>> = (0..nq).map(|_| None).collect();
             if let Some(tap) = &p.tap {
+                if exception::iface_exists(tap) {
+                    return Err(Error::TapExists {
+                        port: p.name.clone(),
+                        tap: tap.clone(),
+                    });
+                }
                 let dev = format!("net_tap_rvs{i},iface={tap},mac={}", fmt_mac(&mac));
                 let tport = Port::attach(&eal, &dev)
                     .map_err(ctx(format!("port {} exception path", p.name)))?;

@@ -15,6 +15,7 @@
 use crate::config::{Device, Port};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Where the lock files live (the FHS place for lock files; created if missing).
@@ -60,11 +61,14 @@ pub fn lock_ports(dir: &Path, ports: &[Port]) -> Result<PortLocks, String> {
 }
 
 fn lock_one(path: &PathBuf) -> Result<File, String> {
+    // O_NOFOLLOW: /run/lock is world-writable, so a symlink planted there must not make
+    // root rvsd open (and write its pid into) some other file.
     let mut f = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| format!("cannot open its lock file: {e}"))?;
     match f.try_lock() {
@@ -127,6 +131,20 @@ mod tests {
         let n = port("n", Device::Vdev("net_null0".into()));
         let _one = lock_ports(&dir, std::slice::from_ref(&n)).unwrap();
         assert!(lock_ports(&dir, &[n]).is_ok());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_symlink_planted_as_the_lock_file_is_not_followed() {
+        let dir = std::env::temp_dir().join(format!("rvs-lock-sym-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("rvs-af_packet-rvs-lk1.lock")).unwrap();
+        let a = port("ext", Device::Vdev("net_af_packet0,iface=rvs-lk1".into()));
+        let err = lock_ports(&dir, &[a]).unwrap_err();
+        assert!(err.contains("cannot open its lock file"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
         std::fs::remove_dir_all(&dir).ok();
     }
 }
