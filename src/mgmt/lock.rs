@@ -31,10 +31,33 @@ pub struct PortLocks {
 pub fn lock_name(device: &Device) -> Option<String> {
     match device {
         Device::Pci(addr) => Some(format!("rvs-pci-{addr}.lock")),
-        Device::Vdev(s) => {
-            crate::net::afpacket::iface_of(s).map(|i| format!("rvs-af_packet-{i}.lock"))
-        }
+        Device::Vdev(s) => crate::net::afpacket::iface_of(s)
+            .map(|i| format!("rvs-af_packet-{}.lock", primary_iface(i))),
     }
+}
+
+/// The kernel's own name of interface `name`, which may be an alternative name (`ip link
+/// property add ... altname`): two names of one interface must take one lock. Asks `ip`
+/// (start-up only); a name `ip` does not know is returned as given (start-up then fails
+/// naming it).
+fn primary_iface(name: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["-o", "link", "show", "dev", name])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            parse_primary(&String::from_utf8_lossy(&o.stdout)).unwrap_or_else(|| name.into())
+        }
+        _ => name.to_string(),
+    }
+}
+
+/// The interface name in one line of `ip -o link show`: `5: eth1: <...` or, for a veth,
+/// `5: eth1@if6: <...`.
+fn parse_primary(line: &str) -> Option<String> {
+    let name = line.split(": ").nth(1)?;
+    let name = name.split('@').next()?;
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// Takes the lock of every port in `dir` (normally [`LOCK_DIR`]). The error is one line
@@ -132,6 +155,44 @@ mod tests {
         let _one = lock_ports(&dir, std::slice::from_ref(&n)).unwrap();
         assert!(lock_ports(&dir, &[n]).is_ok());
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_primary_name_is_read_from_ip_link() {
+        let veth = "5: r2-ext@if4: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default qlen 1000\\    link/ether 02:00:00:00:00:01 brd ff:ff:ff:ff:ff:ff link-netns x\\    altname r2alt\n";
+        assert_eq!(parse_primary(veth).as_deref(), Some("r2-ext"));
+        let nic = "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n";
+        assert_eq!(parse_primary(nic).as_deref(), Some("eth0"));
+        assert_eq!(parse_primary(""), None);
+    }
+
+    /// Operator review: an altname of the interface locked by a running rvsd let a
+    /// second rvsd onto it. Both names now take the primary name's lock.
+    #[test]
+    fn an_altname_takes_the_interface_s_own_lock() {
+        let pid = std::process::id() % 100_000;
+        let (a, b, alt) = (
+            format!("rvlk{pid}"),
+            format!("rvlk{pid}p"),
+            format!("rvalt{pid}"),
+        );
+        let ip = |args: &[&str]| {
+            std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]) {
+            eprintln!("skipped: cannot create a veth (not root?)");
+            return;
+        }
+        let has_alt = ip(&["link", "property", "add", "dev", &a, "altname", &alt]);
+        let by_alt = lock_name(&Device::Vdev(format!("net_af_packet0,iface={alt}")));
+        let by_name = lock_name(&Device::Vdev(format!("net_af_packet1,iface={a}")));
+        ip(&["link", "del", &a]);
+        assert!(has_alt, "ip link property add altname failed");
+        assert_eq!(by_alt, by_name);
+        assert_eq!(by_name, Some(format!("rvs-af_packet-{a}.lock")));
     }
 
     #[test]
