@@ -4,7 +4,7 @@
 
 mod common;
 use common::lab::{lab_available, Lab};
-use common::rvsd::{derived_config, Rvsd};
+use common::rvsd::{derived_config, start_refused, Rvsd};
 
 fn promisc(iface: &str) -> bool {
     let flags = std::fs::read_to_string(format!("/sys/class/net/{iface}/flags")).unwrap();
@@ -110,25 +110,10 @@ fn second_rvsd_on_the_same_interface_is_refused() {
         ],
     );
     let mut first = Rvsd::start(dir, cfg.clone());
-    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_rvsd"))
-        .arg("--config")
-        .arg(&cfg)
-        .env("RUST_LOG", "off")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The old code brought the second one up too: do not wait for ever.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while second.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = second.kill();
-            let _ = second.wait();
-            panic!("a second rvsd runs on {veth}:\n{}", first.log_text());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let out = second.wait_with_output().unwrap();
+    // The old code brought the second one up too: start_refused does not wait for ever.
+    let Some(out) = start_refused(&cfg) else {
+        panic!("a second rvsd runs on {veth}:\n{}", first.log_text());
+    };
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -4,7 +4,7 @@
 mod common;
 
 use common::eal::root_or_skip;
-use common::rvsd::{derived_config, Rvsd};
+use common::rvsd::{derived_config, start_refused, Rvsd};
 use std::process::Command;
 
 /// Tests that derive a config share one per-process temp dir ([`derived_config`]): one
@@ -211,27 +211,12 @@ fn missing_core_fails_start_up_naming_the_core() {
             ],
         );
         assert!(std::fs::read_to_string(&cfg).unwrap().contains(to));
-        let mut child = rvsd()
-            .arg("--config")
-            .arg(&cfg)
-            .env("RUST_LOG", "off")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // The old code came up and ran unpinned: do not wait for ever.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while child.try_wait().unwrap().is_none() {
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                std::fs::remove_dir_all(&dir).ok();
-                panic!("{key}: rvsd started on core 1000");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let out = child.wait_with_output().unwrap();
+        // The old code came up and ran unpinned: start_refused does not wait for ever.
+        let out = start_refused(&cfg);
         std::fs::remove_dir_all(&dir).ok();
+        let Some(out) = out else {
+            panic!("{key}: rvsd started on core 1000");
+        };
         assert_eq!(out.status.code(), Some(1), "{key}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -280,12 +265,7 @@ fn existing_tap_name_fails_start_up_naming_it() {
             ("rvs-appliance", &tag),
         ],
     );
-    let out = rvsd()
-        .arg("--config")
-        .arg(&cfg)
-        .env("RUST_LOG", "off")
-        .output()
-        .unwrap();
+    let out = start_refused(&cfg);
     let still_there = Command::new("ip")
         .args(["link", "show", &tap])
         .output()
@@ -294,6 +274,7 @@ fn existing_tap_name_fails_start_up_naming_it() {
         .success();
     let _ = Command::new("ip").args(["link", "del", &tap]).status();
     std::fs::remove_dir_all(&dir).ok();
+    let out = out.expect("rvsd started on an existing tap name");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(

@@ -36,6 +36,30 @@ pub fn derived_config(example: &str, replace: &[(&str, &str)]) -> (PathBuf, Path
     (dir, path)
 }
 
+/// Runs rvsd with `config` where it must refuse to start, with its log off so stderr
+/// holds only its one-line reason. Returns its output, or None when it was still running
+/// after 20 s (it is then killed: code without the refusal came up).
+pub fn start_refused(config: &std::path::Path) -> Option<std::process::Output> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rvsd"))
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rvsd starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
 impl Rvsd {
     /// Starts rvsd with `config` and waits until it logs that it runs (or fails the test).
     pub fn start(dir: PathBuf, config: PathBuf) -> Rvsd {
