@@ -3,6 +3,7 @@
 
 pub mod eal;
 pub mod lab;
+pub mod pcap;
 pub mod rvsd;
 pub mod scenario;
 pub mod topo;

@@ -1,0 +1,133 @@
+//! Golden pcaps through the real data path, shared by every net_pcap test: rvsd with a
+//! `net_pcap` port reads an input pcap crafted by a scapy script and writes what it
+//! transmits to an output pcap, which the same script dissects and checks, and which
+//! `tests/pcap/wellformed.py` (the shared well-formedness checker) must pass as a whole:
+//! no test can pass while rvsd sends a malformed frame.
+
+use super::rvsd::{derived_config, Rvsd};
+use std::process::Command;
+
+/// net_pcap's fixed MAC for its first device ("\x02pcap\x00").
+pub const PCAP_MAC: &str = "02:70:63:61:70:00";
+
+/// Runs `/usr/bin/python3 args...`, failing the test with its output unless it exits 0.
+pub fn scapy(args: &[&str]) -> std::process::Output {
+    let out = Command::new("/usr/bin/python3")
+        .args(args)
+        .output()
+        .expect("/usr/bin/python3 runs");
+    if !out.status.success() {
+        panic!(
+            "{args:?} failed (is python3-scapy installed? scripts/setup.sh installs it):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+/// What one pcap run left: rvsd's full log (counters at shutdown) and the check
+/// script's standard output.
+pub struct PcapRun {
+    /// rvsd's log, with the shutdown counters (`Rvsd::counter_in`).
+    pub log: String,
+    /// What `script check` printed.
+    pub check: String,
+}
+
+impl PcapRun {
+    /// Counter `name` at shutdown (sum over workers), 0 if absent.
+    pub fn counter(&self, name: &str) -> u64 {
+        Rvsd::counter_in(&self.log, name)
+    }
+}
+
+/// [`run_pcap_with`] on lab-appliance.toml unchanged but for the port (one port `ext`,
+/// 203.0.113.1/24, no exception path).
+pub fn run_pcap(tag: &str, script: &str, extra_toml: &str, args: &[&str]) -> PcapRun {
+    run_pcap_with(tag, script, &[], extra_toml, args)
+}
+
+/// rvsd with one `net_pcap` port on lab-appliance.toml, with `replace` applied to the
+/// config text and `extra_toml` appended (services, settings...). Runs
+/// `script make IN.pcap PORT_MAC args...`, rvsd for 2 s, then
+/// `script check OUT.pcap PORT_MAC args...` and `tests/pcap/wellformed.py OUT.pcap`;
+/// either failing fails the test.
+pub fn run_pcap_with(
+    tag: &str,
+    script: &str,
+    replace: &[(&str, &str)],
+    extra_toml: &str,
+    args: &[&str],
+) -> PcapRun {
+    // Every case derives its config into the same per-process temp dir: one at a time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!(
+        "rvs-test-{}-lab-appliance-toml",
+        std::process::id()
+    ));
+    let input = dir.join("in.pcap");
+    let output = dir.join("out.pcap");
+    let device = format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        input.display(),
+        output.display()
+    );
+    let tag = format!("{tag}{}", std::process::id());
+    let mut all: Vec<(&str, &str)> = vec![
+        ("net_af_packet0,iface=rvs-ext", &device),
+        ("exception_path = true", "exception_path = false"),
+        ("rvs-appliance", &tag),
+    ];
+    all.extend_from_slice(replace);
+    let (dir, cfg) = derived_config("lab-appliance.toml", &all);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(extra_toml);
+    std::fs::write(&cfg, text).unwrap();
+    let mac = port_mac(extra_toml);
+    let with = |verb: &str, file: &std::path::Path| {
+        let mut v = vec![
+            script.to_string(),
+            verb.to_string(),
+            file.display().to_string(),
+            mac.clone(),
+        ];
+        v.extend(args.iter().map(|s| s.to_string()));
+        v
+    };
+    let make = with("make", &input);
+    scapy(&make.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut rvsd = Rvsd::start(dir.clone(), cfg);
+    rvsd.keep_files();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let log = rvsd.stop();
+    let check = with("check", &output);
+    let out = scapy(&check.iter().map(String::as_str).collect::<Vec<_>>());
+    let wf = scapy(&["tests/pcap/wellformed.py", output.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        String::from_utf8_lossy(&wf.stdout).contains("wellformed OK"),
+        "{}",
+        String::from_utf8_lossy(&wf.stdout)
+    );
+    PcapRun {
+        log,
+        check: String::from_utf8_lossy(&out.stdout).into_owned(),
+    }
+}
+
+/// The port's MAC: a `mac = "..."` line in `extra_toml` if there is one (phase 5's
+/// `[[port]] mac`), else net_pcap's own.
+fn port_mac(extra_toml: &str) -> String {
+    extra_toml
+        .lines()
+        .find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("mac")
+                .map(str::trim_start)
+                .and_then(|r| r.strip_prefix('='))
+                .map(|r| r.trim().trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| PCAP_MAC.to_string())
+}
