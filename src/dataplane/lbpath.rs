@@ -222,7 +222,15 @@ impl LbPath {
             Ok(f) if f.dst_addr().0 == port.mac => f,
             _ => return LbVerdict::Pass,
         };
-        match classify_eth(eth) {
+        let class = classify_eth(eth);
+        // Never forward more than the datagram: cut Ethernet padding and trailing junk
+        // once, here, before any step rewrites, encapsulates or answers the frame.
+        if let Some(at) = class.ipv4() {
+            if !at.trim(pkt) {
+                return LbVerdict::Drop(Counter::DropMalformed);
+            }
+        }
+        match class {
             Classified::Flow {
                 key,
                 tcp_flags,

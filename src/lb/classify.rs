@@ -61,6 +61,18 @@ pub enum Classified {
     },
 }
 
+impl Classified {
+    /// The validated IPv4 header of any kind of frame, if it has one.
+    pub fn ipv4(&self) -> Option<Ipv4At> {
+        match *self {
+            Classified::Flow { hdr, .. }
+            | Classified::Fragment { hdr, .. }
+            | Classified::IcmpError { hdr, .. }
+            | Classified::Other { hdr } => hdr,
+        }
+    }
+}
+
 /// Classifies a frame.
 pub fn classify(frame: &[u8]) -> Classified {
     match EthernetFrame::new_checked(frame) {

@@ -178,6 +178,11 @@ impl Net {
                         Err(_) => return Verdict::Drop(DropReason::Malformed),
                     },
                 };
+                // Nothing answered, routed or handed to the kernel carries more than
+                // the datagram (a no-op after `LbPath::handle`, which trimmed already).
+                if !at.trim(pkt) {
+                    return Verdict::Drop(DropReason::Malformed);
+                }
                 self.handle_ipv4(in_port, port, pkt, at, dst.is_unicast(), now_secs)
             }
             _ => Verdict::Drop(DropReason::UnknownEthertype),

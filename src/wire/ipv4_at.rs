@@ -12,7 +12,7 @@
 //! rewrite it consume the token).
 
 use super::ipv4::{Ipv4Packet, MIN_HEADER_LEN};
-use super::Malformed;
+use super::{Malformed, PacketBuf};
 
 /// Why a header got no token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +55,22 @@ impl Ipv4At {
     /// Offset of the header in the frame (14, or 18 behind a VLAN tag).
     pub fn l3(&self) -> usize {
         self.l3
+    }
+
+    /// Where the datagram ends in the frame: `l3` + the IPv4 total length, in bytes.
+    pub fn end(&self) -> usize {
+        self.l3 + usize::from(self.total_len)
+    }
+
+    /// Cuts the frame in `pkt` at [`Ipv4At::end`]: Ethernet padding and trailing bytes
+    /// after the datagram go, so nothing rvs rewrites, encapsulates, answers in place
+    /// or forwards carries more than the datagram (issue 10 item 2; Linux's
+    /// `ip_rcv_core` does the same `pskb_trim_rcsum` to `tot_len`). Done once, where
+    /// the header is first checked (`LbPath::handle`, `Net::handle_at`). A frame
+    /// already that short is left alone; false only if the buffer refused to shrink.
+    pub fn trim<P: PacketBuf>(&self, pkt: &mut P) -> bool {
+        let end = self.end();
+        pkt.data().len() <= end || pkt.set_len(end)
     }
 
     /// The header's view on `frame`, with no parse and no checksum: only the recorded
@@ -102,6 +118,20 @@ mod tests {
         assert_eq!(Ipv4At::check(&bad, 14), Err(Ipv4Error::BadChecksum));
         assert_eq!(Ipv4At::check(&f[..40], 14), Err(Ipv4Error::Malformed));
         assert_eq!(Ipv4At::check(&f, 50), Err(Ipv4Error::Malformed));
+    }
+
+    #[test]
+    fn trim_cuts_the_frame_at_the_datagram_end_only() {
+        let mut f = frame();
+        let at = Ipv4At::check(&f, 14).unwrap();
+        assert_eq!(at.end(), 42);
+        f.extend_from_slice(&[0xee; 7]);
+        let mut b = crate::wire::HeadroomBuf::new(&f);
+        assert!(at.trim(&mut b));
+        assert_eq!(b.data(), &f[..42], "junk after the datagram removed");
+        assert!(at.trim(&mut b), "already exact: unchanged");
+        assert_eq!(b.data().len(), 42);
+        assert!(at.view(b.data()).is_ok());
     }
 
     #[test]
