@@ -40,7 +40,7 @@ fn main() {
         .allowlist_function("rte_(lcore_count|socket_id|strerror|get_tsc_hz|exit)")
         .allowlist_function("rte_pktmbuf_pool_create")
         .allowlist_function("rte_mempool_(free|avail_count|in_use_count)")
-        .allowlist_function("rte_eth_(dev_configure|dev_info_get|dev_start|dev_stop|dev_close|dev_count_avail|dev_get_port_by_name|dev_socket_id|dev_set_mtu|dev_adjust_nb_rx_tx_desc|rx_queue_setup|tx_queue_setup|promiscuous_enable|promiscuous_disable|macaddr_get|link_get_nowait|stats_get|stats_reset|dev_is_valid_port|dev_get_name_by_port|dev_set_link_up)")
+        .allowlist_function("rte_eth_(dev_configure|dev_info_get|dev_start|dev_stop|dev_close|dev_count_avail|dev_get_port_by_name|dev_socket_id|dev_set_mtu|dev_adjust_nb_rx_tx_desc|rx_queue_setup|tx_queue_setup|promiscuous_enable|promiscuous_disable|macaddr_get|dev_default_mac_addr_set|link_get_nowait|stats_get|stats_reset|dev_is_valid_port|dev_get_name_by_port|dev_set_link_up)")
         .allowlist_function("rte_dev_probe|rte_dev_remove|rte_eal_hotplug_(add|remove)")
         .allowlist_type("rte_eth_(conf|dev_info|stats|link|rxconf|txconf)")
         // Benchmark ports over in-process rings (net_ring): the rings and the port maker.

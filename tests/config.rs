@@ -821,3 +821,25 @@ fn empty_quoted_key_is_named() {
     let e = Config::from_str_named("\"\" = 1\n", "e.toml").unwrap_err();
     assert_eq!(e.to_string(), "e.toml:1: \"\": unknown field ``, expected one of `eal`, `log`, `cores`, `tables`, `control`, `port`, `route`, `timeouts`, `settings`, `neighbour`, `mark`, `service`");
 }
+
+#[test]
+fn port_mac_must_be_a_station_address_and_reaches_the_plan() {
+    for (file, reason) in [
+        (
+            "port-mac-multicast.toml",
+            "MAC 01:00:5e:00:00:01 is a multicast address",
+        ),
+        ("port-mac-zero.toml", "MAC 00:00:00:00:00:00 is all-zero"),
+        ("port-mac-syntax.toml", "invalid MAC \"02:00:00:00:00\""),
+    ] {
+        bad(file, 8, "port[0].mac", ErrorKind::Address, reason);
+    }
+    let text = std::fs::read_to_string(root().join("tests/fixtures/config/port-mac-zero.toml"))
+        .unwrap()
+        .replace("00:00:00:00:00:00", "02:00:00:00:AA:01");
+    let c = Config::from_str_named(&text, "m.toml").unwrap();
+    assert_eq!(c.ports[0].mac, Some([2, 0, 0, 0, 0xaa, 1]));
+    assert_eq!(rvs::mgmt::plan::plan(&c).ports[0].mac, c.ports[0].mac);
+    let c = example("lab-appliance.toml");
+    assert_eq!(c.ports[0].mac, None, "the device's own MAC by default");
+}

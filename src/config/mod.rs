@@ -177,6 +177,9 @@ pub struct Port {
     pub rx_desc: u16,
     /// TX descriptors per queue (default 1024).
     pub tx_desc: u16,
+    /// The port's MAC address (`mac = "02:..."`), set on the device at start; `None`
+    /// keeps the device's own. Always unicast and not all-zero.
+    pub mac: Option<[u8; 6]>,
 }
 
 impl Port {

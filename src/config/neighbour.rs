@@ -11,7 +11,7 @@ use super::{ErrorKind, Neighbour, Port, StaticNeighbour};
 pub const MAX_UNRES_QLEN: i64 = 64;
 
 /// Parses `aa:bb:cc:dd:ee:ff` (or with `-`), as `ip neigh` prints it.
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
+pub(super) fn parse_mac(s: &str) -> Option<[u8; 6]> {
     let parts: Vec<&str> = s.split([':', '-']).collect();
     if parts.len() != 6 {
         return None;

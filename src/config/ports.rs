@@ -133,6 +133,10 @@ impl Checker<'_> {
             self.mtu_fits_frames(&path, rp.mtu.is_some(), &device, mtu)?;
             let rx_desc = self.desc(&path.key("rx_desc"), rp.rx_desc)?;
             let tx_desc = self.desc(&path.key("tx_desc"), rp.tx_desc)?;
+            let mac = match &rp.mac {
+                Some(m) => Some(self.port_mac(&path.key("mac"), m)?),
+                None => None,
+            };
             ports.push(Port {
                 name: rp.name,
                 device,
@@ -142,6 +146,7 @@ impl Checker<'_> {
                 promiscuous: rp.promiscuous,
                 rx_desc,
                 tx_desc,
+                mac,
             });
         }
         Ok(ports)
@@ -184,6 +189,29 @@ impl Checker<'_> {
             )
         };
         Err(self.err(&at, ErrorKind::Conflict, msg))
+    }
+
+    /// A port's own MAC: `aa:bb:cc:dd:ee:ff` (or with `-`), unicast (the group bit of
+    /// the first octet clear, IEEE 802) and not all-zero: a station address.
+    fn port_mac(&self, path: &KeyPath, s: &str) -> Res<[u8; 6]> {
+        match super::neighbour::parse_mac(s) {
+            Some(m) if m == [0; 6] => Err(self.err(
+                path,
+                ErrorKind::Address,
+                format!("MAC {s} is all-zero (not a station address)"),
+            )),
+            Some(m) if m[0] & 1 != 0 => Err(self.err(
+                path,
+                ErrorKind::Address,
+                format!("MAC {s} is a multicast address (a port needs a unicast MAC)"),
+            )),
+            Some(m) => Ok(m),
+            None => Err(self.err(
+                path,
+                ErrorKind::Address,
+                format!("invalid MAC {s:?} (expected aa:bb:cc:dd:ee:ff)"),
+            )),
+        }
     }
 
     /// A descriptor count: a power of two in 64..=32768 suits every DPDK driver's alignment rule.

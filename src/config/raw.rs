@@ -80,6 +80,7 @@ pub(crate) struct RawPort {
     pub promiscuous: bool,
     pub rx_desc: Option<i64>,
     pub tx_desc: Option<i64>,
+    pub mac: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -23,6 +23,8 @@ pub struct PortPlan {
     pub rx_desc: u16,
     /// TX descriptors per queue.
     pub tx_desc: u16,
+    /// MAC to set on the device at start (None: the device's own).
+    pub mac: Option<[u8; 6]>,
 }
 
 /// One static route.

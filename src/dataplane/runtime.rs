@@ -120,7 +120,25 @@ impl Runtime {
                 }
                 rt.ifaces.push(saved);
             }
-            let port = Port::attach(&eal, &p.device).map_err(ctx(format!("port {}", p.name)))?;
+            let mut port =
+                Port::attach(&eal, &p.device).map_err(ctx(format!("port {}", p.name)))?;
+            // The configured MAC: set on the device when its driver can (the NIC then
+            // filters for it; af_packet sets the kernel interface's, restored at stop),
+            // else used in software only (answers and sends with it; the tap takes it).
+            let soft_mac = match p.mac {
+                Some(m) => match port.set_mac(m).map_err(ctx(format!("port {}", p.name)))? {
+                    true => None,
+                    false => {
+                        log::warn!(
+                            "port {}: driver cannot set its MAC: {} used in software only",
+                            p.name,
+                            fmt_mac(&m)
+                        );
+                        Some(m)
+                    }
+                },
+                None => None,
+            };
             let cfg = PortConfig {
                 queues: nq,
                 rx_desc: p.rx_desc,
@@ -148,7 +166,10 @@ impl Runtime {
                     Err(e) => log::warn!("port {}: ring drops unseen: {e}", p.name),
                 }
             }
-            let mac = port.mac().map_err(ctx(format!("port {}", p.name)))?;
+            let mac = match soft_mac {
+                Some(m) => m,
+                None => port.mac().map_err(ctx(format!("port {}", p.name)))?,
+            };
             log::info!(
                 "port {} ({}): mac {}, {} queue(s){}",
                 p.name,

@@ -145,6 +145,21 @@ impl Mbuf {
         unsafe { dpdk_sys::rvs_pktmbuf_port(self.raw.as_ptr()) }
     }
 
+    /// The TCI of an 802.1Q tag the NIC stripped on RX (`RTE_MBUF_F_RX_VLAN_STRIPPED`):
+    /// `Some(Ok(tci))`, `Some(Err(()))` when it stripped two (QinQ), `None` when the
+    /// frame arrived with its tags inline (rvsd never asks for VLAN strip offload, and
+    /// net_af_packet re-inserts a tag the kernel took off, but a driver may strip anyway).
+    #[inline]
+    pub fn rx_vlan_stripped(&self) -> Option<Result<u16, ()>> {
+        // SAFETY: valid owned mbuf.
+        let v = unsafe { dpdk_sys::rvs_pktmbuf_rx_vlan(self.raw.as_ptr()) };
+        match v {
+            -1 => None,
+            t if t >= 0 => Some(Ok(t as u16)),
+            _ => Some(Err(())),
+        }
+    }
+
     /// The NIC's RSS hash, or 0 when the device gave none.
     #[inline]
     pub fn rss_hash(&self) -> u32 {

@@ -316,6 +316,25 @@ impl Port {
         self.inner.mac()
     }
 
+    /// Sets the port's MAC address (`rte_eth_dev_default_mac_addr_set`, before start:
+    /// the NIC's unicast filter then accepts it). `Ok(false)` when the driver has no
+    /// MAC setting (ENOTSUP): the caller decides whether to use the address in software
+    /// only. On `net_af_packet` the driver sets the kernel interface's MAC
+    /// (`SIOCSIFHWADDR`), which is what the host NIC filters on.
+    pub fn set_mac(&mut self, mac: [u8; 6]) -> Result<bool, Error> {
+        let mut addr = dpdk_sys::rte_ether_addr { addr_bytes: mac };
+        // SAFETY: valid port id from attach; addr is a valid pointer for the call (DPDK
+        // copies the address).
+        let rc = unsafe { dpdk_sys::rte_eth_dev_default_mac_addr_set(self.inner.id, &mut addr) };
+        if rc == -libc::ENOTSUP {
+            return Ok(false);
+        }
+        if rc != 0 {
+            return Err(self.inner.err("set MAC address", rc));
+        }
+        Ok(true)
+    }
+
     /// Configures `cfg.queues` RX/TX queue pairs, RSS over IPv4/TCP/UDP when the device
     /// supports it and more than one queue is asked for, the MTU, and promiscuity; then
     /// starts the port and returns it with one RX and one TX handle per queue. RX queues

@@ -25,6 +25,7 @@ pub fn plan(cfg: &Config) -> Plan {
             promiscuous: p.promiscuous,
             rx_desc: p.rx_desc,
             tx_desc: p.tx_desc,
+            mac: p.mac,
         })
         .collect();
     let routes = cfg

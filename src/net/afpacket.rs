@@ -29,13 +29,21 @@ pub fn iface_of(device: &str) -> Option<&str> {
     parts.find_map(|kv| kv.strip_prefix("iface="))
 }
 
-/// What rvsd found on an interface before touching it: its flags' promiscuous bit and
-/// the values of the sysctls [`isolate`] changed.
+/// What rvsd found on an interface before touching it: its flags' promiscuous bit, its
+/// MAC and the values of the sysctls [`isolate`] changed.
 #[derive(Debug, Default)]
 pub struct Saved {
     iface: String,
     promisc: Option<bool>,
+    /// The interface's MAC as found (`/sys/class/net/<iface>/address`): a `[[port]] mac`
+    /// makes the PMD change it, and it is put back at stop.
+    mac: Option<String>,
     sysctls: Vec<(String, String)>,
+}
+
+fn read_mac(iface: &str) -> Option<String> {
+    let text = fs::read_to_string(format!("/sys/class/net/{iface}/address")).ok()?;
+    Some(text.trim().to_string())
 }
 
 fn flags_path(iface: &str) -> String {
@@ -70,6 +78,7 @@ impl Saved {
         Saved {
             iface: iface.to_string(),
             promisc: is_promisc(iface),
+            mac: read_mac(iface),
             sysctls: Vec::new(),
         }
     }
@@ -102,6 +111,22 @@ impl Saved {
             if was != now {
                 if let Err(e) = set_promisc(&self.iface, was) {
                     failed.push(format!("{}: promiscuous flag: {e}", self.iface));
+                }
+            }
+        }
+        if let (Some(was), Some(now)) = (&self.mac, read_mac(&self.iface)) {
+            if *was != now {
+                let out = std::process::Command::new("ip")
+                    .args(["link", "set", "dev", &self.iface, "address", was])
+                    .output();
+                match out {
+                    Ok(o) if o.status.success() => {}
+                    Ok(o) => failed.push(format!(
+                        "{}: MAC {was}: {}",
+                        self.iface,
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    )),
+                    Err(e) => failed.push(format!("{}: MAC {was}: ip: {e}", self.iface)),
                 }
             }
         }

@@ -49,7 +49,8 @@ pub fn run_pcap(tag: &str, script: &str, extra_toml: &str, args: &[&str]) -> Pca
 }
 
 /// rvsd with one `net_pcap` port on lab-appliance.toml, with `replace` applied to the
-/// config text and `extra_toml` appended (services, settings...). Runs
+/// config text and `extra_toml` added (see [`with_extra`]: keys before its first table
+/// header, such as `mac = "..."`, belong to the `[[port]]`; its tables are appended). Runs
 /// `script make IN.pcap PORT_MAC args...`, rvsd for 2 s, then
 /// `script check OUT.pcap PORT_MAC args...` and `tests/pcap/wellformed.py OUT.pcap`;
 /// either failing fails the test.
@@ -82,9 +83,8 @@ pub fn run_pcap_with(
     ];
     all.extend_from_slice(replace);
     let (dir, cfg) = derived_config("lab-appliance.toml", &all);
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str(extra_toml);
-    std::fs::write(&cfg, text).unwrap();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, with_extra(&text, extra_toml)).unwrap();
     let mac = port_mac(extra_toml);
     let with = |verb: &str, file: &std::path::Path| {
         let mut v = vec![
@@ -117,11 +117,52 @@ pub fn run_pcap_with(
     }
 }
 
-/// The port's MAC: a `mac = "..."` line in `extra_toml` if there is one (phase 5's
-/// `[[port]] mac`), else net_pcap's own.
+/// `config` with `extra_toml` added: the lines of `extra_toml` before its first table
+/// header (`[...]`) are keys of the `[[port]]` table (e.g. `mac = "..."`), inserted at
+/// the end of that table (TOML has no other way to reach it once `[[route]]` follows);
+/// the rest (services, settings, VLANs...) is appended.
+fn with_extra(config: &str, extra_toml: &str) -> String {
+    let lines: Vec<&str> = extra_toml.lines().collect();
+    let split = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with('['))
+        .unwrap_or(lines.len());
+    let (keys, tables) = lines.split_at(split);
+    let mut out = String::new();
+    let mut in_port = false;
+    let mut inserted = keys.iter().all(|l| l.trim().is_empty());
+    for l in config.lines() {
+        let header = l.trim_start().starts_with('[');
+        if header && in_port && !inserted {
+            out.push_str(&keys.join("\n"));
+            out.push('\n');
+            inserted = true;
+        }
+        if header {
+            in_port = l.trim() == "[[port]]";
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    assert!(
+        inserted || in_port,
+        "port keys {keys:?} need a [[port]] table in the config"
+    );
+    if !inserted {
+        out.push_str(&keys.join("\n"));
+        out.push('\n');
+    }
+    out.push_str(&tables.join("\n"));
+    out.push('\n');
+    out
+}
+
+/// The port's MAC: a `mac = "..."` line among `extra_toml`'s port keys (before its
+/// first table header: `[[port]] mac`) if there is one, else net_pcap's own.
 fn port_mac(extra_toml: &str) -> String {
     extra_toml
         .lines()
+        .take_while(|l| !l.trim_start().starts_with('['))
         .find_map(|l| {
             let l = l.trim();
             l.strip_prefix("mac")
