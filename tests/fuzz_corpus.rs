@@ -23,7 +23,9 @@ fn driver(target: &str) -> Option<fn(&[u8]) -> u64> {
         "tcp" => t::tcp,
         "udp" => t::udp,
         // The whole load-balancing path on the testbed director.
-        "lbpath" => rvs::testkit::testbed::fuzz_one,
+        "lbpath" => rvs::testkit::worker_path::fuzz_lbpath,
+        // A worker without services: ARP, echo, routing, to-kernel.
+        "appliance" => rvs::testkit::worker_path::fuzz_appliance,
         _ => return None,
     })
 }
@@ -74,7 +76,87 @@ fn replay_seed_corpus() {
     targets_seen.sort();
     assert_eq!(
         targets_seen,
-        ["arp", "ethernet", "icmp", "ipv4", "lbpath", "tcp", "udp"],
+        [
+            "appliance",
+            "arp",
+            "ethernet",
+            "icmp",
+            "ipv4",
+            "lbpath",
+            "tcp",
+            "udp"
+        ],
         "one corpus dir per fuzz target"
     );
+}
+
+/// The `lbpath` and `appliance` inputs are sequences on a moving clock over the whole
+/// worker path (rvs::testkit::worker_path): a SYN to the NAT VIP, then the real
+/// server's SYN-ACK, must come out as `nat_in` then `nat_out` (state carried from one
+/// frame to the next); a frame whose next hop is unknown is held, and sent once the
+/// ARP reply arrives (the hold queue and the appliance's ARP in the same run).
+#[test]
+fn path_inputs_are_sequences_over_the_whole_worker() {
+    use rvs::dataplane::Counter;
+    use rvs::testkit::testbed::{tcp_frame, CLIENT_MAC, PORT_MAC};
+    use rvs::testkit::worker_path::{encode, options, records, WorkerPath};
+    use std::net::Ipv4Addr;
+    let a = |d| Ipv4Addr::new(203, 0, 113, d);
+    let syn = tcp_frame(a(2), 40000, a(10), 80, 0x02, PORT_MAC, CLIENT_MAC);
+    let mut w = WorkerPath::new(true, options(0));
+    w.rx(0, &syn, 1);
+    w.tick(1);
+    let sent = w.take_sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].counter, Counter::NatIn);
+    let rs = sent[0].frame[33];
+    assert!((11..=13).contains(&rs), "DNAT to a real server: {rs}");
+    // The same SYN, then that real server's SYN-ACK, as one input.
+    let rs_mac = [2, 0, 0, 0, 0, rs];
+    let synack = tcp_frame(a(rs), 8080, a(2), 40000, 0x12, PORT_MAC, rs_mac);
+    let input = encode(0, &[(1, &syn), (1, &synack)]);
+    let (opts, recs) = records(&input);
+    let mut w = WorkerPath::new(true, options(opts));
+    let mut now = 0;
+    for (step, frame) in recs {
+        now += step;
+        w.rx(0, frame, now);
+        w.tick(now);
+    }
+    assert_eq!(w.count(Counter::NatIn), 1);
+    assert_eq!(w.count(Counter::NatOut), 1);
+    let sent = w.take_sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        &sent[1].frame[26..30],
+        &a(10).octets(),
+        "SNAT back to the VIP"
+    );
+    assert_eq!(&sent[1].frame[34..36], &80u16.to_be_bytes());
+
+    // Options bit 2: no neighbour known. The SYN is held and an ARP request goes out;
+    // the real server's ARP reply releases it (the same
+    // scheduler, so the same real server, on a fresh director).
+    let mut w = WorkerPath::new(true, options(4));
+    w.rx(0, &syn, 1);
+    w.tick(1);
+    assert_eq!(w.count(Counter::NeighHeld), 1);
+    assert_eq!(w.count(Counter::ArpRequests), 1);
+    assert_eq!(w.count(Counter::NatIn), 0);
+    let mut reply = vec![0u8; 42];
+    reply[0..6].copy_from_slice(&PORT_MAC);
+    reply[6..12].copy_from_slice(&rs_mac);
+    reply[12..14].copy_from_slice(&[0x08, 0x06]);
+    reply[14..22].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 2]);
+    reply[22..28].copy_from_slice(&rs_mac);
+    reply[28..32].copy_from_slice(&a(rs).octets());
+    reply[32..38].copy_from_slice(&PORT_MAC);
+    reply[38..42].copy_from_slice(&a(1).octets());
+    w.rx(0, &reply, 2);
+    w.tick(2);
+    assert_eq!(w.count(Counter::NatIn), 1, "the held SYN was sent");
+    let sent = w.take_sent();
+    let held = sent.last().expect("frames sent");
+    assert_eq!(held.counter, Counter::NatIn);
+    assert_eq!(&held.frame[0..6], &rs_mac, "the learnt MAC written in");
 }

@@ -9,7 +9,7 @@
 //! 203.0.113.40:443 (rr, -p 60); mark 1 = TCP 203.0.113.50 ports 80-443, persistent;
 //! UDP 203.0.113.10:5353 NAT with one-packet scheduling (ops).
 
-use crate::dataplane::{LbPath, LbVerdict, Views};
+use crate::dataplane::{LbPath, Views};
 use crate::lb::conn::ConnTable;
 use crate::lb::dest::Fwd;
 use crate::lb::flow::proto;
@@ -29,17 +29,46 @@ pub const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 /// scheduler for the NAT service: a first view of the appliance (its neighbours
 /// learnt) and the [`Manager`] owning every published table.
 pub fn setup(max_conns: u32, nat_sched: &str) -> (Net, Manager) {
-    build(max_conns, nat_sched, false)
+    build(max_conns, nat_sched, Options::default())
 }
 
 /// [`setup`] with the client and real servers as static neighbours: for benchmarks
 /// whose worker clock may run past the reachable time, where probes to the generator's
 /// hosts would go unanswered.
 pub fn setup_static(max_conns: u32, nat_sched: &str) -> (Net, Manager) {
-    build(max_conns, nat_sched, true)
+    let o = Options {
+        static_neighbours: true,
+        ..Options::default()
+    };
+    build(max_conns, nat_sched, o)
 }
 
-fn build(max_conns: u32, nat_sched: &str, static_neighbours: bool) -> (Net, Manager) {
+/// Variations of the testbed (all off in [`setup`]), chosen per input by the fuzz
+/// drivers ([`crate::testkit::worker_path`]) so the paths that depend on the
+/// topology are reached too.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Client and real servers as static neighbours (else learnt at time 0).
+    pub static_neighbours: bool,
+    /// No neighbour known at start: every first packet to a next hop is held and
+    /// an ARP request goes out (the hold queue, `dataplane::unres`).
+    pub no_neighbours: bool,
+    /// The port has an exception path (a tap to the kernel): `ToKernel` verdicts.
+    pub exception_path: bool,
+    /// A default route via 203.0.113.254 (a gateway never learnt): transit traffic is
+    /// routed and held for its next hop.
+    pub default_route: bool,
+}
+
+/// The gateway of [`Options::default_route`].
+pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 254);
+
+/// [`setup`] with the variations `o`.
+pub fn setup_with(max_conns: u32, nat_sched: &str, o: Options) -> (Net, Manager) {
+    build(max_conns, nat_sched, o)
+}
+
+fn build(max_conns: u32, nat_sched: &str, o: Options) -> (Net, Manager) {
     let a = |d: u8| Ipv4Addr::new(203, 0, 113, d);
     let vips = vec![a(10), a(20), a(30), a(40), a(50)];
     let port = PortNet {
@@ -48,30 +77,38 @@ fn build(max_conns: u32, nat_sched: &str, static_neighbours: bool) -> (Net, Mana
             addr: a(1),
             len: 24,
         }],
-        exception_path: false,
+        exception_path: o.exception_path,
         mtu: 1500,
     };
-    let mut tables = NetTables::new(
-        1,
-        vec![
-            Route {
-                prefix: Ipv4Net {
-                    addr: a(0),
-                    len: 24,
-                },
-                via: None,
-                port: 0,
+    let mut routes = vec![
+        Route {
+            prefix: Ipv4Net {
+                addr: a(0),
+                len: 24,
             },
-            Route {
-                prefix: Ipv4Net {
-                    addr: Ipv4Addr::new(198, 51, 100, 0),
-                    len: 24,
-                },
-                via: Some(a(2)),
-                port: 0,
+            via: None,
+            port: 0,
+        },
+        Route {
+            prefix: Ipv4Net {
+                addr: Ipv4Addr::new(198, 51, 100, 0),
+                len: 24,
             },
-        ],
-    );
+            via: Some(a(2)),
+            port: 0,
+        },
+    ];
+    if o.default_route {
+        routes.push(Route {
+            prefix: Ipv4Net {
+                addr: Ipv4Addr::UNSPECIFIED,
+                len: 0,
+            },
+            via: Some(GATEWAY),
+            port: 0,
+        });
+    }
+    let mut tables = NetTables::new(1, routes);
     for v in vips {
         tables.add_vip(0, v, 0);
     }
@@ -174,7 +211,10 @@ fn build(max_conns: u32, nat_sched: &str, static_neighbours: bool) -> (Net, Mana
     let neighbours: Vec<(Ipv4Addr, [u8; 6])> = std::iter::once((a(2), CLIENT_MAC))
         .chain([11u8, 12, 13].map(|d| (a(d), [2, 0, 0, 0, 0, d])))
         .collect();
-    if static_neighbours {
+    if o.no_neighbours {
+        return (Net::new(vec![port], mgr.net_reader()), mgr);
+    }
+    if o.static_neighbours {
         let neigh = NeighTable::with_params(NeighParams::default(), neighbours);
         return (Net::with_neigh(vec![port], mgr.net_reader(), neigh), mgr);
     }
@@ -223,26 +263,4 @@ pub fn tcp_frame(
     f[47] = flags;
     TcpPacket::new_unchecked(&mut f[34..54]).fill_checksum(src, dst);
     f
-}
-
-/// Feeds one untrusted frame (and then, so state changes are exercised, the same frame
-/// as a reply from every real server) through a fresh testbed director. Shared by the
-/// cargo-fuzz target and the corpus replay test; returns a digest of the verdicts so
-/// callers can tell frames that reached the load balancer.
-pub fn fuzz_one(data: &[u8]) -> u64 {
-    let (mut lb, _publisher) = director(64, "wlc");
-    let mut digest = 0u64;
-    for now in [1u32, 2, 400] {
-        let mut b = crate::wire::HeadroomBuf::new(data);
-        digest = digest
-            .wrapping_mul(31)
-            .wrapping_add(match lb.handle(0, &mut b, now) {
-                LbVerdict::Pass => 1,
-                LbVerdict::Tx { counter, .. } => 2 + counter as u64,
-                LbVerdict::Hold { counter, .. } => 500 + counter as u64,
-                LbVerdict::Drop(counter) => 1000 + counter as u64,
-            });
-        lb.sweep(now, 64);
-    }
-    digest
 }
