@@ -843,3 +843,89 @@ fn port_mac_must_be_a_station_address_and_reaches_the_plan() {
     let c = example("lab-appliance.toml");
     assert_eq!(c.ports[0].mac, None, "the device's own MAC by default");
 }
+
+#[test]
+fn vlan_errors_are_located() {
+    for (file, line, key, kind, reason) in [
+        (
+            "vlan-id-range.toml",
+            18,
+            "vlan[1].id",
+            ErrorKind::Range,
+            "VLAN id: 4095 is out of range (1..4094)",
+        ),
+        (
+            "vlan-duplicate-id.toml",
+            18,
+            "vlan[1].id",
+            ErrorKind::Duplicate,
+            "VLAN id 100 is already \"v100\" on port \"trunk\"",
+        ),
+        (
+            "vlan-name-clash.toml",
+            16,
+            "vlan[1].name",
+            ErrorKind::Duplicate,
+            "duplicate port name \"trunk\"",
+        ),
+        (
+            "vlan-no-parent.toml",
+            17,
+            "vlan[1].port",
+            ErrorKind::Reference,
+            "no [[port]] is named \"wan\"",
+        ),
+        (
+            "vlan-on-vlan.toml",
+            17,
+            "vlan[1].port",
+            ErrorKind::Conflict,
+            "\"v100\" is a VLAN",
+        ),
+        (
+            "vlan-exception-path.toml",
+            19,
+            "vlan[1].exception_path",
+            ErrorKind::Conflict,
+            "a VLAN has no exception path yet",
+        ),
+        (
+            "vlan-duplicate-address.toml",
+            19,
+            "vlan[1].addresses[0]",
+            ErrorKind::Duplicate,
+            "duplicate local address 192.0.2.1",
+        ),
+    ] {
+        bad(file, line, key, kind, reason);
+    }
+}
+
+#[test]
+fn vlans_are_ports_after_the_physical_ones_for_routes_services_and_the_plan() {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/config/vlan-no-parent.toml"))
+        .unwrap()
+        .replace("port = \"wan\"", "port = \"trunk\"")
+        + "[[route]]\nprefix = \"198.51.100.0/24\"\nvia = \"192.0.2.130\"\nport = \"v200\"\n\
+           [[service]]\nproto = \"tcp\"\nvip = \"192.0.2.10\"\nport = 80\n\
+           [[service.real]]\naddr = \"192.0.2.140\"\nmethod = \"nat\"\n";
+    let text = text.replace("id = 200\n", "id = 200\naddresses = [\"192.0.2.129/25\"]\n");
+    let c = Config::from_str_named(&text, "v.toml").unwrap();
+    let names: Vec<&str> = c.ports.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["trunk", "v100", "v200"]);
+    assert_eq!(c.physical_ports().len(), 1);
+    assert_eq!(
+        c.ports[2].vlan,
+        Some(rvs::config::Vlan { parent: 0, id: 200 })
+    );
+    assert_eq!(c.ports[2].device, c.ports[0].device);
+    assert_eq!(c.services[0].arp_port.as_deref(), Some("v100"));
+    let plan = rvs::mgmt::plan::plan(&c);
+    assert_eq!(plan.ports.len(), 1, "one device");
+    assert_eq!(plan.eal_args.iter().filter(|a| *a == "--vdev").count(), 1);
+    let v: Vec<(usize, u16)> = plan.vlans.iter().map(|v| (v.parent, v.id)).collect();
+    assert_eq!(v, [(0, 100), (0, 200)]);
+    assert_eq!(plan.routes[0].port, 2, "the route leaves by v200");
+    let t = rvs::mgmt::plan::net_tables(&c);
+    assert!(t.vips(1).iter().any(|x| x.addr == ip("192.0.2.10")));
+}

@@ -32,3 +32,53 @@ fn port_mac_from_the_config_is_used_in_every_frame() {
         assert_eq!(run.counter(name), n, "{name}:\n{}", run.log);
     }
 }
+
+#[test]
+fn tagged_frames_on_a_port_without_vlans_are_dropped_and_counted() {
+    if !lab_available("tagged_frames_on_a_port_without_vlans_are_dropped_and_counted") {
+        return;
+    }
+    let extra = service("203.0.113.10", "203.0.113.11", "nat");
+    let run = run_pcap("vlanno", "tests/pcap/vlan.py", &extra, &["untagged"]);
+    assert!(run.check.contains("vlan pcap check OK"), "{}", run.check);
+    // Tagged ARP, ping, SYN to a VIP, routed packet, QinQ; the priority-tagged and the
+    // untagged ping answered.
+    for (name, n) in [
+        ("drop_vlan", 5),
+        ("drop_vlan_unknown", 0),
+        ("echo_replies", 2),
+        ("arp_replies", 0),
+        ("conns_new", 0),
+        ("forwarded", 0),
+    ] {
+        assert_eq!(run.counter(name), n, "{name}:\n{}", run.log);
+    }
+}
+
+#[test]
+fn vlan_sub_interfaces_answer_and_balance_with_their_own_tags() {
+    if !lab_available("vlan_sub_interfaces_answer_and_balance_with_their_own_tags") {
+        return;
+    }
+    let mut extra = format!(
+        "{MAC}\n[[vlan]]\nname = \"v100\"\nport = \"ext\"\nid = 100\naddresses = [\"192.0.2.1/25\"]\n\
+         \n[[vlan]]\nname = \"v200\"\nport = \"ext\"\nid = 200\naddresses = [\"192.0.2.129/25\"]\n"
+    );
+    extra.push_str(&service("192.0.2.10", "192.0.2.140", "nat"));
+    extra.push_str(&service("192.0.2.20", "192.0.2.30", "dr"));
+    extra.push_str(&service("192.0.2.12", "203.0.113.11", "nat"));
+    let run = run_pcap("vlantrunk", "tests/pcap/vlan.py", &extra, &["trunk"]);
+    assert!(run.check.contains("vlan pcap check OK"), "{}", run.check);
+    for (name, n) in [
+        ("arp_replies", 3),
+        ("echo_replies", 3),
+        ("nat_in", 2),
+        ("nat_out", 1),
+        ("dr_out", 1),
+        ("gratuitous_arps", 6),
+        ("drop_vlan", 1),
+        ("drop_vlan_unknown", 1),
+    ] {
+        assert_eq!(run.counter(name), n, "{name}:\n{}", run.log);
+    }
+}

@@ -245,6 +245,7 @@ fn hundreds_of_changes_while_workers_forward() {
             announce: index == 0,
             announced: 0,
             lb: Some(LbPath::new(net.view(mgr.net_reader()), views, index)),
+            vlans: Default::default(),
         };
         let eal = eal.clone();
         threads.push(std::thread::spawn(move || {

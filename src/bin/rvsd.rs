@@ -137,9 +137,11 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     }
     ignore_sighup()?;
     // Before any device or sysctl is touched; held until exit (the kernel drops it).
-    let _locks =
-        rvs::mgmt::lock::lock_ports(std::path::Path::new(rvs::mgmt::lock::LOCK_DIR), &cfg.ports)
-            .map_err(anyhow::Error::msg)?;
+    let _locks = rvs::mgmt::lock::lock_ports(
+        std::path::Path::new(rvs::mgmt::lock::LOCK_DIR),
+        cfg.physical_ports(),
+    )
+    .map_err(anyhow::Error::msg)?;
     let plan = rvs::mgmt::plan::plan(cfg);
     // Before pinning: afterwards this thread's affinity is the management core alone.
     cores_exist(cfg)?;

@@ -23,6 +23,7 @@ mod ports;
 mod raw;
 mod services;
 mod validate;
+mod vlan;
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -57,7 +58,8 @@ pub struct Config {
     pub tables: Tables,
     /// The control socket rvsadm talks to.
     pub control: Control,
-    /// Data ports, in file order; a port's index here is its index everywhere.
+    /// Data ports: the `[[port]]`s in file order, then the `[[vlan]]` sub-interfaces in
+    /// file order; a port's index here is its index everywhere (`PortIdx`).
     pub ports: Vec<Port>,
     /// Static routes (connected routes come from the port addresses).
     pub routes: Vec<Route>,
@@ -180,6 +182,19 @@ pub struct Port {
     /// The port's MAC address (`mac = "02:..."`), set on the device at start; `None`
     /// keeps the device's own. Always unicast and not all-zero.
     pub mac: Option<[u8; 6]>,
+    /// Present for a VLAN sub-interface (`[[vlan]]`): a logical port on a physical
+    /// port's queues whose frames carry an 802.1Q tag. Its `device`, `mtu`,
+    /// `promiscuous`, descriptor counts and `mac` are its parent's.
+    pub vlan: Option<Vlan>,
+}
+
+/// What makes a port a VLAN sub-interface (Linux `ip link add link P name N type vlan id I`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vlan {
+    /// Index in [`Config::ports`] of the physical port carrying the tagged frames.
+    pub parent: usize,
+    /// The 802.1Q VLAN id, 1..4094 (0 means priority-tagged, 4095 is reserved).
+    pub id: u16,
 }
 
 impl Port {
@@ -634,6 +649,13 @@ impl Config {
     /// Validates `text` as if read from a file called `file_name` (used in errors).
     pub fn from_str_named(text: &str, file_name: &str) -> Result<Config, Error> {
         validate::parse(text, file_name)
+    }
+
+    /// The physical ports (those with a device of their own): [`Config::ports`] lists
+    /// them first, then the VLAN sub-interfaces.
+    pub fn physical_ports(&self) -> &[Port] {
+        let n = self.ports.iter().take_while(|p| p.vlan.is_none()).count();
+        &self.ports[..n]
     }
 
     /// The port called `name`, with its index in [`Config::ports`].

@@ -11,7 +11,7 @@ use super::{Cores, Device, Eal, ErrorKind, ExceptionPath, Port, Route};
 
 impl Checker<'_> {
     /// A Linux-interface-like name (port names double as default tap names).
-    fn ifname(&self, path: &KeyPath, name: &str, what: &str) -> Res<()> {
+    pub(super) fn ifname(&self, path: &KeyPath, name: &str, what: &str) -> Res<()> {
         let ok = !name.is_empty()
             && name.len() <= MAX_IFNAME_LEN
             && name
@@ -82,27 +82,7 @@ impl Checker<'_> {
                 }
             }
             self.queues_suffice(&dp, &device, cores)?;
-            let mut addresses = Vec::with_capacity(rp.addresses.len());
-            for (j, a) in rp.addresses.iter().enumerate() {
-                let ap = path.key("addresses").idx(j);
-                let n = self.net(&ap, a)?;
-                self.unicast(&ap, &n.addr.to_string(), "local address")?;
-                if n.len == 0 {
-                    return Err(self.err(
-                        &ap,
-                        ErrorKind::Address,
-                        "a local address needs a prefix length of 1..32",
-                    ));
-                }
-                if !local.insert(n.addr) {
-                    return Err(self.err(
-                        &ap,
-                        ErrorKind::Duplicate,
-                        format!("duplicate local address {}", n.addr),
-                    ));
-                }
-                addresses.push(n);
-            }
+            let addresses = self.local_addresses(&path, &rp.addresses, &mut local)?;
             let exception_path = match (rp.exception_path, rp.tap_name) {
                 (true, name) => {
                     let tap_name = name.unwrap_or_else(|| rp.name.clone());
@@ -147,9 +127,42 @@ impl Checker<'_> {
                 rx_desc,
                 tx_desc,
                 mac,
+                vlan: None,
             });
         }
         Ok(ports)
+    }
+
+    /// A port's (or VLAN's) `addresses`: unicast, with a prefix, none already in `local`
+    /// (every address taken so far, which this extends).
+    pub(super) fn local_addresses(
+        &self,
+        path: &KeyPath,
+        raw: &[String],
+        local: &mut HashSet<std::net::Ipv4Addr>,
+    ) -> Res<Vec<super::Ipv4Net>> {
+        let mut addresses = Vec::with_capacity(raw.len());
+        for (j, a) in raw.iter().enumerate() {
+            let ap = path.key("addresses").idx(j);
+            let n = self.net(&ap, a)?;
+            self.unicast(&ap, &n.addr.to_string(), "local address")?;
+            if n.len == 0 {
+                return Err(self.err(
+                    &ap,
+                    ErrorKind::Address,
+                    "a local address needs a prefix length of 1..32",
+                ));
+            }
+            if !local.insert(n.addr) {
+                return Err(self.err(
+                    &ap,
+                    ErrorKind::Duplicate,
+                    format!("duplicate local address {}", n.addr),
+                ));
+            }
+            addresses.push(n);
+        }
+        Ok(addresses)
     }
 
     /// An af_packet PMD refuses an MTU above `framesz` − 52 (config/afpacket.rs), and

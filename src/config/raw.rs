@@ -22,6 +22,8 @@ pub(crate) struct RawConfig {
     pub port: Vec<RawPort>,
     #[serde(default)]
     pub route: Vec<RawRoute>,
+    #[serde(default)]
+    pub vlan: Vec<RawVlan>,
     pub timeouts: Option<RawTimeouts>,
     pub settings: Option<RawSettings>,
     pub neighbour: Option<RawNeighbour>,
@@ -81,6 +83,17 @@ pub(crate) struct RawPort {
     pub rx_desc: Option<i64>,
     pub tx_desc: Option<i64>,
     pub mac: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawVlan {
+    pub name: String,
+    pub port: String,
+    pub id: i64,
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    pub exception_path: Option<bool>,
 }
 
 #[derive(Deserialize)]

@@ -201,8 +201,9 @@ impl Checker<'_> {
                 format!("socket path must be 1..{MAX_SOCKET_PATH_LEN} bytes (Unix socket limit)"),
             ));
         }
-        let ports = self.ports(&eal, &cores, raw.port)?;
+        let mut ports = self.ports(&eal, &cores, raw.port)?;
         self.mbufs_suffice(&tables, &cores, &ports)?;
+        self.vlans(&mut ports, raw.vlan)?;
         let routes = self.routes(&ports, raw.route)?;
         let t = raw.timeouts.unwrap_or_default();
         let tp = root.key("timeouts");

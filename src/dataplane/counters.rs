@@ -133,6 +133,11 @@ counters! {
     BusyCycles => "busy_cycles",
     /// Worker loop iterations (to see a worker is alive).
     Loops => "loops",
+    /// 802.1Q-tagged frames on a port without VLANs, and QinQ frames (802.1ad, 0x9100,
+    /// two tags): rvsd has no sub-interface for them (dataplane/vlan.rs).
+    DropVlan => "drop_vlan",
+    /// Tagged frames whose VLAN id is not a `[[vlan]]` of the trunk port they came in on.
+    DropVlanUnknown => "drop_vlan_unknown",
 }
 
 /// Number of counters.

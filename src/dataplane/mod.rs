@@ -10,6 +10,7 @@ pub mod lbpath;
 pub mod plan;
 pub mod runtime;
 pub mod unres;
+pub mod vlan;
 pub mod worker;
 
 #[cfg(test)]
@@ -17,5 +18,5 @@ mod parse_once;
 
 pub use counters::{Counter, WorkerCounters};
 pub use lbpath::{LbPath, LbVerdict, LbViews};
-pub use plan::{Plan, PortPlan, RoutePlan};
+pub use plan::{Plan, PortPlan, RoutePlan, VlanPlan};
 pub use runtime::{Runtime, Views};

@@ -27,6 +27,20 @@ pub struct PortPlan {
     pub mac: Option<[u8; 6]>,
 }
 
+/// One VLAN sub-interface (`[[vlan]]`): a logical port whose index follows the physical
+/// ports' (`Plan::ports.len() + its position in Plan::vlans`).
+#[derive(Clone, Debug)]
+pub struct VlanPlan {
+    /// Operator's name ("v100").
+    pub name: String,
+    /// Index in [`Plan::ports`] of the physical port carrying its tagged frames.
+    pub parent: usize,
+    /// 802.1Q VLAN id, 1..4094.
+    pub id: u16,
+    /// Local addresses with their prefix lengths.
+    pub addrs: Vec<Ipv4Net>,
+}
+
 /// One static route.
 #[derive(Clone, Debug)]
 pub struct RoutePlan {
@@ -34,7 +48,7 @@ pub struct RoutePlan {
     pub prefix: Ipv4Net,
     /// Next hop (None: on-link).
     pub via: Option<Ipv4Addr>,
-    /// Index of the outgoing port in [`Plan::ports`].
+    /// Index of the outgoing port (physical, or `ports.len() + i` for the i-th VLAN).
     pub port: usize,
 }
 
@@ -43,8 +57,10 @@ pub struct RoutePlan {
 pub struct Plan {
     /// EAL arguments (without argv[0]).
     pub eal_args: Vec<String>,
-    /// Data ports, in config order (their index is the `PortIdx`).
+    /// Physical data ports, in config order (their index is the `PortIdx`).
     pub ports: Vec<PortPlan>,
+    /// VLAN sub-interfaces: `PortIdx` `ports.len() + i` for the i-th.
+    pub vlans: Vec<VlanPlan>,
     /// One worker per listed core.
     pub worker_cores: Vec<usize>,
     /// Core for the management thread (the main thread pins itself there), if any.

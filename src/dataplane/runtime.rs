@@ -4,6 +4,7 @@
 use super::counters::{Counter, WorkerCounters};
 use super::lbpath::{LbPath, LbViews};
 use super::plan::Plan;
+use super::vlan::Vlans;
 use super::worker::{PortQueues, Worker};
 use crate::dpdk::{self, Eal, Mempool, Port, PortConfig, PortStats, RingDrops, StartedPort};
 use crate::net::{afpacket, exception, NeighTable, Net, NetTables, PortNet};
@@ -223,6 +224,31 @@ impl Runtime {
                 mtu: p.mtu,
             });
         }
+        // VLAN sub-interfaces: logical ports after the physical ones, with their parent's
+        // MAC and MTU and their own addresses; no tap (config/vlan.rs).
+        for v in &plan.vlans {
+            let parent = &port_nets[v.parent];
+            port_nets.push(PortNet {
+                mac: parent.mac,
+                addrs: v.addrs.clone(),
+                exception_path: false,
+                mtu: parent.mtu,
+            });
+            log::info!(
+                "vlan {}: id {} on port {}",
+                v.name,
+                v.id,
+                plan.ports[v.parent].name
+            );
+        }
+        let vlans = Vlans::new(
+            plan.ports.len(),
+            &plan
+                .vlans
+                .iter()
+                .map(|v| (v.parent, v.id))
+                .collect::<Vec<_>>(),
+        );
         // Every worker gets its own view (its own snapshot readers) of the same ports
         // and neighbour table.
         let base = Net::with_neigh(
@@ -271,6 +297,7 @@ impl Runtime {
                     Vec::new()
                 },
                 neigh_sweep: index == 0,
+                vlans: vlans.clone(),
             };
             let failed = rt.failed.clone();
             let eal = eal.clone();

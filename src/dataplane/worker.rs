@@ -4,6 +4,7 @@
 use super::counters::{Counter, WorkerCounters};
 use super::lbpath::{LbPath, LbVerdict};
 use super::unres::{Release, UnresQueue};
+use super::vlan::Vlans;
 use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxQueue};
 use crate::net::{Net, PortIdx, TxKind, Verdict};
 use std::net::Ipv4Addr;
@@ -68,6 +69,9 @@ pub struct Worker {
     pub prime: Vec<Ipv4Addr>,
     /// True for the one worker that sends the neighbour table's due probes.
     pub neigh_sweep: bool,
+    /// VLAN sub-interfaces: `PortIdx` past the physical ports (`ports`) are VLANs on
+    /// them; RX strips their tags, TX pushes them (see `vlan`).
+    pub vlans: Vlans,
 }
 
 /// Builds a worker's hold queue from the neighbour parameters: `unres_qlen` per next
@@ -177,7 +181,9 @@ impl Worker {
                 let addr = self.net.tables().vips(p as u8)[i].addr;
                 self.announce_one(p, addr);
             }
-            self.ports[p].tx.flush();
+            if let Some(q) = self.ports.get_mut(p) {
+                q.tx.flush();
+            }
         }
     }
 
@@ -190,7 +196,9 @@ impl Worker {
                     self.announce_one(p, vip.addr);
                 }
             }
-            self.ports[p].tx.flush();
+            if let Some(q) = self.ports.get_mut(p) {
+                q.tx.flush();
+            }
         }
     }
 
@@ -201,8 +209,13 @@ impl Worker {
             return;
         };
         if self.net.gratuitous_arp(&mut m, p as u8, addr) {
-            self.counters.inc(Counter::GratuitousArps);
-            self.ports[p].tx.push(m);
+            match self.vlans.tx(p, &mut m) {
+                Ok(phys) => {
+                    self.counters.inc(Counter::GratuitousArps);
+                    self.ports[phys].tx.push(m);
+                }
+                Err(drop) => self.counters.inc(drop),
+            }
         }
     }
 
@@ -225,6 +238,7 @@ impl Worker {
             &self.net,
             &self.pool,
             &mut self.ports,
+            &self.vlans,
             &self.counters,
             port,
             target,
@@ -264,6 +278,7 @@ impl Worker {
             net,
             pool,
             ports,
+            vlans,
             counters,
             ..
         } = self;
@@ -271,14 +286,14 @@ impl Worker {
         unres.release(net.neigh(), now, |r| match r {
             Release::Send { pkt, port, counter } => {
                 n += 1;
-                push_tx(ports, counters, port as usize, pkt, counter);
+                push_tx(ports, vlans, counters, port as usize, pkt, counter);
             }
             Release::Expired(_pkt) => {
                 n += 1;
                 counters.inc(Counter::DropNeighUnresolved);
             }
             Release::Request { port, next_hop } => {
-                send_arp(net, pool, ports, counters, port, next_hop, None)
+                send_arp(net, pool, ports, vlans, counters, port, next_hop, None)
             }
         });
         n
@@ -290,13 +305,14 @@ impl Worker {
             net,
             pool,
             ports,
+            vlans,
             counters,
             ..
         } = self;
         net.neigh()
             .due_probes(cursor, NEIGH_SWEEP_BUDGET, now, |p| {
                 if let Some(nh) = net.routes().lookup(p.addr) {
-                    send_arp(net, pool, ports, counters, nh.port, p.addr, p.mac);
+                    send_arp(net, pool, ports, vlans, counters, nh.port, p.addr, p.mac);
                 }
             });
     }
@@ -313,6 +329,15 @@ impl Worker {
                 self.counters.inc(Counter::DropMultiSegment);
                 continue;
             }
+            // 802.1Q: the (logical) port the frame belongs to, its tag stripped.
+            let stripped = m.rx_vlan_stripped();
+            let p = match self.vlans.rx(p, &mut m, stripped) {
+                Ok(logical) => logical,
+                Err(drop) => {
+                    self.counters.inc(drop);
+                    continue;
+                }
+            };
             // The IPv4 header the LB path verified, so the appliance does not again.
             let mut checked = None;
             if let Some(lb) = self.lb.as_mut() {
@@ -346,7 +371,14 @@ impl Worker {
     /// Queues `m` on `port`'s TX buffer, counting `counter` and `tx_pkts`.
     #[inline]
     fn send(&mut self, port: usize, m: Mbuf, counter: Counter) {
-        push_tx(&mut self.ports, &self.counters, port, m, counter);
+        push_tx(
+            &mut self.ports,
+            &self.vlans,
+            &self.counters,
+            port,
+            m,
+            counter,
+        );
     }
 
     #[inline]
@@ -359,7 +391,8 @@ impl Worker {
                 next_hop,
                 request,
             } => self.hold(m, port, next_hop, request, Counter::Forwarded, now),
-            Verdict::ToKernel => match self.ports[in_port].tap.as_mut() {
+            // A VLAN sub-interface has no tap (config/vlan.rs): counted as no exception path.
+            Verdict::ToKernel => match self.ports.get_mut(in_port).and_then(|q| q.tap.as_mut()) {
                 Some((_, tap_tx)) => {
                     c.inc(Counter::ToKernel);
                     tap_tx.push(m);
@@ -390,11 +423,22 @@ impl Worker {
     }
 }
 
-/// Queues `m` on `port`'s TX buffer, counting `counter` and `tx_pkts` (a free function
-/// so the hold queue's and the probe sweep's callbacks can use it while they borrow
-/// other parts of the worker).
+/// Queues `m` on `port`'s TX buffer (a VLAN's: its physical port's, tag pushed),
+/// counting `counter` and `tx_pkts` (a free function so the hold queue's and the probe
+/// sweep's callbacks can use it while they borrow other parts of the worker).
 #[inline]
-fn push_tx(ports: &mut [PortQueues], c: &WorkerCounters, port: usize, m: Mbuf, counter: Counter) {
+fn push_tx(
+    ports: &mut [PortQueues],
+    vlans: &Vlans,
+    c: &WorkerCounters,
+    port: usize,
+    mut m: Mbuf,
+    counter: Counter,
+) {
+    let port = match vlans.tx(port, &mut m) {
+        Ok(phys) => phys,
+        Err(drop) => return c.inc(drop),
+    };
     c.inc(counter);
     c.inc(Counter::TxPkts);
     match ports.get_mut(port) {
@@ -407,10 +451,12 @@ fn push_tx(ports: &mut [PortQueues], c: &WorkerCounters, port: usize, m: Mbuf, c
 /// path: a mempool buffer, no heap allocation): broadcast, or a unicast probe to
 /// `mac`. Counted `arp_requests` / `arp_probes`; nothing is sent (and nothing counted)
 /// when the pool is empty.
+#[allow(clippy::too_many_arguments)]
 fn send_arp(
     net: &Net,
     pool: &Mempool,
     ports: &mut [PortQueues],
+    vlans: &Vlans,
     c: &WorkerCounters,
     port: PortIdx,
     target: Ipv4Addr,
@@ -427,5 +473,5 @@ fn send_arp(
     } else {
         Counter::ArpRequests
     };
-    push_tx(ports, c, port as usize, m, counter);
+    push_tx(ports, vlans, c, port as usize, m, counter);
 }

@@ -3,7 +3,7 @@
 //! so neither `dataplane` nor `net` imports `config`.
 
 use crate::config::{Config, ServiceKey};
-use crate::dataplane::{Plan, PortPlan, RoutePlan};
+use crate::dataplane::{Plan, PortPlan, RoutePlan, VlanPlan};
 use crate::net::{NeighParams, NetTables, Route};
 use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 /// port's MAC is known.
 pub fn plan(cfg: &Config) -> Plan {
     let ports = cfg
-        .ports
+        .physical_ports()
         .iter()
         .map(|p| PortPlan {
             name: p.name.clone(),
@@ -46,9 +46,25 @@ pub fn plan(cfg: &Config) -> Plan {
             .args
             .iter()
             .cloned()
-            .chain(cfg.ports.iter().flat_map(|p| p.device.eal_args()))
+            .chain(
+                cfg.physical_ports()
+                    .iter()
+                    .flat_map(|p| p.device.eal_args()),
+            )
             .collect(),
         ports,
+        vlans: cfg
+            .ports
+            .iter()
+            .filter_map(|p| {
+                p.vlan.map(|v| VlanPlan {
+                    name: p.name.clone(),
+                    parent: v.parent,
+                    id: v.id,
+                    addrs: p.addresses.clone(),
+                })
+            })
+            .collect(),
         worker_cores: cfg.cores.workers.clone(),
         mgmt_core: Some(cfg.cores.management),
         routes,

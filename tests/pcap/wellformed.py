@@ -11,7 +11,7 @@ while rvsd sends a malformed frame. Checked with scapy, a dissector we did not w
   ARP       Ethernet/IPv4 sizes, operation 1 or 2, sender MAC unicast, sender IP not martian
   IPv4      version 4, IHL >= 5, header checksum right, total length >= header and the frame
             carries exactly the datagram (no trailing bytes beyond it except zero padding up
-            to the 60-byte Ethernet minimum), source not 0/8, 127/8, 224/4, 240/4 or
+            to the 60-byte Ethernet minimum, 64 with a tag), source not 0/8, 127/8, 224/4, 240/4 or
             255.255.255.255, destination not 0.0.0.0 or 127/8, TTL > 0, options (if any)
             well formed, fragment fields consistent (offset*8 + payload <= 65535, a
             non-final fragment carries a multiple of 8 bytes)
@@ -156,7 +156,9 @@ def check_frame(b):
     body = b[off:]
 
     def padding(tail):
-        return len(b) <= 60 and tail == b"\x00" * len(tail)
+        # The 60-byte minimum frame (without FCS) is counted without the tag: a tagged
+        # minimum frame is 64 bytes (IEEE 802.1Q: the tag does not count toward it).
+        return len(b) - (off - 14) <= 60 and tail == b"\x00" * len(tail)
 
     if et == 0x0806:
         if len(body) < 28:

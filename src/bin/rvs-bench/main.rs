@@ -280,6 +280,7 @@ fn build_worker(
         lb,
         prime: Vec::new(),
         neigh_sweep: index == 0,
+        vlans: Default::default(),
     }
 }
 

@@ -1,0 +1,108 @@
+//! Checks of `[[vlan]]`: 802.1Q sub-interfaces of a physical port, as an appliance on a
+//! trunk port needs (Linux `ip link add link trunk name v100 type vlan id 100`). Each
+//! becomes a logical [`Port`] appended after the physical ones, with its own name and
+//! addresses (so routes, services and neighbours name it like any port) and its parent's
+//! device, MAC and MTU.
+
+use std::collections::HashSet;
+
+use super::locate::KeyPath;
+use super::raw::RawVlan;
+use super::validate::{Checker, Res};
+use super::{ErrorKind, Port, Vlan};
+
+/// Most ports, physical and VLAN together: the data plane's port index is a `u8`.
+pub const MAX_PORTS: usize = 255;
+
+impl Checker<'_> {
+    /// Appends one logical port per `[[vlan]]` to `ports` (which holds the physical
+    /// ports). Errors: a name already used by a port or VLAN, a parent that is not a
+    /// physical port, an id outside 1..4094 (0 is a priority tag, 4095 reserved: IEEE
+    /// 802.1Q) or already used on that parent, the address errors of `[[port]]`, an
+    /// exception path (not supported on a VLAN yet), more than [`MAX_PORTS`] ports.
+    pub(super) fn vlans(&self, ports: &mut Vec<Port>, raw: Vec<RawVlan>) -> Res<()> {
+        let physical = ports.len();
+        let mut local: HashSet<_> = ports
+            .iter()
+            .flat_map(|p| p.addresses.iter().map(|a| a.addr))
+            .collect();
+        for (i, rv) in raw.into_iter().enumerate() {
+            let path = KeyPath::root().key("vlan").idx(i);
+            let np = path.key("name");
+            self.ifname(&np, &rv.name, "VLAN name")?;
+            if ports.iter().any(|p| p.name == rv.name) {
+                return Err(self.err(
+                    &np,
+                    ErrorKind::Duplicate,
+                    format!(
+                        "duplicate port name {:?} (ports and VLANs share names)",
+                        rv.name
+                    ),
+                ));
+            }
+            if ports.len() >= MAX_PORTS {
+                return Err(self.err(
+                    &np,
+                    ErrorKind::Range,
+                    format!("more than {MAX_PORTS} ports and VLANs"),
+                ));
+            }
+            let pp = path.key("port");
+            let parent = match ports.iter().position(|p| p.name == rv.port) {
+                Some(i) if i < physical => i,
+                Some(_) => {
+                    return Err(self.err(
+                        &pp,
+                        ErrorKind::Conflict,
+                        format!(
+                            "{:?} is a VLAN: a VLAN's port must be a [[port]] (no QinQ)",
+                            rv.port
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(self.err(
+                        &pp,
+                        ErrorKind::Reference,
+                        format!("no [[port]] is named {:?}", rv.port),
+                    ))
+                }
+            };
+            let ip = path.key("id");
+            let id: u16 = self.num(&ip, Some(rv.id), 0, (1, 4094), "VLAN id")?;
+            if let Some(other) = ports.iter().find(|p| p.vlan == Some(Vlan { parent, id })) {
+                return Err(self.err(
+                    &ip,
+                    ErrorKind::Duplicate,
+                    format!(
+                        "VLAN id {id} is already {:?} on port {:?}",
+                        other.name, rv.port
+                    ),
+                ));
+            }
+            if rv.exception_path == Some(true) {
+                return Err(self.err(
+                    &path.key("exception_path"),
+                    ErrorKind::Conflict,
+                    "a VLAN has no exception path yet: what rvsd does not consume on it is dropped (drop_no_exception_path)",
+                ));
+            }
+            let addresses = self.local_addresses(&path, &rv.addresses, &mut local)?;
+            let p = &ports[parent];
+            let port = Port {
+                name: rv.name,
+                device: p.device.clone(),
+                addresses,
+                exception_path: None,
+                mtu: p.mtu,
+                promiscuous: p.promiscuous,
+                rx_desc: p.rx_desc,
+                tx_desc: p.tx_desc,
+                mac: p.mac,
+                vlan: Some(Vlan { parent, id }),
+            };
+            ports.push(port);
+        }
+        Ok(())
+    }
+}
