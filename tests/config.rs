@@ -819,7 +819,7 @@ mod no_panic {
 #[test]
 fn empty_quoted_key_is_named() {
     let e = Config::from_str_named("\"\" = 1\n", "e.toml").unwrap_err();
-    assert_eq!(e.to_string(), "e.toml:1: \"\": unknown field ``, expected one of `eal`, `log`, `cores`, `tables`, `control`, `port`, `route`, `timeouts`, `settings`, `neighbour`, `mark`, `service`");
+    assert_eq!(e.to_string(), "e.toml:1: \"\": unknown field ``, expected one of `eal`, `log`, `cores`, `tables`, `control`, `port`, `route`, `vlan`, `timeouts`, `settings`, `neighbour`, `mark`, `service`");
 }
 
 #[test]
