@@ -22,8 +22,9 @@ pub enum DropReason {
     /// TTL ≤ 1 and no ICMP time-exceeded may be sent about it (RFC 1812 4.3.2.7:
     /// e.g. the packet is itself an ICMP error).
     TtlExceeded,
-    /// Bigger than the egress MTU with DF clear (rvs never fragments), or with DF
-    /// set where no ICMP error may be sent about it.
+    /// Bigger than the egress MTU with DF set where no ICMP error may be sent about
+    /// it (or routed by the appliance, which sends no ICMP errors), or too big for a
+    /// fragmentation the MTU makes impossible; DF clear is fragmented (`wire::fragment`).
     TooBig,
     /// Not enough headroom in the buffer to prepend a header (TUN, ICMP errors).
     NoHeadroom,

@@ -78,7 +78,10 @@ fn first_syn_to_an_unresolved_real_server_is_held_and_sent_once_arp_answers() {
     let mut out = Vec::new();
     let release = |q: &mut UnresQueue<HeadroomBuf>, net: &rvs::net::Net, out: &mut Vec<_>| {
         q.release(net.neigh(), LATER, |r| {
-            if let Release::Send { pkt, port, counter } = r {
+            if let Release::Send {
+                pkt, port, counter, ..
+            } = r
+            {
                 out.push((pkt.data().to_vec(), port, counter));
             }
         })

@@ -347,7 +347,7 @@ pub const SETTINGS_NOT_APPLICABLE: &[(&str, i64, &str)] = &[
     (
         "pmtu_disc",
         1,
-        "rvs never fragments: too-big packets with DF get frag-needed, without DF are dropped",
+        "rvs honours DF: too-big packets with DF get frag-needed, without DF are fragmented",
     ),
     (
         "secure_tcp",

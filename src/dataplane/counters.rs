@@ -138,6 +138,16 @@ counters! {
     DropVlan => "drop_vlan",
     /// Tagged frames whose VLAN id is not a `[[vlan]]` of the trunk port they came in on.
     DropVlanUnknown => "drop_vlan_unknown",
+    /// Datagrams rvs fragmented because they exceeded the egress MTU with DF clear
+    /// (Linux's `FragOKs`; each also counts its outcome: nat_in, tun_out, forwarded...).
+    FragOks => "frag_oks",
+    /// Fragments rvs created and transmitted (Linux's `FragCreates`; a fragment held for
+    /// an unresolved next hop is counted when it leaves).
+    FragCreated => "frag_created",
+    /// Datagrams that needed fragmenting but the mempool had no buffer for a fragment
+    /// (the fragments already made are sent, the rest of the datagram is lost; Linux's
+    /// `FragFails` on `-ENOMEM`).
+    DropFragNobuf => "drop_frag_nobuf",
 }
 
 /// Number of counters.

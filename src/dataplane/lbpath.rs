@@ -50,6 +50,20 @@ pub enum LbVerdict {
     },
     /// Drop the frame, counting `counter` (a `drop_*` counter).
     Drop(Counter),
+    /// As `Tx` (or `Hold` when `hold` is set), but the IPv4 packet is longer than
+    /// `mtu` with DF clear: the worker cuts it into fragments of at most `mtu` bytes
+    /// (`wire::fragment`, buffers from its mempool) and sends those, counting
+    /// `counter` once, `frag_oks` once and `frag_created` per fragment.
+    Fragment {
+        /// Outgoing port.
+        port: PortIdx,
+        /// The egress MTU (IP bytes) every fragment must fit.
+        mtu: u16,
+        /// The unresolved next hop and whether this caller sends the ARP request.
+        hold: Option<(Ipv4Addr, bool)>,
+        /// The outcome's counter (nat_in, tun_out, ...).
+        counter: Counter,
+    },
 }
 
 /// What one worker's LB path reads, handed out by the management side (one set per
@@ -143,6 +157,19 @@ impl Hop {
                 request,
                 counter,
             },
+        }
+    }
+}
+
+impl Hop {
+    /// The verdict for a frame the transform made ready but that exceeds this hop's
+    /// MTU with DF clear (`xform::Verdict::Fragment`).
+    fn send_fragments(&self, counter: Counter) -> LbVerdict {
+        LbVerdict::Fragment {
+            port: self.port,
+            mtu: self.egress.mtu,
+            hold: self.hold,
+            counter,
         }
     }
 }
@@ -321,7 +348,7 @@ impl LbPath {
                 counter: Counter::TxIcmpPortUnreachable,
             },
             Some(xform::Verdict::Drop(r)) => LbVerdict::Drop(Counter::of_drop(r)),
-            Some(xform::Verdict::Forward) | None => v,
+            Some(xform::Verdict::Forward | xform::Verdict::Fragment) | None => v,
         }
     }
 
@@ -626,6 +653,10 @@ impl LbPath {
                 self.count(hit, ip_len);
                 hop.send(counter)
             }
+            xform::Verdict::Fragment => {
+                self.count(hit, ip_len);
+                hop.send_fragments(counter)
+            }
             xform::Verdict::SendBack(IcmpSent::FragNeeded) => LbVerdict::Tx {
                 port: in_port,
                 counter: Counter::TxIcmpFragNeeded,
@@ -713,6 +744,7 @@ impl LbPath {
         };
         match v {
             xform::Verdict::Forward => hop.send(Counter::IcmpRelated),
+            xform::Verdict::Fragment => hop.send_fragments(Counter::IcmpRelated),
             xform::Verdict::SendBack(_) => LbVerdict::Drop(Counter::DropIcmpUnrelated),
             xform::Verdict::Drop(r) => LbVerdict::Drop(Counter::of_drop(r)),
         }

@@ -24,6 +24,9 @@ struct Held<P> {
     port: PortIdx,
     next_hop: Ipv4Addr,
     counter: Counter,
+    /// Cut into fragments of at most this many IP bytes when sent (DF clear, longer
+    /// than the egress MTU; see `LbVerdict::Fragment`); None: sent as it is.
+    frag_mtu: Option<u16>,
     since: u32,
 }
 
@@ -38,6 +41,8 @@ pub enum Release<P> {
         port: PortIdx,
         /// The outcome's counter (nat_in, forwarded, ...).
         counter: Counter,
+        /// Some(mtu): fragment it to `mtu` IP bytes on the way out (`wire::fragment`).
+        frag_mtu: Option<u16>,
     },
     /// Held too long: drop it, counting `drop_neigh_unresolved`.
     Expired(P),
@@ -90,6 +95,21 @@ impl<P: PacketBuf> UnresQueue<P> {
         counter: Counter,
         now: u32,
     ) -> Result<(), P> {
+        self.hold_fragmenting(pkt, port, next_hop, counter, None, now)
+    }
+
+    /// [`UnresQueue::hold`] for a datagram to be fragmented to `frag_mtu` when it
+    /// leaves: held whole (one slot, so one oversize datagram does not take the next
+    /// hop's whole `unres_qlen` share), fragmented at release.
+    pub fn hold_fragmenting(
+        &mut self,
+        pkt: P,
+        port: PortIdx,
+        next_hop: Ipv4Addr,
+        counter: Counter,
+        frag_mtu: Option<u16>,
+        now: u32,
+    ) -> Result<(), P> {
         let mut same = 0;
         let mut free = None;
         for (i, s) in self.slots.iter().enumerate() {
@@ -108,6 +128,7 @@ impl<P: PacketBuf> UnresQueue<P> {
                     port,
                     next_hop,
                     counter,
+                    frag_mtu,
                     since: now,
                 });
                 self.held += 1;
@@ -136,6 +157,7 @@ impl<P: PacketBuf> UnresQueue<P> {
                     pkt: h.pkt,
                     port: h.port,
                     counter: h.counter,
+                    frag_mtu: h.frag_mtu,
                 });
             } else if now.wrapping_sub(h.since) >= self.timeout_secs {
                 let Some(h) = s.take() else { continue };
@@ -171,7 +193,9 @@ mod tests {
         let mut v = Vec::new();
         q.release(t, now, |r| {
             v.push(match r {
-                Release::Send { pkt, port, counter } => format!(
+                Release::Send {
+                    pkt, port, counter, ..
+                } => format!(
                     "send {} {:?} port {port} mac {:?}",
                     pkt.data()[59],
                     counter,

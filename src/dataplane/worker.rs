@@ -7,6 +7,7 @@ use super::unres::{Release, UnresQueue};
 use super::vlan::Vlans;
 use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxQueue};
 use crate::net::{Net, PortIdx, TxKind, Verdict};
+use crate::wire::fragment::{self, FragError};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub fn net_counter(v: &Verdict) -> Counter {
             TxKind::Forward => Counter::Forwarded,
         },
         Verdict::Hold { .. } => Counter::NeighHeld,
+        Verdict::Fragment { .. } => Counter::Forwarded,
         Verdict::ToKernel => Counter::ToKernel,
         Verdict::Consumed => Counter::Consumed,
         Verdict::Drop(r) => Counter::of_drop(r),
@@ -267,6 +269,43 @@ impl Worker {
         }
     }
 
+    /// A datagram longer than `port`'s MTU with DF clear (`LbVerdict::Fragment`):
+    /// fragmented now into fresh mbufs and sent, or, with its next hop unresolved,
+    /// held whole and fragmented when it leaves (`Release::Send::frag_mtu`).
+    fn fragment(
+        &mut self,
+        m: Mbuf,
+        port: PortIdx,
+        mtu: u16,
+        hold: Option<(Ipv4Addr, bool)>,
+        counter: Counter,
+        now: u32,
+    ) {
+        let Some((next_hop, request)) = hold else {
+            send_fragments(
+                &self.pool,
+                &mut self.ports,
+                &self.vlans,
+                &self.counters,
+                port,
+                &m,
+                mtu,
+                counter,
+            );
+            return;
+        };
+        if request {
+            self.arp_request(port, next_hop, None);
+        }
+        match self
+            .unres
+            .hold_fragmenting(m, port, next_hop, counter, Some(mtu), now)
+        {
+            Ok(()) => self.counters.inc(Counter::NeighHeld),
+            Err(_dropped) => self.counters.inc(Counter::DropNeighUnresolved),
+        }
+    }
+
     /// Once per loop: sends held packets whose next hop resolved, drops the expired,
     /// re-asks for the still unresolved. Returns the packets sent or dropped.
     fn release_held(&mut self, now: u32) -> usize {
@@ -284,9 +323,19 @@ impl Worker {
         } = self;
         let mut n = 0;
         unres.release(net.neigh(), now, |r| match r {
-            Release::Send { pkt, port, counter } => {
+            Release::Send {
+                pkt,
+                port,
+                counter,
+                frag_mtu,
+            } => {
                 n += 1;
-                push_tx(ports, vlans, counters, port as usize, pkt, counter);
+                match frag_mtu {
+                    None => push_tx(ports, vlans, counters, port as usize, pkt, counter),
+                    Some(mtu) => {
+                        send_fragments(pool, ports, vlans, counters, port, &pkt, mtu, counter)
+                    }
+                }
             }
             Release::Expired(_pkt) => {
                 n += 1;
@@ -360,6 +409,15 @@ impl Worker {
                         self.counters.inc(counter);
                         continue;
                     }
+                    LbVerdict::Fragment {
+                        port,
+                        mtu,
+                        hold,
+                        counter,
+                    } => {
+                        self.fragment(m, port, mtu, hold, counter, now);
+                        continue;
+                    }
                 }
             }
             let verdict = self.net.handle_at(p as u8, &mut m, checked, now);
@@ -391,6 +449,9 @@ impl Worker {
                 next_hop,
                 request,
             } => self.hold(m, port, next_hop, request, Counter::Forwarded, now),
+            Verdict::Fragment { port, mtu, hold } => {
+                self.fragment(m, port, mtu, hold, Counter::Forwarded, now)
+            }
             // A VLAN sub-interface has no tap (config/vlan.rs): counted as no exception path.
             Verdict::ToKernel => match self.ports.get_mut(in_port).and_then(|q| q.tap.as_mut()) {
                 Some((_, tap_tx)) => {
@@ -444,6 +505,49 @@ fn push_tx(
     match ports.get_mut(port) {
         Some(q) => q.tx.push(m),
         None => c.inc(Counter::DropNoRoute),
+    }
+}
+
+/// Cuts the frame `m` (ready for `port`, MACs written) into fragments of at most `mtu`
+/// IP bytes in fresh mbufs from `pool` (`wire::fragment`; no heap allocation) and
+/// queues them on `port`: `counter` and `frag_oks` once, `frag_created` and `tx_pkts`
+/// per fragment. An empty pool part-way is `drop_frag_nobuf` (the fragments made are
+/// sent); a frame that cannot be fragmented (MTU below 28 bytes, malformed) is
+/// `drop_too_big`. `m` itself is freed by the caller dropping it.
+#[allow(clippy::too_many_arguments)]
+fn send_fragments(
+    pool: &Mempool,
+    ports: &mut [PortQueues],
+    vlans: &Vlans,
+    c: &WorkerCounters,
+    port: PortIdx,
+    m: &Mbuf,
+    mtu: u16,
+    counter: Counter,
+) {
+    let data = m.data();
+    let l3 = match crate::wire::ethernet::EthernetFrame::new_checked(data) {
+        Ok(f) => f.l3().l3_offset,
+        Err(_) => {
+            c.inc(Counter::DropMalformed);
+            return;
+        }
+    };
+    let r = fragment::fragment(
+        data,
+        l3,
+        mtu,
+        || pool.alloc(),
+        |f| push_tx(ports, vlans, c, port as usize, f, Counter::FragCreated),
+    );
+    match r {
+        Ok(_) => {
+            c.inc(counter);
+            c.inc(Counter::FragOks);
+        }
+        Err(FragError::NoBuffer { .. }) => c.inc(Counter::DropFragNobuf),
+        Err(FragError::Malformed) => c.inc(Counter::DropMalformed),
+        Err(FragError::DontFragment | FragError::MtuTooSmall) => c.inc(Counter::DropTooBig),
     }
 }
 

@@ -359,12 +359,23 @@ impl Net {
             }
             ip.decrement_ttl();
         }
+        // Longer than the egress MTU (Linux's `ip_forward` → `ip_exceeds_mtu`): DF clear
+        // is fragmented by the worker; DF set is dropped, as the appliance originates
+        // no ICMP errors (neither does it for an expired TTL above).
+        let mtu = self.ports.get(port as usize).map_or(0, |p| p.mtu);
+        let too_big = decrement_ttl && crate::wire::fragment::exceeds_mtu(pkt.data(), l3, mtu);
+        if too_big && pkt.data().get(l3 + 6).is_some_and(|b| b & 0x40 != 0) {
+            return Verdict::Drop(DropReason::TooBig);
+        }
         if pkt.data().len() < crate::wire::ethernet::HEADER_LEN {
             return Verdict::Drop(DropReason::Malformed);
         }
         let mut frame = EthernetFrame::new_unchecked(pkt.data_mut());
         frame.set_dst_addr(EthernetAddress(mac));
         frame.set_src_addr(EthernetAddress(port_mac));
+        if too_big {
+            return Verdict::Fragment { port, mtu, hold };
+        }
         match hold {
             None => Verdict::Tx { port, kind },
             Some((next_hop, request)) => Verdict::Hold {

@@ -37,6 +37,17 @@ pub enum Verdict {
         /// True when this caller sends the broadcast ARP request.
         request: bool,
     },
+    /// Routed (as `Tx`, or `Hold` when `hold` is set), but longer than the egress
+    /// port's `mtu` with DF clear: cut it into fragments of at most `mtu` IP bytes
+    /// (`wire::fragment`, RFC 791, as Linux's `ip_forward` → `ip_fragment`) and send those.
+    Fragment {
+        /// Outgoing port.
+        port: PortIdx,
+        /// The egress MTU in IP bytes.
+        mtu: u16,
+        /// The unresolved next hop and whether this caller sends the ARP request.
+        hold: Option<(std::net::Ipv4Addr, bool)>,
+    },
     /// Hand it to the kernel through the receiving port's exception path.
     ToKernel,
     /// Fully handled here (e.g. an ARP reply we learnt from): free it, no drop counted.

@@ -157,6 +157,67 @@ impl WorkerPath {
         }
     }
 
+    /// As the worker's `fragment`: split now, or hold whole and split at release.
+    fn fragment(
+        &mut self,
+        m: HeadroomBuf,
+        port: PortIdx,
+        mtu: u16,
+        hold: Option<(Ipv4Addr, bool)>,
+        counter: Counter,
+        now: u32,
+    ) {
+        let Some((next_hop, request)) = hold else {
+            return self.send_fragments(port, &m, mtu, counter);
+        };
+        if request {
+            self.arp_request(port, next_hop, None);
+        }
+        match self
+            .unres
+            .hold_fragmenting(m, port, next_hop, counter, Some(mtu), now)
+        {
+            Ok(()) => self.inc(Counter::NeighHeld),
+            Err(_dropped) => self.inc(Counter::DropNeighUnresolved),
+        }
+    }
+
+    /// As the worker's `send_fragments`, with heap buffers of a default mbuf's size
+    /// standing in for the mempool.
+    fn send_fragments(&mut self, port: PortIdx, m: &HeadroomBuf, mtu: u16, counter: Counter) {
+        use crate::wire::fragment::{fragment, FragError};
+        let data = m.data();
+        let Ok(eth) = crate::wire::ethernet::EthernetFrame::new_checked(data) else {
+            return self.inc(Counter::DropMalformed);
+        };
+        let mut frags = Vec::new();
+        let r = fragment(
+            data,
+            eth.l3().l3_offset,
+            mtu,
+            || {
+                Some(HeadroomBuf::with_room(
+                    &[],
+                    HeadroomBuf::DEFAULT_HEADROOM,
+                    HeadroomBuf::DEFAULT_ROOM,
+                ))
+            },
+            |f| frags.push(f),
+        );
+        for f in frags {
+            self.send(port, f, Counter::FragCreated);
+        }
+        match r {
+            Ok(_) => {
+                self.inc(counter);
+                self.inc(Counter::FragOks);
+            }
+            Err(FragError::NoBuffer { .. }) => self.inc(Counter::DropFragNobuf),
+            Err(FragError::Malformed) => self.inc(Counter::DropMalformed),
+            Err(FragError::DontFragment | FragError::MtuTooSmall) => self.inc(Counter::DropTooBig),
+        }
+    }
+
     /// Receives `frame` on port `p` at `now` (seconds), as the worker's `poll_port`
     /// does for each frame of a burst.
     pub fn rx(&mut self, p: PortIdx, frame: &[u8], now: u32) {
@@ -175,6 +236,12 @@ impl WorkerPath {
                     counter,
                 } => return self.hold(m, port, next_hop, request, counter, now),
                 LbVerdict::Drop(counter) => return self.inc(counter),
+                LbVerdict::Fragment {
+                    port,
+                    mtu,
+                    hold,
+                    counter,
+                } => return self.fragment(m, port, mtu, hold, counter, now),
             }
         }
         let verdict = self.net.handle_at(p, &mut m, checked, now);
@@ -185,6 +252,9 @@ impl WorkerPath {
                 next_hop,
                 request,
             } => self.hold(m, port, next_hop, request, Counter::Forwarded, now),
+            Verdict::Fragment { port, mtu, hold } => {
+                self.fragment(m, port, mtu, hold, Counter::Forwarded, now)
+            }
             Verdict::ToKernel => {
                 if self
                     .net
@@ -214,7 +284,18 @@ impl WorkerPath {
         self.unres.release(self.net.neigh(), now, |r| out.push(r));
         for r in out {
             match r {
-                Release::Send { pkt, port, counter } => self.send(port, pkt, counter),
+                Release::Send {
+                    pkt,
+                    port,
+                    counter,
+                    frag_mtu: None,
+                } => self.send(port, pkt, counter),
+                Release::Send {
+                    pkt,
+                    port,
+                    counter,
+                    frag_mtu: Some(mtu),
+                } => self.send_fragments(port, &pkt, mtu, counter),
                 Release::Expired(_pkt) => self.inc(Counter::DropNeighUnresolved),
                 Release::Request { port, next_hop } => self.arp_request(port, next_hop, None),
             }

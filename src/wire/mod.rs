@@ -28,6 +28,7 @@ pub mod arp;
 pub mod buf;
 pub mod checksum;
 pub mod ethernet;
+pub mod fragment;
 pub mod icmp;
 pub mod ipip;
 pub mod ipnet;

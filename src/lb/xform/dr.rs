@@ -33,5 +33,5 @@ pub fn dr_at<P: PacketBuf>(pkt: &mut P, at: Ipv4At, eg: &Egress) -> Verdict {
     if let Some(v) = ttl_then_mtu(pkt, l3, 0, vip, eg) {
         return v;
     }
-    forward(pkt, eg)
+    forward(pkt, l3, eg)
 }

@@ -157,5 +157,5 @@ fn rewrite<P: PacketBuf>(
         }
     }
     msg.fill_checksum();
-    forward(pkt, eg)
+    forward(pkt, l3, eg)
 }

@@ -22,6 +22,9 @@
 //! - on [`Verdict::Forward`] the frame is ready to send: source and destination
 //!   MACs are written from the [`Egress`] (the caller resolved the next hop; it
 //!   may overwrite them later with [`set_macs`]);
+//! - on [`Verdict::Fragment`] the frame is ready as for `Forward` but longer than
+//!   the egress MTU with DF clear: the caller cuts it into fragments of at most
+//!   `Egress::mtu` bytes (`wire::fragment`, with buffers from its pool) and sends those;
 //! - on [`Verdict::SendBack`] the frame was replaced by an ICMP error to the
 //!   packet's sender (frag-needed or time-exceeded), MACs swapped;
 //! - on [`Verdict::Drop`] the frame content is unspecified (it may be half rewritten).
@@ -72,8 +75,10 @@ pub struct Egress {
     /// IP MTU of the egress port in bytes (1500 on plain Ethernet).
     pub mtu: u16,
     /// A fresh IPv4 identification for any header this transform creates (the TUN
-    /// outer header, an ICMP error); a per-worker counter is enough, since none of
-    /// these packets is ever fragmented by rvs.
+    /// outer header, an ICMP error): a per-worker counter stepped per packet, workers
+    /// starting 16384 apart. A DF-clear TUN outer packet may be fragmented, so its
+    /// ident only has to differ from the other datagrams to the same real server still
+    /// being reassembled there (Linux's `ipfrag_time`, 30 s).
     pub ident: u16,
 }
 
@@ -174,7 +179,10 @@ pub(crate) fn ttl_step<P: PacketBuf>(
 }
 
 /// Too big for the egress MTU once `overhead` bytes are added: frag-needed with
-/// next-hop MTU `mtu - overhead` when DF is set, else a drop (rvs never fragments).
+/// next-hop MTU `mtu - overhead` when DF is set (a drop when no ICMP error may be sent
+/// about the packet); with DF clear `None`: the transform goes on and its
+/// [`forward`] says [`Verdict::Fragment`] (IPVS's `ensure_mtu_is_adequate` lets
+/// DF-clear packets through to `ip_fragment`).
 pub(crate) fn mtu_step<P: PacketBuf>(
     pkt: &mut P,
     l3: usize,
@@ -186,7 +194,10 @@ pub(crate) fn mtu_step<P: PacketBuf>(
     if u32::from(ip.total_len()) + u32::from(overhead) <= u32::from(eg.mtu) {
         return None;
     }
-    if !ip.dont_frag() || !may_send_error_about(&ip) {
+    if !ip.dont_frag() {
+        return None;
+    }
+    if !may_send_error_about(&ip) {
         return Some(Verdict::Drop(DropReason::TooBig));
     }
     let next_hop_mtu = eg.mtu.saturating_sub(overhead);
@@ -199,10 +210,16 @@ pub(crate) fn mtu_step<P: PacketBuf>(
     ))
 }
 
-/// Writes the egress MACs and returns `Forward`.
-pub(crate) fn forward<P: PacketBuf>(pkt: &mut P, eg: &Egress) -> Verdict {
+/// Writes the egress MACs and returns `Forward`, or `Fragment` when the IPv4 packet
+/// at `l3` (as the transform left it: for TUN the outer packet) is longer than the
+/// egress MTU (`mtu_step` let it through: DF clear).
+pub(crate) fn forward<P: PacketBuf>(pkt: &mut P, l3: usize, eg: &Egress) -> Verdict {
     set_macs(pkt.data_mut(), eg.port_mac, eg.next_hop_mac);
-    Verdict::Forward
+    if crate::wire::fragment::exceeds_mtu(pkt.data(), l3, eg.mtu) {
+        Verdict::Fragment
+    } else {
+        Verdict::Forward
+    }
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ pub fn nat_in_at<P: PacketBuf>(pkt: &mut P, at: Ipv4At, to: SocketAddrV4, eg: &E
         return v;
     }
     rewrite(pkt, l3, End::Dst, to);
-    forward(pkt, eg)
+    forward(pkt, l3, eg)
 }
 
 /// Reply direction: a real server's packet from RIP:rport to the client,
@@ -91,7 +91,7 @@ pub fn nat_out_at<P: PacketBuf>(
     }
     ipv4_mut(pkt, l3).decrement_ttl();
     rewrite(pkt, l3, End::Src, from);
-    forward(pkt, eg)
+    forward(pkt, l3, eg)
 }
 
 /// The shared checks plus a TCP/UDP header that fits; returns (source, destination).

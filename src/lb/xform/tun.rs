@@ -12,8 +12,9 @@
 //!   with ICMP frag-needed carrying `mtu - 20`, sent from the VIP (Linux's
 //!   `icmp_send` answers from the local destination address) back out of the
 //!   receiving port; the quote shows the packet after the TTL decrement, as
-//!   IPVS's does. Without DF rvs drops the packet (`drop_too_big`): it never
-//!   fragments, where IPVS would let `ip_fragment` split the outer packet.
+//!   IPVS's does. Without DF the packet is encapsulated whole and the OUTER packet
+//!   is fragmented to the MTU ([`Verdict::Fragment`]), as Linux's `ip_fragment`
+//!   after `ip_vs_tunnel_xmit` (recorded: tests/fixtures/oracle/egress).
 //!
 //! Layout: `eth | ip ...` becomes `eth | outer ip | ip ...` by prepending 20
 //! bytes of headroom and moving only the Ethernet header (14 or 18 bytes).
@@ -72,5 +73,5 @@ pub fn tun_at<P: PacketBuf>(pkt: &mut P, at: Ipv4At, tunnel: &Tunnel, eg: &Egres
         outer.set_tos(tos & !ECN_CE | ECN_ECT0);
     }
     debug_assert!(Ipv4Packet::new_checked(&pkt.data()[l3..]).is_ok());
-    forward(pkt, eg)
+    forward(pkt, l3, eg)
 }

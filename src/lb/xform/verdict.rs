@@ -8,6 +8,11 @@ pub enum Verdict {
     /// The frame was rewritten in place (addresses, TTL, checksums, MACs from the
     /// [`Egress`](super::Egress) given): transmit it on the egress port.
     Forward,
+    /// As `Forward`, but the IPv4 packet (for TUN the outer one) is longer than the
+    /// egress MTU and DF is clear: cut it into fragments of at most
+    /// [`Egress::mtu`](super::Egress) bytes (`wire::fragment`, RFC 791, as Linux's
+    /// `ip_fragment` after IPVS's xmit) and transmit those on the egress port.
+    Fragment,
     /// The frame was replaced in place by an ICMP error about it, addressed to the
     /// packet's sender, with the MACs swapped: transmit it back out of the port it
     /// came in on.

@@ -1,0 +1,59 @@
+//! Egress MTU through the real DPDK data path (net_pcap): a datagram longer than the
+//! egress MTU with DF clear is fragmented on every egress (NAT in/out, DR, TUN's outer
+//! packet, routed by the appliance), as Linux IPVS does (tests/fixtures/oracle/egress);
+//! with DF set the LB path answers frag-needed and the appliance drops it. The cases
+//! and the scapy checks (every fragment <= MTU, offsets and MF right, reassembly equals
+//! the expected packet) are the table in tests/pcap/egress.py; the counters are checked
+//! here.
+
+mod common;
+use common::lab::lab_available;
+use common::pcap::run_pcap_with;
+
+/// UDP services: NAT .10:80 -> .11:8080, DR .20:80 -> .12, TUN .30:80 -> .13.
+fn services() -> String {
+    let mut s = String::new();
+    for (vip, real, method, port) in [
+        ("203.0.113.10", "203.0.113.11", "nat", "\nport = 8080"),
+        ("203.0.113.20", "203.0.113.12", "dr", ""),
+        ("203.0.113.30", "203.0.113.13", "tun", ""),
+    ] {
+        s.push_str(&format!(
+            "\n[[service]]\nproto = \"udp\"\nvip = \"{vip}\"\nport = 80\nscheduler = \"rr\"\n\
+             [[service.real]]\naddr = \"{real}\"\nmethod = \"{method}\"{port}\n"
+        ));
+    }
+    s
+}
+
+#[test]
+fn oversize_datagrams_are_fragmented_on_every_egress() {
+    if !lab_available("oversize_datagrams_are_fragmented_on_every_egress") {
+        return;
+    }
+    let run = run_pcap_with(
+        "egress",
+        "tests/pcap/egress.py",
+        &[(
+            "addresses = [\"203.0.113.1/24\"]",
+            "addresses = [\"203.0.113.1/24\"]\nmtu = 1400",
+        )],
+        &services(),
+        &[],
+    );
+    assert!(run.check.contains("egress pcap check OK"), "{}", run.check);
+    for (name, n) in [
+        ("nat_in", 1),
+        ("nat_out", 1),
+        ("dr_out", 1),
+        ("tun_out", 1),
+        ("forwarded", 1),
+        ("frag_oks", 5),
+        ("frag_created", 10),
+        ("tx_icmp_frag_needed", 2),
+        ("drop_too_big", 1),
+        ("drop_frag_nobuf", 0),
+    ] {
+        assert_eq!(run.counter(name), n, "{name}:\n{}", run.log);
+    }
+}
