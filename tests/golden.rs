@@ -53,6 +53,7 @@ fn num(v: &Value) -> u64 {
 fn verdict_name(v: Verdict) -> String {
     match v {
         Verdict::Forward => "forward".into(),
+        Verdict::Fragment => "fragment".into(),
         Verdict::SendBack(IcmpSent::FragNeeded) => "send_back:frag_needed".into(),
         Verdict::SendBack(IcmpSent::TimeExceeded) => "send_back:time_exceeded".into(),
         Verdict::SendBack(IcmpSent::PortUnreachable) => "send_back:port_unreachable".into(),
@@ -157,6 +158,7 @@ fn golden_cases_cover_every_verdict_kind() {
     let seen: Vec<&str> = cases.iter().filter_map(|c| c["verdict"].as_str()).collect();
     for want in [
         "forward",
+        "fragment",
         "send_back:frag_needed",
         "send_back:time_exceeded",
         "drop:malformed",

@@ -80,6 +80,8 @@ fn stateful_golden_cases() {
                 LbVerdict::Drop(counter) => (counter, false),
                 // Held for an unresolved next hop: nothing out yet.
                 LbVerdict::Hold { .. } => (rvs::dataplane::Counter::NeighHeld, false),
+                // Fragmented by the worker: no single frame to compare (none recorded).
+                LbVerdict::Fragment { counter, .. } => (counter, false),
                 LbVerdict::Pass => {
                     let v = net.handle(0, &mut b, now);
                     (net_counter(&v), matches!(v, rvs::net::Verdict::Tx { .. }))
