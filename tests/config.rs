@@ -896,6 +896,13 @@ fn vlan_errors_are_located() {
             ErrorKind::Duplicate,
             "duplicate local address 192.0.2.1",
         ),
+        (
+            "vlan-framesz.toml",
+            11,
+            "vlan[0].port",
+            ErrorKind::Conflict,
+            "framesz=1552 cannot carry a tagged frame of MTU 1500 (needs framesz >= 1556)",
+        ),
     ] {
         bad(file, line, key, kind, reason);
     }

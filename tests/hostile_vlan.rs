@@ -67,15 +67,17 @@ fn vlan_sub_interfaces_answer_and_balance_with_their_own_tags() {
     extra.push_str(&service("192.0.2.10", "192.0.2.140", "nat"));
     extra.push_str(&service("192.0.2.20", "192.0.2.30", "dr"));
     extra.push_str(&service("192.0.2.12", "203.0.113.11", "nat"));
+    extra.push_str(&service("192.0.2.11", "192.0.2.141", "nat"));
     let run = run_pcap("vlantrunk", "tests/pcap/vlan.py", &extra, &["trunk"]);
     assert!(run.check.contains("vlan pcap check OK"), "{}", run.check);
     for (name, n) in [
         ("arp_replies", 3),
         ("echo_replies", 3),
-        ("nat_in", 2),
+        ("nat_in", 3),
         ("nat_out", 1),
         ("dr_out", 1),
-        ("gratuitous_arps", 6),
+        ("neigh_held", 1),
+        ("gratuitous_arps", 7),
         ("drop_vlan", 1),
         ("drop_vlan_unknown", 1),
     ] {

@@ -115,6 +115,18 @@ fn linux_hosts_on_two_vlans_reach_rvsd_and_each_other_through_nat() {
         rvsd.log_text()
     );
 
+    // Full-size segments: 1500-byte datagrams in 1518-byte tagged frames both ways.
+    let size = std::fs::metadata("Cargo.lock").unwrap().len();
+    let got = lab.sh_ok(
+        "client",
+        "curl -sf -m 10 -o /dev/null -w '%{size_download}' http://192.0.2.10/Cargo.lock",
+    );
+    assert_eq!(
+        got.trim(),
+        size.to_string(),
+        "whole file through NAT across VLANs"
+    );
+
     let log = rvsd.stop();
     assert!(Rvsd::counter_in(&log, "echo_replies") >= 5, "{log}");
     assert!(Rvsd::counter_in(&log, "nat_in") >= 1, "{log}");

@@ -13,13 +13,16 @@ use super::{ErrorKind, Port, Vlan};
 
 /// Most ports, physical and VLAN together: the data plane's port index is a `u8`.
 pub const MAX_PORTS: usize = 255;
+/// Bytes an 802.1Q tag adds to a frame.
+const TAG_LEN: u32 = 4;
 
 impl Checker<'_> {
     /// Appends one logical port per `[[vlan]]` to `ports` (which holds the physical
     /// ports). Errors: a name already used by a port or VLAN, a parent that is not a
     /// physical port, an id outside 1..4094 (0 is a priority tag, 4095 reserved: IEEE
     /// 802.1Q) or already used on that parent, the address errors of `[[port]]`, an
-    /// exception path (not supported on a VLAN yet), more than [`MAX_PORTS`] ports.
+    /// exception path (not supported on a VLAN yet), more than [`MAX_PORTS`] ports, an
+    /// af_packet parent whose `framesz` cannot carry a tagged full-MTU frame.
     pub(super) fn vlans(&self, ports: &mut Vec<Port>, raw: Vec<RawVlan>) -> Res<()> {
         let physical = ports.len();
         let mut local: HashSet<_> = ports
@@ -89,6 +92,21 @@ impl Checker<'_> {
             }
             let addresses = self.local_addresses(&path, &rv.addresses, &mut local)?;
             let p = &ports[parent];
+            // An af_packet ring slot must hold a full-MTU frame plus the tag (the rule of
+            // `mtu_fits_frames`, 4 bytes more).
+            if let Some(fsz) = super::afpacket::framesz(&p.device.to_string()) {
+                let need = u32::from(p.mtu) + TAG_LEN + super::afpacket::FRAME_OVERHEAD;
+                if need > fsz {
+                    return Err(self.err(
+                        &pp,
+                        ErrorKind::Conflict,
+                        format!(
+                            "port {:?}: framesz={fsz} cannot carry a tagged frame of MTU {} (needs framesz >= {need})",
+                            p.name, p.mtu
+                        ),
+                    ));
+                }
+            }
             let port = Port {
                 name: rv.name,
                 device: p.device.clone(),

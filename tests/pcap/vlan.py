@@ -19,7 +19,10 @@ MODE trunk (`[[vlan]]` v100 = id 100 192.0.2.1/25, v200 = id 200 192.0.2.129/25,
   set): ARP and ping on each VLAN answered with that VLAN's tag; SYN to NAT VIP .10 (v100)
   -> real 192.0.2.140:8080 on v200 (tag 200), its SYN-ACK back to the client with tag 100;
   SYN to DR VIP .20 -> real .30 on v100 (tag 100); SYN to NAT VIP .12 -> real
-  203.0.113.11:8080 on the untagged port; a ping with an unknown VLAN id (300) and a QinQ
+  203.0.113.11:8080 on the untagged port; SYN to NAT VIP .11 -> real .141 on v200, not
+  resolved yet: held, then sent with tag 200 once .141's tagged ARP reply arrives (held
+  packets leave after the burst: outputs are matched to cases in any order); a ping with
+  an unknown VLAN id (300) and a QinQ
   frame dropped; an untagged ping answered untagged. Every frame sent carries PORT_MAC, a
   tag for the subnet it belongs to (192.0.2.0/25: 100, 192.0.2.128/25: 200, 203.0.113/24:
   none).
@@ -37,7 +40,8 @@ BCAST = "ff:ff:ff:ff:ff:ff"
 V_CLIENT, V100_IP, V200_IP = "192.0.2.2", "192.0.2.1", "192.0.2.129"
 R30, R140, R11 = "192.0.2.30", "192.0.2.140", "203.0.113.11"
 R30_MAC, R140_MAC, R11_MAC = "02:00:00:00:00:30", "02:00:00:00:01:40", "02:00:00:00:00:11"
-VIP_NAT, VIP_DR, VIP_NAT_UNTAGGED = "192.0.2.10", "192.0.2.20", "192.0.2.12"
+R141, R141_MAC = "192.0.2.141", "02:00:00:00:01:41"
+VIP_NAT, VIP_DR, VIP_NAT_UNTAGGED, VIP_HELD = "192.0.2.10", "192.0.2.20", "192.0.2.12", "192.0.2.11"
 
 
 def fail(msg):
@@ -144,6 +148,12 @@ def cases(mode, pm):
             ("nat syn v100 -> untagged real", syn(pm, 100, V_CLIENT, VIP_NAT_UNTAGGED, 40012),
              lambda p: TCP in p and p[IP].dst == R11 and p[TCP].sport == 40012 and vid_of(p) is None
              and p[Ether].dst == R11_MAC),
+            ("nat syn v100 -> unresolved real on v200: held",
+             syn(pm, 100, V_CLIENT, VIP_HELD, 40013),
+             lambda p: TCP in p and p[IP].dst == R141 and p[TCP].sport == 40013 and vid_of(p) == 200
+             and p[Ether].dst == R141_MAC),
+            ("arp reply from .141 on v200 (releases the held SYN)",
+             eth(pm, 200, R141_MAC) / ARP(op=2, hwsrc=R141_MAC, psrc=R141, hwdst=pm, pdst=V200_IP), None),
             ("unknown vlan 300 ping", ping(pm, 300, V_CLIENT, V100_IP, 34), None),
             ("qinq ping", ping(pm, 100, V_CLIENT, V100_IP, 35, outer=10), None),
             ("untagged ping", ping(pm, None, CLIENT, LOCAL, 36),
@@ -183,13 +193,16 @@ def check(path, pm, mode):
     if len(rest) != len(expected):
         fail(f"expected {len(expected)} answers/forwards ({[n for n, _ in expected]}), got {len(rest)}: "
              f"{[p.summary() for p in rest]}")
-    for (name, pred), p in zip(expected, rest):
-        if not pred(p):
-            fail(f"case {name!r}: unexpected output {p.summary()} (tag {vid_of(p)})")
+    unused = list(rest)
+    for name, pred in expected:
+        match = next((p for p in unused if pred(p)), None)
+        if match is None:
+            fail(f"case {name!r}: no matching output among {[f'{p.summary()} tag {vid_of(p)}' for p in unused]}")
+        unused.remove(match)
     if mode == "trunk":
         garps = sorted((p[ARP].psrc, vid_of(p)) for p in out if own(p) and p[ARP].psrc == p[ARP].pdst)
         want = sorted([(LOCAL, None), (V100_IP, 100), (V200_IP, 200), (VIP_NAT, 100), (VIP_DR, 100),
-                       (VIP_NAT_UNTAGGED, 100)])
+                       (VIP_NAT_UNTAGGED, 100), (VIP_HELD, 100)])
         if garps != want:
             fail(f"gratuitous ARP {garps}, expected {want}")
     print(f"vlan pcap check OK ({mode}): {len(expected)} answered/forwarded, "
