@@ -55,6 +55,32 @@ pub enum DropReason {
     /// Routing would send it back out of the port it came in on... to a broadcast
     /// or otherwise unforwardable destination.
     NotForwardable,
+    /// Ethernet source broadcast, multicast, all zeros or the receiving port's own MAC
+    /// (`net::martian`): no genuine station sends from it, and an answer would go to a
+    /// group or to ourselves.
+    BadEthSource,
+    /// Ethernet destination all zeros (`net::martian`).
+    BadEthDestination,
+    /// IPv4 source 0/8, 127/8, 224/4, 240/4 (255.255.255.255 included), or one of the
+    /// director's own addresses, VIPs or subnet broadcasts: a martian source (Linux
+    /// `ip_route_input_slow`, `fib_validate_source`).
+    MartianSource,
+    /// IPv4 destination 0/8 or 127/8: a martian destination (Linux
+    /// `ip_route_input_slow`).
+    MartianDestination,
+    /// An IPv4 option list that is not well formed (RFC 791: an option other than
+    /// EOL/NOP without a length ≥ 2 that fits the header), on any path.
+    BadIpOptions,
+    /// A loose or strict source route option (LSRR 0x83, SSRR 0x89), on any path
+    /// (Linux `accept_source_route = 0`).
+    SourceRoute,
+    /// An ARP packet whose sender IP is one of the director's addresses or VIPs from
+    /// another station: an address conflict, never answered nor learnt (logged by the
+    /// management thread).
+    ArpConflict,
+    /// An ARP packet whose sender hardware address is not unicast (broadcast,
+    /// multicast, all zeros): never answered nor learnt.
+    ArpBadSender,
 }
 
 impl DropReason {
@@ -78,6 +104,14 @@ impl DropReason {
         DropReason::NeighUnresolved,
         DropReason::NoExceptionPath,
         DropReason::NotForwardable,
+        DropReason::BadEthSource,
+        DropReason::BadEthDestination,
+        DropReason::MartianSource,
+        DropReason::MartianDestination,
+        DropReason::BadIpOptions,
+        DropReason::SourceRoute,
+        DropReason::ArpConflict,
+        DropReason::ArpBadSender,
     ];
 
     /// The counter operators see (`drop_<reason>`).
@@ -101,6 +135,14 @@ impl DropReason {
             DropReason::NeighUnresolved => "drop_neigh_unresolved",
             DropReason::NoExceptionPath => "drop_no_exception_path",
             DropReason::NotForwardable => "drop_not_forwardable",
+            DropReason::BadEthSource => "drop_bad_eth_source",
+            DropReason::BadEthDestination => "drop_bad_eth_destination",
+            DropReason::MartianSource => "drop_martian_source",
+            DropReason::MartianDestination => "drop_martian_destination",
+            DropReason::BadIpOptions => "drop_bad_ip_options",
+            DropReason::SourceRoute => "drop_source_route",
+            DropReason::ArpConflict => "drop_arp_conflict",
+            DropReason::ArpBadSender => "drop_arp_bad_sender",
         }
     }
 }

@@ -148,6 +148,22 @@ counters! {
     /// (the fragments already made are sent, the rest of the datagram is lost; Linux's
     /// `FragFails` on `-ENOMEM`).
     DropFragNobuf => "drop_frag_nobuf",
+    /// Ethernet source broadcast, multicast, zero or the port's own MAC.
+    DropBadEthSource => "drop_bad_eth_source",
+    /// Ethernet destination all zeros.
+    DropBadEthDestination => "drop_bad_eth_destination",
+    /// Martian IPv4 source (0/8, 127/8, 224/4, 240/4, ours, a VIP).
+    DropMartianSource => "drop_martian_source",
+    /// Martian IPv4 destination (0/8, 127/8).
+    DropMartianDestination => "drop_martian_destination",
+    /// Malformed IPv4 option list.
+    DropBadIpOptions => "drop_bad_ip_options",
+    /// IPv4 source route option (LSRR/SSRR).
+    DropSourceRoute => "drop_source_route",
+    /// ARP from another station claiming one of our addresses or VIPs.
+    DropArpConflict => "drop_arp_conflict",
+    /// ARP whose sender hardware address is not unicast.
+    DropArpBadSender => "drop_arp_bad_sender",
 }
 
 /// Number of counters.
@@ -220,6 +236,14 @@ impl Counter {
             R::NeighUnresolved => Counter::DropNeighUnresolved,
             R::NoExceptionPath => Counter::DropNoExceptionPath,
             R::NotForwardable => Counter::DropNotForwardable,
+            R::BadEthSource => Counter::DropBadEthSource,
+            R::BadEthDestination => Counter::DropBadEthDestination,
+            R::MartianSource => Counter::DropMartianSource,
+            R::MartianDestination => Counter::DropMartianDestination,
+            R::BadIpOptions => Counter::DropBadIpOptions,
+            R::SourceRoute => Counter::DropSourceRoute,
+            R::ArpConflict => Counter::DropArpConflict,
+            R::ArpBadSender => Counter::DropArpBadSender,
         }
     }
 }

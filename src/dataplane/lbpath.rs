@@ -256,6 +256,15 @@ impl LbPath {
             if !at.trim(pkt) {
                 return LbVerdict::Drop(Counter::DropMalformed);
             }
+            // Martian addresses and the IP options rule, where the header is first
+            // parsed (`Net::screen_ipv4`): nothing below sees a frame they drop.
+            let screened = match at.view(pkt.data()) {
+                Ok(ip) => self.net.screen_ipv4(&ip).map(|_| ()),
+                Err(_) => Err(crate::drops::DropReason::Malformed),
+            };
+            if let Err(r) = screened {
+                return LbVerdict::Drop(Counter::of_drop(r));
+            }
         }
         match class {
             Classified::Flow {

@@ -9,6 +9,7 @@ use super::worker::{PortQueues, Worker};
 use crate::dpdk::{self, Eal, Mempool, Port, PortConfig, PortStats, RingDrops, StartedPort};
 use crate::net::{afpacket, exception, NeighTable, Net, NetTables, PortNet};
 use crate::snapshot::Reader;
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -69,6 +70,8 @@ pub struct Runtime {
     workers: Vec<JoinHandle<bool>>,
     stop: Arc<AtomicBool>,
     counters: Vec<Arc<WorkerCounters>>,
+    /// Each worker's last ARP address conflict (`drop_arp_conflict`), for the log.
+    arp_conflicts: Vec<Arc<crate::net::ArpConflictSlot>>,
     failed: Arc<AtomicBool>,
     ports: Vec<(String, StartedPort)>,
     /// af_packet interfaces as rvsd found them, put back once the ports are closed.
@@ -97,6 +100,7 @@ impl Runtime {
             workers: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             counters: Vec::new(),
+            arp_conflicts: Vec::new(),
             failed: Arc::new(AtomicBool::new(false)),
             ports: Vec::new(),
             ifaces: Vec::new(),
@@ -276,6 +280,7 @@ impl Runtime {
                 .map(|v| LbPath::new(net.view(views.net_reader()), v, index));
             let counters = Arc::new(WorkerCounters::default());
             rt.counters.push(counters.clone());
+            rt.arp_conflicts.push(net.conflict_slot());
             let unres = super::worker::unres_queue(&net);
             let worker = Worker {
                 index,
@@ -324,6 +329,12 @@ impl Runtime {
     /// Sum of one counter over all workers.
     pub fn counter(&self, c: Counter) -> u64 {
         self.counters.iter().map(|w| w.get(c)).sum()
+    }
+
+    /// Each worker's last ARP address conflict (claimed address, claimant's MAC), if
+    /// it saw one.
+    pub fn arp_conflicts(&self) -> Vec<Option<(Ipv4Addr, [u8; 6])>> {
+        self.arp_conflicts.iter().map(|s| s.last()).collect()
     }
 
     /// One counter per worker.

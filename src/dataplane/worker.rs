@@ -378,6 +378,13 @@ impl Worker {
                 self.counters.inc(Counter::DropMultiSegment);
                 continue;
             }
+            // Ethernet sanity first, for every path (`net::martian`).
+            if let Some(port) = self.net.ports().get(p) {
+                if let Err(r) = crate::net::martian::check_eth(m.data(), port.mac) {
+                    self.counters.inc(Counter::of_drop(r));
+                    continue;
+                }
+            }
             // 802.1Q: the (logical) port the frame belongs to, its tag stripped.
             let stripped = m.rx_vlan_stripped();
             let p = match self.vlans.rx(p, &mut m, stripped) {

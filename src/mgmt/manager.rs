@@ -53,6 +53,25 @@ pub enum Error {
 /// How often the management loop wakes up (reclaim, rates, worker health).
 pub const TICK: Duration = Duration::from_millis(100);
 
+/// Logs a warning when the workers' `drop_arp_conflict` count rose past `seen` (another
+/// station sent ARP claiming one of our addresses or VIPs), naming the last claimed
+/// address and claimant each worker recorded; returns the count now. Workers do not
+/// log (fast path): they count and record, this tick reports.
+fn log_arp_conflicts(rt: &Runtime, seen: u64) -> u64 {
+    let now = rt.counter(crate::dataplane::Counter::DropArpConflict);
+    if now > seen {
+        for (ip, mac) in rt.arp_conflicts().into_iter().flatten() {
+            log::warn!(
+                "ARP address conflict: {} claims {ip}, one of our addresses or VIPs \
+                 ({} conflicting ARP packets dropped so far)",
+                crate::wire::EthernetAddress(mac),
+                now
+            );
+        }
+    }
+    now
+}
+
 /// Owner of the publishers, the connection table and the rates.
 pub struct Manager {
     services: Publisher<ServiceTable>,
@@ -172,11 +191,13 @@ impl Manager {
     /// The management loop: ticks every [`TICK`] until `stop` is set (SIGINT/SIGTERM)
     /// or a worker of `rt` died. Returns true when a worker died.
     pub fn run(&mut self, rt: &Runtime, stop: &AtomicBool) -> bool {
+        let mut conflicts = 0;
         while !stop.load(Ordering::Relaxed) {
             if rt.failed() {
                 return true;
             }
             self.tick(Instant::now());
+            conflicts = log_arp_conflicts(rt, conflicts);
             std::thread::sleep(TICK);
         }
         false

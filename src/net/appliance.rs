@@ -2,6 +2,9 @@
 //! routing of transit packets with next-hop resolution, and the hand-off of everything
 //! else addressed to it to the kernel (exception path).
 
+use super::conflict::ArpConflictSlot;
+use super::ip_options::{self, Options};
+use super::martian;
 use super::neigh::NeighTable;
 use super::nexthop::Resolution;
 use super::route::{PortIdx, RouteTable};
@@ -57,6 +60,8 @@ pub struct Net {
     ports: Arc<[PortNet]>,
     neigh: Arc<NeighTable>,
     tables: Reader<NetTables>,
+    /// This view's last ARP address conflict (its worker is the only writer).
+    conflict: Arc<ArpConflictSlot>,
 }
 
 impl Net {
@@ -74,17 +79,54 @@ impl Net {
             ports: ports.into(),
             neigh: Arc::new(neigh),
             tables,
+            conflict: Arc::default(),
         }
     }
 
     /// Another view (for another worker, or another path of the same worker) sharing
-    /// this one's ports and neighbour table, reading snapshots through `tables`.
+    /// this one's ports and neighbour table, reading snapshots through `tables`, with
+    /// an ARP conflict slot of its own (one writer per slot).
     pub fn view(&self, tables: Reader<NetTables>) -> Net {
         Net {
             ports: self.ports.clone(),
             neigh: self.neigh.clone(),
             tables,
+            conflict: Arc::default(),
         }
+    }
+
+    /// This view's last ARP address conflict, for the management thread to log.
+    pub fn conflict_slot(&self) -> Arc<ArpConflictSlot> {
+        self.conflict.clone()
+    }
+
+    /// The martian and IP options checks of a received IPv4 header (`ip`, its lengths
+    /// and checksum already verified), at the one place each frame's header is first
+    /// parsed (`LbPath::handle`, else [`Net::handle_at`]); see [`martian`] and
+    /// [`ip_options`] for the rules and their sources. The source is checked first,
+    /// then the destination, then the options.
+    #[inline]
+    pub fn screen_ipv4<B: AsRef<[u8]>>(&self, ip: &Ipv4Packet<B>) -> Result<Options, DropReason> {
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        if martian::is_martian_source(src) || self.is_own_source(src) {
+            return Err(DropReason::MartianSource);
+        }
+        if martian::is_martian_destination(dst) {
+            return Err(DropReason::MartianDestination);
+        }
+        ip_options::check(ip.options())
+    }
+
+    /// True when no other host may send from `a`: one of our addresses, a VIP, or the
+    /// broadcast address of one of our subnets (Linux `fib_validate_source` refuses a
+    /// source whose route is local or broadcast).
+    fn is_own_source(&self, a: Ipv4Addr) -> bool {
+        self.is_vip(a)
+            || self.ports.iter().any(|p| {
+                p.addrs
+                    .iter()
+                    .any(|c| c.addr == a || is_subnet_broadcast(c, a))
+            })
     }
 
     /// Takes the newest published VIP/route snapshot (one atomic load when nothing
@@ -146,10 +188,11 @@ impl Net {
         self.handle_at(in_port, pkt, None, now_secs)
     }
 
-    /// [`Net::handle`] for a frame whose IPv4 header the caller already parsed and
-    /// checksum-verified (`ip`, from `LbPath::passed_ipv4` on a pass, the frame
-    /// unchanged since): the header is then not verified again. With `None`, or a
-    /// token for another offset, the appliance checks the header itself.
+    /// [`Net::handle`] for a frame whose IPv4 header the caller already parsed,
+    /// checksum-verified and screened ([`Net::screen_ipv4`]): `ip`, from
+    /// `LbPath::passed_ipv4` on a pass, the frame unchanged since. The header is then
+    /// not verified nor screened again. With `None`, or a token for another offset,
+    /// the appliance checks and screens the header itself.
     pub fn handle_at<P: PacketBuf>(
         &self,
         in_port: PortIdx,
@@ -171,10 +214,11 @@ impl Net {
         match l3.ethertype {
             EtherType::Arp => self.handle_arp(in_port, port, pkt, l3.l3_offset, now_secs),
             EtherType::Ipv4 => {
-                let at = match ip {
-                    Some(at) if at.l3() == l3.l3_offset => at,
+                // `screen`: no LB path screened this header, the appliance does.
+                let (at, screen) = match ip {
+                    Some(at) if at.l3() == l3.l3_offset => (at, false),
                     _ => match Ipv4At::check(pkt.data(), l3.l3_offset) {
-                        Ok(at) => at,
+                        Ok(at) => (at, true),
                         Err(_) => return Verdict::Drop(DropReason::Malformed),
                     },
                 };
@@ -182,6 +226,15 @@ impl Net {
                 // the datagram (a no-op after `LbPath::handle`, which trimmed already).
                 if !at.trim(pkt) {
                     return Verdict::Drop(DropReason::Malformed);
+                }
+                if screen {
+                    let screened = match at.view(pkt.data()) {
+                        Ok(v) => self.screen_ipv4(&v).map(|_| ()),
+                        Err(_) => Err(DropReason::Malformed),
+                    };
+                    if let Err(r) = screened {
+                        return Verdict::Drop(r);
+                    }
                 }
                 self.handle_ipv4(in_port, port, pkt, at, dst.is_unicast(), now_secs)
             }
@@ -212,6 +265,28 @@ impl Net {
             repr.target_protocol_addr,
         );
         let for_us = port.is_local(tpa) || self.tables().is_vip_of(in_port, tpa);
+        // Validate the sender before answering or learning anything from it.
+        if !sha.is_unicast() || sha.0 == [0; 6] {
+            return Verdict::Drop(DropReason::ArpBadSender);
+        }
+        if spa.is_unspecified() {
+            // An RFC 5227 probe (duplicate address detection): answered for our own
+            // addresses, so the prober sees they are taken (as Linux `arp_process`),
+            // never learnt from.
+            return match repr.operation {
+                ArpOperation::Request if for_us => self.arp_reply(in_port, port, pkt, &repr),
+                _ => Verdict::Drop(DropReason::ArpIgnored),
+            };
+        }
+        if martian::is_martian_source(spa) {
+            return Verdict::Drop(DropReason::MartianSource);
+        }
+        if self.is_local(spa) || self.is_vip(spa) {
+            // Another station claims one of our addresses: an address conflict. No
+            // reply, no learning; the management thread logs it.
+            self.conflict.record(spa, sha.0);
+            return Verdict::Drop(DropReason::ArpConflict);
+        }
         // Learn on-link senders (requests to us, replies, gratuitous announcements),
         // as Linux does for its neighbours.
         if port.on_link(spa) && (for_us || spa == tpa || self.neigh_known(spa, now_secs)) {
@@ -219,30 +294,41 @@ impl Net {
         }
         match repr.operation {
             ArpOperation::Request if for_us && spa != tpa => {
-                let reply = ArpRepr {
-                    operation: ArpOperation::Reply,
-                    source_hardware_addr: EthernetAddress(port.mac),
-                    source_protocol_addr: tpa,
-                    target_hardware_addr: sha,
-                    target_protocol_addr: spa,
-                };
-                let eth = EthernetRepr {
-                    src_addr: EthernetAddress(port.mac),
-                    dst_addr: sha,
-                    ethertype: EtherType::Arp,
-                    vlan_tci: None,
-                };
-                if emit_arp(pkt, &eth, &reply).is_none() {
-                    return Verdict::Drop(DropReason::Malformed);
-                }
-                Verdict::Tx {
-                    port: in_port,
-                    kind: TxKind::ArpReply,
-                }
+                self.arp_reply(in_port, port, pkt, &repr)
             }
             ArpOperation::Reply if for_us && port.exception_path => Verdict::ToKernel,
             ArpOperation::Reply if for_us => Verdict::Consumed,
             _ => Verdict::Drop(DropReason::ArpIgnored),
+        }
+    }
+
+    /// Answers ARP request `req` in place, from the port's MAC to the requester.
+    fn arp_reply<P: PacketBuf>(
+        &self,
+        in_port: PortIdx,
+        port: &PortNet,
+        pkt: &mut P,
+        req: &ArpRepr,
+    ) -> Verdict {
+        let reply = ArpRepr {
+            operation: ArpOperation::Reply,
+            source_hardware_addr: EthernetAddress(port.mac),
+            source_protocol_addr: req.target_protocol_addr,
+            target_hardware_addr: req.source_hardware_addr,
+            target_protocol_addr: req.source_protocol_addr,
+        };
+        let eth = EthernetRepr {
+            src_addr: EthernetAddress(port.mac),
+            dst_addr: req.source_hardware_addr,
+            ethertype: EtherType::Arp,
+            vlan_tci: None,
+        };
+        if emit_arp(pkt, &eth, &reply).is_none() {
+            return Verdict::Drop(DropReason::Malformed);
+        }
+        Verdict::Tx {
+            port: in_port,
+            kind: TxKind::ArpReply,
         }
     }
 
@@ -459,7 +545,11 @@ fn emit_arp<P: PacketBuf>(pkt: &mut P, eth: &EthernetRepr, arp: &ArpRepr) -> Opt
 
 /// Turns an ICMP echo request to a local address into the reply, in place: addresses
 /// swapped, type 0, checksums updated, MACs swapped. `None` when it is not an echo
-/// request (the kernel may want it).
+/// request (the kernel may want it). Only a well-formed request is answered: one with
+/// IP options is dropped (`drop_ip_options`: a reply would have to reverse them, see
+/// `ip_options`), one whose ICMP checksum is wrong too (`drop_bad_icmp_checksum`).
+/// Requests to broadcast or multicast destinations never get here (`handle_ipv4`
+/// hands them to the kernel, which ignores them: `icmp_echo_ignore_broadcasts`).
 fn echo_reply<P: PacketBuf>(
     in_port: PortIdx,
     port: &PortNet,
@@ -476,11 +566,21 @@ fn echo_reply<P: PacketBuf>(
         return None;
     }
     let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    let has_options = ip.header_len() != crate::wire::ipv4::MIN_HEADER_LEN;
     {
         let payload = ip.payload_mut();
-        let mut icmp = IcmpPacket::new_checked(&mut payload[..]).ok()?;
-        if icmp.msg_type() != IcmpType::EchoRequest || !icmp.verify_checksum() {
+        let Ok(mut icmp) = IcmpPacket::new_checked(&mut payload[..]) else {
+            // Shorter than an ICMP header: nobody can make sense of it.
+            return Some(Verdict::Drop(DropReason::Malformed));
+        };
+        if icmp.msg_type() != IcmpType::EchoRequest {
             return None;
+        }
+        if has_options {
+            return Some(Verdict::Drop(DropReason::IpOptions));
+        }
+        if !icmp.verify_checksum() {
+            return Some(Verdict::Drop(DropReason::BadIcmpChecksum));
         }
         icmp.make_echo_reply().ok()?;
     }
@@ -746,6 +846,151 @@ mod tests {
             n.handle(0, &mut HeadroomBuf::new(&u), 1),
             Verdict::Drop(DropReason::NoRoute)
         );
+    }
+
+    /// `PING` with `opts` as IP options (IHL grown to fit), checksums right.
+    fn ping_with_options(opts: &[u8]) -> Vec<u8> {
+        let mut f = PING[..34].to_vec();
+        f.extend_from_slice(opts);
+        f.extend_from_slice(&PING[34..]);
+        let hl = 20 + opts.len();
+        f[14] = 0x40 | (hl / 4) as u8;
+        f[16..18].copy_from_slice(&((hl + 16) as u16).to_be_bytes());
+        Ipv4Packet::new_unchecked(&mut f[14..14 + hl]).fill_checksum();
+        f
+    }
+
+    #[test]
+    fn screen_refuses_martians_ours_and_bad_options() {
+        let n = net(false);
+        let screen = |src: [u8; 4], dst: [u8; 4], opts: &[u8]| {
+            let mut f = ping_with_options(opts);
+            f[26..30].copy_from_slice(&src);
+            f[30..34].copy_from_slice(&dst);
+            n.screen_ipv4(&Ipv4Packet::new_checked(&f[14..]).unwrap())
+        };
+        let (c, l) = ([203, 0, 113, 2], [203, 0, 113, 1]);
+        assert_eq!(screen(c, l, &[]), Ok(Options::None));
+        assert_eq!(screen(c, l, &[0x94, 4, 0, 0]), Ok(Options::Present));
+        for src in [
+            [127, 0, 0, 1],
+            [0, 0, 0, 0],
+            [224, 0, 0, 1],
+            [255; 4],
+            l,
+            [203, 0, 113, 10],
+            [203, 0, 113, 255],
+            [192, 0, 2, 1],
+        ] {
+            assert_eq!(
+                screen(src, l, &[]),
+                Err(DropReason::MartianSource),
+                "{src:?}"
+            );
+        }
+        for dst in [[127, 0, 0, 1], [0, 0, 0, 0], [0, 9, 9, 9]] {
+            assert_eq!(
+                screen(c, dst, &[]),
+                Err(DropReason::MartianDestination),
+                "{dst:?}"
+            );
+        }
+        assert_eq!(
+            screen(c, l, &[0x94, 0, 0, 0]),
+            Err(DropReason::BadIpOptions)
+        );
+        assert_eq!(screen(c, l, &[0x83, 3, 4, 0]), Err(DropReason::SourceRoute));
+        // The appliance screens what it parses itself.
+        let mut f = PING;
+        f[26..30].copy_from_slice(&[127, 0, 0, 1]);
+        Ipv4Packet::new_unchecked(&mut f[14..34]).fill_checksum();
+        assert_eq!(
+            n.handle(0, &mut HeadroomBuf::new(&f), 1),
+            Verdict::Drop(DropReason::MartianSource)
+        );
+    }
+
+    #[test]
+    fn echo_is_answered_only_when_well_formed() {
+        let n = net(true);
+        let drop = |f: &[u8]| n.handle(0, &mut HeadroomBuf::new(f), 1);
+        // Options: well formed -> not answered; malformed or source route -> screened.
+        assert_eq!(
+            drop(&ping_with_options(&[0x94, 4, 0, 0])),
+            Verdict::Drop(DropReason::IpOptions)
+        );
+        assert_eq!(
+            drop(&ping_with_options(&[0x94, 0, 0, 0])),
+            Verdict::Drop(DropReason::BadIpOptions)
+        );
+        assert_eq!(
+            drop(&ping_with_options(&[0x89, 7, 4, 192, 0, 2, 9, 0])),
+            Verdict::Drop(DropReason::SourceRoute)
+        );
+        let mut bad = PING;
+        bad[36] ^= 0xff; // ICMP checksum
+        assert_eq!(drop(&bad), Verdict::Drop(DropReason::BadIcmpChecksum));
+        let mut short = PING[..34 + 4].to_vec();
+        short[16..18].copy_from_slice(&24u16.to_be_bytes());
+        Ipv4Packet::new_unchecked(&mut short[14..34]).fill_checksum();
+        assert_eq!(drop(&short), Verdict::Drop(DropReason::Malformed));
+    }
+
+    #[test]
+    fn arp_from_a_conflicting_or_non_unicast_sender_is_not_answered_nor_learnt() {
+        let n = net(false);
+        let slot = n.conflict_slot();
+        // Someone else claims our address 203.0.113.1, asking for the VIP.
+        let mut req = ARP_REQUEST;
+        req[28..32].copy_from_slice(&[203, 0, 113, 1]);
+        req[41] = 10;
+        assert_eq!(
+            n.handle(0, &mut HeadroomBuf::new(&req), 1),
+            Verdict::Drop(DropReason::ArpConflict)
+        );
+        assert_eq!(
+            slot.last(),
+            Some((Ipv4Addr::new(203, 0, 113, 1), CLIENT_MAC))
+        );
+        assert_eq!(
+            n.neigh().lookup_quiet(Ipv4Addr::new(203, 0, 113, 1), 1),
+            None
+        );
+        // A multicast or zero sender hardware address: no reply, not learnt.
+        for sha in [[1, 0, 0x5e, 0, 0, 1], [0; 6], [0xff; 6]] {
+            let mut req = ARP_REQUEST;
+            req[22..28].copy_from_slice(&sha);
+            assert_eq!(
+                n.handle(0, &mut HeadroomBuf::new(&req), 1),
+                Verdict::Drop(DropReason::ArpBadSender)
+            );
+        }
+        assert_eq!(
+            n.neigh().lookup_quiet(Ipv4Addr::new(203, 0, 113, 2), 1),
+            None
+        );
+        // A martian sender address.
+        let mut req = ARP_REQUEST;
+        req[28..32].copy_from_slice(&[127, 0, 0, 1]);
+        assert_eq!(
+            n.handle(0, &mut HeadroomBuf::new(&req), 1),
+            Verdict::Drop(DropReason::MartianSource)
+        );
+        // An RFC 5227 probe (sender 0.0.0.0) for our address is answered, not learnt.
+        let mut req = ARP_REQUEST;
+        req[28..32].copy_from_slice(&[0; 4]);
+        let mut b = HeadroomBuf::new(&req);
+        assert_eq!(
+            n.handle(0, &mut b, 1),
+            Verdict::Tx {
+                port: 0,
+                kind: TxKind::ArpReply
+            }
+        );
+        let r = ArpRepr::parse(&ArpPacket::new_checked(&b.data()[14..]).unwrap()).unwrap();
+        assert_eq!(r.target_protocol_addr, Ipv4Addr::UNSPECIFIED);
+        assert_eq!(r.target_hardware_addr.0, CLIENT_MAC);
+        assert_eq!(n.neigh().lookup_quiet(Ipv4Addr::UNSPECIFIED, 1), None);
     }
 
     #[test]

@@ -9,8 +9,11 @@
 
 pub mod afpacket;
 pub mod appliance;
+pub mod conflict;
 pub mod exception;
 pub mod host_addrs;
+pub mod ip_options;
+pub mod martian;
 pub mod neigh;
 pub mod nexthop;
 pub mod route;
@@ -19,6 +22,7 @@ pub mod verdict;
 
 pub use crate::wire::Ipv4Net;
 pub use appliance::{Net, PortNet};
+pub use conflict::ArpConflictSlot;
 pub use neigh::{Neigh, NeighParams, NeighTable, Probe};
 pub use nexthop::Resolution;
 pub use route::{NextHop, PortIdx, Route, RouteTable};

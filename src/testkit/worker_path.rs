@@ -224,6 +224,12 @@ impl WorkerPath {
         self.inc(Counter::RxPkts);
         self.counts[Counter::RxBytes as usize] += frame.len() as u64;
         let mut m = HeadroomBuf::new(frame);
+        // Ethernet sanity first, as the worker (`net::martian`).
+        if let Some(port) = self.net.ports().get(usize::from(p)) {
+            if let Err(r) = crate::net::martian::check_eth(frame, port.mac) {
+                return self.inc(Counter::of_drop(r));
+            }
+        }
         let mut checked = None;
         if let Some(lb) = self.lb.as_mut() {
             match lb.handle(p, &mut m, now) {

@@ -1,0 +1,136 @@
+//! Martian frames and addresses: what a Linux router refuses before it routes, answers
+//! or delivers anything (`ip_route_input_slow`, `fib_validate_source`, `arp_process`),
+//! as pure functions the data path applies once per frame:
+//!
+//! - Ethernet, in the worker before any path sees the frame ([`check_eth`]): a source
+//!   MAC that is broadcast, multicast (I/G bit set), all zeros or the receiving port's
+//!   own MAC, and an all-zero destination MAC, are impossible on a sane segment (a
+//!   reply would go to a group, or to ourselves) and dropped.
+//! - IPv4, where the header is first parsed (`LbPath::handle`, else `Net::handle_at`):
+//!   a source in 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4 or 240.0.0.0/4 (which holds
+//!   255.255.255.255) is a martian source ([`is_martian_source`]), as is one of the
+//!   director's own addresses, VIPs or subnet broadcasts (`Net::screen_ipv4`); a
+//!   destination in 0.0.0.0/8 or 127.0.0.0/8 is a martian destination
+//!   ([`is_martian_destination`]). Linux counts both as martians; rvs counts
+//!   `drop_martian_source` / `drop_martian_destination`.
+//!
+//! ARP has its own exception: a request from 0.0.0.0 is an RFC 5227 probe (duplicate
+//! address detection), which Linux answers for its own addresses and never learns
+//! from; every other martian sender address is dropped (see `Net::handle_arp`).
+
+use super::verdict::DropReason;
+use std::net::Ipv4Addr;
+
+/// True when a frame from Ethernet source `src` cannot be genuine on a port whose MAC
+/// is `port_mac`: broadcast or multicast (the I/G bit, IEEE 802 §8.2), all zeros, or
+/// the port's own address (a loop, or someone spoofing us).
+#[inline]
+pub fn is_bad_eth_source(src: [u8; 6], port_mac: [u8; 6]) -> bool {
+    src[0] & 1 != 0 || src == [0; 6] || src == port_mac
+}
+
+/// True when Ethernet destination `dst` is all zeros (no station has it).
+#[inline]
+pub fn is_bad_eth_destination(dst: [u8; 6]) -> bool {
+    dst == [0; 6]
+}
+
+/// The Ethernet checks of a frame received on a port with MAC `port_mac`, on the
+/// frame's first 12 bytes (destination, source). A frame too short to hold them passes
+/// here and is dropped as `drop_malformed` by the parse that follows.
+#[inline]
+pub fn check_eth(frame: &[u8], port_mac: [u8; 6]) -> Result<(), DropReason> {
+    let (Some(dst), Some(src)) = (frame.get(0..6), frame.get(6..12)) else {
+        return Ok(());
+    };
+    let mut d = [0u8; 6];
+    d.copy_from_slice(dst);
+    let mut s = [0u8; 6];
+    s.copy_from_slice(src);
+    if is_bad_eth_source(s, port_mac) {
+        return Err(DropReason::BadEthSource);
+    }
+    if is_bad_eth_destination(d) {
+        return Err(DropReason::BadEthDestination);
+    }
+    Ok(())
+}
+
+/// True for an IPv4 source no host may send from (Linux `ip_route_input_slow`:
+/// `ipv4_is_zeronet`, `ipv4_is_loopback`, `ipv4_is_multicast`, `ipv4_is_lbcast`; and
+/// RFC 1812 5.3.7, which adds class E, 240.0.0.0/4).
+#[inline]
+pub fn is_martian_source(a: Ipv4Addr) -> bool {
+    let o = a.octets()[0];
+    o == 0 || o == 127 || o >= 224
+}
+
+/// True for an IPv4 destination no packet may be sent to (Linux
+/// `ip_route_input_slow`: `ipv4_is_zeronet(daddr)`, `ipv4_is_loopback(daddr)`).
+#[inline]
+pub fn is_martian_destination(a: Ipv4Addr) -> bool {
+    let o = a.octets()[0];
+    o == 0 || o == 127
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PORT: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+    #[test]
+    fn ethernet_sources_and_destinations() {
+        for (src, bad) in [
+            ([2, 0, 0, 0, 0, 2], false),
+            ([0x00, 0x1b, 0x21, 1, 2, 3], false),
+            ([0xff; 6], true),
+            ([0x01, 0x00, 0x5e, 0, 0, 1], true),
+            ([0x33, 0x33, 0, 0, 0, 1], true),
+            ([0; 6], true),
+            (PORT, true),
+        ] {
+            assert_eq!(is_bad_eth_source(src, PORT), bad, "{src:x?}");
+        }
+        assert!(is_bad_eth_destination([0; 6]));
+        assert!(!is_bad_eth_destination([0xff; 6]));
+        assert!(!is_bad_eth_destination(PORT));
+    }
+
+    #[test]
+    fn check_eth_reports_the_first_fault_and_lets_short_frames_through() {
+        let mut f = [0u8; 14];
+        f[..6].copy_from_slice(&PORT);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        assert_eq!(check_eth(&f, PORT), Ok(()));
+        f[6] = 0xff;
+        assert_eq!(check_eth(&f, PORT), Err(DropReason::BadEthSource));
+        f[6] = 2;
+        f[..6].copy_from_slice(&[0; 6]);
+        assert_eq!(check_eth(&f, PORT), Err(DropReason::BadEthDestination));
+        assert_eq!(check_eth(&f[..11], PORT), Ok(()));
+    }
+
+    #[test]
+    fn martian_sources_and_destinations() {
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        for (a, src, dst) in [
+            ("0.0.0.0", true, true),
+            ("0.1.2.3", true, true),
+            ("127.0.0.1", true, true),
+            ("127.255.255.254", true, true),
+            ("224.0.0.1", true, false),
+            ("239.255.255.255", true, false),
+            ("240.0.0.1", true, false),
+            ("255.255.255.255", true, false),
+            ("203.0.113.2", false, false),
+            ("1.0.0.0", false, false),
+            ("126.255.255.255", false, false),
+            ("128.0.0.1", false, false),
+            ("223.255.255.255", false, false),
+        ] {
+            assert_eq!(is_martian_source(ip(a)), src, "source {a}");
+            assert_eq!(is_martian_destination(ip(a)), dst, "destination {a}");
+        }
+    }
+}
