@@ -2,7 +2,8 @@
 //! targets and the corpus replay test (`tests/fuzz_corpus.rs`).
 //!
 //! [`WorkerPath::rx`] does for one frame what `dataplane::worker::Worker::poll_port`
-//! does: [`LbPath::handle`], then on a pass [`Net::handle_at`] with the IPv4 header the
+//! does: the 802.1Q stage (`dataplane::vlan::Vlans`: the testbed port has no VLAN, so a
+//! tagged frame is `drop_vlan` and nothing gets a tag), [`LbPath::handle`], then on a pass [`Net::handle_at`] with the IPv4 header the
 //! LB path verified, and the verdicts applied (frames sent are kept in
 //! [`WorkerPath::sent`], held frames go to the real hold queue, ARP requests are built
 //! by the real [`Net::arp_request`]); [`WorkerPath::tick`] does the per-loop work after
@@ -27,6 +28,7 @@
 use super::testbed::{self, Options};
 use crate::dataplane::counters::Counter;
 use crate::dataplane::unres::{Release, UnresQueue};
+use crate::dataplane::vlan::Vlans;
 use crate::dataplane::worker::net_counter;
 use crate::dataplane::{LbPath, LbVerdict, Views};
 use crate::mgmt::Manager;
@@ -63,6 +65,7 @@ pub struct WorkerPath {
     net: Net,
     unres: UnresQueue<HeadroomBuf>,
     neigh_cursor: usize,
+    vlans: Vlans,
     /// Counter totals, indexed by `Counter as usize`.
     pub counts: Vec<u64>,
     /// Frames sent since the last [`WorkerPath::take_sent`].
@@ -93,6 +96,7 @@ impl WorkerPath {
             net,
             unres,
             neigh_cursor: 0,
+            vlans: Vlans::default(),
             counts: vec![0; Counter::ALL.len()],
             sent: Vec::new(),
             _mgr: mgr,
@@ -113,7 +117,11 @@ impl WorkerPath {
         self.counts[c as usize] += 1;
     }
 
-    fn send(&mut self, port: PortIdx, pkt: HeadroomBuf, counter: Counter) {
+    fn send(&mut self, port: PortIdx, mut pkt: HeadroomBuf, counter: Counter) {
+        let port = match self.vlans.tx(port as usize, &mut pkt) {
+            Ok(phys) => phys as PortIdx,
+            Err(drop) => return self.inc(drop),
+        };
         self.inc(counter);
         self.inc(Counter::TxPkts);
         if (port as usize) < self.net.ports().len() {
@@ -230,6 +238,10 @@ impl WorkerPath {
                 return self.inc(Counter::of_drop(r));
             }
         }
+        let p = match self.vlans.rx(p as usize, &mut m, None) {
+            Ok(logical) => logical as PortIdx,
+            Err(drop) => return self.inc(drop),
+        };
         let mut checked = None;
         if let Some(lb) = self.lb.as_mut() {
             match lb.handle(p, &mut m, now) {
