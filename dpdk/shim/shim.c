@@ -20,6 +20,14 @@ uint16_t rvs_pktmbuf_nb_segs(const struct rte_mbuf *m) { return m->nb_segs; }
 uint16_t rvs_pktmbuf_port(const struct rte_mbuf *m) { return m->port; }
 uint32_t rvs_pktmbuf_rss_hash(const struct rte_mbuf *m) { return (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) ? m->hash.rss : 0; }
 int32_t rvs_pktmbuf_rx_vlan(const struct rte_mbuf *m) { return (m->ol_flags & RTE_MBUF_F_RX_QINQ_STRIPPED) ? -2 : (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) ? (int32_t)m->vlan_tci : -1; }
+int rvs_pktmbuf_rx_l4_cksum(const struct rte_mbuf *m) {
+    switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_L4_CKSUM_BAD: return 1;
+    case RTE_MBUF_F_RX_L4_CKSUM_GOOD: return 2;
+    case RTE_MBUF_F_RX_L4_CKSUM_NONE: return 3;
+    default: return 0;
+    }
+}
 int rvs_errno(void) { return rte_errno; }
 unsigned rvs_lcore_id(void) { return rte_lcore_id(); }
 uint64_t rvs_rdtsc(void) { return rte_rdtsc(); }

@@ -36,6 +36,8 @@ uint16_t rvs_pktmbuf_port(const struct rte_mbuf *m);
 uint32_t rvs_pktmbuf_rss_hash(const struct rte_mbuf *m);
 /* The TCI of a tag the NIC stripped on RX (RTE_MBUF_F_RX_VLAN_STRIPPED), -1 when none, -2 when it stripped two (QinQ). */
 int32_t rvs_pktmbuf_rx_vlan(const struct rte_mbuf *m);
+/* The RX L4 checksum flags: 0 unknown, 1 bad, 2 good, 3 none (integrity verified). */
+int rvs_pktmbuf_rx_l4_cksum(const struct rte_mbuf *m);
 int rvs_errno(void);
 unsigned rvs_lcore_id(void);
 uint64_t rvs_rdtsc(void);

@@ -164,6 +164,11 @@ counters! {
     DropArpConflict => "drop_arp_conflict",
     /// ARP whose sender hardware address is not unicast.
     DropArpBadSender => "drop_arp_bad_sender",
+    /// TCP/UDP packets that would create state (a SYN, a new UDP flow, an ops datagram)
+    /// whose L4 checksum is wrong, by the NIC's RX flag or in software (issue 10 item 4).
+    DropBadL4Checksum => "drop_bad_l4_checksum",
+    /// TCP/UDP packets to a VIP with source or destination port 0 (never a real flow).
+    DropPortZero => "drop_port_zero",
 }
 
 /// Number of counters.

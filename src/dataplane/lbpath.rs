@@ -19,7 +19,7 @@ use crate::lb::xform::{self, Egress, IcmpSent, ReplyLimiter, Tunnel};
 use crate::net::{Net, PortIdx, Resolution};
 use crate::snapshot::Reader;
 use crate::wire::ethernet::EthernetFrame;
-use crate::wire::{EthernetAddress, Ipv4At, PacketBuf};
+use crate::wire::{checksum, EthernetAddress, Ipv4At, PacketBuf, RxL4Checksum, UdpPacket};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
@@ -115,6 +115,23 @@ impl Target {
         match self.dir {
             Dir::In => self.raddr,
             Dir::Out => self.caddr,
+        }
+    }
+}
+
+impl Target {
+    /// A new flow's first packet toward dest `d` (`id`) on port `rport` (0: the
+    /// packet's own port, as IPVS for port-0 and mark services).
+    fn first(key: &FlowKey, id: DestId, d: &crate::lb::dest::Dest, rport: u16) -> Self {
+        Target {
+            dest: Some(id),
+            dir: Dir::In,
+            fwd: d.fwd,
+            caddr: key.saddr,
+            vaddr: key.daddr,
+            vport: key.dport,
+            raddr: d.addr,
+            rport: if rport == 0 { key.dport } else { rport },
         }
     }
 }
@@ -292,7 +309,14 @@ impl LbPath {
                     LbVerdict::Pass
                 }
             }
-            Classified::Other { hdr } => {
+            // A TCP/UDP header that does not fit: to a VIP, nothing can be balanced
+            // (issue 10 item 4); elsewhere it is the appliance's (routing) to judge.
+            Classified::BadL4 {
+                daddr,
+                proto,
+                hdr: Some(_),
+            } if self.is_vip(proto, daddr) => LbVerdict::Drop(Counter::DropMalformed),
+            Classified::BadL4 { hdr, .. } | Classified::Other { hdr } => {
                 self.passed = hdr;
                 LbVerdict::Pass
             }
@@ -389,6 +413,15 @@ impl LbPath {
             Lookup::DestUnavailable => return LbVerdict::Drop(Counter::DropDestUnavailable),
             Lookup::Miss | Lookup::Reschedule => {}
         }
+        // No flow has port 0 (issue 10 item 4): one to a VIP is dropped before it can be
+        // scheduled; elsewhere it is not load-balancer traffic.
+        if key.sport == 0 || key.dport == 0 {
+            return if self.is_vip(key.proto, key.daddr) {
+                LbVerdict::Drop(Counter::DropPortZero)
+            } else {
+                LbVerdict::Pass
+            };
+        }
         // A new flow needs the table across `&mut self` calls: one handle per new flow
         // (phase 8 removes this refcount write too).
         let conns = self.conns.clone();
@@ -408,6 +441,12 @@ impl LbPath {
         {
             return self.reset(in_port, pkt, l3, flags, now);
         }
+        // This packet would create state (an entry, a template, a one-packet
+        // connection): its TCP/UDP checksum must hold (issue 10 item 4). Established
+        // flows are not verified: the incremental updates carry a corruption through.
+        if !l4_checksum_ok(pkt, l3, &key) {
+            return LbVerdict::Drop(Counter::DropBadL4Checksum);
+        }
         let cfg = svc.config();
         let ops = cfg.ops && key.proto == proto::UDP;
         if ops && cfg.persistence.is_none() {
@@ -418,7 +457,12 @@ impl LbPath {
                 Ok(p) => p,
                 Err(v) => return self.leave(in_port, pkt, l3, key.daddr, now, v),
             };
-            return self.one_packet(in_port, pkt, l3, &svc, &key, id, d, d.port, now);
+            let t = Target::first(&key, id, d, d.port);
+            let hop = match self.admit(in_port, pkt, l3, &t, now) {
+                Ok(h) => h,
+                Err(v) => return v,
+            };
+            return self.one_packet(in_port, pkt, l3, &svc, &t, d, hop);
         }
         let (vport_key, is_mark) = match cfg.key {
             ServiceKey::Addr { vport, .. } => (vport, false),
@@ -430,7 +474,9 @@ impl LbPath {
         // cannot spin; running out of rounds is `drop_conn_race`.
         for _round in 0..RACE_ROUNDS {
             let mut template = None;
-            let mut chosen: Option<(DestId, u16)> = None;
+            // The real server (and, under a template, the port it fixed) and the next
+            // hop the first packet was admitted to, before any entry is created.
+            let chosen: (DestId, u16, Hop);
             if let Some(p) = cfg.persistence {
                 let tkey = match cfg.key {
                     ServiceKey::Mark(m) => TemplateKey::fwmark(key.saddr, p.netmask, m),
@@ -439,18 +485,32 @@ impl LbPath {
                     }
                 };
                 if let Some(t) = conns.template_lookup(&tkey, now) {
+                    let Some(d) = conns.dest(t.dest) else {
+                        return LbVerdict::Drop(Counter::DropNoDest);
+                    };
+                    let tgt = Target::first(&key, t.dest, &d, t.rport);
+                    let hop = match self.admit(in_port, pkt, l3, &tgt, now) {
+                        Ok(h) => h,
+                        Err(v) => return v,
+                    };
                     template = Some(t.template);
-                    chosen = Some((t.dest, t.rport));
+                    chosen = (t.dest, t.rport, hop);
                 } else {
                     let (id, d) = match Self::pick(&svc, &key) {
                         Ok(p) => p,
                         Err(v) => return self.leave(in_port, pkt, l3, key.daddr, now, v),
                     };
                     let rport = if vport_key == 0 || is_mark { 0 } else { d.port };
+                    // No template from a packet that is then dropped.
+                    let tgt = Target::first(&key, id, d, rport);
+                    let hop = match self.admit(in_port, pkt, l3, &tgt, now) {
+                        Ok(h) => h,
+                        Err(v) => return v,
+                    };
                     match conns.template_insert(&tkey, id, rport, p.timeout_secs, now) {
                         Ok(t) => {
                             template = Some(t);
-                            chosen = Some((id, rport));
+                            chosen = (id, rport, hop);
                         }
                         // The winner's template (and its dest) is found next round.
                         Err(ConnError::Exists(_)) => continue,
@@ -458,31 +518,34 @@ impl LbPath {
                         Err(_) => return LbVerdict::Drop(Counter::DropNoDest),
                     }
                 }
+            } else {
+                let (id, d) = match Self::pick(&svc, &key) {
+                    Ok(p) => p,
+                    Err(v) => return self.leave(in_port, pkt, l3, key.daddr, now, v),
+                };
+                let tgt = Target::first(&key, id, d, d.port);
+                let hop = match self.admit(in_port, pkt, l3, &tgt, now) {
+                    Ok(h) => h,
+                    Err(v) => return v,
+                };
+                chosen = (id, d.port, hop);
             }
+            let (dest_id, rport, hop) = chosen;
+            let Some(dest) = conns.dest(dest_id) else {
+                return LbVerdict::Drop(Counter::DropNoDest);
+            };
             if ops {
                 // One-packet scheduling under persistence: the template chose the server
                 // (and is re-armed, as IPVS's put of a template does), the datagram gets a
                 // one-packet connection, i.e. no entry (recorded: tests/fixtures/oracle/
                 // ops_persist, every datagram of a client to the template's server).
-                let (Some((id, rport)), Some(t)) = (chosen, template) else {
-                    return LbVerdict::Drop(Counter::DropNoDest);
-                };
-                let Some(d) = conns.dest(id) else {
+                let Some(t) = template else {
                     return LbVerdict::Drop(Counter::DropNoDest);
                 };
                 conns.rearm_template(t, now);
-                return self.one_packet(in_port, pkt, l3, &svc, &key, id, &d, rport, now);
+                let tgt = Target::first(&key, dest_id, &dest, rport);
+                return self.one_packet(in_port, pkt, l3, &svc, &tgt, &dest, hop);
             }
-            let (dest_id, rport) = match chosen {
-                Some((id, rport)) => (id, rport),
-                None => match Self::pick(&svc, &key) {
-                    Ok((id, d)) => (id, d.port),
-                    Err(v) => return self.leave(in_port, pkt, l3, key.daddr, now, v),
-                },
-            };
-            let Some(dest) = conns.dest(dest_id) else {
-                return LbVerdict::Drop(Counter::DropNoDest);
-            };
             // Port-0 and mark services forward to the packet's own port when the real
             // server's port is 0 (as IPVS).
             let rport = if rport == 0 { key.dport } else { rport };
@@ -501,9 +564,15 @@ impl LbPath {
                 Ok(h) => h,
                 Err(ConnError::Exists(_)) | Err(ConnError::TemplateGone) => {
                     match conns.lookup(&key, flags, now) {
-                        // The winner counted the new connection; forward along it.
+                        // The winner counted the new connection; forward along it (with
+                        // the hop resolved already when it goes to the same place, so an
+                        // ARP request this caller owes is not lost).
                         Lookup::Hit(h) => {
-                            return self.forward(in_port, pkt, l3, &Target::from(&h), now)
+                            let t = Target::from(&h);
+                            if t.next_ip() == dest.addr {
+                                return self.forward_via(in_port, pkt, l3, &t, hop);
+                            }
+                            return self.forward(in_port, pkt, l3, &t, now);
                         }
                         Lookup::DestUnavailable => {
                             return LbVerdict::Drop(Counter::DropDestUnavailable)
@@ -519,13 +588,46 @@ impl LbPath {
                 ds.worker(self.worker).add_conn();
             }
             self.conns_new += 1;
-            return self.forward(in_port, pkt, l3, &Target::from(&hit), now);
+            return self.forward_via(in_port, pkt, l3, &Target::from(&hit), hop);
         }
         LbVerdict::Drop(Counter::DropConnRace)
     }
 
-    /// Forwards a one-packet-scheduled datagram (`-o`) to dest `d` (`id`), port
-    /// `rport` (0 = the datagram's own port), counting a connection but keeping no entry.
+    /// Resolves the next hop of a new flow's first packet toward its chosen real server
+    /// and asks the transform whether it would forward it ([`xform::admits`]), before
+    /// any entry or template exists (issue 10 item 4). `Ok(hop)` to go on; otherwise the
+    /// verdict the forwarding step gives the packet (time-exceeded or frag-needed sent
+    /// back, or a counted drop), with no state created.
+    fn admit<P: PacketBuf>(
+        &mut self,
+        in_port: PortIdx,
+        pkt: &mut P,
+        l3: Ipv4At,
+        t: &Target,
+        now: u32,
+    ) -> Result<Hop, LbVerdict> {
+        let hop = match self.resolve(t.next_ip(), now) {
+            Resolved::Hop(h) => h,
+            Resolved::Verdict(v) => return Err(v),
+        };
+        if xform::admits(pkt, l3, t.fwd, &hop.egress) {
+            return Ok(hop);
+        }
+        Err(match self.forward_via(in_port, pkt, l3, t, hop) {
+            // `admits` and the transforms agree (a property test holds them to it); were
+            // they ever not to, the packet still goes nowhere without its entry.
+            LbVerdict::Tx {
+                counter: Counter::NatIn | Counter::DrOut | Counter::TunOut,
+                ..
+            }
+            | LbVerdict::Hold { .. }
+            | LbVerdict::Fragment { .. } => LbVerdict::Drop(Counter::DropMalformed),
+            v => v,
+        })
+    }
+
+    /// Forwards a one-packet-scheduled datagram (`-o`) along `t` (admitted, to `hop`),
+    /// counting a connection for `svc` and dest `d` but keeping no entry.
     #[allow(clippy::too_many_arguments)]
     fn one_packet<P: PacketBuf>(
         &mut self,
@@ -533,27 +635,15 @@ impl LbPath {
         pkt: &mut P,
         l3: Ipv4At,
         svc: &crate::lb::service::Service,
-        key: &FlowKey,
-        id: DestId,
+        t: &Target,
         d: &crate::lb::dest::Dest,
-        rport: u16,
-        now: u32,
+        hop: Hop,
     ) -> LbVerdict {
-        let t = Target {
-            dest: Some(id),
-            dir: Dir::In,
-            fwd: d.fwd,
-            caddr: key.saddr,
-            vaddr: key.daddr,
-            vport: key.dport,
-            raddr: d.addr,
-            rport: if rport == 0 { key.dport } else { rport },
-        };
         if let Some((_, ds)) = d.stats() {
             ds.worker(self.worker).add_conn();
         }
         svc.stats().worker(self.worker).add_conn();
-        self.forward(in_port, pkt, l3, &t, now)
+        self.forward_via(in_port, pkt, l3, t, hop)
     }
 
     /// Housekeeping slice: expires up to `budget` connection entries whose timers ran out.
@@ -606,15 +696,27 @@ impl LbPath {
         hit: &Target,
         now: u32,
     ) -> LbVerdict {
+        let hop = match self.resolve(hit.next_ip(), now) {
+            Resolved::Hop(h) => h,
+            Resolved::Verdict(v) => return v,
+        };
+        self.forward_via(in_port, pkt, l3, hit, hop)
+    }
+
+    /// [`LbPath::forward`] to a next hop resolved already.
+    fn forward_via<P: PacketBuf>(
+        &mut self,
+        in_port: PortIdx,
+        pkt: &mut P,
+        l3: Ipv4At,
+        hit: &Target,
+        hop: Hop,
+    ) -> LbVerdict {
         // The IP length as received (what IPVS counts), before a transform changes it.
         let ip_len = pkt
             .data()
             .get(l3.l3() + 2..l3.l3() + 4)
             .map_or(0, |b| u64::from(u16::from_be_bytes([b[0], b[1]])));
-        let hop = match self.resolve(hit.next_ip(), now) {
-            Resolved::Hop(h) => h,
-            Resolved::Verdict(v) => return v,
-        };
         let (v, counter) = match (hit.dir, hit.fwd) {
             (Dir::In, Fwd::Nat) => (
                 xform::nat_in_at(
@@ -758,4 +860,28 @@ impl LbPath {
             xform::Verdict::Drop(r) => LbVerdict::Drop(Counter::of_drop(r)),
         }
     }
+}
+
+/// The TCP/UDP checksum of a packet that would create state, by the NIC's RX flag where
+/// the port gives one, else in software over the segment (TCP: the IPv4 payload; UDP:
+/// cut at its length field, 0 = no checksum, RFC 768).
+fn l4_checksum_ok<P: PacketBuf>(pkt: &P, l3: Ipv4At, key: &FlowKey) -> bool {
+    match pkt.rx_l4_checksum() {
+        RxL4Checksum::Good => return true,
+        RxL4Checksum::Bad => return false,
+        RxL4Checksum::Unknown => {}
+    }
+    let Ok(ip) = l3.view(pkt.data()) else {
+        return false;
+    };
+    let l4 = ip.payload();
+    let seg = if key.proto == proto::UDP {
+        match UdpPacket::new_checked(l4) {
+            Ok(u) => &l4[..usize::from(u.len())],
+            Err(_) => return false,
+        }
+    } else {
+        l4
+    };
+    checksum::verify_l4(key.saddr, key.daddr, key.proto, &[seg])
 }

@@ -160,6 +160,17 @@ impl Mbuf {
         }
     }
 
+    /// The NIC's verdict on the TCP/UDP checksum (`ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK`).
+    #[inline]
+    pub fn rx_l4_checksum(&self) -> crate::wire::RxL4Checksum {
+        // SAFETY: valid owned mbuf; the shim only reads its ol_flags.
+        match unsafe { dpdk_sys::rvs_pktmbuf_rx_l4_cksum(self.raw.as_ptr()) } {
+            1 => crate::wire::RxL4Checksum::Bad,
+            2 | 3 => crate::wire::RxL4Checksum::Good,
+            _ => crate::wire::RxL4Checksum::Unknown,
+        }
+    }
+
     /// The NIC's RSS hash, or 0 when the device gave none.
     #[inline]
     pub fn rss_hash(&self) -> u32 {
@@ -197,5 +208,13 @@ impl crate::wire::PacketBuf for Mbuf {
     #[inline]
     fn set_len(&mut self, len: usize) -> bool {
         Mbuf::set_len(self, len)
+    }
+    #[inline]
+    fn headroom(&self) -> usize {
+        Mbuf::headroom(self)
+    }
+    #[inline]
+    fn rx_l4_checksum(&self) -> crate::wire::RxL4Checksum {
+        Mbuf::rx_l4_checksum(self)
     }
 }

@@ -368,6 +368,12 @@ impl Port {
             conf.rxmode.mq_mode = dpdk_sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
         }
+        // TCP and UDP RX checksum offload where the device has it: the NIC's verdict in
+        // each mbuf's ol_flags spares the software checksum of a new flow's first packet
+        // (`Mbuf::rx_l4_checksum`). RTE_ETH_RX_OFFLOAD_UDP_CKSUM (bit 2) and _TCP_CKSUM
+        // (bit 3), DPDK 22.11 rte_ethdev.h (function-like macros bindgen does not bind).
+        const RX_L4_CKSUM: u64 = (1 << 2) | (1 << 3);
+        conf.rxmode.offloads = info.rx_offload_capa & RX_L4_CKSUM;
         // SAFETY: valid port id, conf is a valid pointer for the call; the port is stopped
         // (a `Port` is never started: `start` consumes it).
         let rc = unsafe { dpdk_sys::rte_eth_dev_configure(p.id, queues, queues, &conf) };

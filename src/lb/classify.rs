@@ -53,6 +53,17 @@ pub enum Classified {
         /// The validated outer IPv4 header; `None` when its checksum is wrong.
         hdr: Option<Ipv4At>,
     },
+    /// An unfragmented IPv4 TCP or UDP packet whose L4 header is malformed (TCP data
+    /// offset < 5 or beyond the datagram, UDP length < 8 or beyond it): no tuple to
+    /// look up; the LB path drops it when it is for a VIP (`drop_malformed`).
+    BadL4 {
+        /// Destination address (to tell a VIP from others).
+        daddr: std::net::Ipv4Addr,
+        /// Protocol.
+        proto: u8,
+        /// The validated IPv4 header; `None` when its checksum is wrong.
+        hdr: Option<Ipv4At>,
+    },
     /// Anything else (ARP, ICMP echo, other protocols, malformed): the appliance decides.
     Other {
         /// The validated IPv4 header when there is one (for the appliance); `None` for
@@ -68,6 +79,7 @@ impl Classified {
             Classified::Flow { hdr, .. }
             | Classified::Fragment { hdr, .. }
             | Classified::IcmpError { hdr, .. }
+            | Classified::BadL4 { hdr, .. }
             | Classified::Other { hdr } => hdr,
         }
     }
@@ -122,7 +134,11 @@ pub fn classify_eth(eth: EthernetFrame<&[u8]>) -> Classified {
                 tcp_flags: t.flags(),
                 hdr,
             },
-            Err(_) => Classified::Other { hdr },
+            Err(_) => Classified::BadL4 {
+                daddr,
+                proto: pnum,
+                hdr,
+            },
         },
         IpProtocol::Udp => match UdpPacket::new_checked(ip.payload()) {
             Ok(u) => Classified::Flow {
@@ -137,7 +153,11 @@ pub fn classify_eth(eth: EthernetFrame<&[u8]>) -> Classified {
                 tcp_flags: TcpFlags(0),
                 hdr,
             },
-            Err(_) => Classified::Other { hdr },
+            Err(_) => Classified::BadL4 {
+                daddr,
+                proto: pnum,
+                hdr,
+            },
         },
         IpProtocol::Icmp if !ip.is_fragment() => {
             let Ok(icmp) = IcmpPacket::new_checked(ip.payload()) else {
@@ -236,5 +256,33 @@ mod tests {
             let _ = classify(&s[..n]);
         }
         assert_eq!(classify(&s[..40]), Classified::Other { hdr: None });
+    }
+
+    #[test]
+    fn malformed_tcp_and_udp_headers_are_bad_l4_not_other() {
+        let mut f = syn();
+        f[34 + 12] = 0x40; // data offset 4
+        assert!(matches!(
+            classify(&f),
+            Classified::BadL4 {
+                proto: 6,
+                hdr: Some(_),
+                ..
+            }
+        ));
+        f[34 + 12] = 0x60; // data offset 6: 24 bytes, beyond the 20-byte segment
+        assert!(matches!(classify(&f), Classified::BadL4 { proto: 6, .. }));
+        let mut u = syn();
+        u[14 + 9] = 17;
+        Ipv4Packet::new_unchecked(&mut u[14..34]).fill_checksum();
+        for bad_len in [7u16, 21] {
+            u[34 + 4..34 + 6].copy_from_slice(&bad_len.to_be_bytes());
+            assert!(
+                matches!(classify(&u), Classified::BadL4 { proto: 17, .. }),
+                "UDP length {bad_len}"
+            );
+        }
+        u[34 + 4..34 + 6].copy_from_slice(&20u16.to_be_bytes());
+        assert!(matches!(classify(&u), Classified::Flow { .. }));
     }
 }

@@ -15,6 +15,29 @@ pub trait PacketBuf {
     /// Sets the length to `len` bytes, growing or shrinking at the end; false (unchanged)
     /// when the buffer has not enough room.
     fn set_len(&mut self, len: usize) -> bool;
+    /// Free bytes in front of the data: what [`PacketBuf::prepend`] can take (the TUN
+    /// transform's 20 bytes are checked before a new flow creates state).
+    fn headroom(&self) -> usize;
+    /// What the NIC said about the TCP/UDP checksum of this received frame (DPDK's
+    /// `RTE_MBUF_F_RX_L4_CKSUM_*` flags); [`RxL4Checksum::Unknown`] where the port
+    /// reports nothing, so the caller verifies in software.
+    fn rx_l4_checksum(&self) -> RxL4Checksum {
+        RxL4Checksum::Unknown
+    }
+}
+
+/// The NIC's verdict on a received frame's TCP/UDP checksum (DPDK 22.11 `rte_mbuf_core.h`,
+/// `RTE_MBUF_F_RX_L4_CKSUM_MASK`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RxL4Checksum {
+    /// No information (`UNKNOWN`, or a port without RX checksum offload): verify in
+    /// software.
+    Unknown,
+    /// The checksum is wrong (`BAD`).
+    Bad,
+    /// The checksum is right (`GOOD`), or the data's integrity is verified although the
+    /// field is not filled (`NONE`, e.g. a virtio host that checked it).
+    Good,
 }
 
 /// A heap buffer with headroom, for tests, fuzzing and benchmarks (feature `testkit`).
@@ -81,6 +104,9 @@ impl PacketBuf for HeadroomBuf {
         }
         self.start += n;
         true
+    }
+    fn headroom(&self) -> usize {
+        self.start
     }
     fn set_len(&mut self, len: usize) -> bool {
         if self.start + len > self.buf.len() {

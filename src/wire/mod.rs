@@ -40,7 +40,7 @@ pub mod udp;
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
 #[cfg(any(test, feature = "testkit"))]
 pub use buf::HeadroomBuf;
-pub use buf::PacketBuf;
+pub use buf::{PacketBuf, RxL4Checksum};
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use icmp::{IcmpError, IcmpPacket, IcmpType, QuotedIpv4};
 pub use ipnet::Ipv4Net;

@@ -31,15 +31,18 @@
 //!
 //! Order of checks, shared by all transforms (the outcome table is `docs/DROPS.md`):
 //! frame/IPv4 lengths → IPv4 header checksum → fragment → IP options → L4 lengths
-//! (NAT) → TTL → MTU → rewrite. TCP/UDP checksums are never verified: incremental
-//! updates (RFC 1624) carry a wrong checksum through unchanged, so the end host
-//! still drops a corrupted segment, exactly as with IPVS.
+//! (NAT) → TTL → MTU → rewrite. The transforms never verify TCP/UDP checksums:
+//! incremental updates (RFC 1624) carry a wrong checksum through unchanged, so the
+//! end host still drops a corrupted segment, exactly as with IPVS; the LB path
+//! verifies them only for a packet that would create state (`dataplane::lbpath`), and
+//! asks [`admits`] before creating it whether the transform would forward.
 //!
 //! TTL: as Linux IPVS (`__ip_vs_get_out_rt` → `decrement_ttl`, and `ip_forward`
 //! for NAT replies), every method decrements the TTL — DR and TUN included — and
 //! a TTL ≤ 1 is answered with ICMP time-exceeded (from the VIP for packets sent
 //! to a VIP, as Linux's `icmp_send` picks the local destination address).
 
+pub mod admit;
 pub mod dr;
 pub mod frag;
 pub mod icmp_related;
@@ -51,6 +54,7 @@ pub mod verdict;
 #[cfg(test)]
 mod proptests;
 
+pub use admit::admits;
 pub use dr::{dr, dr_at};
 pub use icmp_related::{icmp_in, icmp_in_at, icmp_out, icmp_out_at, quoted_flow};
 pub use nat::{nat_in, nat_in_at, nat_out, nat_out_at};

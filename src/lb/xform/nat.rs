@@ -95,7 +95,7 @@ pub fn nat_out_at<P: PacketBuf>(
 }
 
 /// The shared checks plus a TCP/UDP header that fits; returns (source, destination).
-fn check(frame: &[u8], at: Ipv4At) -> Result<(Ipv4Addr, Ipv4Addr), DropReason> {
+pub(crate) fn check(frame: &[u8], at: Ipv4At) -> Result<(Ipv4Addr, Ipv4Addr), DropReason> {
     let ip = valid_ipv4(frame, at)?;
     let ok = match ip.protocol() {
         IpProtocol::Tcp => TcpPacket::new_checked(ip.payload()).is_ok(),

@@ -254,4 +254,50 @@ proptest! {
             }
         }
     }
+
+    /// `admits` (asked before a new flow creates state) answers exactly as the
+    /// transforms do: true iff nat_in / dr / tun forward the same frame (whole or in
+    /// fragments).
+    #[test]
+    fn admits_agrees_with_the_transforms(
+        p in proto(), client in unicast_sock(), vip in sock(), rip in sock(),
+        ttl in 0u8..4, len in 0usize..1600, mtu in 1200u16..1700,
+        headroom in prop_oneof![Just(0usize), Just(19), Just(20), Just(128)],
+        df in any::<bool>(), options in any::<bool>(), mf in any::<bool>(),
+        method in 0u8..3,
+    ) {
+        let mut f = frame(p, client, vip, ttl, &vec![0x5a; len], false);
+        {
+            let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+            ip.set_dont_frag(df);
+        }
+        if mf {
+            f[14 + 6] |= 0x20;
+            Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+        }
+        if options {
+            // IHL 6 with a no-op option word: the header grows into the L4 bytes.
+            f[14] = 0x46;
+            f[34..38].copy_from_slice(&[1, 1, 1, 0]);
+            Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+        }
+        let buf = HeadroomBuf::with_room(&f, headroom, 2048);
+        let Ok(at) = crate::wire::Ipv4At::check(buf.data(), 14) else {
+            return Ok(());
+        };
+        let e = eg(mtu);
+        let (fwd, v) = {
+            let mut b = buf.clone();
+            match method {
+                0 => (crate::lb::dest::Fwd::Nat, nat_in_at(&mut b, at, rip, &e)),
+                1 => (crate::lb::dest::Fwd::Dr, dr_at(&mut b, at, &e)),
+                _ => {
+                    let t = Tunnel { src_addr: Ipv4Addr::new(192, 0, 2, 1), dst_addr: *rip.ip() };
+                    (crate::lb::dest::Fwd::Tun, tun_at(&mut b, at, &t, &e))
+                }
+            }
+        };
+        let forwards = matches!(v, Verdict::Forward | Verdict::Fragment);
+        prop_assert_eq!(admits(&buf, at, fwd, &e), forwards, "{:?}", v);
+    }
 }
