@@ -58,6 +58,10 @@ pub struct Options {
     /// A default route via 203.0.113.254 (a gateway never learnt): transit traffic is
     /// routed and held for its next hop.
     pub default_route: bool,
+    /// A registry of 64 real servers in the connection table instead of
+    /// [`crate::lb::conn::MAX_DESTS`] (`ConnTable::with_max_dests`): the director is
+    /// built and dropped far faster, which a fuzz driver building one per input needs.
+    pub small_dest_registry: bool,
 }
 
 /// The gateway of [`Options::default_route`].
@@ -206,7 +210,12 @@ fn build(max_conns: u32, nat_sched: &str, o: Options) -> (Net, Manager) {
             dport_max: 443,
         })
         .expect("testbed mark");
-    let conns = ConnTable::new(max_conns).expect("testbed table");
+    let conns = if o.small_dest_registry {
+        ConnTable::with_max_dests(max_conns, 64)
+    } else {
+        ConnTable::new(max_conns)
+    }
+    .expect("testbed table");
     let mut mgr = Manager::new(conns, table, marks, tables).expect("testbed dests");
     let neighbours: Vec<(Ipv4Addr, [u8; 6])> = std::iter::once((a(2), CLIENT_MAC))
         .chain([11u8, 12, 13].map(|d| (a(d), [2, 0, 0, 0, 0, d])))

@@ -347,6 +347,7 @@ pub fn options(b: u8) -> Options {
         default_route: b & 2 != 0,
         no_neighbours: b & 4 != 0,
         static_neighbours: b & 8 != 0,
+        small_dest_registry: true,
     }
 }
 
