@@ -885,9 +885,9 @@ fn vlan_errors_are_located() {
         (
             "vlan-exception-path.toml",
             19,
-            "vlan[1].exception_path",
+            "vlan[1].tap_name",
             ErrorKind::Conflict,
-            "a VLAN has no exception path yet",
+            "tap_name needs exception_path = true",
         ),
         (
             "vlan-duplicate-address.toml",
@@ -926,6 +926,15 @@ fn vlans_are_ports_after_the_physical_ones_for_routes_services_and_the_plan() {
         Some(rvs::config::Vlan { parent: 0, id: 200 })
     );
     assert_eq!(c.ports[2].device, c.ports[0].device);
+    assert_eq!(c.ports[2].exception_path, None, "no tap unless asked");
+    let with_tap = text.replace("id = 200\n", "id = 200\nexception_path = true\n");
+    let t = Config::from_str_named(&with_tap, "t.toml").unwrap();
+    let tap = rvs::mgmt::plan::plan(&t).vlans[1].tap.clone();
+    assert_eq!(
+        tap.as_deref(),
+        Some("v200"),
+        "the tap is named after the VLAN"
+    );
     assert_eq!(c.services[0].arp_port.as_deref(), Some("v100"));
     let plan = rvs::mgmt::plan::plan(&c);
     assert_eq!(plan.ports.len(), 1, "one device");

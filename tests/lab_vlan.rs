@@ -1,16 +1,27 @@
 //! VLAN sub-interfaces in the lab, with real Linux hosts: rvsd's af_packet port is a trunk
-//! carrying VLAN 100 (a client, 192.0.2.0/25) and VLAN 200 (a real server,
-//! 192.0.2.128/25). The lab kernel has no 8021q module and no bridge VLAN filtering, so
+//! carrying VLAN 100 (a client, 198.51.100.0/25) and VLAN 200 (a real server,
+//! 198.51.100.128/25). The lab kernel has no 8021q module and no bridge VLAN filtering, so
 //! each host reaches the trunk through `tests/lab/vlan_tagger.py`, a userspace access port
 //! (tag on the way in, untag on the way out); the trunk side of rvsd is real: tags go
 //! through the kernel's packet socket (TP_STATUS_VLAN_VALID) and DPDK's af_packet PMD.
 //! The client pings and resolves rvsd's VLAN address (the configured port MAC) and
-//! fetches a page through a NAT service whose real server is on the other VLAN; at stop
-//! rvsd puts the interface's own MAC back.
+//! fetches a page through a NAT service whose real server is on the other VLAN, and a
+//! page from a server of the director's own kernel on VLAN 100's exception-path tap; at
+//! stop rvsd puts the interface's own MAC back and the tap is gone.
 
 mod common;
 use common::lab::{lab_available, Lab};
 use common::rvsd::{derived_config, Rvsd};
+use std::process::{Command, Stdio};
+
+/// Kills (by its own handle) the kernel-side server this test started.
+struct Killer(std::process::Child);
+impl Drop for Killer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 const MAC: &str = "02:00:00:00:aa:01";
 
@@ -66,21 +77,23 @@ fn linux_hosts_on_two_vlans_reach_rvsd_and_each_other_through_nat() {
         .unwrap()
         .trim()
         .to_string();
-    vlan_host(&mut lab, "client", "trunk", 100, "192.0.2.2/25");
-    vlan_host(&mut lab, "real", "trunk", 200, "192.0.2.140/25");
-    lab.sh_ok("client", "ip route add default via 192.0.2.1");
-    lab.sh_ok("real", "ip route add default via 192.0.2.129");
+    vlan_host(&mut lab, "client", "trunk", 100, "198.51.100.2/25");
+    vlan_host(&mut lab, "real", "trunk", 200, "198.51.100.140/25");
+    lab.sh_ok("client", "ip route add default via 198.51.100.1");
+    lab.sh_ok("real", "ip route add default via 198.51.100.129");
     lab.spawn(
         "real",
-        "/usr/bin/python3 -m http.server 8080 --bind 192.0.2.140",
+        "/usr/bin/python3 -m http.server 8080 --bind 198.51.100.140",
     );
 
+    let tap = format!("{p}v");
     let vlans = format!(
         "exception_path = false\nmac = \"{MAC}\"\n\n\
-         [[vlan]]\nname = \"v100\"\nport = \"ext\"\nid = 100\naddresses = [\"192.0.2.1/25\"]\n\n\
-         [[vlan]]\nname = \"v200\"\nport = \"ext\"\nid = 200\naddresses = [\"192.0.2.129/25\"]\n\n\
-         [[service]]\nproto = \"tcp\"\nvip = \"192.0.2.10\"\nport = 80\nscheduler = \"rr\"\n\
-         [[service.real]]\naddr = \"192.0.2.140\"\nport = 8080\nmethod = \"nat\"\n\n"
+         [[vlan]]\nname = \"v100\"\nport = \"ext\"\nid = 100\naddresses = [\"198.51.100.1/25\"]\n\
+         exception_path = true\ntap_name = \"{tap}\"\n\n\
+         [[vlan]]\nname = \"v200\"\nport = \"ext\"\nid = 200\naddresses = [\"198.51.100.129/25\"]\n\n\
+         [[service]]\nproto = \"tcp\"\nvip = \"198.51.100.10\"\nport = 80\nscheduler = \"rr\"\n\
+         [[service.real]]\naddr = \"198.51.100.140\"\nport = 8080\nmethod = \"nat\"\n\n"
     );
     let (dir, cfg) = derived_config(
         "lab-appliance.toml",
@@ -99,19 +112,41 @@ fn linux_hosts_on_two_vlans_reach_rvsd_and_each_other_through_nat() {
         "the af_packet PMD set the kernel interface's MAC"
     );
 
-    let ping = lab.sh_ok("client", "ping -c 3 -i 0.3 -W 2 192.0.2.1");
+    let ping = lab.sh_ok("client", "ping -c 3 -i 0.3 -W 2 198.51.100.1");
     assert!(ping.contains("3 received"), "{ping}");
-    let neigh = lab.sh_ok("client", "ip neigh show 192.0.2.1");
-    assert!(neigh.contains(MAC), "client resolved 192.0.2.1 to {neigh}");
-    let ping = lab.sh_ok("real", "ping -c 2 -i 0.3 -W 2 192.0.2.129");
+    let neigh = lab.sh_ok("client", "ip neigh show 198.51.100.1");
+    assert!(
+        neigh.contains(MAC),
+        "client resolved 198.51.100.1 to {neigh}"
+    );
+    let ping = lab.sh_ok("real", "ping -c 2 -i 0.3 -W 2 198.51.100.129");
     assert!(ping.contains("2 received"), "{ping}");
     assert!(
         lab.wait_until(
             "client",
-            "curl -sf -m 2 -o /dev/null http://192.0.2.10/",
+            "curl -sf -m 2 -o /dev/null http://198.51.100.10/",
             15
         ),
         "NAT from VLAN 100 to a real server on VLAN 200:\n{}",
+        rvsd.log_text()
+    );
+
+    // The director's kernel behind VLAN 100's tap (the exception path), reached by the
+    // client through the trunk: untagged on the tap, tagged on the wire.
+    let server = Command::new("/usr/bin/python3")
+        .args(["-m", "http.server", "8081", "--bind", "198.51.100.1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kernel-side server");
+    let _server = Killer(server);
+    assert!(
+        lab.wait_until(
+            "client",
+            "curl -sf -m 2 -o /dev/null http://198.51.100.1:8081/",
+            15
+        ),
+        "kernel server on VLAN 100's tap:\n{}",
         rvsd.log_text()
     );
 
@@ -119,7 +154,7 @@ fn linux_hosts_on_two_vlans_reach_rvsd_and_each_other_through_nat() {
     let size = std::fs::metadata("Cargo.lock").unwrap().len();
     let got = lab.sh_ok(
         "client",
-        "curl -sf -m 10 -o /dev/null -w '%{size_download}' http://192.0.2.10/Cargo.lock",
+        "curl -sf -m 10 -o /dev/null -w '%{size_download}' http://198.51.100.10/Cargo.lock",
     );
     assert_eq!(
         got.trim(),
@@ -131,6 +166,12 @@ fn linux_hosts_on_two_vlans_reach_rvsd_and_each_other_through_nat() {
     assert!(Rvsd::counter_in(&log, "echo_replies") >= 5, "{log}");
     assert!(Rvsd::counter_in(&log, "nat_in") >= 1, "{log}");
     assert!(Rvsd::counter_in(&log, "nat_out") >= 1, "{log}");
+    assert!(Rvsd::counter_in(&log, "to_kernel") >= 1, "{log}");
+    assert!(Rvsd::counter_in(&log, "from_kernel") >= 1, "{log}");
+    assert!(
+        !std::path::Path::new(&format!("/sys/class/net/{tap}")).exists(),
+        "the VLAN's tap is gone after stop"
+    );
     let after = std::fs::read_to_string(format!("/sys/class/net/{veth}/address")).unwrap();
     assert_eq!(after.trim(), own_mac, "the interface's own MAC is back");
 }

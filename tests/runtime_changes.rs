@@ -246,6 +246,7 @@ fn hundreds_of_changes_while_workers_forward() {
             announced: 0,
             lb: Some(LbPath::new(net.view(mgr.net_reader()), views, index)),
             vlans: Default::default(),
+            vlan_taps: Vec::new(),
         };
         let eal = eal.clone();
         threads.push(std::thread::spawn(move || {

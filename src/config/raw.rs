@@ -93,7 +93,9 @@ pub(crate) struct RawVlan {
     pub id: i64,
     #[serde(default)]
     pub addresses: Vec<String>,
-    pub exception_path: Option<bool>,
+    #[serde(default)]
+    pub exception_path: bool,
+    pub tap_name: Option<String>,
 }
 
 #[derive(Deserialize)]

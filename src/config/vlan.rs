@@ -1,15 +1,15 @@
 //! Checks of `[[vlan]]`: 802.1Q sub-interfaces of a physical port, as an appliance on a
 //! trunk port needs (Linux `ip link add link trunk name v100 type vlan id 100`). Each
-//! becomes a logical [`Port`] appended after the physical ones, with its own name and
-//! addresses (so routes, services and neighbours name it like any port) and its parent's
-//! device, MAC and MTU.
+//! becomes a logical [`Port`] appended after the physical ones, with its own name,
+//! addresses and exception path (a tap of its own, like Linux's `trunk.100`), so routes,
+//! services and neighbours name it like any port, and its parent's device, MAC and MTU.
 
 use std::collections::HashSet;
 
 use super::locate::KeyPath;
 use super::raw::RawVlan;
 use super::validate::{Checker, Res};
-use super::{ErrorKind, Port, Vlan};
+use super::{ErrorKind, ExceptionPath, Port, Vlan};
 
 /// Most ports, physical and VLAN together: the data plane's port index is a `u8`.
 pub const MAX_PORTS: usize = 255;
@@ -20,9 +20,10 @@ impl Checker<'_> {
     /// Appends one logical port per `[[vlan]]` to `ports` (which holds the physical
     /// ports). Errors: a name already used by a port or VLAN, a parent that is not a
     /// physical port, an id outside 1..4094 (0 is a priority tag, 4095 reserved: IEEE
-    /// 802.1Q) or already used on that parent, the address errors of `[[port]]`, an
-    /// exception path (not supported on a VLAN yet), more than [`MAX_PORTS`] ports, an
-    /// af_packet parent whose `framesz` cannot carry a tagged full-MTU frame.
+    /// 802.1Q) or already used on that parent, the address and exception-path errors of
+    /// `[[port]]` (a tap name used twice, `tap_name` without `exception_path`), more than
+    /// [`MAX_PORTS`] ports, an af_packet parent whose `framesz` cannot carry a tagged
+    /// full-MTU frame.
     pub(super) fn vlans(&self, ports: &mut Vec<Port>, raw: Vec<RawVlan>) -> Res<()> {
         let physical = ports.len();
         let mut local: HashSet<_> = ports
@@ -83,13 +84,32 @@ impl Checker<'_> {
                     ),
                 ));
             }
-            if rv.exception_path == Some(true) {
-                return Err(self.err(
-                    &path.key("exception_path"),
-                    ErrorKind::Conflict,
-                    "a VLAN has no exception path yet: what rvsd does not consume on it is dropped (drop_no_exception_path)",
-                ));
-            }
+            let exception_path = match (rv.exception_path, rv.tap_name) {
+                (true, name) => {
+                    let tap_name = name.unwrap_or_else(|| rv.name.clone());
+                    let tp = path.key("tap_name");
+                    self.ifname(&tp, &tap_name, "tap_name")?;
+                    let clash = ports
+                        .iter()
+                        .any(|p| p.exception_path.as_ref().map(|e| &e.tap_name) == Some(&tap_name));
+                    if clash {
+                        return Err(self.err(
+                            &tp,
+                            ErrorKind::Duplicate,
+                            format!("duplicate tap_name {tap_name:?}"),
+                        ));
+                    }
+                    Some(ExceptionPath { tap_name })
+                }
+                (false, Some(_)) => {
+                    return Err(self.err(
+                        &path.key("tap_name"),
+                        ErrorKind::Conflict,
+                        "tap_name needs exception_path = true",
+                    ))
+                }
+                (false, None) => None,
+            };
             let addresses = self.local_addresses(&path, &rv.addresses, &mut local)?;
             let p = &ports[parent];
             // An af_packet ring slot must hold a full-MTU frame plus the tag (the rule of
@@ -111,7 +131,7 @@ impl Checker<'_> {
                 name: rv.name,
                 device: p.device.clone(),
                 addresses,
-                exception_path: None,
+                exception_path,
                 mtu: p.mtu,
                 promiscuous: p.promiscuous,
                 rx_desc: p.rx_desc,

@@ -39,6 +39,8 @@ pub struct VlanPlan {
     pub id: u16,
     /// Local addresses with their prefix lengths.
     pub addrs: Vec<Ipv4Net>,
+    /// Kernel interface name of its exception path (untagged frames), if enabled.
+    pub tap: Option<String>,
 }
 
 /// One static route.

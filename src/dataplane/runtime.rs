@@ -6,7 +6,9 @@ use super::lbpath::{LbPath, LbViews};
 use super::plan::Plan;
 use super::vlan::Vlans;
 use super::worker::{PortQueues, Worker};
-use crate::dpdk::{self, Eal, Mempool, Port, PortConfig, PortStats, RingDrops, StartedPort};
+use crate::dpdk::{
+    self, Eal, Mempool, Port, PortConfig, PortStats, RingDrops, RxQueue, StartedPort, TxQueue,
+};
 use crate::net::{afpacket, exception, NeighTable, Net, NetTables, PortNet};
 use crate::snapshot::Reader;
 use std::net::Ipv4Addr;
@@ -229,15 +231,52 @@ impl Runtime {
             });
         }
         // VLAN sub-interfaces: logical ports after the physical ones, with their parent's
-        // MAC and MTU and their own addresses; no tap (config/vlan.rs).
-        for v in &plan.vlans {
-            let parent = &port_nets[v.parent];
+        // MAC and MTU, their own addresses and their own tap (untagged frames: the worker
+        // strips and pushes the tag, as for the data path).
+        let mut vlan_taps: Vec<Vec<Option<(RxQueue, TxQueue)>>> =
+            (0..nq).map(|_| Vec::new()).collect();
+        for (j, v) in plan.vlans.iter().enumerate() {
+            let (mac, mtu) = (port_nets[v.parent].mac, port_nets[v.parent].mtu);
             port_nets.push(PortNet {
-                mac: parent.mac,
+                mac,
                 addrs: v.addrs.clone(),
-                exception_path: false,
-                mtu: parent.mtu,
+                exception_path: v.tap.is_some(),
+                mtu,
             });
+            let mut per_queue: Vec<Option<_>> = (0..nq).map(|_| None).collect();
+            if let Some(tap) = &v.tap {
+                if exception::iface_exists(tap) {
+                    return Err(Error::TapExists {
+                        port: v.name.clone(),
+                        tap: tap.clone(),
+                    });
+                }
+                let what = format!("vlan {} exception path", v.name);
+                let dev = format!("net_tap_rvsv{j},iface={tap},mac={}", fmt_mac(&mac));
+                let tport = Port::attach(&eal, &dev).map_err(ctx(what.clone()))?;
+                let tcfg = PortConfig {
+                    queues: nq,
+                    mtu: 0,
+                    ..PortConfig::default()
+                };
+                let (tport, trx, ttx) = tport.start(&tcfg, &pool).map_err(ctx(what))?;
+                rt.taps.push(Some((tap.clone(), tport)));
+                let logical = plan.ports.len() + j;
+                let routes: Vec<_> = plan
+                    .routes
+                    .iter()
+                    .filter(|r| r.port == logical)
+                    .map(|r| (r.prefix, r.via))
+                    .collect();
+                exception::configure(&v.name, tap, &v.addrs, mtu, &routes)?;
+                log::info!("vlan {}: exception path on kernel interface {tap}", v.name);
+                for (q, (r, t)) in trx.into_iter().zip(ttx).enumerate() {
+                    per_queue[q] = Some((r, t));
+                }
+            }
+            for (q, t) in per_queue.into_iter().enumerate() {
+                vlan_taps[q].push(t);
+            }
             log::info!(
                 "vlan {}: id {} on port {}",
                 v.name,
@@ -265,6 +304,7 @@ impl Runtime {
             .map(|_| base.view(views.net_reader()))
             .collect();
         nets.insert(0, base);
+        let mut vlan_taps = vlan_taps.into_iter();
         let tsc_hz = dpdk::tsc_hz();
         let tsc_start = dpdk::rdtsc();
         for (index, ((core, ports), net)) in plan
@@ -303,6 +343,7 @@ impl Runtime {
                 },
                 neigh_sweep: index == 0,
                 vlans: vlans.clone(),
+                vlan_taps: vlan_taps.next().unwrap_or_default(),
             };
             let failed = rt.failed.clone();
             let eal = eal.clone();

@@ -74,6 +74,9 @@ pub struct Worker {
     /// VLAN sub-interfaces: `PortIdx` past the physical ports (`ports`) are VLANs on
     /// them; RX strips their tags, TX pushes them (see `vlan`).
     pub vlans: Vlans,
+    /// Queue `i` of the VLANs' exception-path taps, by VLAN (`PortIdx` − physical
+    /// ports): (RX of what the kernel sends, TX of what goes up to it), untagged.
+    pub vlan_taps: Vec<Option<(RxQueue, TxQueue)>>,
 }
 
 /// Builds a worker's hold queue from the neighbour parameters: `unres_qlen` per next
@@ -118,6 +121,7 @@ impl Worker {
                 work += self.poll_port(p, &mut burst, now);
                 work += self.poll_tap(p, &mut burst);
             }
+            work += self.poll_vlan_taps(&mut burst);
             work += self.release_held(now);
             if self.neigh_sweep {
                 self.send_probes(&mut neigh_cursor, now);
@@ -128,6 +132,9 @@ impl Worker {
                     tap_tx.flush();
                 }
             }
+            for (_, tap_tx) in self.vlan_taps.iter_mut().flatten() {
+                tap_tx.flush();
+            }
             self.counters.inc(Counter::Loops);
             if let Some(lb) = self.lb.as_ref() {
                 lb.sweep(now, SWEEP_BUDGET);
@@ -137,6 +144,7 @@ impl Worker {
                 .ports
                 .iter()
                 .map(|q| q.tx.drop_tx_full + q.tap.as_ref().map_or(0, |t| t.1.drop_tx_full))
+                .chain(self.vlan_taps.iter().flatten().map(|t| t.1.drop_tx_full))
                 .sum();
             self.counters.set(Counter::DropTxFull, tx_drops);
             if work > 0 {
@@ -459,14 +467,20 @@ impl Worker {
             Verdict::Fragment { port, mtu, hold } => {
                 self.fragment(m, port, mtu, hold, Counter::Forwarded, now)
             }
-            // A VLAN sub-interface has no tap (config/vlan.rs): counted as no exception path.
-            Verdict::ToKernel => match self.ports.get_mut(in_port).and_then(|q| q.tap.as_mut()) {
-                Some((_, tap_tx)) => {
-                    c.inc(Counter::ToKernel);
-                    tap_tx.push(m);
+            // A VLAN's tap is in `vlan_taps` (PortIdx past the physical ports).
+            Verdict::ToKernel => {
+                let tap = match in_port.checked_sub(self.ports.len()) {
+                    None => self.ports.get_mut(in_port).and_then(|q| q.tap.as_mut()),
+                    Some(v) => self.vlan_taps.get_mut(v).and_then(Option::as_mut),
+                };
+                match tap {
+                    Some((_, tap_tx)) => {
+                        c.inc(Counter::ToKernel);
+                        tap_tx.push(m);
+                    }
+                    None => c.inc(Counter::DropNoExceptionPath),
                 }
-                None => c.inc(Counter::DropNoExceptionPath),
-            },
+            }
             Verdict::Consumed | Verdict::Drop(_) => c.inc(net_counter(&verdict)),
         }
     }
@@ -488,6 +502,33 @@ impl Worker {
             q.tx.push(m);
         }
         n
+    }
+}
+
+impl Worker {
+    /// What the kernel sends through a VLAN's tap leaves through the VLAN's physical
+    /// port with the VLAN's tag pushed (`from_kernel`, `tx_pkts`).
+    fn poll_vlan_taps(&mut self, burst: &mut RxBurst) -> usize {
+        let physical = self.ports.len();
+        let mut total = 0;
+        for v in 0..self.vlan_taps.len() {
+            let Some((tap_rx, _)) = self.vlan_taps[v].as_mut() else {
+                continue;
+            };
+            let n = tap_rx.rx_burst(burst);
+            self.counters.add(Counter::FromKernel, n as u64);
+            total += n;
+            while let Some(mut m) = burst.next_mbuf() {
+                match self.vlans.tx(physical + v, &mut m) {
+                    Ok(p) => {
+                        self.counters.inc(Counter::TxPkts);
+                        self.ports[p].tx.push(m);
+                    }
+                    Err(drop) => self.counters.inc(drop),
+                }
+            }
+        }
+        total
     }
 }
 

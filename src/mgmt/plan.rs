@@ -62,6 +62,7 @@ pub fn plan(cfg: &Config) -> Plan {
                     parent: v.parent,
                     id: v.id,
                     addrs: p.addresses.clone(),
+                    tap: p.exception_path.as_ref().map(|e| e.tap_name.clone()),
                 })
             })
             .collect(),

@@ -281,6 +281,7 @@ fn build_worker(
         prime: Vec::new(),
         neigh_sweep: index == 0,
         vlans: Default::default(),
+        vlan_taps: Vec::new(),
     }
 }
 
