@@ -169,6 +169,11 @@ counters! {
     DropBadL4Checksum => "drop_bad_l4_checksum",
     /// TCP/UDP packets to a VIP with source or destination port 0 (never a real flow).
     DropPortZero => "drop_port_zero",
+    /// ICMP frag-needed about rvsd's own IPIP packets for a TUN connection (a real
+    /// server or a hop on the tunnel path): the tunnel MTU toward that real server
+    /// lowered, and relayed to the client from the VIP (counted as sent) when the outer
+    /// packet had DF, else consumed (IPVS `ip_vs_in_icmp`).
+    TunIcmpFragNeeded => "tun_icmp_frag_needed",
 }
 
 /// Number of counters.

@@ -317,10 +317,86 @@ impl LbPath {
                 hdr: Some(_),
             } if self.is_vip(proto, daddr) => LbVerdict::Drop(Counter::DropMalformed),
             Classified::BadL4 { hdr, .. } | Classified::Other { hdr } => {
+                // An ICMP frag-needed about one of our IPIP packets (tunnel PMTU).
+                if let Some(v) = hdr.and_then(|at| self.tunnel_icmp(pkt, at, now_secs)) {
+                    return v;
+                }
                 self.passed = hdr;
                 LbVerdict::Pass
             }
         }
+    }
+
+    /// An ICMP frag-needed about an IPIP packet rvsd sent (`xform::tun_pmtu`), for a TUN
+    /// connection of ours, as IPVS's `ip_vs_in_icmp` for `IPPROTO_IPIP`: the tunnel MTU
+    /// toward that real server is lowered (`Dest::learn_tun_mtu`: per dest, expiring
+    /// after 600 s, read lock-free by every worker) and, when the outer packet had DF,
+    /// a frag-needed goes to the client from the VIP with the tunnel MTU − 20, quoting
+    /// the inner packet (`tun_icmp_frag_needed` either way). `None`: not such an error
+    /// (or no such connection): the frame takes the other paths, unchanged.
+    fn tunnel_icmp<P: PacketBuf>(
+        &mut self,
+        pkt: &mut P,
+        at: Ipv4At,
+        now: u32,
+    ) -> Option<LbVerdict> {
+        let t = xform::tun_pmtu::parse(pkt.data(), at)?;
+        if !self.net.is_local(t.outer_src) {
+            return None;
+        }
+        let hit = self.conns.find(&t.inner, now)?;
+        if hit.dir != Dir::In || hit.fwd != Fwd::Tun || hit.raddr != t.outer_dst {
+            return None;
+        }
+        let dest = self.conns.dest(hit.dest)?;
+        let port_mtu = self
+            .net
+            .routes()
+            .lookup(hit.raddr)
+            .and_then(|nh| self.net.ports().get(nh.port as usize))
+            .map_or(u16::MAX, |p| p.mtu);
+        let tunnel_mtu = dest.learn_tun_mtu(t.mtu, port_mtu, now);
+        if !t.outer_df {
+            return Some(LbVerdict::Drop(Counter::TunIcmpFragNeeded));
+        }
+        // As IPVS: the IPIP header's 20 bytes off, unless that leaves less than 68.
+        let client_mtu = if tunnel_mtu > 68 + 20 {
+            tunnel_mtu - 20
+        } else {
+            tunnel_mtu
+        };
+        let hop = match self.resolve(hit.caddr, now) {
+            Resolved::Hop(h) => h,
+            Resolved::Verdict(v) => return Some(v),
+        };
+        match xform::tun_pmtu::relay(pkt, at, client_mtu, hit.vaddr, hop.egress.ident) {
+            xform::Verdict::SendBack(_) => {
+                xform::set_macs(pkt.data_mut(), hop.egress.port_mac, hop.egress.next_hop_mac);
+                Some(hop.send(Counter::TunIcmpFragNeeded))
+            }
+            xform::Verdict::Drop(r) => Some(LbVerdict::Drop(Counter::of_drop(r))),
+            xform::Verdict::Forward | xform::Verdict::Fragment => None,
+        }
+    }
+
+    /// Resolves the next hop of a packet along `t` ([`LbPath::resolve`]); toward a TUN
+    /// real server the hop's MTU is the tunnel path MTU learnt from frag-needed errors
+    /// (`tunnel_icmp`) while it is lower than the port's and unexpired, so `admits` and
+    /// the transform both see it.
+    fn resolve_target(&mut self, t: &Target, now: u32) -> Resolved {
+        let mut r = self.resolve(t.next_ip(), now);
+        if let Resolved::Hop(hop) = &mut r {
+            if (t.dir, t.fwd) == (Dir::In, Fwd::Tun) {
+                if let Some(m) = t
+                    .dest
+                    .and_then(|id| self.conns.dest(id))
+                    .and_then(|d| d.tun_mtu(now))
+                {
+                    hop.egress.mtu = hop.egress.mtu.min(m);
+                }
+            }
+        }
+        r
     }
 
     /// True when some service could take a packet of `proto` to `addr` (a fragment
@@ -606,7 +682,7 @@ impl LbPath {
         t: &Target,
         now: u32,
     ) -> Result<Hop, LbVerdict> {
-        let hop = match self.resolve(t.next_ip(), now) {
+        let hop = match self.resolve_target(t, now) {
             Resolved::Hop(h) => h,
             Resolved::Verdict(v) => return Err(v),
         };
@@ -696,7 +772,7 @@ impl LbPath {
         hit: &Target,
         now: u32,
     ) -> LbVerdict {
-        let hop = match self.resolve(hit.next_ip(), now) {
+        let hop = match self.resolve_target(hit, now) {
             Resolved::Hop(h) => h,
             Resolved::Verdict(v) => return v,
         };
@@ -821,7 +897,7 @@ impl LbPath {
             return LbVerdict::Pass;
         };
         let hit = Target::from(&found);
-        let hop = match self.resolve(hit.next_ip(), now) {
+        let hop = match self.resolve_target(&hit, now) {
             Resolved::Hop(h) => h,
             Resolved::Verdict(v) => return v,
         };

@@ -8,7 +8,7 @@
 
 use crate::lb::stats::Stats;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Index of a dest inside its service's dest list. Range: `0..dests.len()`.
@@ -62,7 +62,18 @@ pub struct Dest {
     /// (service stats, this dest's stats), set once when the dest is registered, so a
     /// worker holding only the connection's dest can count its packets.
     stats: OnceLock<(Arc<Stats>, Arc<Stats>)>,
+    /// TUN: the tunnel path MTU learnt from ICMP frag-needed about our IPIP packets
+    /// ([`Dest::learn_tun_mtu`]), packed `mtu << 32 | expires_secs`; 0 = none. Read
+    /// with one relaxed load per TUN packet; written only when such an ICMP arrives.
+    tun_pmtu: AtomicU64,
 }
+
+/// Lowest path MTU a frag-needed may teach (Linux's `ip_rt_min_pmtu`, 512 + 20 + 20):
+/// a smaller report is raised to it, so a forged ICMP cannot shrink packets further.
+pub const MIN_PMTU: u16 = 552;
+/// How long a learnt tunnel MTU holds, in seconds (Linux's `mtu_expires`, 600 s); after
+/// that the port MTU applies again until the next frag-needed (RFC 1191 section 6.3).
+pub const PMTU_EXPIRES_SECS: u32 = 600;
 
 impl Dest {
     /// A new, available dest with no connections.
@@ -82,7 +93,35 @@ impl Dest {
             available: AtomicBool::new(true),
             table_id: AtomicU32::new(u32::MAX),
             stats: OnceLock::new(),
+            tun_pmtu: AtomicU64::new(0),
         }
+    }
+
+    /// The tunnel path MTU learnt toward this real server (TUN), while it has not
+    /// expired at `now` (seconds on the workers' shared clock).
+    #[inline]
+    pub fn tun_mtu(&self, now: u32) -> Option<u16> {
+        let v = self.tun_pmtu.load(Ordering::Relaxed);
+        let (mtu, expires) = ((v >> 32) as u16, v as u32);
+        // Wrapping comparison: `expires` is at most PMTU_EXPIRES_SECS ahead of now.
+        (v != 0 && (expires.wrapping_sub(now) as i32) > 0).then_some(mtu)
+    }
+
+    /// Learns a frag-needed's next-hop MTU `reported` for the tunnel toward this real
+    /// server, whose egress port MTU is `port_mtu`, at `now`: raised to [`MIN_PMTU`];
+    /// kept (with a fresh [`PMTU_EXPIRES_SECS`]) when it does not exceed the MTU in force,
+    /// ignored when it is larger (Linux `__ip_rt_update_pmtu`: a report never raises the
+    /// path MTU). Returns the tunnel MTU in force afterwards.
+    pub fn learn_tun_mtu(&self, reported: u16, port_mtu: u16, now: u32) -> u16 {
+        let current = self.tun_mtu(now).map_or(port_mtu, |m| m.min(port_mtu));
+        let mtu = reported.max(MIN_PMTU);
+        if mtu > current {
+            return current;
+        }
+        let expires = now.wrapping_add(PMTU_EXPIRES_SECS);
+        self.tun_pmtu
+            .store(u64::from(mtu) << 32 | u64::from(expires), Ordering::Relaxed);
+        mtu
     }
 
     /// The connection table's id for this dest, once registered.
@@ -247,6 +286,23 @@ mod tests {
 
     fn dest(upper: u32, lower: u32) -> Dest {
         Dest::new(Ipv4Addr::new(192, 0, 2, 11), 80, Fwd::Nat, 1).with_thresholds(upper, lower)
+    }
+
+    #[test]
+    fn tunnel_mtu_is_learnt_lowered_only_floored_and_expires() {
+        let d = Dest::new(Ipv4Addr::new(192, 0, 2, 11), 80, Fwd::Tun, 1);
+        assert_eq!(d.tun_mtu(5), None);
+        assert_eq!(d.learn_tun_mtu(1400, 1500, 5), 1400);
+        assert_eq!(d.tun_mtu(5), Some(1400));
+        assert_eq!(d.learn_tun_mtu(1450, 1500, 6), 1400, "never raised");
+        assert_eq!(d.learn_tun_mtu(68, 1500, 7), MIN_PMTU, "floored at 552");
+        assert_eq!(d.tun_mtu(7 + PMTU_EXPIRES_SECS - 1), Some(MIN_PMTU));
+        assert_eq!(d.tun_mtu(7 + PMTU_EXPIRES_SECS), None, "expired");
+        // Near the clock's wrap the comparison still holds.
+        let d = Dest::new(Ipv4Addr::new(192, 0, 2, 11), 80, Fwd::Tun, 1);
+        assert_eq!(d.learn_tun_mtu(1000, 1500, u32::MAX - 10), 1000);
+        assert_eq!(d.tun_mtu(u32::MAX), Some(1000));
+        assert_eq!(d.tun_mtu(PMTU_EXPIRES_SECS - 11), None);
     }
 
     #[test]

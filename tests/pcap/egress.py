@@ -5,16 +5,20 @@
   egress.py check OUT.pcap PORT_MAC   dissects rvsd's output with scapy
 
 One port 203.0.113.1/24 with `mtu = 1400`. Services (UDP): NAT 203.0.113.10:80 -> .11:8080,
-DR .20:80 -> .12, TUN .30:80 -> .13. Client .2, also the router toward 198.51.100.0/24.
+DR .20:80 -> .12, TUN .30:80 -> .13. Client .2, also the router toward 198.51.100.0/24 and
+the hop that answers frag-needed about an IPIP packet (tunnel PMTU, oracle cases F-J).
 What Linux IPVS does with each case is recorded in tests/fixtures/oracle/egress/recording.txt
 (NAT/DR: a 1500-byte DF-clear datagram over a 1400 MTU leaves as 1396 + 124 bytes; TUN: the
 OUTER packet is fragmented, the inner left whole; DF set: frag-needed from the VIP).
 
 CASES: name -> (input packet, expected outcome). Outcomes:
-  ("frags", mac, expected IP packet)  fragments to `mac`, each <= 1400 bytes, payloads of
-                                      1376 bytes but the last, MF/offsets right, one ident,
-                                      DF clear; scapy's reassembly equals the expected packet
-  ("fragneeded", src, mtu)            ICMP 3/4 from `src` with that next-hop MTU, to the client
+  ("frags", mac, expected[, mtu])     fragments to `mac`, each <= mtu (1400) bytes, payloads of
+                                      (mtu - 20) & ~7 bytes but the last, MF/offsets right, one
+                                      ident, DF clear; scapy's reassembly equals `expected`
+  ("one", mac, expected)              one whole packet equal to `expected` (DF included)
+  ("fragneeded", src, mtu[, id])      ICMP 3/4 from `src` with that next-hop MTU, to the client,
+                                      quoting the client's datagram (ident `id`, default the
+                                      case's own)
   ("drop",)                           nothing (the Rust side checks the counter)
 """
 import sys
@@ -39,10 +43,15 @@ def udp(src, dst, sport, dport, ident, size, df=False, ttl=64, tos=0):
             / UDP(sport=sport, dport=dport) / data(str(ident % 10), size - 28))
 
 
-def expect_udp(src, dst, sport, dport, ident, size, tag_ident, ttl=63, tos=0):
+def expect_udp(src, dst, sport, dport, ident, size, tag_ident, ttl=63, tos=0, df=False):
     """The datagram as it should arrive (TTL decremented, addresses rewritten)."""
-    return (IP(src=src, dst=dst, id=ident, ttl=ttl, tos=tos)
+    return (IP(src=src, dst=dst, id=ident, ttl=ttl, tos=tos, flags="DF" if df else 0)
             / UDP(sport=sport, dport=dport) / data(str(tag_ident % 10), size - 28))
+
+
+def tun_outer(inner, df):
+    """The IPIP packet rvs sends (the outer ident is rvs's own: not compared)."""
+    return IP(src=LOCAL, dst=REALS[2], proto=4, ttl=inner.ttl, flags="DF" if df else 0) / inner
 
 
 CASES = {
@@ -59,8 +68,7 @@ CASES = {
            ("frags", R_MACS[1], expect_udp(CLIENT, VIP_DR, 41004, 80, 0x1004, 1500, 0x1004, tos=0x28))),
     # TUN, DF clear: 1400 + 20 > 1400, the outer packet is fragmented (oracle case E).
     "tun": (udp(CLIENT, VIP_TUN, 41005, 80, 0x1005, 1400),
-            ("frags", R_MACS[2], IP(src=LOCAL, dst=REALS[2], proto=4, ttl=63)
-             / expect_udp(CLIENT, VIP_TUN, 41005, 80, 0x1005, 1400, 0x1005))),
+            ("frags", R_MACS[2], tun_outer(expect_udp(CLIENT, VIP_TUN, 41005, 80, 0x1005, 1400, 0x1005), False))),
     # TUN with DF: frag-needed with MTU - 20.
     "tun_df": (udp(CLIENT, VIP_TUN, 41006, 80, 0x1006, 1400, df=True), ("fragneeded", VIP_TUN, MTU - 20)),
     # Routed by the appliance (not LB traffic), DF clear: fragmented toward the router.
@@ -68,6 +76,23 @@ CASES = {
                ("frags", C_MAC, expect_udp(CLIENT, FAR, 41007, 9, 0x1007, 1500, 0x1007))),
     # Routed with DF: dropped (drop_too_big; the appliance sends no ICMP errors).
     "routed_df": (udp(CLIENT, FAR, 41008, 9, 0x1008, 1500, df=True), ("drop",)),
+    # Tunnel PMTU (oracle cases F-J). A 900-byte DF datagram leaves in one IPIP packet...
+    "pmtu_first": (udp(CLIENT, VIP_TUN, 41009, 80, 0x1009, 900, df=True),
+                   ("one", R_MACS[2], tun_outer(expect_udp(CLIENT, VIP_TUN, 41009, 80, 0x1009, 900, 0x1009, df=True), True))),
+    # ...a hop past the director answers frag-needed 1000 about that IPIP packet: the
+    # director relays frag-needed 980 (1000 - 20) from the VIP quoting the inner packet...
+    "pmtu_icmp": (IP(src=CLIENT, dst=LOCAL, id=0x100a) / ICMP(type=3, code=4, nexthopmtu=1000)
+                  / raw(tun_outer(expect_udp(CLIENT, VIP_TUN, 41009, 80, 0x1009, 900, 0x1009, df=True), True))[:548],
+                  ("fragneeded", VIP_TUN, 980, 0x1009)),
+    # ...after which a 1000-byte DF datagram gets frag-needed 980 at once,
+    "pmtu_df": (udp(CLIENT, VIP_TUN, 41009, 80, 0x100b, 1000, df=True), ("fragneeded", VIP_TUN, 980)),
+    # a 980-byte one still fits (outer 1000),
+    "pmtu_fits": (udp(CLIENT, VIP_TUN, 41009, 80, 0x100c, 980, df=True),
+                  ("one", R_MACS[2], tun_outer(expect_udp(CLIENT, VIP_TUN, 41009, 80, 0x100c, 980, 0x100c, df=True), True))),
+    # and a 1200-byte DF-clear one leaves as outer fragments of at most 1000 bytes.
+    "pmtu_nodf": (udp(CLIENT, VIP_TUN, 41009, 80, 0x100d, 1200),
+                  ("frags", R_MACS[2], tun_outer(expect_udp(CLIENT, VIP_TUN, 41009, 80, 0x100d, 1200, 0x100d), False),
+                   1000)),
 }
 
 
@@ -88,27 +113,33 @@ def fail(msg):
     sys.exit(1)
 
 
-def key_of(p):
-    """Which case a transmitted frame belongs to: the UDP datagram's ident (inner for TUN)."""
-    ip = p[IP]
-    if ICMP in ip and IPerror in ip[ICMP]:
-        return ("icmp", ip[ICMP][IPerror].id)
-    if ip.proto == 4:
-        return ("tun", ip.id)
-    return ("ip", ip.id)
+def inner_id(p):
+    """The ident of the datagram an IPIP packet (its first fragment) carries."""
+    return IP(raw(p[IP].payload)).id
 
 
 def check(path, pm):
     out = [p for p in rdpcap(path) if ARP not in p]
     groups = {}
+    tun_of = {}  # outer ident -> inner ident, from the first fragments
     for p in out:
         if IP not in p:
             fail(f"non-IP frame {p.summary()}")
         if p[Ether].src != pm:
             fail(f"source MAC of {p.summary()}")
-        groups.setdefault(key_of(p), []).append(p)
+        ip = p[IP]
+        if ip.proto == 4 and ip.frag == 0:
+            tun_of[ip.id] = inner_id(p)
+    for p in out:
+        ip = p[IP]
+        if ICMP in ip and IPerror in ip[ICMP]:
+            k = ("icmp", ip[ICMP][IPerror].id)
+        elif ip.proto == 4:
+            k = ("ip", tun_of.get(ip.id, -1))
+        else:
+            k = ("ip", ip.id)
+        groups.setdefault(k, []).append(p)
     seen = set()
-    tun_keys = [k for k in groups if k[0] == "tun"]
     for name, (pkt, want) in CASES.items():
         ident = pkt[IP].id
         if want[0] == "drop":
@@ -116,43 +147,46 @@ def check(path, pm):
                 fail(f"{name}: expected a drop, got {[p.summary() for p in groups.get(('ip', ident), [])]}")
             continue
         if want[0] == "fragneeded":
-            got = groups.get(("icmp", ident), [])
-            seen.add(("icmp", ident))
+            k = ("icmp", want[3] if len(want) > 3 else ident)
+            got = groups.get(k, [])
+            seen.add(k)
             if len(got) != 1:
                 fail(f"{name}: expected one frag-needed, got {len(got)}")
             e = got[0]
             if not (e[ICMP].type == 3 and e[ICMP].code == 4 and e[ICMP].nexthopmtu == want[2]
                     and e[IP].src == want[1] and e[IP].dst == CLIENT and e[Ether].dst == C_MAC):
                 fail(f"{name}: {e.summary()} mtu={e[ICMP].nexthopmtu} src={e[IP].src}")
+            q = e[ICMP][IPerror]
+            if not (q.src == CLIENT and q.dst == want[1] and UDPerror in q and q[UDPerror].dport == 80):
+                fail(f"{name}: the quote is not the client's datagram: {q.summary()}")
             continue
-        _, mac, expected = want
-        if name == "tun":
-            if len(tun_keys) != 1:
-                fail(f"tun: expected one outer datagram, got {tun_keys}")
-            k = tun_keys[0]
-        else:
-            k = ("ip", ident)
+        mac, expected = want[1], want[2]
+        mtu = want[3] if len(want) > 3 else MTU
+        k = ("ip", ident)
         frags = groups.get(k, [])
         seen.add(k)
-        if len(frags) < 2:
+        if want[0] == "one":
+            if len(frags) != 1 or frags[0][IP].flags.MF or frags[0][IP].frag:
+                fail(f"{name}: expected one whole packet, got {[p.summary() for p in frags]}")
+        elif len(frags) < 2:
             fail(f"{name}: expected fragments, got {[p.summary() for p in frags]}")
         offset = 0
         for i, fr in enumerate(frags):
             ip = fr[IP]
             last = i == len(frags) - 1
             plen = ip.len - ip.ihl * 4
-            if ip.len > MTU or len(raw(fr)) > 14 + MTU:
-                fail(f"{name}: fragment {i} is {ip.len} bytes > MTU {MTU}")
+            if ip.len > mtu or len(raw(fr)) > 14 + mtu:
+                fail(f"{name}: fragment {i} is {ip.len} bytes > MTU {mtu}")
             if fr[Ether].dst != mac:
                 fail(f"{name}: fragment {i} to {fr[Ether].dst}, expected {mac}")
-            if ip.frag * 8 != offset or bool(ip.flags.MF) == last or ip.flags.DF:
+            if want[0] == "frags" and (ip.frag * 8 != offset or bool(ip.flags.MF) == last or ip.flags.DF):
                 fail(f"{name}: fragment {i} offset {ip.frag * 8} (expected {offset}) flags {ip.flags}")
-            if not last and plen != (MTU - 20) & ~7:
-                fail(f"{name}: fragment {i} carries {plen} bytes, Linux's ip_fragment carries {(MTU - 20) & ~7}")
+            if want[0] == "frags" and not last and plen != (mtu - 20) & ~7:
+                fail(f"{name}: fragment {i} carries {plen} bytes, Linux's ip_fragment carries {(mtu - 20) & ~7}")
             if ip.id != frags[0][IP].id:
                 fail(f"{name}: fragments with different idents")
             offset += plen
-        whole = defragment(frags)
+        whole = defragment(frags) if want[0] == "frags" else frags
         if len(whole) != 1:
             fail(f"{name}: scapy reassembled {len(whole)} datagrams")
         w = whole[0][IP] if IP in whole[0] else IP(raw(whole[0]))
@@ -160,7 +194,9 @@ def check(path, pm):
         for f in ("src", "dst", "proto", "ttl", "tos"):
             if getattr(w, f) != getattr(e, f):
                 fail(f"{name}: reassembled {f} {getattr(w, f)} != {getattr(e, f)}")
-        if name != "tun" and w.id != e.id:
+        if want[0] == "one" and w.flags.DF != e.flags.DF:
+            fail(f"{name}: DF {w.flags} != {e.flags}")
+        if e.proto != 4 and w.id != e.id:
             fail(f"{name}: ident {w.id:#x} != {e.id:#x}")
         if raw(w.payload) != raw(e.payload):
             fail(f"{name}: reassembled payload differs ({len(raw(w.payload))} vs {len(raw(e.payload))} bytes)")

@@ -60,7 +60,11 @@ pub(crate) fn send_back_error<P: PacketBuf>(
         (
             ip.src_addr(),
             ip.tos(),
-            usize::from(ip.total_len()).min(max_quote),
+            // A quote of a quote (a relayed error) may hold less than the packet's
+            // total length: never more than the bytes present.
+            usize::from(ip.total_len())
+                .min(max_quote)
+                .min(data.len().saturating_sub(l3)),
             EthernetAddress::from_bytes(&data[0..6]).unwrap_or_default(),
             EthernetAddress::from_bytes(&data[6..12]).unwrap_or_default(),
         )

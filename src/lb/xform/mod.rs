@@ -49,6 +49,7 @@ pub mod icmp_related;
 pub mod nat;
 pub mod reply;
 pub mod tun;
+pub mod tun_pmtu;
 pub mod verdict;
 
 #[cfg(test)]

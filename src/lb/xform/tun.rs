@@ -8,6 +8,8 @@
 //!   `pmtu_disc` is on, the default) and TOS, with ECN encapsulated as RFC 6040
 //!   normal mode (`INET_ECN_encapsulate`: a CE inner mark becomes ECT(0) outside);
 //! - a fresh identification ([`Egress::ident`]), no options, a full header checksum;
+//! - the MTU is the caller's: `LbPath` lowers [`Egress::mtu`] to the tunnel path MTU
+//!   learnt from frag-needed errors about our IPIP packets (`tun_pmtu`);
 //! - MTU: when inner length + 20 exceeds the port MTU, a DF packet is answered
 //!   with ICMP frag-needed carrying `mtu - 20`, sent from the VIP (Linux's
 //!   `icmp_send` answers from the local destination address) back out of the
