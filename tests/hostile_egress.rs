@@ -12,13 +12,15 @@ mod common;
 use common::lab::lab_available;
 use common::pcap::run_pcap_with;
 
-/// UDP services: NAT .10:80 -> .11:8080, DR .20:80 -> .12, TUN .30:80 -> .13.
+/// UDP services: NAT .10:80 -> .11:8080, DR .20:80 -> .12, TUN .30:80 -> .13, NAT
+/// .40:80 -> .14:8080 (a real server whose MAC is learnt only after the datagram came).
 fn services() -> String {
     let mut s = String::new();
     for (vip, real, method, port) in [
         ("203.0.113.10", "203.0.113.11", "nat", "\nport = 8080"),
         ("203.0.113.20", "203.0.113.12", "dr", ""),
         ("203.0.113.30", "203.0.113.13", "tun", ""),
+        ("203.0.113.40", "203.0.113.14", "nat", "\nport = 8080"),
     ] {
         s.push_str(&format!(
             "\n[[service]]\nproto = \"udp\"\nvip = \"{vip}\"\nport = 80\nscheduler = \"rr\"\n\
@@ -45,13 +47,14 @@ fn oversize_datagrams_are_fragmented_and_tunnel_pmtu_is_learnt() {
     );
     assert!(run.check.contains("egress pcap check OK"), "{}", run.check);
     for (name, n) in [
-        ("nat_in", 1),
+        ("nat_in", 2),
         ("nat_out", 1),
         ("dr_out", 1),
         ("tun_out", 4),
         ("forwarded", 1),
-        ("frag_oks", 6),
-        ("frag_created", 12),
+        ("frag_oks", 7),
+        ("frag_created", 14),
+        ("neigh_held", 1),
         ("tx_icmp_frag_needed", 3),
         ("tun_icmp_frag_needed", 1),
         ("drop_too_big", 1),

@@ -5,6 +5,7 @@
   egress.py check OUT.pcap PORT_MAC   dissects rvsd's output with scapy
 
 One port 203.0.113.1/24 with `mtu = 1400`. Services (UDP): NAT 203.0.113.10:80 -> .11:8080,
+NAT .40:80 -> .14:8080 (never announced: held until its ARP reply),
 DR .20:80 -> .12, TUN .30:80 -> .13. Client .2, also the router toward 198.51.100.0/24 and
 the hop that answers frag-needed about an IPIP packet (tunnel PMTU, oracle cases F-J).
 What Linux IPVS does with each case is recorded in tests/fixtures/oracle/egress/recording.txt
@@ -27,6 +28,8 @@ from scapy.all import ARP, ICMP, IP, UDP, Ether, IPerror, UDPerror, defragment, 
 C_MAC = "02:00:00:00:00:02"
 R_MACS = ["02:00:00:00:00:11", "02:00:00:00:00:12", "02:00:00:00:00:13"]
 CLIENT, LOCAL = "203.0.113.2", "203.0.113.1"
+# A NAT real server nobody announced: its next hop is unresolved when the datagram comes.
+R_HELD, R_HELD_MAC, VIP_HELD = "203.0.113.14", "02:00:00:00:00:14", "203.0.113.40"
 REALS = ["203.0.113.11", "203.0.113.12", "203.0.113.13"]
 VIP_NAT, VIP_DR, VIP_TUN = "203.0.113.10", "203.0.113.20", "203.0.113.30"
 FAR = "198.51.100.50"
@@ -76,6 +79,10 @@ CASES = {
                ("frags", C_MAC, expect_udp(CLIENT, FAR, 41007, 9, 0x1007, 1500, 0x1007))),
     # Routed with DF: dropped (drop_too_big; the appliance sends no ICMP errors).
     "routed_df": (udp(CLIENT, FAR, 41008, 9, 0x1008, 1500, df=True), ("drop",)),
+    # NAT to a real server whose MAC is unknown: held whole (one hold slot), fragmented
+    # when its ARP reply (the next input frame) resolves it.
+    "held": (udp(CLIENT, VIP_HELD, 41010, 80, 0x1010, 1500),
+             ("frags", R_HELD_MAC, expect_udp(CLIENT, R_HELD, 41010, 8080, 0x1010, 1500, 0x1010))),
     # Tunnel PMTU (oracle cases F-J). A 900-byte DF datagram leaves in one IPIP packet...
     "pmtu_first": (udp(CLIENT, VIP_TUN, 41009, 80, 0x1009, 900, df=True),
                    ("one", R_MACS[2], tun_outer(expect_udp(CLIENT, VIP_TUN, 41009, 80, 0x1009, 900, 0x1009, df=True), True))),
@@ -105,6 +112,8 @@ def make(path, pm):
     for name, (pkt, _) in CASES.items():
         src_mac = R_MACS[0] if name == "nat_out" else C_MAC
         f.append(Ether(dst=pm, src=src_mac) / pkt)
+        if name == "held":
+            f.append(Ether(dst=pm, src=R_HELD_MAC) / ARP(op=2, hwsrc=R_HELD_MAC, psrc=R_HELD, hwdst=pm, pdst=LOCAL))
     wrpcap(path, f)
 
 
