@@ -4,7 +4,8 @@
 //! that is dropped or answered instead of forwarded (TTL expired, IP options, too big
 //! with DF, bad TCP/UDP checksum) leaves no connection entry, which the same flow's next
 //! segment proves by getting the RST of a VIP without an entry; port 0 and malformed
-//! TCP/UDP headers are dropped with their own counters. In process, on the testbed, the
+//! TCP/UDP headers are dropped with their own counters; TCP/UDP to a VIP port without a
+//! service is answered as a Linux director's stack does (RST, port unreachable). In process, on the testbed, the
 //! connection table itself is read: no entry and no template after each kind of drop,
 //! and the NIC's RX checksum verdict is used where it is given.
 
@@ -39,12 +40,13 @@ fn dropped_first_packets_leave_no_entry_through_net_pcap() {
         ("tun_out", 0),
         ("tx_icmp_time_exceeded", 1),
         ("tx_icmp_frag_needed", 1),
-        ("tx_tcp_reset", 4),
+        ("tx_tcp_reset", 6),
+        ("tx_icmp_port_unreachable", 1),
         ("drop_ip_options", 1),
-        ("drop_bad_l4_checksum", 2),
+        ("drop_bad_l4_checksum", 3),
         ("drop_port_zero", 2),
         ("drop_malformed", 4),
-        ("drop_no_service", 0),
+        ("drop_no_service", 1),
     ] {
         assert_eq!(run.counter(name), n, "{name}:\n{}", run.log);
     }

@@ -192,9 +192,9 @@ fn mark_service_keeps_a_client_on_one_server_across_80_and_443() {
         servers.insert(d);
     }
     assert_eq!(servers.len(), 1, "{servers:?}");
-    // Outside the mark's port range: not a service.
+    // Outside the mark's port range: not a service; the VIP address's stack resets it.
     let mut b = syn(43100, a(50), 8443);
-    assert_eq!(lb.handle(0, &mut b, 1), LbVerdict::Pass);
+    assert_eq!(lb.handle(0, &mut b, 1), tx(Counter::TxTcpReset));
 }
 
 /// A fragment to an address only a mark service covers is a VIP's fragment (marks are

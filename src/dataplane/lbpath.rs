@@ -461,6 +461,56 @@ impl LbPath {
         }
     }
 
+    /// TCP/UDP to a VIP address with no virtual service on that port: what a Linux
+    /// director's own stack answers, the VIP being a local address with no listener there
+    /// (`tcp_v4_send_reset`: the RST of [`xform::tcp_reset`], as recorded for segments
+    /// without a connection in `tests/fixtures/oracle/semantics/`; `__udp4_lib_rcv`:
+    /// ICMP port unreachable from the VIP through `icmp_send`, the shape recorded there
+    /// for `ip_vs_leave`). Like that stack, only for a packet whose TCP/UDP checksum holds
+    /// (else `drop_bad_l4_checksum`), never for a RST, and within this worker's reply
+    /// budgets; otherwise `drop_no_service`. Not a VIP address: not ours ([`LbVerdict::Pass`]).
+    fn no_service<P: PacketBuf>(
+        &mut self,
+        in_port: PortIdx,
+        pkt: &mut P,
+        l3: Ipv4At,
+        key: &FlowKey,
+        flags: TcpFlags,
+        now: u32,
+    ) -> LbVerdict {
+        if !self.net.is_vip(key.daddr) {
+            return LbVerdict::Pass;
+        }
+        if !l4_checksum_ok(pkt, l3, key) {
+            return LbVerdict::Drop(Counter::DropBadL4Checksum);
+        }
+        let dropped = LbVerdict::Drop(Counter::DropNoService);
+        if key.proto == proto::TCP {
+            if flags.contains(TcpFlags::RST) || !self.rst_limit.allow(now) {
+                return dropped;
+            }
+            return if xform::tcp_reset(pkt, l3.l3()) {
+                LbVerdict::Tx {
+                    port: in_port,
+                    counter: Counter::TxTcpReset,
+                }
+            } else {
+                dropped
+            };
+        }
+        if !self.unreach_limit.allow(now) {
+            return dropped;
+        }
+        self.ident = self.ident.wrapping_add(1);
+        match xform::port_unreachable_at(pkt, l3, key.daddr, self.ident) {
+            Some(xform::Verdict::SendBack(_)) => LbVerdict::Tx {
+                port: in_port,
+                counter: Counter::TxIcmpPortUnreachable,
+            },
+            _ => dropped,
+        }
+    }
+
     /// Schedules a new flow of `svc` and returns the chosen dest with its table id;
     /// `drop_no_dest` when no dest is available (or, never in practice, unregistered).
     fn pick<'s>(
@@ -506,7 +556,7 @@ impl LbPath {
         let mark = self.marks.table().classify(key.proto, key.daddr, key.dport);
         let table: &ServiceTable = self.services.refresh();
         let Some(svc) = table.find(mark, key.proto, key.daddr, key.dport).cloned() else {
-            return LbVerdict::Pass;
+            return self.no_service(in_port, pkt, l3, &key, flags, now);
         };
         // IPVS creates TCP connections only on a SYN, or with sloppy_tcp on anything but
         // a RST (tcp_conn_schedule); anything else for a VIP without an entry goes to the

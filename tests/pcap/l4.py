@@ -9,12 +9,12 @@ One port 203.0.113.1/24. Services: NAT TCP 203.0.113.10:80 -> .11:8080, TUN TCP 
 .13, NAT UDP .10:53 -> .11:53. Client .2. A first packet that is dropped or answered
 instead of forwarded must leave no connection entry: each such SYN is followed by an ACK
 of the same flow, which must then get the RST a VIP without an entry answers (an entry
-would forward it). The table: name, input frame, expected output (None: nothing sent;
+would forward it). TCP/UDP to VIP:99 (no service) gets what the director's stack answers. The table: name, input frame, expected output (None: nothing sent;
 else a predicate on the one frame it causes), in input order. Rust (tests/hostile_l4.rs)
 checks the counters.
 """
 import sys
-from scapy.all import Ether, ARP, IP, TCP, UDP, ICMP, IPerror, TCPerror, wrpcap, rdpcap, raw
+from scapy.all import Ether, ARP, IP, TCP, UDP, ICMP, TCPerror, UDPerror, wrpcap, rdpcap, raw
 
 C_MAC, R_MACS = "02:00:00:00:00:02", ["02:00:00:00:00:11", "02:00:00:00:00:13"]
 CLIENT, REALS = "203.0.113.2", ["203.0.113.11", "203.0.113.13"]
@@ -55,8 +55,8 @@ def cases(pm):
         b[14 + 20 + 12] = doff << 4
         return Ether(bytes(b))
 
-    def udp(sport, ulen=None, chksum=None):
-        u = UDP(sport=sport, dport=53)
+    def udp(sport, ulen=None, chksum=None, dport=53):
+        u = UDP(sport=sport, dport=dport)
         if ulen is not None:
             u.len = ulen
         if chksum is not None:
@@ -84,6 +84,16 @@ def cases(pm):
         ("udp_checksum_none", udp(41012, chksum=0), nat_udp(41012)),
         ("udp_ok", udp(41013), nat_udp(41013)),
         ("ack_of_syn_ok", tcp(41000, "A"), nat_tcp(41000)),
+        # No service on VIP:99: the director's stack answers (RST, port unreachable), not
+        # for a RST and not for a corrupted segment.
+        ("no_service_syn", tcp(41020, dport=99),
+         lambda p: rst(41020)(p) and p[TCP].flags == "RA" and p[TCP].seq == 0 and p[TCP].ack == 1001),
+        ("no_service_ack", tcp(41021, "A", dport=99), lambda p: rst(41021)(p) and p[TCP].seq == 1),
+        ("no_service_rst", tcp(41022, "R", dport=99), None),
+        ("no_service_bad_checksum", tcp(41023, dport=99, chksum=0x1234), None),
+        ("no_service_udp", udp(41024, dport=99),
+         lambda p: ICMP in p and p[ICMP].type == 3 and p[ICMP].code == 3 and p[IP].src == VIP
+         and UDPerror in p and p[UDPerror].sport == 41024 and p[UDPerror].dport == 99),
     ]
 
 
