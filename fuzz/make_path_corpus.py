@@ -8,7 +8,8 @@ in the input format of rvs::testkit::worker_path:
     record := tag:u8 len:u16be frame[len]
 
 options bit 0: exception path, 1: default route via 203.0.113.254, 2: no neighbour
-known, 3: static neighbours. tag: clock step (tag & 0x7f seconds, x64 with bit 7).
+known, 3: static neighbours, 4: VLAN 100 on port 0 (192.0.2.1/24, client 192.0.2.2 at
+02:00:00:00:00:22, NAT VIP 192.0.2.10:80 to the untagged real servers). tag: clock step (tag & 0x7f seconds, x64 with bit 7).
 Run from anywhere: writes fuzz/corpus/lbpath and fuzz/corpus/appliance."""
 import os
 import struct
@@ -17,7 +18,13 @@ from scapy.all import ARP, Dot1Q, Ether, ICMP, IP, TCP, UDP, fragment, raw
 PM, CM = "02:00:00:00:00:01", "02:00:00:00:00:02"
 RS = {11: "02:00:00:00:00:11", 12: "02:00:00:00:00:12", 13: "02:00:00:00:00:13"}
 GW = "02:00:00:00:00:fe"
-EXC, DEF, NONEIGH, STATIC = 1, 2, 4, 8
+EXC, DEF, NONEIGH, STATIC, VLAN = 1, 2, 4, 8, 16
+VM = "02:00:00:00:00:22"
+
+
+def v100(pkt):
+    """A frame from the VLAN-100 client, tagged."""
+    return Ether(dst=PM, src=VM) / Dot1Q(vlan=100) / pkt
 here = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -102,6 +109,13 @@ lbpath = {
     "table-fill": enc(0, [c2v("203.0.113.10", 80, sport=41000 + i) for i in range(40)] + [(0xff, c2v("203.0.113.10", 80, sport=42000))]),
     "ping-vip": enc(0, [ping("203.0.113.10")]),
     "arp-vip": enc(0, [Ether(dst="ff:ff:ff:ff:ff:ff", src=CM) / ARP(op=1, hwsrc=CM, psrc="203.0.113.2", pdst="203.0.113.20")]),
+    "vlan-nat-handshake": enc(VLAN, [v100(IP(src="192.0.2.2", dst="192.0.2.10") / TCP(sport=40030, dport=80, flags="S"))]
+                              + [e(src=mac) / IP(src=f"203.0.113.{d}", dst="192.0.2.2") / TCP(sport=8080, dport=40030, flags="SA")
+                                 for d, mac in RS.items()]
+                              + [v100(IP(src="192.0.2.2", dst="192.0.2.10") / TCP(sport=40030, dport=80, flags="A"))]),
+    "vlan-wrong-id": enc(VLAN, [Ether(dst=PM, src=VM) / Dot1Q(vlan=101) / IP(src="192.0.2.2", dst="192.0.2.10") / TCP(sport=40031, dport=80, flags="S")]),
+    "vlan-qinq": enc(VLAN, [Ether(dst=PM, src=VM, type=0x88a8) / Dot1Q(vlan=100) / Dot1Q(vlan=100) / IP(src="192.0.2.2", dst="192.0.2.10") / TCP(sport=40032, dport=80, flags="S")]),
+    "vlan-fragments": enc(VLAN, [v100(f) for f in fragment(IP(src="192.0.2.2", dst="192.0.2.10", id=9) / TCP(sport=40033, dport=80, flags="S") / (b"v" * 2000), fragsize=1400)]),
     "transit-default-route": enc(DEF | EXC, [e() / IP(src="203.0.113.2", dst="192.0.2.7") / UDP(sport=5, dport=6) / b"t",
                                              arp_reply("203.0.113.254", GW)]),
 }
@@ -134,6 +148,12 @@ appliance = {
     "route-to-loopback": enc(DEF, [e() / IP(src="203.0.113.2", dst="127.0.0.1") / UDP(sport=5, dport=6)]),
     "route-big-df": enc(DEF | STATIC, [e() / IP(src="203.0.113.2", dst="203.0.113.12", flags="DF") / UDP() / (b"b" * 1472)]),
     "neigh-stale-probe": enc(0, [(0xc0, e() / IP(src="198.51.100.9", dst="203.0.113.12") / UDP(sport=1, dport=2)), (3, ping("203.0.113.1"))]),
+    "vlan-arp-ping": enc(VLAN, [Ether(dst="ff:ff:ff:ff:ff:ff", src=VM) / Dot1Q(vlan=100) / ARP(op=1, hwsrc=VM, psrc="192.0.2.2", pdst="192.0.2.1"),
+                                 v100(IP(src="192.0.2.2", dst="192.0.2.1") / ICMP() / b"v"),
+                                 v100(IP(src="192.0.2.2", dst="203.0.113.12") / UDP(sport=1, dport=2)),
+                                 e(src=RS[12]) / IP(src="203.0.113.12", dst="192.0.2.2") / UDP(sport=2, dport=1)]),
+    "vlan-held": enc(VLAN | NONEIGH, [e() / IP(src="203.0.113.2", dst="192.0.2.9") / UDP(sport=1, dport=2),
+                                      Ether(dst=PM, src="02:00:00:00:00:09") / Dot1Q(vlan=100) / ARP(op=2, hwsrc="02:00:00:00:00:09", psrc="192.0.2.9", hwdst=PM, pdst="192.0.2.1")]),
     "eth-zero-dst": enc(0, [e(dst="00:00:00:00:00:00") / IP(src="203.0.113.2", dst="203.0.113.1") / ICMP()]),
 }
 

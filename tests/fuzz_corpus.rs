@@ -160,3 +160,61 @@ fn path_inputs_are_sequences_over_the_whole_worker() {
     assert_eq!(held.counter, Counter::NatIn);
     assert_eq!(&held.frame[0..6], &rs_mac, "the learnt MAC written in");
 }
+
+/// Options bit 4 puts VLAN 100 on the testbed port (logical port 1): a tagged SYN to
+/// its VIP leaves untagged to a real server, and the reply goes back to the VLAN
+/// client tagged 100, so the fuzzers reach the 802.1Q strip and push on both paths.
+#[test]
+fn vlan_option_strips_and_pushes_tags() {
+    use rvs::dataplane::Counter;
+    use rvs::testkit::testbed::{tcp_frame, PORT_MAC};
+    use rvs::testkit::worker_path::{options, WorkerPath};
+    use std::net::Ipv4Addr;
+    let tag = |f: Vec<u8>| [&f[..12], &[0x81, 0x00, 0x00, 100], &f[12..]].concat();
+    let client = Ipv4Addr::new(192, 0, 2, 2);
+    let vip = Ipv4Addr::new(192, 0, 2, 10);
+    let client_mac = [2, 0, 0, 0, 0, 0x22];
+    let mut w = WorkerPath::new(true, options(16));
+    let syn = tcp_frame(client, 40000, vip, 80, 0x02, PORT_MAC, client_mac);
+    w.rx(0, &tag(syn.clone()), 1);
+    w.tick(1);
+    let sent = w.take_sent();
+    assert_eq!(sent.len(), 1, "{:?}", w.counts);
+    assert_eq!(sent[0].counter, Counter::NatIn);
+    assert_eq!(
+        &sent[0].frame[12..14],
+        &[0x08, 0x00],
+        "untagged to the real server"
+    );
+    let rs = sent[0].frame[33];
+    let synack = tcp_frame(
+        Ipv4Addr::new(203, 0, 113, rs),
+        8080,
+        client,
+        40000,
+        0x12,
+        PORT_MAC,
+        [2, 0, 0, 0, 0, rs],
+    );
+    w.rx(0, &synack, 2);
+    w.tick(2);
+    let sent = w.take_sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].counter, Counter::NatOut);
+    assert_eq!(&sent[0].frame[0..6], &client_mac);
+    assert_eq!(
+        &sent[0].frame[12..16],
+        &[0x81, 0x00, 0x00, 100],
+        "tagged 100"
+    );
+    assert_eq!(
+        &sent[0].frame[30..34],
+        &vip.octets(),
+        "SNAT to the VLAN's VIP"
+    );
+    // Without the option the same tagged SYN is drop_vlan.
+    let mut w = WorkerPath::new(true, options(0));
+    w.rx(0, &tag(syn), 1);
+    assert_eq!(w.count(Counter::DropVlan), 1);
+    assert!(w.take_sent().is_empty());
+}

@@ -62,6 +62,26 @@ pub struct Options {
     /// [`crate::lb::conn::MAX_DESTS`] (`ConnTable::with_max_dests`): the director is
     /// built and dropped far faster, which a fuzz driver building one per input needs.
     pub small_dest_registry: bool,
+    /// A VLAN sub-interface: logical port 1 = 802.1Q id [`VLAN_ID`] on port 0, with
+    /// 192.0.2.1/24, a VLAN client 192.0.2.2 (MAC 02:..:22, learnt with the others)
+    /// and a NAT VIP 192.0.2.10:80 balanced to the untagged real servers. The worker
+    /// strips and pushes the tags (`dataplane::vlan::Vlans`, see [`Options::vlans`]).
+    pub vlan: bool,
+}
+
+/// The 802.1Q id of [`Options::vlan`].
+pub const VLAN_ID: u16 = 100;
+
+impl Options {
+    /// The worker's VLAN map for these options (none, or [`VLAN_ID`] on port 0 as
+    /// logical port 1).
+    pub fn vlans(&self) -> crate::dataplane::vlan::Vlans {
+        if self.vlan {
+            crate::dataplane::vlan::Vlans::new(1, &[(0, VLAN_ID)])
+        } else {
+            crate::dataplane::vlan::Vlans::default()
+        }
+    }
 }
 
 /// The gateway of [`Options::default_route`].
@@ -112,9 +132,33 @@ fn build(max_conns: u32, nat_sched: &str, o: Options) -> (Net, Manager) {
             port: 0,
         });
     }
-    let mut tables = NetTables::new(1, routes);
+    let b = |d: u8| Ipv4Addr::new(192, 0, 2, d);
+    let mut ports = vec![port];
+    if o.vlan {
+        ports.push(PortNet {
+            mac: PORT_MAC,
+            addrs: vec![Ipv4Net {
+                addr: b(1),
+                len: 24,
+            }],
+            exception_path: false,
+            mtu: 1500,
+        });
+        routes.push(Route {
+            prefix: Ipv4Net {
+                addr: b(0),
+                len: 24,
+            },
+            via: None,
+            port: 1,
+        });
+    }
+    let mut tables = NetTables::new(ports.len(), routes);
     for v in vips {
         tables.add_vip(0, v, 0);
+    }
+    if o.vlan {
+        tables.add_vip(1, b(10), 0);
     }
     let mut table = ServiceTable::new(1);
     let mut add = |key: ServiceKey, sched: &str, fwd: Fwd, port: u16, persist: Option<u32>| {
@@ -199,6 +243,19 @@ fn build(max_conns: u32, nat_sched: &str, o: Options) -> (Net, Manager) {
         Some(60),
     );
     add(ServiceKey::Mark(1), "rr", Fwd::Nat, 0, Some(60));
+    if o.vlan {
+        add(
+            ServiceKey::Addr {
+                proto: proto::TCP,
+                vip: b(10),
+                vport: 80,
+            },
+            "rr",
+            Fwd::Nat,
+            8080,
+            None,
+        );
+    }
     let mut marks = MarkTable::new();
     marks
         .add(MarkRule {
@@ -217,17 +274,20 @@ fn build(max_conns: u32, nat_sched: &str, o: Options) -> (Net, Manager) {
     }
     .expect("testbed table");
     let mut mgr = Manager::new(conns, table, marks, tables).expect("testbed dests");
-    let neighbours: Vec<(Ipv4Addr, [u8; 6])> = std::iter::once((a(2), CLIENT_MAC))
+    let mut neighbours: Vec<(Ipv4Addr, [u8; 6])> = std::iter::once((a(2), CLIENT_MAC))
         .chain([11u8, 12, 13].map(|d| (a(d), [2, 0, 0, 0, 0, d])))
         .collect();
+    if o.vlan {
+        neighbours.push((b(2), [2, 0, 0, 0, 0, 0x22]));
+    }
     if o.no_neighbours {
-        return (Net::new(vec![port], mgr.net_reader()), mgr);
+        return (Net::new(ports, mgr.net_reader()), mgr);
     }
     if o.static_neighbours {
         let neigh = NeighTable::with_params(NeighParams::default(), neighbours);
-        return (Net::with_neigh(vec![port], mgr.net_reader(), neigh), mgr);
+        return (Net::with_neigh(ports, mgr.net_reader(), neigh), mgr);
     }
-    let net = Net::new(vec![port], mgr.net_reader());
+    let net = Net::new(ports, mgr.net_reader());
     for (addr, mac) in neighbours {
         net.neigh().learn(addr, mac, 0);
     }

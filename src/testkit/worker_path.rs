@@ -2,9 +2,10 @@
 //! targets and the corpus replay test (`tests/fuzz_corpus.rs`).
 //!
 //! [`WorkerPath::rx`] does for one frame what `dataplane::worker::Worker::poll_port`
-//! does: the 802.1Q stage (`dataplane::vlan::Vlans`: the testbed port has no VLAN, so a
-//! tagged frame is `drop_vlan` and nothing gets a tag), [`LbPath::handle`], then on a pass [`Net::handle_at`] with the IPv4 header the
-//! LB path verified, and the verdicts applied (frames sent are kept in
+//! does: the 802.1Q stage (`dataplane::vlan::Vlans`: without the VLAN option the
+//! testbed port has no VLAN, so a tagged frame is `drop_vlan` and nothing gets a tag;
+//! with it, id 100 is logical port 1), [`LbPath::handle`], then on a pass
+//! [`Net::handle_at`] with the IPv4 header the LB path verified, and the verdicts applied (frames sent are kept in
 //! [`WorkerPath::sent`], held frames go to the real hold queue, ARP requests are built
 //! by the real [`Net::arp_request`]); [`WorkerPath::tick`] does the per-loop work after
 //! the bursts (release of held frames, neighbour probes, the connection sweep). When the
@@ -20,7 +21,8 @@
 //! ```
 //!
 //! `options` bit 0: exception path; bit 1: default route via a gateway never learnt;
-//! bit 2: no neighbour known at start; bit 3: static neighbours (see
+//! bit 2: no neighbour known at start; bit 3: static neighbours; bit 4: a VLAN
+//! sub-interface (id 100 on port 0, 192.0.2.1/24, NAT VIP 192.0.2.10:80) (see
 //! [`testbed::Options`]). `tag`: the clock moves by `tag & 0x7f` seconds, times 64
 //! when bit 7 is set, before the frame is received (so timeouts of connections,
 //! templates, neighbours and held frames are reached).
@@ -96,7 +98,7 @@ impl WorkerPath {
             net,
             unres,
             neigh_cursor: 0,
-            vlans: Vlans::default(),
+            vlans: o.vlans(),
             counts: vec![0; Counter::ALL.len()],
             sent: Vec::new(),
             _mgr: mgr,
@@ -347,6 +349,7 @@ pub fn options(b: u8) -> Options {
         default_route: b & 2 != 0,
         no_neighbours: b & 4 != 0,
         static_neighbours: b & 8 != 0,
+        vlan: b & 16 != 0,
         small_dest_registry: true,
     }
 }
