@@ -13,6 +13,7 @@ mod common;
 use common::lab::lab_available;
 use common::pcap::run_pcap;
 use rvs::dataplane::{Counter, LbVerdict};
+use rvs::lb::service::{DestConfig, Persistence, ServiceConfig, ServiceKey};
 use rvs::testkit::testbed::{director, tcp_frame, CLIENT_MAC, PORT_MAC};
 use rvs::wire::{HeadroomBuf, Ipv4Packet, PacketBuf, RxL4Checksum, TcpPacket, UdpPacket};
 use std::net::Ipv4Addr;
@@ -112,7 +113,7 @@ fn tx(counter: Counter) -> LbVerdict {
 
 #[test]
 fn no_entry_and_no_template_from_a_dropped_first_packet() {
-    let (mut lb, _p) = director(1024, "rr");
+    let (mut lb, mut manager) = director(1024, "rr");
     let ttl1 = |f: &mut Vec<u8>| f[22] = 1;
     // 1481 bytes: over the 1480 a TUN packet may have on a 1500 MTU; 1501: over 1500.
     let big = |len: u16| {
@@ -236,6 +237,34 @@ fn no_entry_and_no_template_from_a_dropped_first_packet() {
         );
         assert_eq!(lb.conns_new, 0, "{what}");
     }
+    // A real server nothing routes to (192.0.2.99: the testbed routes only 203.0.113.0/24
+    // and 198.51.100.0/24), on a persistent service: no route, no entry, no template.
+    let key = ServiceKey::Addr {
+        proto: 6,
+        vip: a(60),
+        vport: 80,
+    };
+    let mut sc = ServiceConfig::new(key);
+    sc.persistence = Some(Persistence {
+        timeout_secs: 60,
+        netmask: Ipv4Addr::BROADCAST,
+    });
+    manager.add_service(sc).unwrap();
+    manager
+        .add_dest(&key, &DestConfig::new(Ipv4Addr::new(192, 0, 2, 99), 80))
+        .unwrap();
+    lb.refresh();
+    let mut b = HeadroomBuf::new(&syn_with(43300, a(60), 80, |_| {}));
+    assert_eq!(
+        lb.handle(0, &mut b, 1),
+        LbVerdict::Drop(Counter::DropNoRoute),
+        "no route"
+    );
+    assert_eq!(
+        lb.conns().count(),
+        0,
+        "no route: an entry or template was left"
+    );
     // A one-packet-scheduled (ops) datagram keeps no entry anyway: its checksum is
     // verified all the same (it is scheduled and counted as a connection).
     let mut u = syn_with(43200, a(10), 5353, |f: &mut Vec<u8>| {
