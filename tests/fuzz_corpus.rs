@@ -218,3 +218,30 @@ fn vlan_option_strips_and_pushes_tags() {
     assert_eq!(w.count(Counter::DropVlan), 1);
     assert!(w.take_sent().is_empty());
 }
+
+/// Issue 10: "never send a malformed frame; never forward more than the datagram".
+/// Every frame the worker path transmits for every `lbpath` and `appliance` seed must
+/// pass `worker_path::check_sent_frame` (the fuzz targets' strict oracle): from the
+/// port's MAC to a non-zero MAC, a valid IPv4 header whose total length is exactly the
+/// rest of the frame (and the same inside IPIP). Before frames were trimmed to the IP
+/// total length, `seed-trailing-junk` (NAT) and `seed-ping-trailing-junk` (echo reply)
+/// failed here.
+#[test]
+fn every_seed_sends_only_wellformed_frames() {
+    use rvs::testkit::worker_path::{check_sent_frame, run};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let mut sent = 0;
+    for (target, with_lb) in [("lbpath", true), ("appliance", false)] {
+        for file in fs::read_dir(root.join(target)).expect("corpus dir") {
+            let path = file.expect("corpus entry").path();
+            let data = fs::read(&path).expect("readable seed");
+            run(&data, with_lb, |s| {
+                sent += 1;
+                if let Err(e) = check_sent_frame(s) {
+                    panic!("{}: {:?} frame: {e}", path.display(), s.counter);
+                }
+            });
+        }
+    }
+    assert!(sent > 100, "the seeds send frames ({sent})");
+}
