@@ -81,6 +81,9 @@ pub enum DropReason {
     /// An ARP packet whose sender hardware address is not unicast (broadcast,
     /// multicast, all zeros): never answered nor learnt.
     ArpBadSender,
+    /// A packet neither for the director nor load-balancer traffic that the transit
+    /// policy does not route (`[routing] transit`, `net::transit`).
+    Transit,
 }
 
 impl DropReason {
@@ -112,6 +115,7 @@ impl DropReason {
         DropReason::SourceRoute,
         DropReason::ArpConflict,
         DropReason::ArpBadSender,
+        DropReason::Transit,
     ];
 
     /// The counter operators see (`drop_<reason>`).
@@ -143,6 +147,7 @@ impl DropReason {
             DropReason::SourceRoute => "drop_source_route",
             DropReason::ArpConflict => "drop_arp_conflict",
             DropReason::ArpBadSender => "drop_arp_bad_sender",
+            DropReason::Transit => "drop_transit",
         }
     }
 }

@@ -819,7 +819,7 @@ mod no_panic {
 #[test]
 fn empty_quoted_key_is_named() {
     let e = Config::from_str_named("\"\" = 1\n", "e.toml").unwrap_err();
-    assert_eq!(e.to_string(), "e.toml:1: \"\": unknown field ``, expected one of `eal`, `log`, `cores`, `tables`, `control`, `port`, `route`, `vlan`, `timeouts`, `settings`, `neighbour`, `mark`, `service`");
+    assert_eq!(e.to_string(), "e.toml:1: \"\": unknown field ``, expected one of `eal`, `log`, `cores`, `tables`, `control`, `port`, `route`, `vlan`, `routing`, `timeouts`, `settings`, `neighbour`, `mark`, `service`");
 }
 
 #[test]
@@ -842,6 +842,40 @@ fn port_mac_must_be_a_station_address_and_reaches_the_plan() {
     assert_eq!(rvs::mgmt::plan::plan(&c).ports[0].mac, c.ports[0].mac);
     let c = example("lab-appliance.toml");
     assert_eq!(c.ports[0].mac, None, "the device's own MAC by default");
+}
+
+#[test]
+fn transit_errors_are_located_and_the_policy_reaches_the_plan() {
+    bad(
+        "transit-unknown.toml",
+        11,
+        "routing.transit",
+        ErrorKind::Range,
+        "unknown transit \"inbound\" (none, outbound, all)",
+    );
+    bad(
+        "transit-outbound-no-inside.toml",
+        10,
+        "routing.transit",
+        ErrorKind::Conflict,
+        "transit = \"outbound\" needs a [[port]] or [[vlan]] with inside = true",
+    );
+    use rvs::net::TransitMode;
+    let text =
+        std::fs::read_to_string(root().join("tests/fixtures/config/transit-unknown.toml")).unwrap();
+    let c = Config::from_str_named(&text.replace("inbound", "outbound"), "t.toml").unwrap();
+    assert_eq!(c.routing.transit, TransitMode::Outbound);
+    assert!(c.ports[0].inside);
+    let plan = rvs::mgmt::plan::plan(&c);
+    assert_eq!(plan.transit.mode(), TransitMode::Outbound);
+    assert!(plan.transit.is_inside(0));
+    // The default is the safe one; the appliance lab routes on purpose.
+    let c = Config::from_str_named(&text.replace("transit = \"inbound\"", ""), "t.toml").unwrap();
+    assert_eq!(c.routing.transit, TransitMode::None);
+    assert_eq!(
+        example("lab-appliance.toml").routing.transit,
+        TransitMode::All
+    );
 }
 
 #[test]

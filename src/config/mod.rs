@@ -63,6 +63,8 @@ pub struct Config {
     pub ports: Vec<Port>,
     /// Static routes (connected routes come from the port addresses).
     pub routes: Vec<Route>,
+    /// What is routed besides load-balancer traffic.
+    pub routing: Routing,
     /// Connection timeouts (`ipvsadm --set`).
     pub timeouts: Timeouts,
     /// IPVS sysctl-like switches.
@@ -186,6 +188,18 @@ pub struct Port {
     /// port's queues whose frames carry an 802.1Q tag. Its `device`, `mtu`,
     /// `promiscuous`, descriptor counts and `mac` are its parent's.
     pub vlan: Option<Vlan>,
+    /// The port faces the private side (`inside = true`, default false): with
+    /// `[routing] transit = "outbound"` what arrives here may be routed out of a port
+    /// that is not inside (`net::transit`).
+    pub inside: bool,
+}
+
+/// `[routing]`: what rvsd routes that is not load-balancer traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Routing {
+    /// `transit = "none" | "outbound" | "all"` (default `"none"`: rvsd is a load
+    /// balancer, not an open router; docs/DROPS.md explains the choice).
+    pub transit: crate::net::TransitMode,
 }
 
 /// What makes a port a VLAN sub-interface (Linux `ip link add link P name N type vlan id I`).

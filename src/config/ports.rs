@@ -127,6 +127,7 @@ impl Checker<'_> {
                 rx_desc,
                 tx_desc,
                 mac,
+                inside: rp.inside,
                 vlan: None,
             });
         }

@@ -24,6 +24,7 @@ pub(crate) struct RawConfig {
     pub route: Vec<RawRoute>,
     #[serde(default)]
     pub vlan: Vec<RawVlan>,
+    pub routing: Option<RawRouting>,
     pub timeouts: Option<RawTimeouts>,
     pub settings: Option<RawSettings>,
     pub neighbour: Option<RawNeighbour>,
@@ -83,6 +84,8 @@ pub(crate) struct RawPort {
     pub rx_desc: Option<i64>,
     pub tx_desc: Option<i64>,
     pub mac: Option<String>,
+    #[serde(default)]
+    pub inside: bool,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +99,14 @@ pub(crate) struct RawVlan {
     #[serde(default)]
     pub exception_path: bool,
     pub tap_name: Option<String>,
+    #[serde(default)]
+    pub inside: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRouting {
+    pub transit: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -11,10 +11,10 @@ use std::path::PathBuf;
 
 use super::addr::{parse_ipv4, Ipv4Net};
 use super::locate::{guess_path, line_of, KeyPath, Located};
-use super::raw::{RawConfig, RawCores, RawSettings, RawTables};
+use super::raw::{RawConfig, RawCores, RawRouting, RawSettings, RawTables};
 use super::{
-    Config, Control, Cores, Eal, Error, ErrorKind, Log, LogLevel, Port, Settings, Tables, Timeouts,
-    MAX_PERSISTENT_SECS,
+    Config, Control, Cores, Eal, Error, ErrorKind, Log, LogLevel, Port, Routing, Settings, Tables,
+    Timeouts, MAX_PERSISTENT_SECS,
 };
 
 /// Highest core id accepted in `[cores]` (DPDK's RTE_MAX_LCORE is at most 1024 in practice).
@@ -205,6 +205,7 @@ impl Checker<'_> {
         self.mbufs_suffice(&tables, &cores, &ports)?;
         self.vlans(&mut ports, raw.vlan)?;
         let routes = self.routes(&ports, raw.route)?;
+        let routing = self.routing(&ports, raw.routing.unwrap_or_default())?;
         let t = raw.timeouts.unwrap_or_default();
         let tp = root.key("timeouts");
         let lim = (1, i64::from(MAX_PERSISTENT_SECS));
@@ -251,12 +252,40 @@ impl Checker<'_> {
             },
             ports,
             routes,
+            routing,
             timeouts,
             settings,
             neighbour,
             marks,
             services,
         })
+    }
+
+    /// `[routing]`: the transit policy (`net::transit`). `"outbound"` needs an inside
+    /// port, or it would route nothing while looking as if it did.
+    fn routing(&self, ports: &[Port], r: RawRouting) -> Res<Routing> {
+        use crate::net::TransitMode;
+        let path = KeyPath::root().key("routing").key("transit");
+        let transit = match r.transit.as_deref() {
+            None | Some("none") => TransitMode::None,
+            Some("outbound") => TransitMode::Outbound,
+            Some("all") => TransitMode::All,
+            Some(other) => {
+                return Err(self.err(
+                    &path,
+                    ErrorKind::Range,
+                    format!("unknown transit {other:?} (none, outbound, all)"),
+                ))
+            }
+        };
+        if transit == TransitMode::Outbound && !ports.iter().any(|p| p.inside) {
+            return Err(self.err(
+                &path,
+                ErrorKind::Conflict,
+                "transit = \"outbound\" needs a [[port]] or [[vlan]] with inside = true (the private side)",
+            ));
+        }
+        Ok(Routing { transit })
     }
 
     fn log_level(&self, path: &KeyPath, s: &str) -> Res<LogLevel> {

@@ -137,6 +137,7 @@ impl Checker<'_> {
                 rx_desc: p.rx_desc,
                 tx_desc: p.tx_desc,
                 mac: p.mac,
+                inside: rv.inside,
                 vlan: Some(Vlan { parent, id }),
             };
             ports.push(port);

@@ -174,6 +174,8 @@ counters! {
     /// lowered, and relayed to the client from the VIP (counted as sent) when the outer
     /// packet had DF, else consumed (IPVS `ip_vs_in_icmp`).
     TunIcmpFragNeeded => "tun_icmp_frag_needed",
+    /// Transit packets the `[routing] transit` policy does not route.
+    DropTransit => "drop_transit",
 }
 
 /// Number of counters.
@@ -254,6 +256,7 @@ impl Counter {
             R::SourceRoute => Counter::DropSourceRoute,
             R::ArpConflict => Counter::DropArpConflict,
             R::ArpBadSender => Counter::DropArpBadSender,
+            R::Transit => Counter::DropTransit,
         }
     }
 }

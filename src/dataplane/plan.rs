@@ -79,6 +79,8 @@ pub struct Plan {
     pub neigh: crate::net::NeighParams,
     /// Static neighbours (address, MAC).
     pub static_neighbours: Vec<(Ipv4Addr, [u8; 6])>,
+    /// What is routed besides load-balancer traffic (`[routing] transit`, `inside`).
+    pub transit: crate::net::Transit,
     /// Addresses whose next hops are resolved at start: the configured real servers and
     /// the routes' gateways.
     pub prime: Vec<Ipv4Addr>,

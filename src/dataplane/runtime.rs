@@ -298,7 +298,8 @@ impl Runtime {
             port_nets,
             views.net_reader(),
             crate::net::NeighTable::with_params(plan.neigh, plan.static_neighbours.clone()),
-        );
+        )
+        .with_transit(plan.transit.clone());
         rt.neigh = Some(base.neigh_handle());
         let mut nets: Vec<Net> = (1..plan.worker_cores.len())
             .map(|_| base.view(views.net_reader()))

@@ -80,6 +80,10 @@ pub fn plan(cfg: &Config) -> Plan {
             .map(|s| (s.addr, s.mac))
             .collect(),
         prime: prime_of(cfg),
+        transit: crate::net::Transit::new(
+            cfg.routing.transit,
+            cfg.ports.iter().map(|p| p.inside).collect(),
+        ),
     }
 }
 

@@ -9,6 +9,7 @@ use super::neigh::NeighTable;
 use super::nexthop::Resolution;
 use super::route::{PortIdx, RouteTable};
 use super::tables::NetTables;
+use super::transit::{Transit, TransitMode};
 use super::verdict::{DropReason, TxKind, Verdict};
 use crate::snapshot::Reader;
 use crate::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
@@ -62,6 +63,8 @@ pub struct Net {
     tables: Reader<NetTables>,
     /// This view's last ARP address conflict (its worker is the only writer).
     conflict: Arc<ArpConflictSlot>,
+    /// Which transit packets are routed (`transit`).
+    transit: Transit,
 }
 
 impl Net {
@@ -80,6 +83,7 @@ impl Net {
             neigh: Arc::new(neigh),
             tables,
             conflict: Arc::default(),
+            transit: Transit::default(),
         }
     }
 
@@ -92,7 +96,20 @@ impl Net {
             neigh: self.neigh.clone(),
             tables,
             conflict: Arc::default(),
+            transit: self.transit.clone(),
         }
+    }
+
+    /// This view with transit policy `transit` (views made from it share it); a new
+    /// `Net` routes everything until given one (rvsd gives the configured policy).
+    pub fn with_transit(mut self, transit: Transit) -> Net {
+        self.transit = transit;
+        self
+    }
+
+    /// The transit policy.
+    pub fn transit(&self) -> &Transit {
+        &self.transit
     }
 
     /// This view's last ARP address conflict, for the management thread to log.
@@ -374,6 +391,15 @@ impl Net {
             || port.addrs.iter().any(|c| is_subnet_broadcast(c, dst))
         {
             return self.to_kernel(port);
+        }
+        // Transit: not for us, not load-balancer traffic. Routed only as the operator
+        // chose (`transit`); without a route at all it stays `drop_no_route`.
+        if self.transit.mode() != TransitMode::All {
+            if let Some(nh) = self.routes().lookup(dst) {
+                if !self.transit.allows(in_port, nh.port) {
+                    return Verdict::Drop(DropReason::Transit);
+                }
+            }
         }
         self.forward(pkt, l3, dst, now_secs)
     }
@@ -991,6 +1017,59 @@ mod tests {
         assert_eq!(r.target_protocol_addr, Ipv4Addr::UNSPECIFIED);
         assert_eq!(r.target_hardware_addr.0, CLIENT_MAC);
         assert_eq!(n.neigh().lookup_quiet(Ipv4Addr::UNSPECIFIED, 1), None);
+    }
+
+    #[test]
+    fn transit_is_routed_as_the_policy_says() {
+        use crate::net::{Transit, TransitMode};
+        // A UDP-less IPv4 packet (the PING) from `src` to `dst` received on port `p`.
+        let frame = |p: usize, src: [u8; 4], dst: [u8; 4]| {
+            let mut f = PING;
+            if p == 1 {
+                f[..6].copy_from_slice(&[2, 0, 0, 0, 1, 1]);
+            }
+            f[26..30].copy_from_slice(&src);
+            f[30..34].copy_from_slice(&dst);
+            Ipv4Packet::new_unchecked(&mut f[14..34]).fill_checksum();
+            f
+        };
+        let inside_out = frame(1, [192, 0, 2, 5], [203, 0, 113, 7]);
+        let outside_in = frame(0, [203, 0, 113, 2], [192, 0, 2, 5]);
+        let inside_inside = frame(1, [192, 0, 2, 5], [198, 51, 100, 7]);
+        let no_route = frame(1, [192, 0, 2, 5], [8, 8, 8, 8]);
+        let routed = |v: Verdict| matches!(v, Verdict::Tx { .. } | Verdict::Hold { .. });
+        let transit = Verdict::Drop(DropReason::Transit);
+        for (mode, want) in [
+            (TransitMode::None, [false, false, false]),
+            (TransitMode::Outbound, [true, false, false]),
+            (TransitMode::All, [true, true, true]),
+        ] {
+            // Port 1 (192.0.2.1/24) is inside.
+            let n = net(false).with_transit(Transit::new(mode, vec![false, true]));
+            // Every view of it (the other workers') has the same policy.
+            let mut p = Publisher::new(NetTables::new(2, Vec::new()));
+            assert_eq!(n.view(p.reader()).transit().mode(), mode);
+            for (f, ok) in [&inside_out, &outside_in, &inside_inside]
+                .into_iter()
+                .zip(want)
+            {
+                let p = if f[0..6] == OUR_MAC { 0 } else { 1 };
+                let v = n.handle(p, &mut HeadroomBuf::new(f), 1);
+                assert!(if ok { routed(v) } else { v == transit }, "{mode:?}: {v:?}");
+            }
+            // No route is no route, whatever the policy; our own traffic is not transit.
+            assert_eq!(
+                n.handle(1, &mut HeadroomBuf::new(&no_route), 1),
+                Verdict::Drop(DropReason::NoRoute)
+            );
+            assert_eq!(
+                n.handle(0, &mut HeadroomBuf::new(&PING), 1),
+                Verdict::Tx {
+                    port: 0,
+                    kind: TxKind::EchoReply
+                }
+            );
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod neigh;
 pub mod nexthop;
 pub mod route;
 pub mod tables;
+pub mod transit;
 pub mod verdict;
 
 pub use crate::wire::Ipv4Net;
@@ -27,4 +28,5 @@ pub use neigh::{Neigh, NeighParams, NeighTable, Probe};
 pub use nexthop::Resolution;
 pub use route::{NextHop, PortIdx, Route, RouteTable};
 pub use tables::{NetTables, Vip};
+pub use transit::{Transit, TransitMode};
 pub use verdict::{DropReason, TxKind, Verdict};
