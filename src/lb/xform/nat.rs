@@ -6,9 +6,10 @@
 //! Checksums are updated incrementally (RFC 1624): the IPv4 header checksum for
 //! the address, the TCP/UDP checksum for the address (pseudo header) and the
 //! port. A UDP checksum of 0 ("none", RFC 768) stays 0. Neither L4 checksum is
-//! verified: a wrong one stays wrong by exactly the same amount, so the
+//! verified here: a wrong one stays wrong by exactly the same amount, so the
 //! receiver drops it, as it would behind IPVS (which checks only when an
-//! application helper must rewrite the payload).
+//! application helper must rewrite the payload). Only the first packet of a new
+//! flow is verified, by the LB path before it creates state (`drop_bad_l4_checksum`).
 //!
 //! TTL and MTU follow IPVS: the request direction is sent by `ip_vs_nat_xmit`
 //! (decrement, then MTU check: the frag-needed quote shows the decremented TTL
