@@ -30,6 +30,22 @@ fn services() -> String {
     s
 }
 
+/// The counters every run of the table must end with (untagged or on a VLAN).
+const COUNTS: &[(&str, u64)] = &[
+    ("nat_in", 2),
+    ("nat_out", 1),
+    ("dr_out", 1),
+    ("tun_out", 4),
+    ("forwarded", 1),
+    ("frag_oks", 7),
+    ("frag_created", 14),
+    ("neigh_held", 1),
+    ("tx_icmp_frag_needed", 3),
+    ("tun_icmp_frag_needed", 1),
+    ("drop_too_big", 1),
+    ("drop_frag_nobuf", 0),
+];
+
 #[test]
 fn oversize_datagrams_are_fragmented_and_tunnel_pmtu_is_learnt() {
     if !lab_available("oversize_datagrams_are_fragmented_and_tunnel_pmtu_is_learnt") {
@@ -43,23 +59,40 @@ fn oversize_datagrams_are_fragmented_and_tunnel_pmtu_is_learnt() {
             "addresses = [\"203.0.113.1/24\"]\nmtu = 1400",
         )],
         &services(),
-        &[],
+        &["untagged"],
     );
     assert!(run.check.contains("egress pcap check OK"), "{}", run.check);
-    for (name, n) in [
-        ("nat_in", 2),
-        ("nat_out", 1),
-        ("dr_out", 1),
-        ("tun_out", 4),
-        ("forwarded", 1),
-        ("frag_oks", 7),
-        ("frag_created", 14),
-        ("neigh_held", 1),
-        ("tx_icmp_frag_needed", 3),
-        ("tun_icmp_frag_needed", 1),
-        ("drop_too_big", 1),
-        ("drop_frag_nobuf", 0),
-    ] {
-        assert_eq!(run.counter(name), n, "{name}:\n{}", run.log);
+    for (name, n) in COUNTS {
+        assert_eq!(run.counter(name), *n, "{name}:\n{}", run.log);
+    }
+}
+
+/// The same table on VLAN 100 of a trunk port (the VLAN has the parent's 1400 MTU):
+/// every fragment is a frame of its own and leaves with the tag.
+#[test]
+fn fragments_leave_tagged_on_a_vlan() {
+    if !lab_available("fragments_leave_tagged_on_a_vlan") {
+        return;
+    }
+    let extra = format!(
+        "\n[[vlan]]\nname = \"v100\"\nport = \"ext\"\nid = 100\naddresses = [\"203.0.113.1/24\"]\n{}",
+        services()
+    );
+    let run = run_pcap_with(
+        "egressvlan",
+        "tests/pcap/egress.py",
+        &[
+            (
+                "addresses = [\"203.0.113.1/24\"]",
+                "addresses = [\"192.0.2.1/24\"]\nmtu = 1400",
+            ),
+            ("port = \"ext\"", "port = \"v100\""),
+        ],
+        &extra,
+        &["vlan"],
+    );
+    assert!(run.check.contains("egress pcap check OK"), "{}", run.check);
+    for (name, n) in COUNTS {
+        assert_eq!(run.counter(name), *n, "{name}:\n{}", run.log);
     }
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Egress MTU through the real DPDK data path (net_pcap): fragmentation and frag-needed.
 
-  egress.py make IN.pcap PORT_MAC     writes the crafted input
-  egress.py check OUT.pcap PORT_MAC   dissects rvsd's output with scapy
+  egress.py make IN.pcap PORT_MAC [untagged|vlan]     writes the crafted input
+  egress.py check OUT.pcap PORT_MAC [untagged|vlan]   dissects rvsd's output with scapy
+
+`vlan`: the same cases on VLAN 100 of a trunk port; every fragment must leave tagged.
 
 One port 203.0.113.1/24 with `mtu = 1400`. Services (UDP): NAT 203.0.113.10:80 -> .11:8080,
 NAT .40:80 -> .14:8080 (never announced: held until its ARP reply),
@@ -23,7 +25,7 @@ CASES: name -> (input packet, expected outcome). Outcomes:
   ("drop",)                           nothing (the Rust side checks the counter)
 """
 import sys
-from scapy.all import ARP, ICMP, IP, UDP, Ether, IPerror, UDPerror, defragment, raw, rdpcap, wrpcap
+from scapy.all import ARP, ICMP, IP, UDP, Dot1Q, Ether, IPerror, UDPerror, defragment, raw, rdpcap, wrpcap
 
 C_MAC = "02:00:00:00:00:02"
 R_MACS = ["02:00:00:00:00:11", "02:00:00:00:00:12", "02:00:00:00:00:13"]
@@ -34,6 +36,7 @@ REALS = ["203.0.113.11", "203.0.113.12", "203.0.113.13"]
 VIP_NAT, VIP_DR, VIP_TUN = "203.0.113.10", "203.0.113.20", "203.0.113.30"
 FAR = "198.51.100.50"
 MTU = 1400
+VLAN = 100
 
 
 def data(tag, n):
@@ -107,14 +110,33 @@ def garp(mac, ip):
     return Ether(dst="ff:ff:ff:ff:ff:ff", src=mac) / ARP(op=1, hwsrc=mac, psrc=ip, hwdst="00:00:00:00:00:00", pdst=ip)
 
 
-def make(path, pm):
+def tag(frame, mode):
+    """In `vlan` mode every input frame is on VLAN 100 of a trunk (a `[[vlan]]` with the
+    addresses the untagged run has on the port)."""
+    if mode != "vlan":
+        return frame
+    e = frame[Ether]
+    return Ether(dst=e.dst, src=e.src) / Dot1Q(vlan=VLAN) / e.payload
+
+
+def untag(p, mode):
+    """Checks the output frame's tag in `vlan` mode and returns the frame without it."""
+    if mode != "vlan" or (Dot1Q not in p and ARP in p):  # the parent port's own announcements
+        return p
+    if Dot1Q not in p or p[Dot1Q].vlan != VLAN:
+        fail(f"frame not on VLAN {VLAN}: {p.summary()}")
+    e = p[Ether]
+    return Ether(raw(Ether(dst=e.dst, src=e.src, type=p[Dot1Q].type) / p[Dot1Q].payload))
+
+
+def make(path, pm, mode="untagged"):
     f = [garp(C_MAC, CLIENT)] + [garp(m, a) for m, a in zip(R_MACS, REALS)]
     for name, (pkt, _) in CASES.items():
         src_mac = R_MACS[0] if name == "nat_out" else C_MAC
         f.append(Ether(dst=pm, src=src_mac) / pkt)
         if name == "held":
             f.append(Ether(dst=pm, src=R_HELD_MAC) / ARP(op=2, hwsrc=R_HELD_MAC, psrc=R_HELD, hwdst=pm, pdst=LOCAL))
-    wrpcap(path, f)
+    wrpcap(path, [tag(x, mode) for x in f])
 
 
 def fail(msg):
@@ -127,8 +149,9 @@ def inner_id(p):
     return IP(raw(p[IP].payload)).id
 
 
-def check(path, pm):
-    out = [p for p in rdpcap(path) if ARP not in p]
+def check(path, pm, mode="untagged"):
+    out = [untag(p, mode) for p in rdpcap(path)]
+    out = [p for p in out if ARP not in p]
     groups = {}
     tun_of = {}  # outer ident -> inner ident, from the first fragments
     for p in out:
@@ -216,4 +239,4 @@ def check(path, pm):
 
 
 if __name__ == "__main__":
-    {"make": make, "check": check}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    {"make": make, "check": check}[sys.argv[1]](*sys.argv[2:5])
