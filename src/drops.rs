@@ -13,8 +13,9 @@ pub enum DropReason {
     Malformed,
     /// The IPv4 header checksum is wrong: a router must not forward it (RFC 1812 5.2.2).
     BadIpChecksum,
-    /// A fragment (MF set or offset non-zero). Only the first fragment carries ports,
-    /// and rvs does not reassemble, so no fragment can be matched to a connection.
+    /// A fragment (MF set or offset non-zero) handed to a whole-packet transform. Only
+    /// the first fragment carries ports; the worker reassembles fragments first
+    /// (`dataplane::reasm`) and sends them through `xform::datagram` instead.
     Fragment,
     /// An IPv4 header with options (IHL > 5): rare, often hostile (source routing),
     /// and not worth a slow path in a director.

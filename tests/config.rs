@@ -819,7 +819,7 @@ mod no_panic {
 #[test]
 fn empty_quoted_key_is_named() {
     let e = Config::from_str_named("\"\" = 1\n", "e.toml").unwrap_err();
-    assert_eq!(e.to_string(), "e.toml:1: \"\": unknown field ``, expected one of `eal`, `log`, `cores`, `tables`, `control`, `port`, `route`, `vlan`, `routing`, `timeouts`, `settings`, `neighbour`, `mark`, `service`");
+    assert_eq!(e.to_string(), "e.toml:1: \"\": unknown field ``, expected one of `eal`, `log`, `cores`, `tables`, `control`, `port`, `route`, `vlan`, `routing`, `timeouts`, `settings`, `neighbour`, `fragments`, `mark`, `service`");
 }
 
 #[test]
@@ -978,4 +978,46 @@ fn vlans_are_ports_after_the_physical_ones_for_routes_services_and_the_plan() {
     assert_eq!(plan.routes[0].port, 2, "the route leaves by v200");
     let t = rvs::mgmt::plan::net_tables(&c);
     assert!(t.vips(1).iter().any(|x| x.addr == ip("192.0.2.10")));
+}
+
+#[test]
+fn fragments_section_defaults_are_linux_bounded_by_the_pool_and_checked() {
+    let base = "[cores]\nworkers = [0, 1]\n[[port]]\nname = \"int\"\ndevice = \"net_af_packet0,iface=x,qpairs=2\"\naddresses = [\"192.0.2.1/24\"]\n";
+    let d = Config::from_str_named(base, "d.toml").unwrap();
+    assert_eq!(d.fragments, rvs::config::Fragments::default());
+    assert_eq!(
+        (
+            d.fragments.ipfrag_high_thresh,
+            d.fragments.ipfrag_low_thresh
+        ),
+        (4194304, 3145728)
+    );
+    assert_eq!(d.fragments.ipfrag_time, 30);
+    // 16383 mbufs, 2 workers: each may hold at most 16383 / 4 / 2 = 2047 fragments,
+    // above Linux's 4 MiB = 1927 fragments of 2176 bytes.
+    let r = rvs::mgmt::plan::reasm_params(&d);
+    assert_eq!((r.high_thresh, r.time_secs), (4194304, 30));
+    let small = format!("{base}[tables]\nmbufs = 8191\n[fragments]\nipfrag_time = 5\n");
+    let r = rvs::mgmt::plan::reasm_params(&Config::from_str_named(&small, "s.toml").unwrap());
+    assert_eq!(
+        r.high_thresh,
+        1023 * 2176,
+        "a quarter of the pool over 2 workers"
+    );
+    assert_eq!((r.low_thresh, r.time_secs), (1023 * 2176, 5));
+    let e = Config::from_str_named(
+        &format!("{base}[fragments]\nipfrag_high_thresh = 1000\nipfrag_low_thresh = 2000\n"),
+        "f.toml",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("fragments.ipfrag_low_thresh"), "{e}");
+    let e = Config::from_str_named(&format!("{base}[fragments]\nipfrag_time = 0\n"), "f.toml")
+        .unwrap_err();
+    assert!(e.to_string().contains("fragments.ipfrag_time"), "{e}");
+    let e = Config::from_str_named(
+        &format!("{base}[fragments]\nipfrag_max_dist = 64\n"),
+        "f.toml",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("ipfrag_max_dist"), "{e}");
 }

@@ -82,6 +82,8 @@ fn stateful_golden_cases() {
                 LbVerdict::Hold { .. } => (rvs::dataplane::Counter::NeighHeld, false),
                 // Fragmented by the worker: no single frame to compare (none recorded).
                 LbVerdict::Fragment { counter, .. } => (counter, false),
+                // Taken in for reassembly: nothing out until the datagram is whole.
+                LbVerdict::Reassemble(_) => (rvs::dataplane::Counter::FragReasmReqds, false),
                 LbVerdict::Pass => {
                     let v = net.handle(0, &mut b, now);
                     (net_counter(&v), matches!(v, rvs::net::Verdict::Tx { .. }))

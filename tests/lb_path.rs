@@ -197,15 +197,18 @@ fn mark_service_keeps_a_client_on_one_server_across_80_and_443() {
     assert_eq!(lb.handle(0, &mut b, 1), tx(Counter::TxTcpReset));
 }
 
-/// A fragment to an address only a mark service covers is a VIP's fragment (marks are
-/// looked up first, as IPVS does), not traffic for the kernel.
+/// A fragment, to a VIP (here one only a mark service covers) or not, goes to the
+/// worker's reassembly table with its validated header; the datagram is scheduled
+/// when complete (`LbPath::handle_datagram`, tests/hostile_frag.rs).
 #[test]
-fn fragment_to_a_mark_only_vip_is_dropped_as_a_vip_fragment() {
+fn fragments_are_handed_to_reassembly() {
     let (mut lb, _p) = director(1024, "rr");
-    assert_eq!(
-        lb.handle(0, &mut fragment(43200, a(50), 80), 1),
-        LbVerdict::Drop(Counter::DropFragment)
-    );
+    for dst in [a(50), a(10), Ipv4Addr::new(198, 51, 100, 9)] {
+        assert!(matches!(
+            lb.handle(0, &mut fragment(43200, dst, 80), 1),
+            LbVerdict::Reassemble(at) if at.l3() == 14
+        ));
+    }
 }
 
 /// IPVS `ip_vs_service_find`: a packet's mark service wins over a `VIP:port` service
@@ -284,10 +287,10 @@ fn non_syn_without_conn_fragments_and_foreign_frames() {
         CLIENT_MAC,
     ));
     assert_eq!(lb.handle(0, &mut other_mac, 1), LbVerdict::Pass);
-    assert_eq!(
+    assert!(matches!(
         lb.handle(0, &mut fragment(46002, a(10), 80), 1),
-        LbVerdict::Drop(Counter::DropFragment)
-    );
+        LbVerdict::Reassemble(_)
+    ));
 }
 
 /// A segment that is not a SYN, to a VIP service, without a connection (e.g. after an

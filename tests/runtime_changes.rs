@@ -247,6 +247,8 @@ fn hundreds_of_changes_while_workers_forward() {
             lb: Some(LbPath::new(net.view(mgr.net_reader()), views, index)),
             vlans: Default::default(),
             vlan_taps: Vec::new(),
+            reasm: rvs::dataplane::reasm::Reasm::new(Default::default()),
+            reasm_out: rvs::dataplane::worker::reasm_out(),
         };
         let eal = eal.clone();
         threads.push(std::thread::spawn(move || {

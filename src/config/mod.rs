@@ -17,6 +17,7 @@
 
 mod addr;
 mod afpacket;
+mod fragments;
 mod locate;
 mod neighbour;
 mod ports;
@@ -71,6 +72,8 @@ pub struct Config {
     pub settings: Settings,
     /// Neighbour (ARP) timers and static neighbours.
     pub neighbour: Neighbour,
+    /// IPv4 reassembly bounds (`[fragments]`).
+    pub fragments: Fragments,
     /// Firewall-mark definitions used by mark services.
     pub marks: Vec<Mark>,
     /// Virtual services, in file order.
@@ -675,5 +678,34 @@ impl Config {
     /// The port called `name`, with its index in [`Config::ports`].
     pub fn port(&self, name: &str) -> Option<(usize, &Port)> {
         self.ports.iter().enumerate().find(|(_, p)| p.name == name)
+    }
+}
+
+/// `[fragments]`: the bounds of IPv4 reassembly (`dataplane::reasm`), with Linux's
+/// names, units and defaults (`/proc/sys/net/ipv4/ipfrag_*`). Each worker has its own
+/// table with these bounds; at most a quarter of the mbuf pool is ever held by
+/// reassembly, whatever they say (`mgmt::plan` scales them down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fragments {
+    /// Bytes of fragment buffers held above which the oldest incomplete datagrams are
+    /// evicted (default 4194304, Linux's; a fragment costs its mbuf, 2176 bytes).
+    pub ipfrag_high_thresh: u64,
+    /// Bytes the eviction brings the table down to (default 3145728; ≤ high).
+    pub ipfrag_low_thresh: u64,
+    /// Bytes one source address may hold before its own oldest datagrams are evicted
+    /// (rvs's, default 1048576; ≤ high).
+    pub ipfrag_source_thresh: u64,
+    /// Seconds a datagram may take to arrive whole (default 30, Linux's; 1..=3600).
+    pub ipfrag_time: u32,
+}
+
+impl Default for Fragments {
+    fn default() -> Self {
+        Fragments {
+            ipfrag_high_thresh: 4 * 1024 * 1024,
+            ipfrag_low_thresh: 3 * 1024 * 1024,
+            ipfrag_source_thresh: 1024 * 1024,
+            ipfrag_time: 30,
+        }
     }
 }

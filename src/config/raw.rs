@@ -28,6 +28,7 @@ pub(crate) struct RawConfig {
     pub timeouts: Option<RawTimeouts>,
     pub settings: Option<RawSettings>,
     pub neighbour: Option<RawNeighbour>,
+    pub fragments: Option<RawFragments>,
     #[serde(default)]
     pub mark: Vec<RawMark>,
     #[serde(default)]
@@ -242,4 +243,13 @@ pub(crate) struct RawReal {
     pub weight: Option<i64>,
     pub u_threshold: Option<i64>,
     pub l_threshold: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFragments {
+    pub ipfrag_high_thresh: Option<i64>,
+    pub ipfrag_low_thresh: Option<i64>,
+    pub ipfrag_source_thresh: Option<i64>,
+    pub ipfrag_time: Option<i64>,
 }

@@ -240,6 +240,7 @@ impl Checker<'_> {
         };
         self.settings_not_applicable(&root.key("settings"), &s)?;
         let neighbour = self.neighbour(&ports, raw.neighbour.unwrap_or_default())?;
+        let fragments = self.fragments(raw.fragments.unwrap_or_default())?;
         let marks = self.marks(raw.mark)?;
         let services = self.services(&ports, &routes, &marks, raw.service)?;
         Ok(Config {
@@ -256,6 +257,7 @@ impl Checker<'_> {
             timeouts,
             settings,
             neighbour,
+            fragments,
             marks,
             services,
         })

@@ -176,6 +176,30 @@ counters! {
     TunIcmpFragNeeded => "tun_icmp_frag_needed",
     /// Transit packets the `[routing] transit` policy does not route.
     DropTransit => "drop_transit",
+    /// IPv4 fragments taken in for reassembly (Linux `ReasmReqds`); each ends up sent
+    /// as part of a datagram or under one `drop_frag_*` (or `drop_malformed`) counter.
+    FragReasmReqds => "frag_reasm_reqds",
+    /// Datagrams reassembled (Linux `ReasmOKs`); their fragments go on as one packet.
+    FragReasmOk => "frag_reasm_ok",
+    /// Fragments of datagrams not complete within `ipfrag_time` (Linux `ReasmTimeout`).
+    DropFragTimeout => "drop_frag_timeout",
+    /// Fragments of datagrams killed by an overlapping fragment or one disagreeing
+    /// with the datagram's end (Linux `ReasmOverlaps`, RFC 5722 in spirit).
+    DropFragOverlap => "drop_frag_overlap",
+    /// Exact duplicate fragments (same offset and length), dropped alone.
+    DropFragDup => "drop_frag_dup",
+    /// Fragments dropped or evicted to keep reassembly within its memory bounds
+    /// (`ipfrag_high_thresh`, the per-source share, the table's datagram and fragment
+    /// limits).
+    DropFragMem => "drop_frag_mem",
+    /// Fragments of datagrams whose first fragment does not hold the whole TCP/UDP
+    /// header (RFC 1858).
+    DropFragTiny => "drop_frag_tiny",
+    /// Fragments of datagrams longer than 65535 bytes (RFC 791).
+    DropFragTooBig => "drop_frag_too_big",
+    /// ICMP errors about a VIP's traffic quoting a non-first fragment: no ports, so no
+    /// connection to relate them to (IPVS `ip_vs_in_icmp` leaves them alone).
+    DropIcmpFragQuote => "drop_icmp_frag_quote",
 }
 
 /// Number of counters.

@@ -15,7 +15,7 @@ use crate::lb::dest::Fwd;
 use crate::lb::flow::{proto, FlowKey};
 use crate::lb::mark::MarkTable;
 use crate::lb::service::{ServiceKey, ServiceTable, TableReader};
-use crate::lb::xform::{self, Egress, IcmpSent, ReplyLimiter, Tunnel};
+use crate::lb::xform::{self, datagram, Egress, IcmpSent, ReplyLimiter, Tunnel};
 use crate::net::{Net, PortIdx, Resolution};
 use crate::snapshot::Reader;
 use crate::wire::ethernet::EthernetFrame;
@@ -64,6 +64,21 @@ pub enum LbVerdict {
         /// The outcome's counter (nat_in, tun_out, ...).
         counter: Counter,
     },
+    /// A TCP/UDP fragment (its IPv4 header validated, `hdr`): hold it in the worker's
+    /// reassembly table (`dataplane::reasm`); the complete datagram comes back through
+    /// [`LbPath::handle_datagram`].
+    Reassemble(Ipv4At),
+}
+
+/// Which part of a datagram `forward` transforms.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    /// A whole, unfragmented packet.
+    Whole,
+    /// The first fragment (offset 0: it holds the ports) of a reassembled datagram.
+    First,
+    /// A later fragment of a reassembled datagram.
+    Later,
 }
 
 /// What one worker's LB path reads, handed out by the management side (one set per
@@ -94,6 +109,14 @@ pub struct LbPath {
     pub conns_new: u64,
     /// The IPv4 header the last `handle` validated (see [`LbPath::passed_ipv4`]).
     passed: Option<Ipv4At>,
+    /// What `forward` is transforming (fragments of a datagram take their transforms).
+    piece: Piece,
+    /// The connection `forward` last sent a packet along (so a datagram's later
+    /// fragments follow its first).
+    target: Option<Target>,
+    /// Whether the reassembled datagram being handled has a right TCP/UDP checksum over
+    /// all its fragments (read by `flow` for `Piece::First`).
+    datagram_sum_ok: bool,
 }
 
 /// What a transform needs to know about the connection a packet belongs to.
@@ -216,6 +239,9 @@ impl LbPath {
             unreach_limit: ReplyLimiter::new(xform::reply::REPLIES_PER_SEC),
             conns_new: 0,
             passed: None,
+            piece: Piece::Whole,
+            target: None,
+            datagram_sum_ok: false,
         }
     }
 
@@ -301,14 +327,17 @@ impl LbPath {
                 self.passed = hdr;
                 self.icmp_error(pkt, inner, hdr, now_secs)
             }
-            Classified::Fragment { daddr, proto, hdr } => {
-                if self.is_vip(proto, daddr) {
-                    LbVerdict::Drop(Counter::DropFragment)
-                } else {
-                    self.passed = hdr;
-                    LbVerdict::Pass
-                }
-            }
+            // Every TCP/UDP fragment is reassembled (as a Linux director with
+            // nf_defrag_ipv4 does before IPVS sees it): one to a VIP is scheduled as one
+            // packet, a NAT reply's fragments are rewritten back, and the fragments of
+            // anything else are handed to the appliance once complete.
+            Classified::Fragment { hdr, .. } => match hdr {
+                Some(at) => LbVerdict::Reassemble(at),
+                None => LbVerdict::Drop(Counter::DropBadIpChecksum),
+            },
+            // Cannot be related (no ports quoted); routing it on as IPVS lets the
+            // kernel do would show a NAT real server's address to the client.
+            Classified::IcmpFragQuote { .. } => LbVerdict::Drop(Counter::DropIcmpFragQuote),
             // A TCP/UDP header that does not fit: to a VIP, nothing can be balanced
             // (issue 10 item 4); elsewhere it is the appliance's (routing) to judge.
             Classified::BadL4 {
@@ -397,6 +426,57 @@ impl LbPath {
             }
         }
         r
+    }
+
+    /// A reassembled datagram (`frags`: its fragments in offset order, the first at index
+    /// 0, each with its validated IPv4 header, from `dataplane::reasm`) received on
+    /// `in_port`: scheduled once, on the first fragment's ports, as IPVS schedules the
+    /// datagram it reassembled; every fragment then follows that connection
+    /// (`xform::datagram`). `verdicts[i]` is fragment `i`'s outcome; on
+    /// [`LbVerdict::Pass`] the caller hands fragment `i` with its header to the
+    /// appliance. A datagram that would create a connection must carry a right TCP/UDP
+    /// checksum over all its fragments (`drop_bad_l4_checksum` otherwise). When the
+    /// first fragment is answered instead (RST, port unreachable), the later ones are
+    /// dropped (`drop_no_conn` / `drop_no_dest`).
+    pub fn handle_datagram<P: PacketBuf>(
+        &mut self,
+        in_port: PortIdx,
+        frags: &mut [(P, Ipv4At)],
+        verdicts: &mut [LbVerdict],
+        now: u32,
+    ) {
+        let n = frags.len().min(verdicts.len());
+        let Some(((first, at), rest)) = frags[..n].split_first_mut() else {
+            return;
+        };
+        let at = *at;
+        let drop_all = |verdicts: &mut [LbVerdict], c| verdicts[..n].fill(LbVerdict::Drop(c));
+        let Some((key, flags)) = datagram::first_key(first.data(), at) else {
+            return drop_all(verdicts, Counter::DropMalformed);
+        };
+        self.datagram_sum_ok = datagram::l4_checksum_ok(first.data(), at, rest);
+        self.target = None;
+        self.piece = Piece::First;
+        let v0 = self.flow(in_port, first, key, at, flags, now);
+        verdicts[0] = v0;
+        let target = self.target.take();
+        self.piece = Piece::Later;
+        for (i, (pkt, at)) in rest.iter_mut().enumerate() {
+            verdicts[i + 1] = match (&target, v0) {
+                (Some(t), _) => self.forward(in_port, pkt, *at, t, now),
+                (None, LbVerdict::Pass) => LbVerdict::Pass,
+                (None, LbVerdict::Drop(c)) => LbVerdict::Drop(c),
+                (
+                    None,
+                    LbVerdict::Tx {
+                        counter: Counter::TxTcpReset,
+                        ..
+                    },
+                ) => LbVerdict::Drop(Counter::DropNoConn),
+                (None, _) => LbVerdict::Drop(Counter::DropNoDest),
+            };
+        }
+        self.piece = Piece::Whole;
     }
 
     /// True when some service could take a packet of `proto` to `addr` (a fragment
@@ -570,7 +650,13 @@ impl LbPath {
         // This packet would create state (an entry, a template, a one-packet
         // connection): its TCP/UDP checksum must hold (issue 10 item 4). Established
         // flows are not verified: the incremental updates carry a corruption through.
-        if !l4_checksum_ok(pkt, l3, &key) {
+        // A reassembled datagram's checksum covers all its fragments: `handle_datagram`
+        // verified it over the whole datagram.
+        let sum_ok = match self.piece {
+            Piece::Whole => l4_checksum_ok(pkt, l3, &key),
+            Piece::First | Piece::Later => self.datagram_sum_ok,
+        };
+        if !sum_ok {
             return LbVerdict::Drop(Counter::DropBadL4Checksum);
         }
         let cfg = svc.config();
@@ -736,7 +822,11 @@ impl LbPath {
             Resolved::Hop(h) => h,
             Resolved::Verdict(v) => return Err(v),
         };
-        if xform::admits(pkt, l3, t.fwd, &hop.egress) {
+        let admitted = match self.piece {
+            Piece::Whole => xform::admits(pkt, l3, t.fwd, &hop.egress),
+            Piece::First | Piece::Later => datagram::admits(pkt, l3, t.fwd, &hop.egress),
+        };
+        if admitted {
             return Ok(hop);
         }
         Err(match self.forward_via(in_port, pkt, l3, t, hop) {
@@ -843,6 +933,10 @@ impl LbPath {
             .data()
             .get(l3.l3() + 2..l3.l3() + 4)
             .map_or(0, |b| u64::from(u16::from_be_bytes([b[0], b[1]])));
+        if self.piece != Piece::Whole {
+            self.target = Some(*hit);
+            return self.forward_fragment(in_port, pkt, l3, hit, &hop, ip_len);
+        }
         let (v, counter) = match (hit.dir, hit.fwd) {
             (Dir::In, Fwd::Nat) => (
                 xform::nat_in_at(
@@ -903,6 +997,85 @@ impl LbPath {
                 counter: Counter::TxIcmpTimeExceeded,
             },
             // Only `leave` sends it; no forwarding transform does.
+            xform::Verdict::SendBack(IcmpSent::PortUnreachable) => {
+                LbVerdict::Drop(Counter::DropNoDest)
+            }
+            xform::Verdict::Drop(r) => LbVerdict::Drop(Counter::of_drop(r)),
+        }
+    }
+
+    /// [`LbPath::forward`] for a fragment of a reassembled datagram (`self.piece`).
+    fn forward_fragment<P: PacketBuf>(
+        &mut self,
+        in_port: PortIdx,
+        pkt: &mut P,
+        l3: Ipv4At,
+        hit: &Target,
+        hop: &Hop,
+        ip_len: u64,
+    ) -> LbVerdict {
+        let first = self.piece == Piece::First;
+        let (v, counter) = match (hit.dir, hit.fwd) {
+            (Dir::In, Fwd::Nat) => (
+                datagram::nat_in_fragment(
+                    pkt,
+                    l3,
+                    SocketAddrV4::new(hit.raddr, hit.rport),
+                    first,
+                    &hop.egress,
+                ),
+                Counter::NatIn,
+            ),
+            (Dir::In, Fwd::Dr) => (datagram::dr_fragment(pkt, l3, &hop.egress), Counter::DrOut),
+            (Dir::In, Fwd::Tun) => (
+                datagram::tun_fragment(
+                    pkt,
+                    l3,
+                    &Tunnel {
+                        src_addr: hop.src_addr,
+                        dst_addr: hit.raddr,
+                    },
+                    &hop.egress,
+                ),
+                Counter::TunOut,
+            ),
+            (Dir::Out, _) => {
+                let local = self
+                    .net
+                    .ports()
+                    .get(in_port as usize)
+                    .and_then(|p| p.source_for(hit.raddr))
+                    .unwrap_or(hit.vaddr);
+                (
+                    datagram::nat_out_fragment(
+                        pkt,
+                        l3,
+                        SocketAddrV4::new(hit.vaddr, hit.vport),
+                        local,
+                        first,
+                        &hop.egress,
+                    ),
+                    Counter::NatOut,
+                )
+            }
+        };
+        match v {
+            xform::Verdict::Forward => {
+                self.count(hit, ip_len);
+                hop.send(counter)
+            }
+            xform::Verdict::Fragment => {
+                self.count(hit, ip_len);
+                hop.send_fragments(counter)
+            }
+            xform::Verdict::SendBack(IcmpSent::FragNeeded) => LbVerdict::Tx {
+                port: in_port,
+                counter: Counter::TxIcmpFragNeeded,
+            },
+            xform::Verdict::SendBack(IcmpSent::TimeExceeded) => LbVerdict::Tx {
+                port: in_port,
+                counter: Counter::TxIcmpTimeExceeded,
+            },
             xform::Verdict::SendBack(IcmpSent::PortUnreachable) => {
                 LbVerdict::Drop(Counter::DropNoDest)
             }

@@ -8,6 +8,7 @@
 pub mod counters;
 pub mod lbpath;
 pub mod plan;
+pub mod reasm;
 pub mod runtime;
 pub mod unres;
 pub mod vlan;

@@ -84,4 +84,6 @@ pub struct Plan {
     /// Addresses whose next hops are resolved at start: the configured real servers and
     /// the routes' gateways.
     pub prime: Vec<Ipv4Addr>,
+    /// Each worker's reassembly bounds (`[fragments]`, scaled to the pool).
+    pub reasm: super::reasm::ReasmParams,
 }

@@ -345,6 +345,8 @@ impl Runtime {
                 neigh_sweep: index == 0,
                 vlans: vlans.clone(),
                 vlan_taps: vlan_taps.next().unwrap_or_default(),
+                reasm: super::reasm::Reasm::new(plan.reasm),
+                reasm_out: super::worker::reasm_out(),
             };
             let failed = rt.failed.clone();
             let eal = eal.clone();

@@ -3,11 +3,13 @@
 
 use super::counters::{Counter, WorkerCounters};
 use super::lbpath::{LbPath, LbVerdict};
+use super::reasm::{Reasm, MAX_FRAGS};
 use super::unres::{Release, UnresQueue};
 use super::vlan::Vlans;
 use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxQueue};
 use crate::net::{Net, PortIdx, TxKind, Verdict};
 use crate::wire::fragment::{self, FragError};
+use crate::wire::Ipv4At;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -77,6 +79,15 @@ pub struct Worker {
     /// Queue `i` of the VLANs' exception-path taps, by VLAN (`PortIdx` − physical
     /// ports): (RX of what the kernel sends, TX of what goes up to it), untagged.
     pub vlan_taps: Vec<Option<(RxQueue, TxQueue)>>,
+    /// Fragments waiting for the rest of their datagram (see `reasm`).
+    pub reasm: Reasm<Mbuf>,
+    /// A completed datagram's fragments (capacity `MAX_FRAGS`, reused: no allocation).
+    pub reasm_out: Vec<(Mbuf, Ipv4At)>,
+}
+
+/// An empty reassembly output buffer for a worker (allocated once, at start).
+pub fn reasm_out() -> Vec<(Mbuf, Ipv4At)> {
+    Vec::with_capacity(MAX_FRAGS)
 }
 
 /// Builds a worker's hold queue from the neighbour parameters: `unres_qlen` per next
@@ -123,6 +134,7 @@ impl Worker {
             }
             work += self.poll_vlan_taps(&mut burst);
             work += self.release_held(now);
+            self.expire_fragments(now);
             if self.neigh_sweep {
                 self.send_probes(&mut neigh_cursor, now);
             }
@@ -433,12 +445,65 @@ impl Worker {
                         self.fragment(m, port, mtu, hold, counter, now);
                         continue;
                     }
+                    LbVerdict::Reassemble(hdr) => {
+                        self.reassemble(p, m, hdr, now);
+                        continue;
+                    }
                 }
             }
             let verdict = self.net.handle_at(p as u8, &mut m, checked, now);
             self.apply(p, m, verdict, now);
         }
         n
+    }
+
+    /// Takes a fragment into the reassembly table; when it completes its datagram, the
+    /// LB path decides for the whole datagram and each fragment goes its way.
+    fn reassemble(&mut self, p: usize, m: Mbuf, hdr: Ipv4At, now: u32) {
+        let mut frags = std::mem::take(&mut self.reasm_out);
+        if self.reasm.insert(m, hdr, now, &mut frags) {
+            let mut verdicts = [LbVerdict::Pass; MAX_FRAGS];
+            if let Some(lb) = self.lb.as_mut() {
+                lb.handle_datagram(p as u8, &mut frags, &mut verdicts, now);
+            }
+            for ((mut m, hdr), v) in frags.drain(..).zip(verdicts) {
+                match v {
+                    LbVerdict::Pass => {
+                        let verdict = self.net.handle_at(p as u8, &mut m, Some(hdr), now);
+                        self.apply(p, m, verdict, now);
+                    }
+                    LbVerdict::Tx { port, counter } => self.send(port as usize, m, counter),
+                    LbVerdict::Hold {
+                        port,
+                        next_hop,
+                        request,
+                        counter,
+                    } => self.hold(m, port, next_hop, request, counter, now),
+                    LbVerdict::Drop(counter) => self.counters.inc(counter),
+                    LbVerdict::Fragment {
+                        port,
+                        mtu,
+                        hold,
+                        counter,
+                    } => self.fragment(m, port, mtu, hold, counter, now),
+                    // handle_datagram never asks for reassembly again.
+                    LbVerdict::Reassemble(_) => self.counters.inc(Counter::DropMalformed),
+                }
+            }
+        }
+        self.reasm_out = frags;
+        let c = &self.counters;
+        self.reasm.drain_counts(|counter, n| c.add(counter, n));
+    }
+
+    /// Once per loop: drops the datagrams that took too long (`drop_frag_timeout`).
+    fn expire_fragments(&mut self, now: u32) {
+        if self.reasm.active() == 0 {
+            return;
+        }
+        self.reasm.expire(now);
+        let c = &self.counters;
+        self.reasm.drain_counts(|counter, n| c.add(counter, n));
     }
 
     /// Queues `m` on `port`'s TX buffer, counting `counter` and `tx_pkts`.

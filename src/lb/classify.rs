@@ -30,8 +30,8 @@ pub enum Classified {
         /// The validated IPv4 header; `None` when its checksum is wrong.
         hdr: Option<Ipv4At>,
     },
-    /// An IPv4 fragment of TCP/UDP: no ports to look at (first fragments included: rvs
-    /// does not reassemble, see docs/DROPS.md).
+    /// An IPv4 fragment of TCP/UDP: no ports to look at until its datagram is
+    /// reassembled (`dataplane::reasm`; first fragments included).
     Fragment {
         /// Destination address (to tell a VIP fragment from others).
         daddr: std::net::Ipv4Addr,
@@ -64,6 +64,12 @@ pub enum Classified {
         /// The validated IPv4 header; `None` when its checksum is wrong.
         hdr: Option<Ipv4At>,
     },
+    /// An ICMP error quoting a later TCP/UDP fragment (offset non-zero): its 8 quoted
+    /// bytes are data, not ports, so it cannot be related to any connection.
+    IcmpFragQuote {
+        /// The validated outer IPv4 header; `None` when its checksum is wrong.
+        hdr: Option<Ipv4At>,
+    },
     /// Anything else (ARP, ICMP echo, other protocols, malformed): the appliance decides.
     Other {
         /// The validated IPv4 header when there is one (for the appliance); `None` for
@@ -80,6 +86,7 @@ impl Classified {
             | Classified::Fragment { hdr, .. }
             | Classified::IcmpError { hdr, .. }
             | Classified::BadL4 { hdr, .. }
+            | Classified::IcmpFragQuote { hdr }
             | Classified::Other { hdr } => hdr,
         }
     }
@@ -172,6 +179,9 @@ pub fn classify_eth(eth: EthernetFrame<&[u8]>) -> Classified {
             let qp = u8::from(q.protocol());
             if qp != proto::TCP && qp != proto::UDP {
                 return Classified::Other { hdr };
+            }
+            if q.frag_offset_bytes() != 0 {
+                return Classified::IcmpFragQuote { hdr };
             }
             Classified::IcmpError {
                 inner: FlowKey {

@@ -84,6 +84,28 @@ pub fn plan(cfg: &Config) -> Plan {
             cfg.routing.transit,
             cfg.ports.iter().map(|p| p.inside).collect(),
         ),
+        reasm: reasm_params(cfg),
+    }
+}
+
+/// Bytes one held fragment costs: its mbuf's buffer (DPDK's
+/// `RTE_MBUF_DEFAULT_BUF_SIZE`, 2048 bytes of data room + 128 of headroom).
+pub const FRAG_TRUESIZE: u64 = 2048 + 128;
+
+/// Each worker's reassembly bounds from `[fragments]`, scaled down so that all workers'
+/// tables together never hold more than a quarter of the mbuf pool (the rest must keep
+/// the RX rings filled): thresholds in bytes of mbufs, like Linux's truesize.
+pub fn reasm_params(cfg: &Config) -> crate::dataplane::reasm::ReasmParams {
+    let f = &cfg.fragments;
+    let workers = cfg.cores.workers.len().max(1) as u64;
+    let pool_share = u64::from(cfg.tables.mbufs) / 4 / workers * FRAG_TRUESIZE;
+    let high = f.ipfrag_high_thresh.min(pool_share);
+    crate::dataplane::reasm::ReasmParams {
+        high_thresh: high,
+        low_thresh: f.ipfrag_low_thresh.min(high),
+        source_thresh: f.ipfrag_source_thresh.min(high),
+        time_secs: f.ipfrag_time,
+        truesize: FRAG_TRUESIZE,
     }
 }
 

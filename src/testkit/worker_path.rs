@@ -8,7 +8,9 @@
 //! [`Net::handle_at`] with the IPv4 header the LB path verified, and the verdicts applied (frames sent are kept in
 //! [`WorkerPath::sent`], held frames go to the real hold queue, ARP requests are built
 //! by the real [`Net::arp_request`]); [`WorkerPath::tick`] does the per-loop work after
-//! the bursts (release of held frames, neighbour probes, the connection sweep). When the
+//! the bursts (release of held frames, neighbour probes, the connection sweep, the
+//! reassembly timeout); fragments go through the real reassembly table
+//! (`dataplane::reasm`) and complete datagrams through [`LbPath::handle_datagram`]. When the
 //! worker's loop gains a stage, this mirror gains it too (docs/FUZZING.md says how to
 //! check that it still matches).
 //!
@@ -29,13 +31,14 @@
 
 use super::testbed::{self, Options};
 use crate::dataplane::counters::Counter;
+use crate::dataplane::reasm::{Reasm, ReasmParams, MAX_FRAGS};
 use crate::dataplane::unres::{Release, UnresQueue};
 use crate::dataplane::vlan::Vlans;
 use crate::dataplane::worker::net_counter;
 use crate::dataplane::{LbPath, LbVerdict, Views};
 use crate::mgmt::Manager;
 use crate::net::{Net, PortIdx, Verdict};
-use crate::wire::{HeadroomBuf, PacketBuf};
+use crate::wire::{HeadroomBuf, Ipv4At, PacketBuf};
 use std::net::Ipv4Addr;
 
 /// Connection entries of the fuzzed director: small, so a sequence can fill the table
@@ -66,6 +69,7 @@ pub struct WorkerPath {
     lb: Option<LbPath>,
     net: Net,
     unres: UnresQueue<HeadroomBuf>,
+    reasm: Reasm<HeadroomBuf>,
     neigh_cursor: usize,
     vlans: Vlans,
     /// Counter totals, indexed by `Counter as usize`.
@@ -97,6 +101,14 @@ impl WorkerPath {
             lb,
             net,
             unres,
+            // Small bounds (16 fragments, 8 per source, 30 s), so a sequence reaches them.
+            reasm: Reasm::new(ReasmParams {
+                high_thresh: 16 * 2176,
+                low_thresh: 12 * 2176,
+                source_thresh: 8 * 2176,
+                time_secs: 30,
+                truesize: 2176,
+            }),
             neigh_cursor: 0,
             vlans: o.vlans(),
             counts: vec![0; Counter::ALL.len()],
@@ -262,8 +274,55 @@ impl WorkerPath {
                     hold,
                     counter,
                 } => return self.fragment(m, port, mtu, hold, counter, now),
+                LbVerdict::Reassemble(hdr) => return self.reassemble(p, m, hdr, now),
             }
         }
+        self.pass(p, m, checked, now);
+    }
+
+    /// As the worker's `reassemble`: the fragment joins the reassembly table; a complete
+    /// datagram goes through [`LbPath::handle_datagram`] and each fragment its way.
+    fn reassemble(&mut self, p: PortIdx, m: HeadroomBuf, hdr: Ipv4At, now: u32) {
+        let mut frags = Vec::with_capacity(MAX_FRAGS);
+        let done = self.reasm.insert(m, hdr, now, &mut frags);
+        self.drain_reasm();
+        if !done {
+            return;
+        }
+        let mut verdicts = [LbVerdict::Pass; MAX_FRAGS];
+        if let Some(lb) = self.lb.as_mut() {
+            lb.handle_datagram(p, &mut frags, &mut verdicts, now);
+        }
+        for ((m, hdr), v) in frags.into_iter().zip(verdicts) {
+            match v {
+                LbVerdict::Pass => self.pass(p, m, Some(hdr), now),
+                LbVerdict::Tx { port, counter } => self.send(port, m, counter),
+                LbVerdict::Hold {
+                    port,
+                    next_hop,
+                    request,
+                    counter,
+                } => self.hold(m, port, next_hop, request, counter, now),
+                LbVerdict::Drop(counter) => self.inc(counter),
+                LbVerdict::Fragment {
+                    port,
+                    mtu,
+                    hold,
+                    counter,
+                } => self.fragment(m, port, mtu, hold, counter, now),
+                LbVerdict::Reassemble(_) => self.inc(Counter::DropMalformed),
+            }
+        }
+    }
+
+    fn drain_reasm(&mut self) {
+        let counts = &mut self.counts;
+        self.reasm.drain_counts(|c, n| counts[c as usize] += n);
+    }
+
+    /// What the appliance does with a frame the LB path passed (`checked`: its header
+    /// as the LB path verified it).
+    fn pass(&mut self, p: PortIdx, mut m: HeadroomBuf, checked: Option<Ipv4At>, now: u32) {
         let verdict = self.net.handle_at(p, &mut m, checked, now);
         match verdict {
             Verdict::Tx { port, .. } => self.send(port, m, net_counter(&verdict)),
@@ -334,6 +393,8 @@ impl WorkerPath {
         if let Some(lb) = self.lb.as_ref() {
             lb.sweep(now, SWEEP_BUDGET);
         }
+        self.reasm.expire(now);
+        self.drain_reasm();
     }
 
     /// Takes the frames sent so far.

@@ -318,6 +318,12 @@ impl<B: AsRef<[u8]>> QuotedIpv4<B> {
         self.ip().ident()
     }
 
+    /// Quoted fragment offset in bytes: non-zero for a later fragment, whose first 8
+    /// bytes are data, not ports.
+    pub fn frag_offset_bytes(&self) -> u16 {
+        self.ip().frag_offset_bytes()
+    }
+
     /// Quoted TTL.
     pub fn ttl(&self) -> u8 {
         self.ip().ttl()

@@ -14,7 +14,7 @@ TUN .30:80 -> .13 (MTU 1500). Client .2. Input, in order:
   t1     SYN client:40002 -> VIP30:80            => IPIP .1 -> .13 carrying it (TUN)
   t2     1500-byte DF ACK client:40002 -> VIP30  => ICMP frag-needed, MTU 1480, to the client
   x1     ACK client:40009 -> VIP10:80 (no conn)  => RST VIP10:80 -> client, seq = its ack (tx_tcp_reset)
-  x2     SYN to VIP10:80 with MF set (fragment)  => dropped (drop_fragment)
+  x2     SYN to VIP10:80 with MF set (fragment)  => held for reassembly, never completed: no output
   x3     SYN to VIP10:80 with a bad IP checksum  => dropped (drop_bad_ip_checksum)
 Output also starts with rvsd's own announcements (gratuitous ARP for .1, .10, .20, .30).
 """

@@ -282,6 +282,8 @@ fn build_worker(
         neigh_sweep: index == 0,
         vlans: Default::default(),
         vlan_taps: Vec::new(),
+        reasm: rvs::dataplane::reasm::Reasm::new(Default::default()),
+        reasm_out: rvs::dataplane::worker::reasm_out(),
     }
 }
 

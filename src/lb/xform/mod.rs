@@ -43,6 +43,7 @@
 //! to a VIP, as Linux's `icmp_send` picks the local destination address).
 
 pub mod admit;
+pub mod datagram;
 pub mod dr;
 pub mod frag;
 pub mod icmp_related;

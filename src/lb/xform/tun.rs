@@ -56,6 +56,20 @@ pub fn tun_at<P: PacketBuf>(pkt: &mut P, at: Ipv4At, tunnel: &Tunnel, eg: &Egres
         Ok(ip) => (ip.dst_addr(), usize::from(ip.total_len())),
         Err(r) => return Verdict::Drop(r),
     };
+    encapsulate(pkt, l3, vip, inner_len, tunnel, eg)
+}
+
+/// The TTL/MTU steps and the encapsulation of [`tun_at`] for a packet that passed its
+/// checks (also the fragments of a reassembled datagram, `xform::datagram`): `vip` is
+/// the source of ICMP errors about it, `inner_len` its IPv4 total length.
+pub(crate) fn encapsulate<P: PacketBuf>(
+    pkt: &mut P,
+    l3: usize,
+    vip: Ipv4Addr,
+    inner_len: usize,
+    tunnel: &Tunnel,
+    eg: &Egress,
+) -> Verdict {
     if let Some(v) = ttl_then_mtu(pkt, l3, OUTER_HEADER_LEN as u16, vip, eg) {
         return v;
     }

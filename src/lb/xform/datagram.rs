@@ -1,0 +1,258 @@
+//! The transforms for the fragments of a reassembled datagram (`dataplane::reasm`):
+//! the datagram was scheduled once, on its first fragment's ports, and every fragment
+//! follows that connection, as IPVS sends the datagram it reassembled (which Linux
+//! then fragments again on output).
+//!
+//! - NAT: every fragment's IPv4 address is rewritten (header checksum updated); the
+//!   first fragment (offset 0, which reassembly guarantees holds the whole TCP/UDP
+//!   header) also gets the port and the L4 checksum update: the L4 checksum covers the
+//!   whole datagram, and an incremental update (RFC 1624) of the pseudo header and port
+//!   keeps it right whatever the later fragments carry.
+//! - DR: each fragment is forwarded as it is (MACs, TTL).
+//! - TUN: each fragment goes inside its own outer header; the real server decapsulates
+//!   each and reassembles the inner datagram.
+//!
+//! Same checks as the whole-packet transforms (lengths, checksum already on the
+//! [`Ipv4At`], no IP options, TTL, MTU) except that a fragment is accepted. A fragment
+//! longer than the egress MTU (TUN: + 20) ends in [`Verdict::Fragment`] like a whole
+//! packet: the worker's fragmenter (`wire::fragment`) splits it again, keeping its
+//! offset and MF (as a router re-fragments a fragment). Never panics, never allocates.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use super::tun::{encapsulate, Tunnel};
+use super::{forward, ipv4_mut, mtu_step, ttl_step, ttl_then_mtu, DropReason, Egress, Verdict};
+use crate::lb::dest::Fwd;
+use crate::lb::flow::{proto as flow_proto, FlowKey};
+use crate::wire::checksum;
+use crate::wire::ethernet::HEADER_LEN as ETH_HEADER_LEN;
+use crate::wire::ipip::OUTER_HEADER_LEN;
+use crate::wire::{IpProtocol, Ipv4At, Ipv4Packet, PacketBuf, TcpFlags, TcpPacket, UdpPacket};
+
+/// The shared checks for a fragment: a view within the frame and no IP options.
+fn valid_fragment(frame: &[u8], at: Ipv4At) -> Result<Ipv4Packet<&[u8]>, DropReason> {
+    if at.l3() < ETH_HEADER_LEN {
+        return Err(DropReason::Malformed);
+    }
+    let ip = at.view(frame).map_err(|_| DropReason::Malformed)?;
+    if ip.header_len() != crate::wire::ipv4::MIN_HEADER_LEN {
+        return Err(DropReason::IpOptions);
+    }
+    Ok(ip)
+}
+
+/// Which address and port a NAT rewrite changes.
+#[derive(Clone, Copy)]
+enum End {
+    Dst,
+    Src,
+}
+
+/// The checks of a NAT fragment: for the first one the L4 header must be there.
+fn check_nat(frame: &[u8], at: Ipv4At, first: bool) -> Result<Ipv4Addr, DropReason> {
+    let ip = valid_fragment(frame, at)?;
+    let l4 = ip.payload().len();
+    let need = match ip.protocol() {
+        IpProtocol::Tcp => 20,
+        IpProtocol::Udp => 8,
+        _ => return Err(DropReason::UnsupportedProtocol),
+    };
+    if first && (ip.frag_offset_bytes() != 0 || l4 < need) {
+        return Err(DropReason::Malformed);
+    }
+    Ok(ip.dst_addr())
+}
+
+/// Rewrites one end's address in the IPv4 header, and for the first fragment its port
+/// and the L4 checksum.
+fn rewrite<P: PacketBuf>(pkt: &mut P, l3: usize, end: End, to: SocketAddrV4, first: bool) {
+    let mut ip = ipv4_mut(pkt, l3);
+    let new = *to.ip();
+    let old = match end {
+        End::Dst => ip.dst_addr(),
+        End::Src => ip.src_addr(),
+    };
+    match end {
+        End::Dst => ip.set_dst_addr(new),
+        End::Src => ip.set_src_addr(new),
+    }
+    if !first {
+        return;
+    }
+    let proto = ip.protocol();
+    let l4 = ip.payload_mut();
+    match proto {
+        IpProtocol::Tcp => {
+            let mut t = TcpPacket::new_unchecked(l4);
+            t.update_checksum_for_addr(old, new);
+            match end {
+                End::Dst => t.set_dst_port(to.port()),
+                End::Src => t.set_src_port(to.port()),
+            }
+        }
+        IpProtocol::Udp => {
+            let mut u = UdpPacket::new_unchecked(l4);
+            u.update_checksum_for_addr(old, new);
+            match end {
+                End::Dst => u.set_dst_port(to.port()),
+                End::Src => u.set_src_port(to.port()),
+            }
+        }
+        _ => {}
+    }
+}
+
+/// NAT request direction for one fragment (`first`: the offset-0 one): as
+/// `nat_in_at`, the destination VIP:vport becomes `to`.
+pub fn nat_in_fragment<P: PacketBuf>(
+    pkt: &mut P,
+    at: Ipv4At,
+    to: SocketAddrV4,
+    first: bool,
+    eg: &Egress,
+) -> Verdict {
+    let l3 = at.l3();
+    let vip = match check_nat(pkt.data(), at, first) {
+        Ok(d) => d,
+        Err(r) => return Verdict::Drop(r),
+    };
+    if let Some(v) = ttl_then_mtu(pkt, l3, 0, vip, eg) {
+        return v;
+    }
+    rewrite(pkt, l3, End::Dst, to, first);
+    forward(pkt, l3, eg)
+}
+
+/// NAT reply direction for one fragment: as `nat_out_at`, the source RIP:rport becomes
+/// `from`; `local_addr` is the source of ICMP errors about it.
+pub fn nat_out_fragment<P: PacketBuf>(
+    pkt: &mut P,
+    at: Ipv4At,
+    from: SocketAddrV4,
+    local_addr: Ipv4Addr,
+    first: bool,
+    eg: &Egress,
+) -> Verdict {
+    let l3 = at.l3();
+    if let Err(r) = check_nat(pkt.data(), at, first) {
+        return Verdict::Drop(r);
+    }
+    if let Some(v) = ttl_step(pkt, l3, local_addr, eg) {
+        return v;
+    }
+    if let Some(v) = mtu_step(pkt, l3, 0, local_addr, eg) {
+        return v;
+    }
+    ipv4_mut(pkt, l3).decrement_ttl();
+    rewrite(pkt, l3, End::Src, from, first);
+    forward(pkt, l3, eg)
+}
+
+/// DR for one fragment: as `dr_at`.
+pub fn dr_fragment<P: PacketBuf>(pkt: &mut P, at: Ipv4At, eg: &Egress) -> Verdict {
+    let vip = match valid_fragment(pkt.data(), at) {
+        Ok(ip) => ip.dst_addr(),
+        Err(r) => return Verdict::Drop(r),
+    };
+    if let Some(v) = ttl_then_mtu(pkt, at.l3(), 0, vip, eg) {
+        return v;
+    }
+    forward(pkt, at.l3(), eg)
+}
+
+/// TUN for one fragment: as `tun_at`, inside its own outer header.
+pub fn tun_fragment<P: PacketBuf>(
+    pkt: &mut P,
+    at: Ipv4At,
+    tunnel: &Tunnel,
+    eg: &Egress,
+) -> Verdict {
+    let (vip, len) = match valid_fragment(pkt.data(), at) {
+        Ok(ip) => (ip.dst_addr(), usize::from(ip.total_len())),
+        Err(r) => return Verdict::Drop(r),
+    };
+    encapsulate(pkt, at.l3(), vip, len, tunnel, eg)
+}
+
+/// The 5-tuple and TCP flags of a reassembled datagram, from its first fragment (at
+/// `at` in `frame`, offset 0, holding the whole L4 header: `dataplane::reasm` checked).
+pub fn first_key(frame: &[u8], at: Ipv4At) -> Option<(FlowKey, TcpFlags)> {
+    let ip = at.view(frame).ok()?;
+    let p = ip.payload();
+    let proto = u8::from(ip.protocol());
+    let flags = match proto {
+        flow_proto::TCP if p.len() >= 20 => TcpFlags(p[13]),
+        flow_proto::UDP if p.len() >= 8 => TcpFlags(0),
+        _ => return None,
+    };
+    Some((
+        FlowKey {
+            proto,
+            saddr: ip.src_addr(),
+            sport: u16::from_be_bytes([p[0], p[1]]),
+            daddr: ip.dst_addr(),
+            dport: u16::from_be_bytes([p[2], p[3]]),
+        },
+        flags,
+    ))
+}
+
+/// True when the TCP/UDP checksum of the datagram whose first fragment is at `at` in
+/// `first` and whose later fragments are `rest` (in offset order) verifies over the
+/// whole datagram (pseudo header with the datagram's L4 length, RFC 793 / RFC 768); a
+/// UDP checksum of 0 ("none") passes. Every fragment but the last holds a multiple of 8
+/// bytes, so the 16-bit words line up across fragments.
+pub fn l4_checksum_ok<P: PacketBuf>(first: &[u8], at: Ipv4At, rest: &[(P, Ipv4At)]) -> bool {
+    let Ok(ip) = at.view(first) else {
+        return false;
+    };
+    let proto = u8::from(ip.protocol());
+    let p = ip.payload();
+    if proto == flow_proto::UDP && p.get(6..8) == Some(&[0, 0]) {
+        return true;
+    }
+    let mut len = p.len();
+    let mut acc = u64::from(checksum::data(p));
+    for (pkt, at) in rest {
+        let Ok(ip) = at.view(pkt.data()) else {
+            return false;
+        };
+        len += ip.payload().len();
+        acc += u64::from(checksum::data(ip.payload()));
+    }
+    let Ok(len) = u16::try_from(len) else {
+        return false;
+    };
+    acc += u64::from(checksum::pseudo_header(
+        ip.src_addr(),
+        ip.dst_addr(),
+        proto,
+        len,
+    ));
+    checksum::fold(acc) == 0xffff
+}
+
+/// [`super::admits`] for the first fragment of a reassembled datagram: would
+/// [`nat_in_fragment`] / [`dr_fragment`] / [`tun_fragment`] forward it (whole or in
+/// fragments)? Asked before a new flow's entry is created; reads only.
+pub fn admits<P: PacketBuf>(pkt: &P, at: Ipv4At, fwd: Fwd, eg: &Egress) -> bool {
+    let frame = pkt.data();
+    let Ok(ip) = valid_fragment(frame, at) else {
+        return false;
+    };
+    if ip.ttl() <= 1 {
+        return false;
+    }
+    let overhead = match fwd {
+        Fwd::Tun => OUTER_HEADER_LEN as u32,
+        Fwd::Nat | Fwd::Dr => 0,
+    };
+    if u32::from(ip.total_len()) + overhead > u32::from(eg.mtu) && ip.dont_frag() {
+        return false;
+    }
+    match fwd {
+        Fwd::Nat => check_nat(frame, at, ip.frag_offset_bytes() == 0).is_ok(),
+        Fwd::Dr => true,
+        Fwd::Tun => pkt.headroom() >= OUTER_HEADER_LEN,
+    }
+}
