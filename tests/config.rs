@@ -78,6 +78,12 @@ fn lab_appliance_means_what_it_says() {
 #[test]
 fn lab_nat_is_two_armed_with_ipvsadm_defaults() {
     let c = example("lab-nat.toml");
+    // Real servers reach out (and the -o UDP replies leave) through the inside port.
+    assert_eq!(c.routing.transit, rvs::net::TransitMode::Outbound);
+    assert_eq!(
+        c.ports.iter().map(|p| p.inside).collect::<Vec<_>>(),
+        [false, true]
+    );
     assert_eq!(
         c.ports.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
         ["ext", "int"]
