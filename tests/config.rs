@@ -1027,3 +1027,27 @@ fn fragments_section_defaults_are_linux_bounded_by_the_pool_and_checked() {
     .unwrap_err();
     assert!(e.to_string().contains("ipfrag_max_dist"), "{e}");
 }
+
+#[test]
+fn mbuf_data_room_bounds_af_packet_frames_and_reaches_the_plan() {
+    let base = "[cores]\nworkers = [0]\n[[port]]\nname = \"int\"\ndevice = \"net_af_packet0,iface=x,framesz=10240,blocksz=20480,framecnt=512\"\naddresses = [\"192.0.2.1/24\"]\n";
+    let e = Config::from_str_named(base, "d.toml").unwrap_err();
+    assert!(
+        e.to_string().contains("port[0].device") && e.to_string().contains("mbuf_data_room = 2048"),
+        "{e}"
+    );
+    let c = Config::from_str_named(
+        &format!("{base}[tables]\nmbuf_data_room = 10208\n"),
+        "d.toml",
+    )
+    .unwrap();
+    assert_eq!(c.tables.mbuf_data_room, 10208);
+    assert_eq!(rvs::mgmt::plan::plan(&c).mbuf_data_room, 10208);
+    assert_eq!(rvs::mgmt::plan::reasm_params(&c).truesize, 10208 + 128);
+    let e = Config::from_str_named(
+        &format!("{base}[tables]\nmbuf_data_room = 65408\n"),
+        "d.toml",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("tables.mbuf_data_room"), "{e}");
+}

@@ -14,7 +14,7 @@
 //! Documentation/networking/packet_mmap.rst): `framesz` a multiple of 16
 //! (TPACKET_ALIGNMENT), `blocksz` a multiple of the page size holding whole frames,
 //! `framecnt` = blocks × frames per block. PMD rule: a frame's data (`framesz` − 32)
-//! must fit an mbuf's 2048-byte data room.
+//! must fit an mbuf's data room (`[tables] mbuf_data_room`, 2048 by default).
 
 use super::locate::KeyPath;
 use super::validate::{Checker, Res};
@@ -30,9 +30,10 @@ pub const DEFAULT_BLOCKSZ: u32 = 4096;
 pub const DEFAULT_QDISC_BYPASS: u32 = 1;
 /// Page size the block size must be a multiple of (x86-64 and arm64 4 KiB pages).
 const PAGE: u32 = 4096;
-/// Largest frame whose data fits the pool's mbufs (2048 + the 32 bytes of header the
-/// PMD subtracts).
-pub const MAX_FRAMESZ: u32 = 2048 + 32;
+/// Largest frame whose data fits the largest mbuf data room (`[tables] mbuf_data_room`
+/// up to 65407, + the 32 bytes of header the PMD subtracts), a multiple of 16; the
+/// configured data room bounds it further (checked once both are known).
+pub const MAX_FRAMESZ: u32 = (super::validate::MAX_MBUF_DATA_ROOM + 32) / 16 * 16;
 
 /// The keys DPDK 22.11's af_packet PMD accepts (its `valid_arguments`, printed by the
 /// installed PMD as `iface=<string> qpairs=<int> blocksz=<int> framesz=<int>

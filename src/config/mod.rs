@@ -147,6 +147,11 @@ pub struct Tables {
     pub mbufs: u32,
     /// Per-core mempool cache size (DPDK: at most 512, and 1.5 × cache ≤ mbufs).
     pub mbuf_cache: u32,
+    /// Bytes of packet data an mbuf holds after its 128-byte headroom (default 2048,
+    /// DPDK's; 2048..=65407). The largest frame a port can receive in one mbuf: an
+    /// af_packet port's `framesz` − 32 must fit it, and a datagram the kernel reassembled
+    /// for an af_packet port (docs/DROPS.md) arrives whole only if it fits too.
+    pub mbuf_data_room: u32,
 }
 
 impl Tables {
@@ -155,6 +160,7 @@ impl Tables {
         max_conns: 1 << 20,
         mbufs: 16383,
         mbuf_cache: 256,
+        mbuf_data_room: 2048,
     };
 }
 

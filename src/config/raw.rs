@@ -61,6 +61,7 @@ pub(crate) struct RawTables {
     pub max_conns: Option<i64>,
     pub mbufs: Option<i64>,
     pub mbuf_cache: Option<i64>,
+    pub mbuf_data_room: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]

@@ -25,6 +25,9 @@ pub(super) const MAX_IFNAME_LEN: usize = 15;
 const MAX_SOCKET_PATH_LEN: usize = 107;
 /// DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE.
 const MAX_MBUF_CACHE: i64 = 512;
+/// Largest mbuf data room: DPDK's `data_room_size` is a `u16` that includes the
+/// 128-byte headroom.
+pub(super) const MAX_MBUF_DATA_ROOM: u32 = u16::MAX as u32 - 128;
 
 /// Parses and validates one configuration text.
 pub(crate) fn parse(text: &str, file: &str) -> Result<Config, Error> {
@@ -203,6 +206,7 @@ impl Checker<'_> {
         }
         let mut ports = self.ports(&eal, &cores, raw.port)?;
         self.mbufs_suffice(&tables, &cores, &ports)?;
+        self.frames_fit_mbufs(&tables, &ports)?;
         self.vlans(&mut ports, raw.vlan)?;
         let routes = self.routes(&ports, raw.route)?;
         let routing = self.routing(&ports, raw.routing.unwrap_or_default())?;
@@ -406,11 +410,41 @@ impl Checker<'_> {
                 format!("mbuf_cache {mbuf_cache} is too large for {mbufs} mbufs (DPDK needs 1.5 x cache <= mbufs)"),
             ));
         }
+        let mbuf_data_room = self.num(
+            &path.key("mbuf_data_room"),
+            t.mbuf_data_room,
+            d.mbuf_data_room,
+            (2048, i64::from(MAX_MBUF_DATA_ROOM)),
+            "mbuf_data_room",
+        )?;
         Ok(Tables {
             max_conns,
             mbufs,
             mbuf_cache,
+            mbuf_data_room,
         })
+    }
+
+    /// DPDK 22.11's af_packet PMD refuses a queue whose frame data (`framesz` − 32, the
+    /// TPACKET_V2 header) exceeds the pool's mbuf data room (`eth_rx_queue_setup`).
+    fn frames_fit_mbufs(&self, t: &Tables, ports: &[Port]) -> Res<()> {
+        for (i, p) in ports.iter().enumerate() {
+            let Some(fsz) = super::afpacket::framesz(&p.device.to_string()) else {
+                continue;
+            };
+            if fsz.saturating_sub(32) > t.mbuf_data_room {
+                return Err(self.err(
+                    &KeyPath::root().key("port").idx(i).key("device"),
+                    ErrorKind::Conflict,
+                    format!(
+                        "af_packet framesz={fsz} carries {} bytes of data, more than an mbuf holds ([tables] mbuf_data_room = {})",
+                        fsz - 32,
+                        t.mbuf_data_room
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Every RX ring is filled at start and every worker's cache may hold mbufs:

@@ -73,6 +73,8 @@ pub struct Plan {
     pub mbufs: u32,
     /// Per-lcore mbuf cache.
     pub mbuf_cache: u32,
+    /// Bytes of data per mbuf after the headroom (`[tables] mbuf_data_room`).
+    pub mbuf_data_room: u32,
     /// Send gratuitous ARP for local addresses and VIPs at start.
     pub gratuitous_arp: bool,
     /// Neighbour timers and limits (`[neighbour]`).

@@ -94,8 +94,14 @@ impl Runtime {
     pub fn start(plan: &Plan, views: &mut dyn Views) -> Result<Runtime, Error> {
         let eal = Eal::init(&plan.eal_args).map_err(ctx("EAL"))?;
         let pool = Arc::new(
-            Mempool::new(&eal, "rvs_pkts", plan.mbufs, plan.mbuf_cache)
-                .map_err(ctx("packet pool"))?,
+            Mempool::with_data_room(
+                &eal,
+                "rvs_pkts",
+                plan.mbufs,
+                plan.mbuf_cache,
+                plan.mbuf_data_room,
+            )
+            .map_err(ctx("packet pool"))?,
         );
         let nq = plan.worker_cores.len().max(1) as u16;
         let mut rt = Runtime {

@@ -45,11 +45,29 @@ impl Mempool {
     /// Creates a pool of `n` mbufs with a per-lcore cache of `cache` and the default
     /// data room (2048 bytes + headroom). `name` must be unique in the process.
     pub fn new(eal: &Eal, name: &str, n: u32, cache: u32) -> Result<Mempool, Error> {
+        Self::with_data_room(eal, name, n, cache, 2048)
+    }
+
+    /// [`Mempool::new`] with `data_room` bytes of packet data per mbuf after the
+    /// headroom (2048 is DPDK's default; at most 65407, the `u16` DPDK takes minus the
+    /// headroom: more is an error). Bigger rooms let af_packet frames of up to
+    /// `data_room + 32` bytes arrive in one mbuf.
+    pub fn with_data_room(
+        eal: &Eal,
+        name: &str,
+        n: u32,
+        cache: u32,
+        data_room: u32,
+    ) -> Result<Mempool, Error> {
         let cname = CString::new(name).map_err(|_| Error::Mempool {
             name: name.to_string(),
             reason: "name contains NUL".into(),
         })?;
-        let room = (dpdk_sys::RTE_MBUF_DEFAULT_BUF_SIZE) as u16;
+        let headroom = dpdk_sys::RTE_MBUF_DEFAULT_BUF_SIZE - 2048;
+        let room = u16::try_from(data_room + headroom).map_err(|_| Error::Mempool {
+            name: name.to_string(),
+            reason: format!("data room {data_room} + headroom {headroom} exceeds 65535"),
+        })?;
         // SAFETY: the EAL is up (`eal`); name is a valid C string for the call; DPDK
         // copies it. SOCKET_ID_ANY lets DPDK choose memory.
         let raw = unsafe {

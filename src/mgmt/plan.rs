@@ -71,6 +71,7 @@ pub fn plan(cfg: &Config) -> Plan {
         routes,
         mbufs: cfg.tables.mbufs,
         mbuf_cache: cfg.tables.mbuf_cache,
+        mbuf_data_room: cfg.tables.mbuf_data_room,
         gratuitous_arp: cfg.settings.gratuitous_arp,
         neigh: neigh_params(&cfg.neighbour),
         static_neighbours: cfg
@@ -88,8 +89,9 @@ pub fn plan(cfg: &Config) -> Plan {
     }
 }
 
-/// Bytes one held fragment costs: its mbuf's buffer (DPDK's
-/// `RTE_MBUF_DEFAULT_BUF_SIZE`, 2048 bytes of data room + 128 of headroom).
+/// Bytes one held fragment costs with the default pool: its mbuf's buffer (DPDK's
+/// `RTE_MBUF_DEFAULT_BUF_SIZE`, 2048 bytes of data room + 128 of headroom); with
+/// `[tables] mbuf_data_room` set, that room + 128.
 pub const FRAG_TRUESIZE: u64 = 2048 + 128;
 
 /// Each worker's reassembly bounds from `[fragments]`, scaled down so that all workers'
@@ -98,14 +100,15 @@ pub const FRAG_TRUESIZE: u64 = 2048 + 128;
 pub fn reasm_params(cfg: &Config) -> crate::dataplane::reasm::ReasmParams {
     let f = &cfg.fragments;
     let workers = cfg.cores.workers.len().max(1) as u64;
-    let pool_share = u64::from(cfg.tables.mbufs) / 4 / workers * FRAG_TRUESIZE;
+    let truesize = u64::from(cfg.tables.mbuf_data_room) + 128;
+    let pool_share = u64::from(cfg.tables.mbufs) / 4 / workers * truesize;
     let high = f.ipfrag_high_thresh.min(pool_share);
     crate::dataplane::reasm::ReasmParams {
         high_thresh: high,
         low_thresh: f.ipfrag_low_thresh.min(high),
         source_thresh: f.ipfrag_source_thresh.min(high),
         time_secs: f.ipfrag_time,
-        truesize: FRAG_TRUESIZE,
+        truesize,
     }
 }
 
