@@ -32,6 +32,7 @@ pub fn net_counter(v: &Verdict) -> Counter {
             TxKind::ArpReply => Counter::ArpReplies,
             TxKind::EchoReply => Counter::EchoReplies,
             TxKind::Forward => Counter::Forwarded,
+            TxKind::FragNeeded => Counter::TxIcmpFragNeeded,
         },
         Verdict::Hold { .. } => Counter::NeighHeld,
         Verdict::Fragment { .. } => Counter::Forwarded,

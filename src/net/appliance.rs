@@ -401,7 +401,51 @@ impl Net {
                 }
             }
         }
+        if let Some(v) = self.frag_needed(in_port, port, pkt, at, dst) {
+            return v;
+        }
         self.forward(pkt, l3, dst, now_secs)
+    }
+
+    /// A transit packet with DF set that is longer than its egress port's MTU: ICMP
+    /// frag-needed with that MTU back to its sender, as Linux's `ip_forward` (checked
+    /// after the TTL, before the decrement, so the quote keeps the TTL as received),
+    /// from this port's address toward the sender (`icmp_send`'s route source), or a
+    /// drop where no ICMP error may be sent about it (RFC 1812 4.3.2.7). `None`: not the
+    /// case (fits, DF clear: fragmented later, TTL expiring, no route).
+    fn frag_needed<P: PacketBuf>(
+        &self,
+        in_port: PortIdx,
+        port: &PortNet,
+        pkt: &mut P,
+        at: Ipv4At,
+        dst: Ipv4Addr,
+    ) -> Option<Verdict> {
+        let out = self.routes().lookup(dst)?;
+        let mtu = self.ports.get(out.port as usize)?.mtu;
+        let (sender, ident) = {
+            let ip = at.view(pkt.data()).ok()?;
+            if u32::from(ip.total_len()) <= u32::from(mtu) || !ip.dont_frag() || ip.ttl() <= 1 {
+                return None;
+            }
+            if !crate::wire::icmp::may_send_error_about(&ip) {
+                return Some(Verdict::Drop(DropReason::TooBig));
+            }
+            (ip.src_addr(), ip.ident())
+        };
+        let src = port.source_for(sender)?;
+        let err = crate::wire::IcmpError::frag_needed(mtu);
+        // The ICMP's own ident: the offending packet's (a 576-byte error is never
+        // fragmented, so any value will do; this one costs no state).
+        Some(
+            match crate::lb::xform::frag::send_back_error(pkt, at.l3(), err, src, ident) {
+                crate::lb::xform::Verdict::Drop(r) => Verdict::Drop(r),
+                _ => Verdict::Tx {
+                    port: in_port,
+                    kind: TxKind::FragNeeded,
+                },
+            },
+        )
     }
 
     fn to_kernel(&self, port: &PortNet) -> Verdict {
@@ -472,8 +516,8 @@ impl Net {
             ip.decrement_ttl();
         }
         // Longer than the egress MTU (Linux's `ip_forward` → `ip_exceeds_mtu`): DF clear
-        // is fragmented by the worker; DF set is dropped, as the appliance originates
-        // no ICMP errors (neither does it for an expired TTL above).
+        // is fragmented by the worker; DF set was answered by `frag_needed` already
+        // (what reaches here with DF is dropped).
         let mtu = self.ports.get(port as usize).map_or(0, |p| p.mtu);
         let too_big = decrement_ttl && crate::wire::fragment::exceeds_mtu(pkt.data(), l3, mtu);
         if too_big && pkt.data().get(l3 + 6).is_some_and(|b| b & 0x40 != 0) {

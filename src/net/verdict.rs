@@ -12,6 +12,9 @@ pub enum TxKind {
     EchoReply,
     /// A routed packet (MACs rewritten, TTL decremented).
     Forward,
+    /// ICMP frag-needed built in place of a routed packet with DF set that is longer
+    /// than its egress MTU (Linux `ip_forward`), sent back out of the receiving port.
+    FragNeeded,
 }
 
 pub use crate::drops::DropReason;

@@ -19,9 +19,10 @@ CASES: name -> (input packet, expected outcome). Outcomes:
                                       (mtu - 20) & ~7 bytes but the last, MF/offsets right, one
                                       ident, DF clear; scapy's reassembly equals `expected`
   ("one", mac, expected)              one whole packet equal to `expected` (DF included)
-  ("fragneeded", src, mtu[, id])      ICMP 3/4 from `src` with that next-hop MTU, to the client,
-                                      quoting the client's datagram (ident `id`, default the
-                                      case's own)
+  ("fragneeded", src, mtu[, id[, (qdst, qport)]])
+                                      ICMP 3/4 from `src` with that next-hop MTU, to the client,
+                                      quoting the client's datagram (ident `id`, destination
+                                      qdst:qport; defaults: the case packet's own)
   ("drop",)                           nothing (the Rust side checks the counter)
 """
 import sys
@@ -80,8 +81,8 @@ CASES = {
     # Routed by the appliance (not LB traffic), DF clear: fragmented toward the router.
     "routed": (udp(CLIENT, FAR, 41007, 9, 0x1007, 1500),
                ("frags", C_MAC, expect_udp(CLIENT, FAR, 41007, 9, 0x1007, 1500, 0x1007))),
-    # Routed with DF: dropped (drop_too_big; the appliance sends no ICMP errors).
-    "routed_df": (udp(CLIENT, FAR, 41008, 9, 0x1008, 1500, df=True), ("drop",)),
+    # Routed with DF: frag-needed 1400 from the port's own address (Linux ip_forward).
+    "routed_df": (udp(CLIENT, FAR, 41008, 9, 0x1008, 1500, df=True), ("fragneeded", LOCAL, MTU)),
     # NAT to a real server whose MAC is unknown: held whole (one hold slot), fragmented
     # when its ARP reply (the next input frame) resolves it.
     "held": (udp(CLIENT, VIP_HELD, 41010, 80, 0x1010, 1500),
@@ -93,7 +94,7 @@ CASES = {
     # director relays frag-needed 980 (1000 - 20) from the VIP quoting the inner packet...
     "pmtu_icmp": (IP(src=CLIENT, dst=LOCAL, id=0x100a) / ICMP(type=3, code=4, nexthopmtu=1000)
                   / raw(tun_outer(expect_udp(CLIENT, VIP_TUN, 41009, 80, 0x1009, 900, 0x1009, df=True), True))[:548],
-                  ("fragneeded", VIP_TUN, 980, 0x1009)),
+                  ("fragneeded", VIP_TUN, 980, 0x1009, (VIP_TUN, 80))),
     # ...after which a 1000-byte DF datagram gets frag-needed 980 at once,
     "pmtu_df": (udp(CLIENT, VIP_TUN, 41009, 80, 0x100b, 1000, df=True), ("fragneeded", VIP_TUN, 980)),
     # a 980-byte one still fits (outer 1000),
@@ -189,7 +190,8 @@ def check(path, pm, mode="untagged"):
                     and e[IP].src == want[1] and e[IP].dst == CLIENT and e[Ether].dst == C_MAC):
                 fail(f"{name}: {e.summary()} mtu={e[ICMP].nexthopmtu} src={e[IP].src}")
             q = e[ICMP][IPerror]
-            if not (q.src == CLIENT and q.dst == want[1] and UDPerror in q and q[UDPerror].dport == 80):
+            qdst, qport = want[4] if len(want) > 4 else (pkt[IP].dst, pkt[UDP].dport)
+            if not (q.src == CLIENT and q.dst == qdst and UDPerror in q and q[UDPerror].dport == qport):
                 fail(f"{name}: the quote is not the client's datagram: {q.summary()}")
             continue
         mac, expected = want[1], want[2]
