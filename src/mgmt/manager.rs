@@ -53,14 +53,35 @@ pub enum Error {
 /// How often the management loop wakes up (reclaim, rates, worker health).
 pub const TICK: Duration = Duration::from_millis(100);
 
-/// Logs a warning when the workers' `drop_arp_conflict` count rose past `seen` (another
-/// station sent ARP claiming one of our addresses or VIPs), naming the last claimed
-/// address and claimant each worker recorded; returns the count now. Workers do not
-/// log (fast path): they count and record, this tick reports.
-fn log_arp_conflicts(rt: &Runtime, seen: u64) -> u64 {
+/// What the management loop last reported about ARP address conflicts: the workers'
+/// `drop_arp_conflict` total and each worker's last recorded conflict.
+#[derive(Default)]
+struct ConflictsSeen {
+    count: u64,
+    last: Vec<Option<(Ipv4Addr, [u8; 6])>>,
+}
+
+/// Logs a warning when the workers' `drop_arp_conflict` count rose (another station sent
+/// ARP claiming one of our addresses or VIPs), naming the claimed address and claimant
+/// of each worker whose last recorded conflict changed since `seen`. Workers do not log
+/// (fast path): they count and record, this tick reports.
+fn log_arp_conflicts(rt: &Runtime, seen: &mut ConflictsSeen) {
     let now = rt.counter(crate::dataplane::Counter::DropArpConflict);
-    if now > seen {
-        for (ip, mac) in rt.arp_conflicts().into_iter().flatten() {
+    if now > seen.count {
+        let last = rt.arp_conflicts();
+        let changed: Vec<_> = last
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| l.is_some() && seen.last.get(*i) != Some(*l))
+            .filter_map(|(_, l)| *l)
+            .collect();
+        // Same claimant again on the same worker: still worth a line, naming it.
+        let report = if changed.is_empty() {
+            last.iter().flatten().copied().collect()
+        } else {
+            changed
+        };
+        for (ip, mac) in report {
             log::warn!(
                 "ARP address conflict: {} claims {ip}, one of our addresses or VIPs \
                  ({} conflicting ARP packets dropped so far)",
@@ -68,8 +89,9 @@ fn log_arp_conflicts(rt: &Runtime, seen: u64) -> u64 {
                 now
             );
         }
+        seen.last = last;
     }
-    now
+    seen.count = now;
 }
 
 /// Owner of the publishers, the connection table and the rates.
@@ -191,13 +213,13 @@ impl Manager {
     /// The management loop: ticks every [`TICK`] until `stop` is set (SIGINT/SIGTERM)
     /// or a worker of `rt` died. Returns true when a worker died.
     pub fn run(&mut self, rt: &Runtime, stop: &AtomicBool) -> bool {
-        let mut conflicts = 0;
+        let mut conflicts = ConflictsSeen::default();
         while !stop.load(Ordering::Relaxed) {
             if rt.failed() {
                 return true;
             }
             self.tick(Instant::now());
-            conflicts = log_arp_conflicts(rt, conflicts);
+            log_arp_conflicts(rt, &mut conflicts);
             std::thread::sleep(TICK);
         }
         false

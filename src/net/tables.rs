@@ -21,6 +21,10 @@ pub struct Vip {
 #[derive(Clone, Debug, Default)]
 pub struct NetTables {
     vips: Vec<Vec<Vip>>,
+    /// Every port's VIPs in one sorted list (an address once per port that has it), so
+    /// [`NetTables::is_vip`], asked for every received packet's source and destination
+    /// (martian screening, the appliance), is a binary search, not a scan.
+    all: Vec<Ipv4Addr>,
     routes: RouteTable,
 }
 
@@ -29,6 +33,7 @@ impl NetTables {
     pub fn new(ports: usize, routes: Vec<Route>) -> Self {
         NetTables {
             vips: vec![Vec::new(); ports],
+            all: Vec::new(),
             routes: RouteTable::new(routes),
         }
     }
@@ -59,7 +64,7 @@ impl NetTables {
     /// True when `a` is a VIP of any port.
     #[inline]
     pub fn is_vip(&self, a: Ipv4Addr) -> bool {
-        self.vips.iter().flatten().any(|v| v.addr == a)
+        self.all.binary_search(&a).is_ok()
     }
 
     /// Adds `addr` as a VIP of `port`, stamped with generation `since`; false when the
@@ -68,6 +73,8 @@ impl NetTables {
         match self.vips.get_mut(port as usize) {
             Some(v) if !v.iter().any(|x| x.addr == addr) => {
                 v.push(Vip { addr, since });
+                let at = self.all.partition_point(|x| *x < addr);
+                self.all.insert(at, addr);
                 true
             }
             _ => false,
@@ -80,7 +87,13 @@ impl NetTables {
             Some(v) => {
                 let n = v.len();
                 v.retain(|x| x.addr != addr);
-                v.len() != n
+                if v.len() == n {
+                    return false;
+                }
+                if let Ok(at) = self.all.binary_search(&addr) {
+                    self.all.remove(at);
+                }
+                true
             }
             None => false,
         }
@@ -104,6 +117,11 @@ mod tests {
         assert!(!t.add_vip(1, a, 4), "no duplicate");
         assert!(!t.add_vip(2, a, 4), "no such port");
         assert!(t.is_vip_of(1, a) && !t.is_vip_of(0, a) && t.is_vip(a));
+        // The same address on another port: a VIP until both are gone.
+        let b = Ipv4Addr::new(203, 0, 113, 9);
+        assert!(t.add_vip(0, a, 5) && t.add_vip(0, b, 5));
+        assert!(t.remove_vip(0, a) && t.is_vip(a) && t.is_vip(b));
+        assert!(t.remove_vip(0, b) && !t.is_vip(b));
         assert_eq!(t.vips(1), &[Vip { addr: a, since: 3 }]);
         assert!(t.remove_vip(1, a));
         assert!(!t.is_vip(a));
