@@ -256,3 +256,114 @@ pub fn admits<P: PacketBuf>(pkt: &P, at: Ipv4At, fwd: Fwd, eg: &Egress) -> bool 
         Fwd::Tun => pkt.headroom() >= OUTER_HEADER_LEN,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{EthernetAddress, HeadroomBuf, Ipv4Packet};
+
+    const CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 7);
+    const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+    const RIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+
+    fn eg() -> Egress {
+        Egress {
+            port_mac: EthernetAddress([2, 0, 0, 0, 0, 1]),
+            next_hop_mac: EthernetAddress([2, 0, 0, 0, 0, 0x11]),
+            mtu: 1500,
+            ident: 7,
+        }
+    }
+
+    /// A 48-byte UDP datagram CLIENT:40000 -> VIP:53 (checksum filled) cut into two
+    /// fragments: UDP header + 16 bytes, then the last 24.
+    fn fragments() -> Vec<(HeadroomBuf, Ipv4At)> {
+        let mut udp = [0u8; 48];
+        udp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+        udp[2..4].copy_from_slice(&53u16.to_be_bytes());
+        udp[4..6].copy_from_slice(&48u16.to_be_bytes());
+        for (i, b) in udp[8..].iter_mut().enumerate() {
+            *b = i as u8 * 3;
+        }
+        UdpPacket::new_unchecked(&mut udp[..]).fill_checksum(CLIENT, VIP);
+        [(0usize, 24usize, true), (24, 48, false)]
+            .iter()
+            .map(|&(a, b, more)| {
+                let mut f = vec![0u8; 14 + 20 + (b - a)];
+                f[12] = 0x08;
+                let ip = &mut f[14..34];
+                ip[0] = 0x45;
+                ip[2..4].copy_from_slice(&((20 + b - a) as u16).to_be_bytes());
+                ip[4..6].copy_from_slice(&99u16.to_be_bytes());
+                let fo = (a / 8) as u16 | if more { 0x2000 } else { 0 };
+                ip[6..8].copy_from_slice(&fo.to_be_bytes());
+                ip[8] = 64;
+                ip[9] = 17;
+                ip[12..16].copy_from_slice(&CLIENT.octets());
+                ip[16..20].copy_from_slice(&VIP.octets());
+                Ipv4Packet::new_unchecked(&mut f[14..34]).fill_checksum();
+                f[34..].copy_from_slice(&udp[a..b]);
+                let at = Ipv4At::check(&f, 14).unwrap();
+                (HeadroomBuf::new(&f), at)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nat_rewrites_every_fragment_and_keeps_the_whole_datagram_checksum_right() {
+        let mut fr = fragments();
+        let (first, rest) = fr.split_first().unwrap();
+        assert!(l4_checksum_ok(first.0.data(), first.1, rest));
+        let (key, _) = first_key(first.0.data(), first.1).unwrap();
+        assert_eq!(
+            (key.saddr, key.sport, key.daddr, key.dport),
+            (CLIENT, 40000, VIP, 53)
+        );
+        assert!(admits(&first.0, first.1, Fwd::Nat, &eg()));
+        let to = SocketAddrV4::new(RIP, 5353);
+        for (i, (b, at)) in fr.iter_mut().enumerate() {
+            assert_eq!(nat_in_fragment(b, *at, to, i == 0, &eg()), Verdict::Forward);
+        }
+        let fr: Vec<(HeadroomBuf, Ipv4At)> = fr
+            .into_iter()
+            .map(|(b, _)| {
+                let at = Ipv4At::check(b.data(), 14).expect("header checksum right");
+                (b, at)
+            })
+            .collect();
+        let (first, rest) = fr.split_first().unwrap();
+        let (key, _) = first_key(first.0.data(), first.1).unwrap();
+        assert_eq!((key.daddr, key.dport), (RIP, 5353));
+        let later = rest[0].1.view(rest[0].0.data()).unwrap();
+        assert_eq!((later.dst_addr(), later.ttl()), (RIP, 63));
+        assert!(
+            l4_checksum_ok(first.0.data(), first.1, rest),
+            "the incremental update in the first fragment covers the whole datagram"
+        );
+    }
+
+    #[test]
+    fn a_later_fragment_is_no_first_fragment_and_dr_tun_forward_fragments() {
+        let mut fr = fragments();
+        let (b, at) = &mut fr[1];
+        assert_eq!(
+            check_nat(b.data(), *at, true),
+            Err(DropReason::Malformed),
+            "a later fragment cannot be a NAT first fragment"
+        );
+        assert_eq!(dr_fragment(b, *at, &eg()), Verdict::Forward);
+        let (b, at) = &mut fr[0];
+        let t = Tunnel {
+            src_addr: Ipv4Addr::new(192, 0, 2, 1),
+            dst_addr: RIP,
+        };
+        assert_eq!(tun_fragment(b, *at, &t, &eg()), Verdict::Forward);
+        let outer = Ipv4Packet::new_checked(&b.data()[14..]).unwrap();
+        assert_eq!((outer.dst_addr(), u8::from(outer.protocol())), (RIP, 4));
+        let inner = Ipv4Packet::new_checked(outer.payload()).unwrap();
+        assert!(
+            inner.more_frags(),
+            "the inner packet is still the first fragment"
+        );
+    }
+}
