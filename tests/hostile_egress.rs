@@ -42,6 +42,7 @@ const COUNTS: &[(&str, u64)] = &[
     ("neigh_held", 1),
     ("tx_icmp_frag_needed", 4),
     ("tun_icmp_frag_needed", 1),
+    ("tun_icmp_error", 1),
     ("drop_too_big", 0),
     ("drop_frag_nobuf", 0),
 ];

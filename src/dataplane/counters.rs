@@ -174,6 +174,11 @@ counters! {
     /// lowered, and relayed to the client from the VIP (counted as sent) when the outer
     /// packet had DF, else consumed (IPVS `ip_vs_in_icmp`).
     TunIcmpFragNeeded => "tun_icmp_frag_needed",
+    /// Other ICMP errors (destination unreachable, time exceeded) about rvsd's own IPIP
+    /// packets for a TUN connection, relayed to the client from the VIP with their type
+    /// and code (IPVS `ip_vs_in_icmp`; e.g. protocol unreachable from a real server
+    /// without IPIP).
+    TunIcmpError => "tun_icmp_error",
     /// Transit packets the `[routing] transit` policy does not route.
     DropTransit => "drop_transit",
     /// IPv4 fragments taken in for reassembly (Linux `ReasmReqds`); each ends up sent

@@ -356,12 +356,14 @@ impl LbPath {
         }
     }
 
-    /// An ICMP frag-needed about an IPIP packet rvsd sent (`xform::tun_pmtu`), for a TUN
-    /// connection of ours, as IPVS's `ip_vs_in_icmp` for `IPPROTO_IPIP`: the tunnel MTU
-    /// toward that real server is lowered (`Dest::learn_tun_mtu`: per dest, expiring
-    /// after 600 s, read lock-free by every worker) and, when the outer packet had DF,
-    /// a frag-needed goes to the client from the VIP with the tunnel MTU − 20, quoting
-    /// the inner packet (`tun_icmp_frag_needed` either way). `None`: not such an error
+    /// An ICMP error about an IPIP packet rvsd sent (`xform::tun_pmtu`), for a TUN
+    /// connection of ours, as IPVS's `ip_vs_in_icmp` for `IPPROTO_IPIP`. Frag-needed: the
+    /// tunnel MTU toward that real server is lowered (`Dest::learn_tun_mtu`: per dest,
+    /// expiring after 600 s, read lock-free by every worker) and, when the outer packet
+    /// had DF, a frag-needed goes to the client from the VIP with the tunnel MTU − 20,
+    /// quoting the inner packet (`tun_icmp_frag_needed` either way). Other destination
+    /// unreachable / time exceeded: relayed to the client the same way, type and code as
+    /// they are (`tun_icmp_error`). `None`: not such an error
     /// (or no such connection): the frame takes the other paths, unchanged.
     fn tunnel_icmp<P: PacketBuf>(
         &mut self,
@@ -377,31 +379,44 @@ impl LbPath {
         if hit.dir != Dir::In || hit.fwd != Fwd::Tun || hit.raddr != t.outer_dst {
             return None;
         }
-        let dest = self.conns.dest(hit.dest)?;
-        let port_mtu = self
-            .net
-            .routes()
-            .lookup(hit.raddr)
-            .and_then(|nh| self.net.ports().get(nh.port as usize))
-            .map_or(u16::MAX, |p| p.mtu);
-        let tunnel_mtu = dest.learn_tun_mtu(t.mtu, port_mtu, now);
-        if !t.outer_df {
-            return Some(LbVerdict::Drop(Counter::TunIcmpFragNeeded));
-        }
-        // As IPVS: the IPIP header's 20 bytes off, unless that leaves less than 68.
-        let client_mtu = if tunnel_mtu > 68 + 20 {
-            tunnel_mtu - 20
+        let (err, counter) = if t.is_frag_needed() {
+            let dest = self.conns.dest(hit.dest)?;
+            let port_mtu = self
+                .net
+                .routes()
+                .lookup(hit.raddr)
+                .and_then(|nh| self.net.ports().get(nh.port as usize))
+                .map_or(u16::MAX, |p| p.mtu);
+            let tunnel_mtu = dest.learn_tun_mtu(t.mtu, port_mtu, now);
+            if !t.outer_df {
+                return Some(LbVerdict::Drop(Counter::TunIcmpFragNeeded));
+            }
+            // As IPVS: the IPIP header's 20 bytes off, unless that leaves less than 68.
+            let client_mtu = if tunnel_mtu > 68 + 20 {
+                tunnel_mtu - 20
+            } else {
+                tunnel_mtu
+            };
+            (
+                crate::wire::IcmpError::frag_needed(client_mtu),
+                Counter::TunIcmpFragNeeded,
+            )
         } else {
-            tunnel_mtu
+            let err = crate::wire::IcmpError {
+                msg_type: t.msg_type,
+                code: t.code,
+                next_hop_mtu: 0,
+            };
+            (err, Counter::TunIcmpError)
         };
         let hop = match self.resolve(hit.caddr, now) {
             Resolved::Hop(h) => h,
             Resolved::Verdict(v) => return Some(v),
         };
-        match xform::tun_pmtu::relay(pkt, at, client_mtu, hit.vaddr, hop.egress.ident) {
+        match xform::tun_pmtu::relay(pkt, at, err, hit.vaddr, hop.egress.ident) {
             xform::Verdict::SendBack(_) => {
                 xform::set_macs(pkt.data_mut(), hop.egress.port_mac, hop.egress.next_hop_mac);
-                Some(hop.send(Counter::TunIcmpFragNeeded))
+                Some(hop.send(counter))
             }
             xform::Verdict::Drop(r) => Some(LbVerdict::Drop(Counter::of_drop(r))),
             xform::Verdict::Forward | xform::Verdict::Fragment => None,

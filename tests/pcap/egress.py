@@ -19,8 +19,8 @@ CASES: name -> (input packet, expected outcome). Outcomes:
                                       (mtu - 20) & ~7 bytes but the last, MF/offsets right, one
                                       ident, DF clear; scapy's reassembly equals `expected`
   ("one", mac, expected)              one whole packet equal to `expected` (DF included)
-  ("fragneeded", src, mtu[, id[, (qdst, qport)]])
-                                      ICMP 3/4 from `src` with that next-hop MTU, to the client,
+  ("fragneeded", src, mtu[, id[, (qdst, qport)[, code]]])
+                                      ICMP 3/4 (3/code) from `src` with that next-hop MTU, to the client,
                                       quoting the client's datagram (ident `id`, destination
                                       qdst:qport; defaults: the case packet's own)
   ("drop",)                           nothing (the Rust side checks the counter)
@@ -100,6 +100,12 @@ CASES = {
     # a 980-byte one still fits (outer 1000),
     "pmtu_fits": (udp(CLIENT, VIP_TUN, 41009, 80, 0x100c, 980, df=True),
                   ("one", R_MACS[2], tun_outer(expect_udp(CLIENT, VIP_TUN, 41009, 80, 0x100c, 980, 0x100c, df=True), True))),
+    # The real server answers protocol unreachable about an IPIP packet (no IPIP there):
+    # relayed to the client from the VIP, type and code unchanged, quoting the inner
+    # packet (IPVS ip_vs_in_icmp; recorded in tests/fixtures/golden/oracle/ipvs_ttl_mtu.txt).
+    "tun_unreach": (IP(src=REALS[2], dst=LOCAL, id=0x100e) / ICMP(type=3, code=2)
+                    / raw(tun_outer(expect_udp(CLIENT, VIP_TUN, 41009, 80, 0x100c, 980, 0x100c, df=True), True))[:548],
+                    ("fragneeded", VIP_TUN, 0, 0x100c, (VIP_TUN, 80), 2)),
     # and a 1200-byte DF-clear one leaves as outer fragments of at most 1000 bytes.
     "pmtu_nodf": (udp(CLIENT, VIP_TUN, 41009, 80, 0x100d, 1200),
                   ("frags", R_MACS[2], tun_outer(expect_udp(CLIENT, VIP_TUN, 41009, 80, 0x100d, 1200, 0x100d), False),
@@ -186,7 +192,8 @@ def check(path, pm, mode="untagged"):
             if len(got) != 1:
                 fail(f"{name}: expected one frag-needed, got {len(got)}")
             e = got[0]
-            if not (e[ICMP].type == 3 and e[ICMP].code == 4 and e[ICMP].nexthopmtu == want[2]
+            code = want[5] if len(want) > 5 else 4
+            if not (e[ICMP].type == 3 and e[ICMP].code == code and e[ICMP].nexthopmtu == want[2]
                     and e[IP].src == want[1] and e[IP].dst == CLIENT and e[Ether].dst == C_MAC):
                 fail(f"{name}: {e.summary()} mtu={e[ICMP].nexthopmtu} src={e[IP].src}")
             q = e[ICMP][IPerror]

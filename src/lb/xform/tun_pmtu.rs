@@ -1,7 +1,10 @@
-//! Path MTU discovery through a TUN tunnel: ICMP frag-needed about rvsd's own IPIP
-//! packets (a real server, or a router between director and real server, could not
-//! forward the outer packet), as IPVS handles them in `ip_vs_in_icmp` for
-//! `IPPROTO_IPIP`.
+//! ICMP errors about rvsd's own IPIP packets, above all path MTU discovery through a
+//! TUN tunnel: frag-needed (a real server, or a router between director and real
+//! server, could not forward the outer packet), as IPVS handles them in
+//! `ip_vs_in_icmp` for `IPPROTO_IPIP`. Other destination-unreachable and
+//! time-exceeded errors (a real server without IPIP answers protocol unreachable) are
+//! relayed to the client the same way, type and code unchanged (recorded:
+//! tests/fixtures/golden/oracle/ipvs_ttl_mtu.txt, type 3 code 2 from the VIP).
 //!
 //! The error arrives as `ip(hop -> director) | icmp 3/4 (mtu) | outer ip(director -> RIP,
 //! proto 4) | inner ip(client -> VIP) | inner TCP/UDP ...`. [`parse`] reads it (nothing
@@ -22,10 +25,15 @@ use crate::wire::{icmp, IcmpError, IcmpPacket, IpProtocol, Ipv4At, Ipv4Packet, P
 /// IP protocol number of IP-in-IP (RFC 2003).
 const IPPROTO_IPIP: u8 = 4;
 
-/// What a frag-needed about one of our IPIP packets says.
+/// What an ICMP error about one of our IPIP packets says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TunnelError {
-    /// The next-hop MTU the hop reported (0 from pre-RFC 1191 routers).
+    /// Its type (destination unreachable or time exceeded, the errors IPVS's
+    /// `ip_vs_in_icmp` looks at), relayed to the client as it is.
+    pub msg_type: IcmpType,
+    /// Its code, relayed as it is.
+    pub code: u8,
+    /// For frag-needed, the next-hop MTU the hop reported (0 from pre-RFC 1191 routers).
     pub mtu: u16,
     /// The quoted outer header's source: the director's address, if it is ours.
     pub outer_src: Ipv4Addr,
@@ -38,17 +46,18 @@ pub struct TunnelError {
     pub inner: FlowKey,
 }
 
-/// Reads an ICMP frag-needed quoting an IPIP packet whose inner packet is TCP or UDP
-/// with its ports (IPVS needs them to find the connection); `None` for anything else
-/// (left to the caller's other paths), including a wrong ICMP checksum.
+/// Reads an ICMP destination unreachable or time exceeded quoting an IPIP packet whose
+/// inner packet is TCP or UDP with its ports (IPVS needs them to find the connection);
+/// `None` for anything else (left to the caller's other paths), including a wrong ICMP
+/// checksum.
 pub fn parse(frame: &[u8], at: Ipv4At) -> Option<TunnelError> {
     let ip = at.view(frame).ok()?;
     if ip.protocol() != IpProtocol::Icmp || ip.is_fragment() {
         return None;
     }
     let msg = IcmpPacket::new_checked(ip.payload()).ok()?;
-    if msg.msg_type() != IcmpType::DestUnreachable
-        || msg.code() != unreach_code::FRAG_NEEDED
+    let msg_type = msg.msg_type();
+    if !matches!(msg_type, IcmpType::DestUnreachable | IcmpType::TimeExceeded)
         || !msg.verify_checksum()
     {
         return None;
@@ -66,6 +75,8 @@ pub fn parse(frame: &[u8], at: Ipv4At) -> Option<TunnelError> {
     }
     let ports = inner_bytes.get(inner.header_len()..inner.header_len() + 4)?;
     Some(TunnelError {
+        msg_type,
+        code: msg.code(),
         mtu: msg.next_hop_mtu(),
         outer_src: outer.src_addr(),
         outer_dst: outer.dst_addr(),
@@ -92,14 +103,22 @@ fn quoted_header(b: &[u8]) -> Option<Ipv4Packet<&[u8]>> {
     Some(Ipv4Packet::new_unchecked(&b[..hl]))
 }
 
-/// Turns the frame (a frag-needed [`parse`] accepted, at `at`) into the frag-needed the
-/// client gets: from `vip`, next-hop MTU `mtu`, quoting the inner packet (what follows
-/// the quoted outer header, at most 548 bytes). The MACs are those of a reply to the
-/// hop; the caller writes the ones toward the client. `SendBack` on success.
+impl TunnelError {
+    /// True for frag-needed (type 3 code 4): the one that teaches a tunnel MTU.
+    pub fn is_frag_needed(&self) -> bool {
+        self.msg_type == IcmpType::DestUnreachable && self.code == unreach_code::FRAG_NEEDED
+    }
+}
+
+/// Turns the frame (an error [`parse`] accepted, at `at`) into the error the client
+/// gets: `err` (the same type and code; for frag-needed the client's MTU) from `vip`,
+/// quoting the inner packet (what follows the quoted outer header, at most 548 bytes).
+/// The MACs are those of a reply to the hop; the caller writes the ones toward the
+/// client. `SendBack` on success.
 pub fn relay<P: PacketBuf>(
     pkt: &mut P,
     at: Ipv4At,
-    mtu: u16,
+    err: IcmpError,
     vip: Ipv4Addr,
     ident: u16,
 ) -> Verdict {
@@ -125,7 +144,7 @@ pub fn relay<P: PacketBuf>(
     if !pkt.adj(cut) {
         return Verdict::Drop(DropReason::Malformed);
     }
-    frag::send_back_error(pkt, l3, IcmpError::frag_needed(mtu), vip, ident)
+    frag::send_back_error(pkt, l3, err, vip, ident)
 }
 
 #[cfg(test)]
@@ -178,6 +197,7 @@ mod tests {
             (t.mtu, t.outer_src, t.outer_dst, t.outer_df),
             (1400, LOCAL, RIP, true)
         );
+        assert!(t.is_frag_needed());
         assert_eq!(
             t.inner,
             FlowKey {
@@ -201,7 +221,7 @@ mod tests {
         let f = error_frame(528, true);
         let at = Ipv4At::check(&f, 14).unwrap();
         let mut b = HeadroomBuf::new(&f);
-        let v = relay(&mut b, at, 1380, VIP, 7);
+        let v = relay(&mut b, at, IcmpError::frag_needed(1380), VIP, 7);
         assert_eq!(v, Verdict::SendBack(super::super::IcmpSent::FragNeeded));
         let out = b.data();
         let ip = Ipv4Packet::new_checked(&out[14..]).unwrap();
