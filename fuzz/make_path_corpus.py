@@ -85,6 +85,15 @@ lbpath = {
         e(src=mac) / IP(src=f"203.0.113.{d}", dst="203.0.113.2") / ICMP(type=3, code=4, nexthopmtu=1400)
         / raw(IP(src="203.0.113.2", dst=f"203.0.113.{d}") / TCP(sport=40011, dport=8080, flags="S"))[:28]
         for d, mac in RS.items()]),
+    # A real server (or a hop on the tunnel path) says our IPIP packet is too big:
+    # the tunnel MTU toward it is lowered and frag-needed relayed to the client.
+    "tun-pmtu": enc(0, [e() / IP(src="203.0.113.2", dst="203.0.113.30", flags="DF") / TCP(sport=40040, dport=80, flags="S")] + [
+        e(src=mac) / IP(src=f"203.0.113.{d}", dst="203.0.113.1") / ICMP(type=3, code=4, nexthopmtu=1300)
+        / raw(IP(src="203.0.113.1", dst=f"203.0.113.{d}", proto=4, flags="DF")
+              / IP(src="203.0.113.2", dst="203.0.113.30", flags="DF") / TCP(sport=40040, dport=80, flags="S"))[:48]
+        for d, mac in RS.items()] + [
+        e() / IP(src="203.0.113.2", dst="203.0.113.30", flags="DF") / TCP(sport=40040, dport=80, flags="A") / (b"y" * 1400),
+        e() / IP(src="203.0.113.2", dst="203.0.113.30") / TCP(sport=40040, dport=80, flags="A") / (b"z" * 1400)]),
     "ack-no-conn": enc(0, [c2v("203.0.113.10", 80, sport=40012, flags="A")]),
     "rst-no-conn": enc(0, [c2v("203.0.113.10", 80, sport=40013, flags="R")]),
     "no-service-port": enc(0, [c2v("203.0.113.10", 81, sport=40014)]),
