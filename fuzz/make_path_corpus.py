@@ -9,7 +9,8 @@ in the input format of rvs::testkit::worker_path:
 
 options bit 0: exception path, 1: default route via 203.0.113.254, 2: no neighbour
 known, 3: static neighbours, 4: VLAN 100 on port 0 (192.0.2.1/24, client 192.0.2.2 at
-02:00:00:00:00:22, NAT VIP 192.0.2.10:80 to the untagged real servers). tag: clock step (tag & 0x7f seconds, x64 with bit 7).
+02:00:00:00:00:22, NAT VIP 192.0.2.10:80 to the untagged real servers), 5-6: transit
+policy (0 all, 1 none, 2 outbound from the VLAN, 3 outbound from port 0). tag: clock step (tag & 0x7f seconds, x64 with bit 7).
 Run from anywhere: writes fuzz/corpus/lbpath and fuzz/corpus/appliance."""
 import os
 import struct
@@ -19,6 +20,7 @@ PM, CM = "02:00:00:00:00:01", "02:00:00:00:00:02"
 RS = {11: "02:00:00:00:00:11", 12: "02:00:00:00:00:12", 13: "02:00:00:00:00:13"}
 GW = "02:00:00:00:00:fe"
 EXC, DEF, NONEIGH, STATIC, VLAN = 1, 2, 4, 8, 16
+T_NONE, T_OUT_VLAN, T_OUT_PORT0 = 1 << 5, 2 << 5, 3 << 5
 VM = "02:00:00:00:00:22"
 
 
@@ -163,6 +165,13 @@ appliance = {
                                  e(src=RS[12]) / IP(src="203.0.113.12", dst="192.0.2.2") / UDP(sport=2, dport=1)]),
     "vlan-held": enc(VLAN | NONEIGH, [e() / IP(src="203.0.113.2", dst="192.0.2.9") / UDP(sport=1, dport=2),
                                       Ether(dst=PM, src="02:00:00:00:00:09") / Dot1Q(vlan=100) / ARP(op=2, hwsrc="02:00:00:00:00:09", psrc="192.0.2.9", hwdst=PM, pdst="192.0.2.1")]),
+    "transit-none": enc(DEF | T_NONE, [e() / IP(src="203.0.113.2", dst="192.0.2.7") / UDP(sport=5, dport=6),
+                                       ping("203.0.113.1")]),
+    "transit-outbound-vlan": enc(DEF | VLAN | T_OUT_VLAN, [v100(IP(src="192.0.2.2", dst="8.8.8.8") / UDP(sport=5, dport=53)),
+                                                           e() / IP(src="203.0.113.2", dst="192.0.2.2") / UDP(sport=5, dport=6),
+                                                           v100(IP(src="192.0.2.2", dst="203.0.113.12") / UDP(sport=5, dport=6))]),
+    "transit-outbound-port0": enc(DEF | VLAN | T_OUT_PORT0, [e(src=RS[11]) / IP(src="203.0.113.11", dst="192.0.2.2") / UDP(sport=5, dport=6),
+                                                             v100(IP(src="192.0.2.2", dst="203.0.113.11") / UDP(sport=5, dport=6))]),
     "eth-zero-dst": enc(0, [e(dst="00:00:00:00:00:00") / IP(src="203.0.113.2", dst="203.0.113.1") / ICMP()]),
 }
 

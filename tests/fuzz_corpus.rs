@@ -245,3 +245,31 @@ fn every_seed_sends_only_wellformed_frames() {
     }
     assert!(sent > 100, "the seeds send frames ({sent})");
 }
+
+/// Options bits 5-6 choose the transit policy, so the fuzzers reach `drop_transit`
+/// too: transit on the default route is routed with the bare `Net`'s policy (all) and
+/// dropped with rvsd's default (none).
+#[test]
+fn transit_option_sets_the_policy() {
+    use rvs::dataplane::Counter;
+    use rvs::testkit::testbed::{tcp_frame, CLIENT_MAC, PORT_MAC};
+    use rvs::testkit::worker_path::{options, WorkerPath};
+    use std::net::Ipv4Addr;
+    let f = tcp_frame(
+        Ipv4Addr::new(203, 0, 113, 2),
+        1000,
+        Ipv4Addr::new(198, 51, 100, 77),
+        80,
+        0x02,
+        PORT_MAC,
+        CLIENT_MAC,
+    );
+    // 198.51.100.0/24 is routed via the client (learnt): routed out of port 0.
+    let mut w = WorkerPath::new(false, options(0));
+    w.rx(0, &f, 1);
+    assert_eq!(w.count(Counter::Forwarded), 1);
+    let mut w = WorkerPath::new(false, options(1 << 5));
+    w.rx(0, &f, 1);
+    assert_eq!(w.count(Counter::DropTransit), 1);
+    assert_eq!(w.count(Counter::Forwarded), 0);
+}

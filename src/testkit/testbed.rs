@@ -67,6 +67,10 @@ pub struct Options {
     /// and a NAT VIP 192.0.2.10:80 balanced to the untagged real servers. The worker
     /// strips and pushes the tags (`dataplane::vlan::Vlans`, see [`Options::vlans`]).
     pub vlan: bool,
+    /// The transit policy (`net::transit`): 0 routes all (a bare `Net`'s default), 1
+    /// none (rvsd's default), 2 outbound with the VLAN port inside, 3 outbound with
+    /// port 0 inside.
+    pub transit: u8,
 }
 
 /// The 802.1Q id of [`Options::vlan`].
@@ -280,14 +284,22 @@ fn build(max_conns: u32, nat_sched: &str, o: Options) -> (Net, Manager) {
     if o.vlan {
         neighbours.push((b(2), [2, 0, 0, 0, 0, 0x22]));
     }
+    use crate::net::transit::{Transit, TransitMode};
+    let transit = match o.transit & 3 {
+        0 => Transit::default(),
+        1 => Transit::new(TransitMode::None, Vec::new()),
+        2 => Transit::new(TransitMode::Outbound, vec![false, true]),
+        _ => Transit::new(TransitMode::Outbound, vec![true, false]),
+    };
     if o.no_neighbours {
-        return (Net::new(ports, mgr.net_reader()), mgr);
+        return (Net::new(ports, mgr.net_reader()).with_transit(transit), mgr);
     }
     if o.static_neighbours {
         let neigh = NeighTable::with_params(NeighParams::default(), neighbours);
-        return (Net::with_neigh(ports, mgr.net_reader(), neigh), mgr);
+        let net = Net::with_neigh(ports, mgr.net_reader(), neigh);
+        return (net.with_transit(transit), mgr);
     }
-    let net = Net::new(ports, mgr.net_reader());
+    let net = Net::new(ports, mgr.net_reader()).with_transit(transit);
     for (addr, mac) in neighbours {
         net.neigh().learn(addr, mac, 0);
     }

@@ -24,8 +24,9 @@
 //!
 //! `options` bit 0: exception path; bit 1: default route via a gateway never learnt;
 //! bit 2: no neighbour known at start; bit 3: static neighbours; bit 4: a VLAN
-//! sub-interface (id 100 on port 0, 192.0.2.1/24, NAT VIP 192.0.2.10:80) (see
-//! [`testbed::Options`]). `tag`: the clock moves by `tag & 0x7f` seconds, times 64
+//! sub-interface (id 100 on port 0, 192.0.2.1/24, NAT VIP 192.0.2.10:80); bits 5-6:
+//! the transit policy (0 all, 1 none, 2 outbound from the VLAN, 3 outbound from port
+//! 0) (see [`testbed::Options`]). `tag`: the clock moves by `tag & 0x7f` seconds, times 64
 //! when bit 7 is set, before the frame is received (so timeouts of connections,
 //! templates, neighbours and held frames are reached).
 
@@ -411,6 +412,7 @@ pub fn options(b: u8) -> Options {
         no_neighbours: b & 4 != 0,
         static_neighbours: b & 8 != 0,
         vlan: b & 16 != 0,
+        transit: (b >> 5) & 3,
         small_dest_registry: true,
     }
 }
