@@ -300,4 +300,50 @@ proptest! {
         let forwards = matches!(v, Verdict::Forward | Verdict::Fragment);
         prop_assert_eq!(admits(&buf, at, fwd, &e), forwards, "{:?}", v);
     }
+
+    /// The same for a reassembled datagram's fragments: `datagram::admits` answers true
+    /// iff `nat_in_fragment` (as the first fragment when its offset is 0) / `dr_fragment`
+    /// / `tun_fragment` forward the fragment.
+    #[test]
+    fn datagram_admits_agrees_with_the_fragment_transforms(
+        p in proto(), client in unicast_sock(), vip in sock(), rip in sock(),
+        ttl in 0u8..4, len in 0usize..1600, mtu in 1200u16..1700,
+        headroom in prop_oneof![Just(0usize), Just(19), Just(20), Just(128)],
+        df in any::<bool>(), options in any::<bool>(), offset_units in prop_oneof![Just(0u16), 1u16..400],
+        method in 0u8..3,
+    ) {
+        let mut f = frame(p, client, vip, ttl, &vec![0x5a; len], false);
+        {
+            let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+            ip.set_dont_frag(df);
+        }
+        // MF and the offset: always a fragment.
+        let word = u16::from_be_bytes([f[14 + 6], f[14 + 7]]) & 0x4000 | 0x2000 | offset_units;
+        f[14 + 6..14 + 8].copy_from_slice(&word.to_be_bytes());
+        Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+        if options {
+            f[14] = 0x46;
+            f[34..38].copy_from_slice(&[1, 1, 1, 0]);
+            Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+        }
+        let buf = HeadroomBuf::with_room(&f, headroom, 2048);
+        let Ok(at) = crate::wire::Ipv4At::check(buf.data(), 14) else {
+            return Ok(());
+        };
+        let e = eg(mtu);
+        let first = offset_units == 0;
+        let (fwd, v) = {
+            let mut b = buf.clone();
+            match method {
+                0 => (crate::lb::dest::Fwd::Nat, datagram::nat_in_fragment(&mut b, at, rip, first, &e)),
+                1 => (crate::lb::dest::Fwd::Dr, datagram::dr_fragment(&mut b, at, &e)),
+                _ => {
+                    let t = Tunnel { src_addr: Ipv4Addr::new(192, 0, 2, 1), dst_addr: *rip.ip() };
+                    (crate::lb::dest::Fwd::Tun, datagram::tun_fragment(&mut b, at, &t, &e))
+                }
+            }
+        };
+        let forwards = matches!(v, Verdict::Forward | Verdict::Fragment);
+        prop_assert_eq!(datagram::admits(&buf, at, fwd, &e), forwards, "{:?}", v);
+    }
 }
