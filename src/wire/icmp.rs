@@ -234,19 +234,19 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<B> {
     }
 
     /// Turns an echo request into its echo reply in place (type 8 → 0, data,
-    /// ident and sequence kept), updating the checksum incrementally.
-    /// `Malformed` if it is not an echo request. The caller swaps the IPv4
-    /// addresses.
+    /// ident and sequence kept), recomputing the checksum over the whole
+    /// message as Linux's `icmp_reply` does. An RFC 1624 incremental update
+    /// would give 0x0000 where the full sum gives 0xffff when every word of the
+    /// reply is zero (type 0, code 0, ident 0, sequence 0, no data): both
+    /// verify, but receivers and checkers expect Linux's 0xffff (review
+    /// finding 6). `Malformed` if it is not an echo request. The caller swaps
+    /// the IPv4 addresses.
     pub fn make_echo_reply(&mut self) -> Result<(), Malformed> {
         if self.msg_type() != IcmpType::EchoRequest {
             return Err(Malformed);
         }
-        let code = self.code();
-        let old = u16::from_be_bytes([8, code]);
-        let new = u16::from_be_bytes([0, code]);
         self.buf.as_mut()[field::TYPE] = 0;
-        let c = checksum::update(self.checksum(), old, new);
-        self.set_checksum(c);
+        self.fill_checksum();
         Ok(())
     }
 
@@ -599,6 +599,18 @@ mod tests {
         assert_eq!(b, ECHO_REPLY);
         let mut p = IcmpPacket::new_checked(&mut b[..]).unwrap();
         assert_eq!(p.make_echo_reply(), Err(Malformed));
+    }
+
+    /// An all-zero reply (ident 0, sequence 0, no data) carries 0xffff, the full
+    /// sum, not the 0x0000 an incremental update gives (review finding 6).
+    #[test]
+    fn all_zero_echo_reply_checksum_is_0xffff() {
+        let mut b = [8, 0, 0xf7, 0xff, 0, 0, 0, 0];
+        let mut p = IcmpPacket::new_checked(&mut b[..]).unwrap();
+        assert!(p.verify_checksum());
+        p.make_echo_reply().unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!(b, [0, 0, 0xff, 0xff, 0, 0, 0, 0]);
     }
 
     #[test]

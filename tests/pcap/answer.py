@@ -70,6 +70,9 @@ def table(pm):
     short_icmp = Ether(raw(Ether(dst=pm, src=C_MAC) / IP(src=CLIENT, dst=LOCAL, proto=1, len=24) / b"\x08\x00\x00\x00"))
     return [
         ("echo ok", ping(), "ok"),
+        # Every word of the reply is zero: its checksum must be 0xffff as a full sum gives
+        # (Linux recomputes), not the 0x0000 of an RFC 1624 incremental update.
+        ("echo ok: all-zero reply", Ether(dst=pm, src=C_MAC) / IP(src=CLIENT, dst=LOCAL) / ICMP(id=0, seq=0), "ok"),
         ("echo: Router Alert option", ping(options=RA, seq=2), "drop_ip_options"),
         ("echo: option of length 0", ping(options=BAD_LEN0, seq=3), "drop_bad_ip_options"),
         ("echo: option past the header", ping(options=BAD_PAST, seq=4), "drop_bad_ip_options"),
@@ -113,6 +116,8 @@ def check(path, pm):
     wanted = {
         "echo ok": lambda p: ICMP in p and p[ICMP].type == 0 and p[IP].ihl == 5 and p[IP].src == LOCAL
         and p[IP].dst == CLIENT and p[Ether].dst == C_MAC and bytes(p[ICMP].payload) == b"answer",
+        "echo ok: all-zero reply": lambda p: ICMP in p and p[ICMP].type == 0 and p[ICMP].id == 0
+        and p[ICMP].seq == 0 and p[ICMP].chksum == 0xffff and p[IP].dst == CLIENT and not bytes(p[ICMP].payload),
         "routed ok: Router Alert kept": lambda p: UDP in p and p[IP].dst == FAR and p[IP].ttl == 63
         and raw(p[IP])[20:24] == b"\x94\x04\x00\x00" and p[Ether].dst == C_MAC,
         "arp ok": lambda p: ARP in p and p[ARP].op == 2 and p[ARP].psrc == LOCAL and p[ARP].pdst == CLIENT
