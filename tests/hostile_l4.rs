@@ -44,7 +44,7 @@ fn dropped_first_packets_leave_no_entry_through_net_pcap() {
         ("tx_tcp_reset", 6),
         ("tx_icmp_port_unreachable", 1),
         ("drop_ip_options", 1),
-        ("drop_bad_l4_checksum", 3),
+        ("drop_bad_l4_checksum", 4),
         ("drop_port_zero", 2),
         ("drop_malformed", 4),
         ("drop_no_service", 1),

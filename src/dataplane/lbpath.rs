@@ -506,9 +506,9 @@ impl LbPath {
             || table.has_vip(proto, addr)
     }
 
-    /// A TCP segment that is not a SYN, for a VIP service, with no connection: the RST
-    /// an LVS director's own stack sends (see `xform::reply`), within this worker's
-    /// budget; a segment carrying RST, or one over budget, is dropped (`drop_no_conn`).
+    /// A TCP segment that is not a SYN, for a VIP service, with no connection, whose
+    /// checksum holds (the caller verified it): the RST an LVS director's own stack
+    /// sends (see `xform::reply`), within this worker's budget; a segment carrying RST, or one over budget, is dropped (`drop_no_conn`).
     fn reset<P: PacketBuf>(
         &mut self,
         in_port: PortIdx,
@@ -653,6 +653,20 @@ impl LbPath {
         let Some(svc) = table.find(mark, key.proto, key.daddr, key.dport).cloned() else {
             return self.no_service(in_port, pkt, l3, &key, flags, now);
         };
+        // This packet would create state (an entry, a template, a one-packet
+        // connection) or be answered with a RST: its TCP/UDP checksum must hold (issue
+        // 10 item 4; Linux's tcp_v4_rcv discards a bad checksum before
+        // tcp_v4_send_reset, review finding 5). Established flows are not verified:
+        // the incremental updates carry a corruption through. A reassembled datagram's
+        // checksum covers all its fragments: `handle_datagram` verified it over the
+        // whole datagram.
+        let sum_ok = match self.piece {
+            Piece::Whole => l4_checksum_ok(pkt, l3, &key),
+            Piece::First | Piece::Later => self.datagram_sum_ok,
+        };
+        if !sum_ok {
+            return LbVerdict::Drop(Counter::DropBadL4Checksum);
+        }
         // IPVS creates TCP connections only on a SYN, or with sloppy_tcp on anything but
         // a RST (tcp_conn_schedule); anything else for a VIP without an entry goes to the
         // director's stack, which resets it.
@@ -661,18 +675,6 @@ impl LbPath {
                 || !(flags.contains(TcpFlags::SYN) || self.conns.settings().sloppy_tcp))
         {
             return self.reset(in_port, pkt, l3, flags, now);
-        }
-        // This packet would create state (an entry, a template, a one-packet
-        // connection): its TCP/UDP checksum must hold (issue 10 item 4). Established
-        // flows are not verified: the incremental updates carry a corruption through.
-        // A reassembled datagram's checksum covers all its fragments: `handle_datagram`
-        // verified it over the whole datagram.
-        let sum_ok = match self.piece {
-            Piece::Whole => l4_checksum_ok(pkt, l3, &key),
-            Piece::First | Piece::Later => self.datagram_sum_ok,
-        };
-        if !sum_ok {
-            return LbVerdict::Drop(Counter::DropBadL4Checksum);
         }
         let cfg = svc.config();
         let ops = cfg.ops && key.proto == proto::UDP;

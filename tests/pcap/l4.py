@@ -74,6 +74,9 @@ def cases(pm):
         ("ack_after_too_big", tcp(41003, "A", dst=VIP_TUN), rst(41003, VIP_TUN)),
         ("syn_bad_tcp_checksum", tcp(41005, chksum=0x1234), None),
         ("ack_after_bad_checksum", tcp(41005, "A"), rst(41005)),
+        # A service port, no connection, a corrupted segment: Linux's tcp_v4_rcv discards a
+        # bad checksum before tcp_v4_send_reset, so no RST (review finding 5).
+        ("ack_bad_checksum_no_conn", tcp(41014, "A", chksum=0x1), None),
         ("syn_sport_0", tcp(0), None),
         ("syn_dport_0", tcp(41006, dport=0), None),
         ("tcp_data_offset_4", bad_doff(41007, 4), None),
