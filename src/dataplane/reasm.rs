@@ -11,12 +11,17 @@
 //!
 //! Bounds, fixed when the worker is built (nothing is allocated per packet):
 //! - memory: every held fragment costs `truesize` bytes (its buffer, like an skb's
-//!   truesize); above `high_thresh` held bytes the oldest incomplete datagrams are
-//!   evicted until `low_thresh` is reached (Linux's `ipfrag_high_thresh` /
-//!   `ipfrag_low_thresh` evictor before 4.17); held bytes of one source address above
-//!   `source_thresh` evict that source's own oldest datagrams first, so one source's
-//!   flood does not evict the others' datagrams;
-//! - [`MAX_QUEUES`] datagrams in progress and [`MAX_FRAGS`] fragments per datagram;
+//!   truesize). A full table refuses NEW datagrams and keeps the ones in progress, as
+//!   Linux since 4.17 (`inet_frag_find` returns nothing over `ipfrag_high_thresh`): a
+//!   new datagram is refused once `low_thresh` bytes are held or all [`MAX_QUEUES`]
+//!   datagrams are in progress, and a datagram in progress may grow up to
+//!   `high_thresh` (the headroom lets the datagrams already there complete). Nothing
+//!   is evicted to make room for another source: one source's flood cannot take the
+//!   others' datagrams;
+//! - per source, a bound that bites before the table's: a source holding
+//!   `source_thresh` bytes or [`SOURCE_QUEUES`] datagrams loses its own oldest datagram
+//!   to make room for its next one;
+//! - [`MAX_FRAGS`] fragments per datagram;
 //! - time: a datagram not complete `time_secs` after its first fragment arrived is
 //!   dropped (Linux's `ipfrag_time`, 30 s).
 //!
@@ -27,7 +32,10 @@
 //! first fragment that does not hold the whole TCP/UDP header kills the datagram
 //! (`drop_frag_tiny`, RFC 1858); a datagram longer than 65535 bytes is dropped
 //! (`drop_frag_too_big`); a non-last fragment whose length is not a multiple of 8, or an
-//! empty one, is malformed and kills the datagram (`drop_malformed`).
+//! empty one, is malformed and kills the datagram (`drop_malformed`). A killed datagram
+//! leaves a tombstone (its key, [`MAX_TOMBS`] of them, the oldest replaced) for
+//! `time_secs`: its later fragments are dropped at once under the same counter instead
+//! of being held until they time out.
 //!
 //! Every fragment taken in is counted exactly once in the end: sent on as part of a
 //! datagram (`frag_reasm_ok` counts the datagrams) or under one drop counter.
@@ -45,15 +53,21 @@ pub const MAX_QUEUES: usize = 256;
 /// kills the datagram, counted `drop_frag_mem` (a fragment is its buffer, whatever its
 /// length, so tiny fragments are the costliest).
 pub const MAX_FRAGS: usize = 64;
+/// Datagrams one source address may have in progress (a quarter of [`MAX_QUEUES`]):
+/// over it, the source's own oldest datagram goes, so a single source never fills the
+/// table.
+pub const SOURCE_QUEUES: usize = MAX_QUEUES / 4;
+/// Killed datagrams remembered at once (see the module doc: tombstones).
+pub const MAX_TOMBS: usize = MAX_QUEUES;
 /// Largest IPv4 datagram (RFC 791: a 16-bit total length).
 const MAX_DATAGRAM: u32 = 65535;
 
 /// The reassembly bounds (config `[fragments]`, Linux's names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReasmParams {
-    /// Held bytes above which the oldest datagrams are evicted (`ipfrag_high_thresh`).
+    /// Held bytes up to which datagrams in progress may grow (`ipfrag_high_thresh`).
     pub high_thresh: u64,
-    /// Held bytes the evictor brings the table down to (`ipfrag_low_thresh`).
+    /// Held bytes from which new datagrams are refused (`ipfrag_low_thresh`).
     pub low_thresh: u64,
     /// Held bytes one source address may use before its own oldest datagrams go.
     pub source_thresh: u64,
@@ -141,6 +155,16 @@ struct Slot<P> {
     end: u32,
 }
 
+/// A datagram killed as hostile: its later fragments are dropped at once.
+#[derive(Clone, Copy)]
+struct Tomb {
+    key: Key,
+    /// When it was killed (seconds); it lives `time_secs`.
+    since: u32,
+    /// The counter that killed it, which its later fragments go under.
+    why: Counter,
+}
+
 /// The counters the table moved since the worker last drained them.
 const EVENTS: [Counter; 8] = [
     Counter::FragReasmReqds,
@@ -163,6 +187,8 @@ pub struct Reasm<P> {
     mem: u64,
     /// Datagrams in progress.
     active: usize,
+    /// Killed datagrams (see [`Tomb`]).
+    tombs: Vec<Option<Tomb>>,
     /// The second the last timeout scan ran.
     scanned: u32,
     /// Pending counts, `EVENTS` order, plus `drop_malformed` last.
@@ -219,6 +245,7 @@ impl<P: PacketBuf> Reasm<P> {
             free: (0..n as u16).rev().collect(),
             mem: 0,
             active: 0,
+            tombs: vec![None; MAX_TOMBS],
             scanned: 0,
             pending: [0; EVENTS.len() + 1],
         }
@@ -264,21 +291,27 @@ impl<P: PacketBuf> Reasm<P> {
         };
         self.count(Counter::FragReasmReqds, 1);
         let q = self.queues.iter().position(|q| q.used && q.key == pc.key);
+        if q.is_none() {
+            if let Some(why) = self.tomb(pc.key, now) {
+                self.count(why, 1);
+                return false;
+            }
+        }
         // RFC 791: 65535 bytes at most, header included (Linux: `ip_frag_queue`).
         if pc.end + pc.hlen > MAX_DATAGRAM {
-            return self.refuse(q, Counter::DropFragTooBig);
+            return self.refuse(q, Counter::DropFragTooBig, Some((pc.key, now)));
         }
         if pc.end == pc.off || (pc.more && (pc.end - pc.off) % 8 != 0) {
-            return self.refuse(q, Counter::DropMalformed);
+            return self.refuse(q, Counter::DropMalformed, Some((pc.key, now)));
         }
         if pc.off == 0 && !pc.l4_whole {
-            return self.refuse(q, Counter::DropFragTiny);
+            return self.refuse(q, Counter::DropFragTiny, Some((pc.key, now)));
         }
         let qi = match q {
             Some(i) => i,
             None => match self.new_queue(pc.key, now) {
                 Some(i) => i,
-                None => return self.refuse(None, Counter::DropFragMem),
+                None => return self.refuse(None, Counter::DropFragMem, None),
             },
         };
         // Consistency with what the datagram already says about its end (Linux
@@ -291,7 +324,7 @@ impl<P: PacketBuf> Reasm<P> {
             pc.end < qu.len || (qu.last_in && pc.end != qu.len)
         };
         if bad_end {
-            return self.refuse(Some(qi), Counter::DropFragOverlap);
+            return self.refuse(Some(qi), Counter::DropFragOverlap, Some((pc.key, now)));
         }
         // Where it goes in offset order, or why it cannot.
         let mut pos = Ok(qu.n);
@@ -317,16 +350,16 @@ impl<P: PacketBuf> Reasm<P> {
                 self.count(Counter::DropFragDup, 1);
                 return false;
             }
-            Err(c) => return self.refuse(Some(qi), c),
+            Err(c) => return self.refuse(Some(qi), c, Some((pc.key, now))),
         };
         if self.queues[qi].n == MAX_FRAGS {
-            return self.refuse(Some(qi), Counter::DropFragMem);
+            return self.refuse(Some(qi), Counter::DropFragMem, None);
         }
         if !self.make_room(qi, pc.key.src) {
-            return self.refuse(Some(qi), Counter::DropFragMem);
+            return self.refuse(Some(qi), Counter::DropFragMem, None);
         }
         let Some(s) = self.free.pop() else {
-            return self.refuse(Some(qi), Counter::DropFragMem);
+            return self.refuse(Some(qi), Counter::DropFragMem, None);
         };
         self.slots[usize::from(s)] = Some(Slot {
             pkt,
@@ -361,13 +394,50 @@ impl<P: PacketBuf> Reasm<P> {
     }
 
     /// Drops the incoming fragment and, when `q` is a datagram in progress, all of it,
-    /// counting them under `c`. Returns false (nothing completed).
-    fn refuse(&mut self, q: Option<usize>, c: Counter) -> bool {
+    /// counting them under `c`; `tomb` (the datagram's key, now) leaves a tombstone so
+    /// its later fragments go at once too. Returns false (nothing completed).
+    fn refuse(&mut self, q: Option<usize>, c: Counter, tomb: Option<(Key, u32)>) -> bool {
         self.count(c, 1);
         if let Some(i) = q {
             self.kill(i, c);
         }
+        if let Some((key, since)) = tomb {
+            self.bury(Tomb { key, since, why: c });
+        }
         false
+    }
+
+    /// Whether `t` still lives at `now`.
+    fn alive(&self, t: &Tomb, now: u32) -> bool {
+        now.wrapping_sub(t.since) < self.params.time_secs
+    }
+
+    /// The counter a killed datagram `key` died under, while its tombstone lives.
+    fn tomb(&self, key: Key, now: u32) -> Option<Counter> {
+        self.tombs
+            .iter()
+            .flatten()
+            .find(|t| t.key == key && self.alive(t, now))
+            .map(|t| t.why)
+    }
+
+    /// Remembers a killed datagram, in a dead tombstone's place or the oldest one's.
+    fn bury(&mut self, t: Tomb) {
+        let now = t.since;
+        let at = self
+            .tombs
+            .iter()
+            .position(|o| o.as_ref().is_none_or(|o| !self.alive(o, now)))
+            .or_else(|| {
+                (0..self.tombs.len()).max_by_key(|&i| {
+                    self.tombs[i]
+                        .as_ref()
+                        .map_or(u32::MAX, |o| now.wrapping_sub(o.since))
+                })
+            });
+        if let Some(i) = at {
+            self.tombs[i] = Some(t);
+        }
     }
 
     /// Drops datagram `i` and its fragments, counting them under `c`.
@@ -388,16 +458,26 @@ impl<P: PacketBuf> Reasm<P> {
         self.count(c, n as u64);
     }
 
-    /// A free queue for `key`, evicting the oldest datagram when all are busy.
+    /// A free queue for a new datagram `key`, or none when the table is full (Linux
+    /// since 4.17: a new queue is refused, the ones in progress kept). The source's own
+    /// oldest datagrams go first when it is at its share ([`SOURCE_QUEUES`] datagrams
+    /// or `source_thresh` bytes), so its bound bites before the table's.
     fn new_queue(&mut self, key: Key, now: u32) -> Option<usize> {
-        let i = match self.queues.iter().position(|q| !q.used) {
-            Some(i) => i,
-            None => {
-                let old = self.oldest(|_| true, usize::MAX)?;
-                self.kill(old, Counter::DropFragMem);
-                old
+        let t = self.params.truesize;
+        loop {
+            let (queues, mem) = self.source_use(key.src);
+            if queues < SOURCE_QUEUES && mem + t <= self.params.source_thresh {
+                break;
             }
-        };
+            let old = self.oldest(|q| q.key.src == key.src, usize::MAX)?;
+            self.kill(old, Counter::DropFragMem);
+        }
+        if self.mem + t > self.params.low_thresh.min(self.params.high_thresh)
+            || self.free.is_empty()
+        {
+            return None;
+        }
+        let i = self.queues.iter().position(|q| !q.used)?;
         self.queues[i] = Queue {
             used: true,
             key,
@@ -418,35 +498,31 @@ impl<P: PacketBuf> Reasm<P> {
             .map(|(i, _)| i)
     }
 
-    /// Bytes `src`'s datagrams hold.
-    fn source_mem(&self, src: Ipv4Addr) -> u64 {
-        let frags: usize = self
-            .queues
-            .iter()
-            .filter(|q| q.used && q.key.src == src)
-            .map(|q| q.n)
-            .sum();
-        frags as u64 * self.params.truesize
+    /// Datagrams `src` has in progress and the bytes they hold.
+    fn source_use(&self, src: Ipv4Addr) -> (usize, u64) {
+        let (mut queues, mut frags) = (0, 0);
+        for q in self.queues.iter().filter(|q| q.used && q.key.src == src) {
+            queues += 1;
+            frags += q.n;
+        }
+        (queues, frags as u64 * self.params.truesize)
     }
 
-    /// Room for one more fragment of datagram `qi` from `src`: the source's own oldest
-    /// datagrams go first when it is over its share, then, over `high_thresh`, the
-    /// oldest of all down to `low_thresh`. False when even that leaves no room.
+    /// Bytes `src`'s datagrams hold.
+    #[cfg(test)]
+    fn source_mem(&self, src: Ipv4Addr) -> u64 {
+        self.source_use(src).1
+    }
+
+    /// Room for one more fragment of datagram `qi` from `src`: the source's own other
+    /// datagrams go (oldest first) when it is over its share; nothing of another source
+    /// is ever evicted. False when the table holds `high_thresh` bytes or no free slot.
     fn make_room(&mut self, qi: usize, src: Ipv4Addr) -> bool {
         let t = self.params.truesize;
-        while self.source_mem(src) + t > self.params.source_thresh {
+        while self.source_use(src).1 + t > self.params.source_thresh {
             match self.oldest(|q| q.key.src == src, qi) {
                 Some(o) => self.kill(o, Counter::DropFragMem),
                 None => return false,
-            }
-        }
-        if self.mem + t > self.params.high_thresh {
-            let target = (self.params.low_thresh).min(self.params.high_thresh.saturating_sub(t));
-            while self.mem > target {
-                match self.oldest(|_| true, qi) {
-                    Some(o) => self.kill(o, Counter::DropFragMem),
-                    None => break,
-                }
             }
         }
         self.mem + t <= self.params.high_thresh && !self.free.is_empty()
@@ -630,10 +706,10 @@ mod tests {
             assert!(r.mem() <= p.high_thresh, "bound held at {i}");
             assert!(r.active() <= MAX_QUEUES);
         }
-        // A good datagram still gets through.
-        put(&mut r, frag(250, 1, 0, 16, true), 60);
+        // A good datagram gets through once the flood timed out.
+        put(&mut r, frag(250, 1, 0, 16, true), 80);
         assert_eq!(
-            offsets(&put(&mut r, frag(250, 1, 16, 1, false), 60)),
+            offsets(&put(&mut r, frag(250, 1, 16, 1, false), 80)),
             [0, 16]
         );
         n += 2;
@@ -666,6 +742,98 @@ mod tests {
             "the other source's datagram survived"
         );
         assert_eq!(counts(&mut r)["drop_frag_mem"], 100 - 32);
+    }
+
+    /// The review's case (finding 4): with Linux's default bounds, 300 never-completed
+    /// datagrams from one source must not evict another source's datagram in progress
+    /// (it did: the 256-datagram cap evicted the oldest).
+    #[test]
+    fn a_flood_from_one_source_does_not_evict_another_sources_datagram() {
+        let mut r = Reasm::new(ReasmParams::default());
+        put(&mut r, frag(9, 999, 0, 16, true), 0);
+        for i in 0..300u16 {
+            put(&mut r, frag(6, i, 0, 16, true), 0);
+            assert!(r.source_use(Ipv4Addr::new(203, 0, 113, 6)).0 <= SOURCE_QUEUES);
+        }
+        assert_eq!(
+            offsets(&put(&mut r, frag(9, 999, 16, 1, false), 0)),
+            [0, 16],
+            "the good datagram survived the flood"
+        );
+        assert_eq!(counts(&mut r)["drop_frag_mem"], 300 - SOURCE_QUEUES as u64);
+    }
+
+    /// A full table refuses new datagrams and keeps the ones in progress (Linux since
+    /// 4.17); the timeout frees it again.
+    #[test]
+    fn a_full_table_refuses_new_datagrams_and_completes_the_ones_in_progress() {
+        let p = params();
+        let mut r = Reasm::new(p);
+        put(&mut r, frag(9, 1, 0, 16, true), 0);
+        for i in 0..100u16 {
+            put(&mut r, frag(10 + i as u8, i, 0, 16, true), 0);
+        }
+        assert_eq!(r.mem(), p.low_thresh, "new datagrams stop at low_thresh");
+        assert_eq!(counts(&mut r)["drop_frag_mem"], 100 - 47);
+        // In progress: grows past low_thresh and completes.
+        put(&mut r, frag(9, 1, 16, 16, true), 0);
+        assert_eq!(
+            offsets(&put(&mut r, frag(9, 1, 32, 1, false), 0)),
+            [0, 16, 32]
+        );
+        // New: refused while full, taken once the flood timed out.
+        put(&mut r, frag(250, 2, 0, 16, true), 0);
+        put(&mut r, frag(250, 3, 0, 16, true), 0);
+        assert_eq!(
+            counts(&mut r)["drop_frag_mem"],
+            1,
+            "the table is full again"
+        );
+        put(&mut r, frag(250, 3, 0, 16, true), 30);
+        assert_eq!(counts(&mut r)["drop_frag_timeout"], 48);
+        assert_eq!(
+            offsets(&put(&mut r, frag(250, 3, 16, 1, false), 30)),
+            [0, 16]
+        );
+    }
+
+    /// Finding 9: a datagram killed as hostile is gone at once, held fragments and
+    /// later ones alike (a tombstone for `ipfrag_time`), not held until its timeout.
+    #[test]
+    fn a_killed_datagrams_later_fragments_are_dropped_at_once_until_the_tombstone_ends() {
+        let mut r = Reasm::new(params());
+        // A tiny TCP first fragment first, then the rest.
+        let (mut b, _) = frag(1, 11, 0, 8, true);
+        b.data_mut()[14 + 9] = proto::TCP;
+        Ipv4Packet::new_unchecked(&mut b.data_mut()[14..34]).fill_checksum();
+        let at = Ipv4At::check(b.data(), 14).unwrap();
+        put(&mut r, (b, at), 0);
+        let later = |off, more| {
+            let (mut b, _) = frag(1, 11, off, 8, more);
+            b.data_mut()[14 + 9] = proto::TCP;
+            Ipv4Packet::new_unchecked(&mut b.data_mut()[14..34]).fill_checksum();
+            let at = Ipv4At::check(b.data(), 14).unwrap();
+            (b, at)
+        };
+        put(&mut r, later(8, true), 1);
+        put(&mut r, later(16, false), 2);
+        assert_eq!(r.active(), 0, "nothing of it held");
+        assert_eq!(counts(&mut r)["drop_frag_tiny"], 3);
+        // An overlap: the held fragments and the later ones.
+        put(&mut r, frag(1, 7, 0, 16, true), 0);
+        put(&mut r, frag(1, 7, 8, 16, true), 0);
+        assert_eq!(counts(&mut r)["drop_frag_overlap"], 2);
+        put(&mut r, frag(1, 7, 24, 8, false), 29);
+        assert_eq!(r.active(), 0);
+        assert_eq!(counts(&mut r)["drop_frag_overlap"], 1);
+        // ipfrag_time later the key is free again.
+        put(&mut r, frag(1, 7, 0, 16, true), 30);
+        assert_eq!(offsets(&put(&mut r, frag(1, 7, 16, 1, false), 30)), [0, 16]);
+        // Many dead datagrams: the table of tombstones stays bounded.
+        for i in 0..2 * MAX_TOMBS as u16 {
+            put(&mut r, frag(2, i, 0, 4, true), 31);
+        }
+        assert_eq!(r.tombs.iter().flatten().count(), MAX_TOMBS);
     }
 
     #[test]

@@ -13,9 +13,11 @@ come out: the number of frames and a predicate on them. Whole datagrams are chec
 reassembling the output fragments here (scapy, not rvs) and comparing addresses, ports,
 the TCP/UDP checksum over the whole datagram and the content byte for byte.
 
-`bounds` (config: ipfrag_high_thresh 16 fragments, source share 4, ipfrag_time 1 s): a
-flood of never-completed datagrams from 50 sources, then one good datagram, which must
-still come out whole. What the flood costs is counted (the Rust side checks counters).
+`bounds` (config: ipfrag_high_thresh 16 fragments, ipfrag_low_thresh 8, source share 4,
+ipfrag_time 2 s): the first fragment of a good datagram, a flood of never-completed
+datagrams from 50 sources (the table fills: new datagrams are refused, the one in progress
+kept), then the rest of the good datagram, which must come out whole. What the flood costs
+is counted (the Rust side checks counters).
 """
 import sys
 from scapy.all import (Ether, ARP, IP, TCP, UDP, ICMP, IPerror, UDPerror, Raw, wrpcap, rdpcap, raw,
@@ -119,10 +121,14 @@ def cases(pm):
                              for i in sorted({p[IP].id for p in o})]), CLIENT, 40009, VIP_TUN, 53, q)),
         ("duplicate", dup[:2] + dup[1:], 3,
          lambda o: same_udp(whole([p[IP] for p in o]), CLIENT, 40004, REALS[0], 5353, q)),
+        # A killed datagram is gone at once: its later fragments (here: the first again,
+        # the later one again) are dropped at once, not held until ipfrag_time.
         ("overlap", [c2v / IP(src=CLIENT, dst=VIP_NAT, id=109, flags="MF", proto=17) / udp_hdr[:16],
-                     c2v / IP(src=CLIENT, dst=VIP_NAT, id=109, frag=1, proto=17) / udp_hdr[8:32]], 0, None),
+                     c2v / IP(src=CLIENT, dst=VIP_NAT, id=109, frag=1, proto=17) / udp_hdr[8:32],
+                     c2v / IP(src=CLIENT, dst=VIP_NAT, id=109, flags="MF", proto=17) / udp_hdr[:16]], 0, None),
         ("tiny_tcp_first", [c2v / IP(src=CLIENT, dst=VIP_NAT, id=110, frag=1, proto=6) / syn[8:],
-                            c2v / IP(src=CLIENT, dst=VIP_NAT, id=110, flags="MF", proto=6) / syn[:8]], 0, None),
+                            c2v / IP(src=CLIENT, dst=VIP_NAT, id=110, flags="MF", proto=6) / syn[:8],
+                            c2v / IP(src=CLIENT, dst=VIP_NAT, id=110, frag=1, proto=6) / syn[8:]], 0, None),
         ("over_65535", [c2v / IP(src=CLIENT, dst=VIP_NAT, id=111, flags="MF", proto=17) / big,
                         c2v / IP(src=CLIENT, dst=VIP_NAT, id=111, frag=8191, proto=17) / body(16, 6)], 0, None),
         ("bad_l4_checksum", frags(c2v, bad_sum), 0, None),
@@ -154,8 +160,8 @@ def make(path, pm, mode):
             f += frames
     else:
         q = body(2500, 1)
-        f += flood(pm) + frags(Ether(dst=pm, src=C_MAC),
-                               IP(src=CLIENT, dst=VIP_NAT, id=7) / UDP(sport=40000, dport=53) / q)
+        good = frags(Ether(dst=pm, src=C_MAC), IP(src=CLIENT, dst=VIP_NAT, id=7) / UDP(sport=40000, dport=53) / q)
+        f += good[:1] + flood(pm) + good[1:]
     wrpcap(path, f)
 
 
