@@ -83,32 +83,8 @@ impl Checker<'_> {
             }
             self.queues_suffice(&dp, &device, cores)?;
             let addresses = self.local_addresses(&path, &rp.addresses, &mut local)?;
-            let exception_path = match (rp.exception_path, rp.tap_name) {
-                (true, name) => {
-                    let tap_name = name.unwrap_or_else(|| rp.name.clone());
-                    let tp = path.key("tap_name");
-                    self.ifname(&tp, &tap_name, "tap_name")?;
-                    let clash = ports
-                        .iter()
-                        .any(|p| p.exception_path.as_ref().map(|e| &e.tap_name) == Some(&tap_name));
-                    if clash {
-                        return Err(self.err(
-                            &tp,
-                            ErrorKind::Duplicate,
-                            format!("duplicate tap_name {tap_name:?}"),
-                        ));
-                    }
-                    Some(ExceptionPath { tap_name })
-                }
-                (false, Some(_)) => {
-                    return Err(self.err(
-                        &path.key("tap_name"),
-                        ErrorKind::Conflict,
-                        "tap_name needs exception_path = true",
-                    ))
-                }
-                (false, None) => None,
-            };
+            let exception_path =
+                self.exception_path(&path, rp.exception_path, rp.tap_name, &rp.name, &ports)?;
             let mtu = self.num(&path.key("mtu"), rp.mtu, 1500, (68, 9216), "mtu")?;
             self.mtu_fits_frames(&path, rp.mtu.is_some(), &device, mtu)?;
             let rx_desc = self.desc(&path.key("rx_desc"), rp.rx_desc)?;
@@ -132,6 +108,43 @@ impl Checker<'_> {
             });
         }
         Ok(ports)
+    }
+
+    /// A port's (or VLAN's) `exception_path` and `tap_name`: the tap is named `tap_name`,
+    /// else after the port (`name`); it must be a valid interface name not used by an
+    /// earlier port's tap (`ports`), and `tap_name` without `exception_path` is an error.
+    pub(super) fn exception_path(
+        &self,
+        path: &KeyPath,
+        on: bool,
+        tap_name: Option<String>,
+        name: &str,
+        ports: &[Port],
+    ) -> Res<Option<ExceptionPath>> {
+        match (on, tap_name) {
+            (true, tap_name) => {
+                let tap_name = tap_name.unwrap_or_else(|| name.to_string());
+                let tp = path.key("tap_name");
+                self.ifname(&tp, &tap_name, "tap_name")?;
+                let clash = ports
+                    .iter()
+                    .any(|p| p.exception_path.as_ref().map(|e| &e.tap_name) == Some(&tap_name));
+                if clash {
+                    return Err(self.err(
+                        &tp,
+                        ErrorKind::Duplicate,
+                        format!("duplicate tap_name {tap_name:?}"),
+                    ));
+                }
+                Ok(Some(ExceptionPath { tap_name }))
+            }
+            (false, Some(_)) => Err(self.err(
+                &path.key("tap_name"),
+                ErrorKind::Conflict,
+                "tap_name needs exception_path = true",
+            )),
+            (false, None) => Ok(None),
+        }
     }
 
     /// A port's (or VLAN's) `addresses`: unicast, with a prefix, none already in `local`

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use super::locate::KeyPath;
 use super::raw::RawVlan;
 use super::validate::{Checker, Res};
-use super::{ErrorKind, ExceptionPath, Port, Vlan};
+use super::{ErrorKind, Port, Vlan};
 
 /// Most ports, physical and VLAN together: the data plane's port index is a `u8`.
 pub const MAX_PORTS: usize = 255;
@@ -84,32 +84,8 @@ impl Checker<'_> {
                     ),
                 ));
             }
-            let exception_path = match (rv.exception_path, rv.tap_name) {
-                (true, name) => {
-                    let tap_name = name.unwrap_or_else(|| rv.name.clone());
-                    let tp = path.key("tap_name");
-                    self.ifname(&tp, &tap_name, "tap_name")?;
-                    let clash = ports
-                        .iter()
-                        .any(|p| p.exception_path.as_ref().map(|e| &e.tap_name) == Some(&tap_name));
-                    if clash {
-                        return Err(self.err(
-                            &tp,
-                            ErrorKind::Duplicate,
-                            format!("duplicate tap_name {tap_name:?}"),
-                        ));
-                    }
-                    Some(ExceptionPath { tap_name })
-                }
-                (false, Some(_)) => {
-                    return Err(self.err(
-                        &path.key("tap_name"),
-                        ErrorKind::Conflict,
-                        "tap_name needs exception_path = true",
-                    ))
-                }
-                (false, None) => None,
-            };
+            let exception_path =
+                self.exception_path(&path, rv.exception_path, rv.tap_name, &rv.name, ports)?;
             let addresses = self.local_addresses(&path, &rv.addresses, &mut local)?;
             let p = &ports[parent];
             // An af_packet ring slot must hold a full-MTU frame plus the tag (the rule of

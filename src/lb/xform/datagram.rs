@@ -20,6 +20,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use super::nat::{self, End};
 use super::tun::{encapsulate, Tunnel};
 use super::{forward, ipv4_mut, mtu_step, ttl_step, ttl_then_mtu, DropReason, Egress, Verdict};
 use crate::lb::dest::Fwd;
@@ -27,7 +28,7 @@ use crate::lb::flow::{proto as flow_proto, FlowKey};
 use crate::wire::checksum;
 use crate::wire::ethernet::HEADER_LEN as ETH_HEADER_LEN;
 use crate::wire::ipip::OUTER_HEADER_LEN;
-use crate::wire::{IpProtocol, Ipv4At, Ipv4Packet, PacketBuf, TcpFlags, TcpPacket, UdpPacket};
+use crate::wire::{IpProtocol, Ipv4At, Ipv4Packet, PacketBuf, TcpFlags};
 
 /// The shared checks for a fragment: a view within the frame and no IP options.
 fn valid_fragment(frame: &[u8], at: Ipv4At) -> Result<Ipv4Packet<&[u8]>, DropReason> {
@@ -39,13 +40,6 @@ fn valid_fragment(frame: &[u8], at: Ipv4At) -> Result<Ipv4Packet<&[u8]>, DropRea
         return Err(DropReason::IpOptions);
     }
     Ok(ip)
-}
-
-/// Which address and port a NAT rewrite changes.
-#[derive(Clone, Copy)]
-enum End {
-    Dst,
-    Src,
 }
 
 /// The checks of a NAT fragment: for the first one the L4 header must be there.
@@ -61,45 +55,6 @@ fn check_nat(frame: &[u8], at: Ipv4At, first: bool) -> Result<Ipv4Addr, DropReas
         return Err(DropReason::Malformed);
     }
     Ok(ip.dst_addr())
-}
-
-/// Rewrites one end's address in the IPv4 header, and for the first fragment its port
-/// and the L4 checksum.
-fn rewrite<P: PacketBuf>(pkt: &mut P, l3: usize, end: End, to: SocketAddrV4, first: bool) {
-    let mut ip = ipv4_mut(pkt, l3);
-    let new = *to.ip();
-    let old = match end {
-        End::Dst => ip.dst_addr(),
-        End::Src => ip.src_addr(),
-    };
-    match end {
-        End::Dst => ip.set_dst_addr(new),
-        End::Src => ip.set_src_addr(new),
-    }
-    if !first {
-        return;
-    }
-    let proto = ip.protocol();
-    let l4 = ip.payload_mut();
-    match proto {
-        IpProtocol::Tcp => {
-            let mut t = TcpPacket::new_unchecked(l4);
-            t.update_checksum_for_addr(old, new);
-            match end {
-                End::Dst => t.set_dst_port(to.port()),
-                End::Src => t.set_src_port(to.port()),
-            }
-        }
-        IpProtocol::Udp => {
-            let mut u = UdpPacket::new_unchecked(l4);
-            u.update_checksum_for_addr(old, new);
-            match end {
-                End::Dst => u.set_dst_port(to.port()),
-                End::Src => u.set_src_port(to.port()),
-            }
-        }
-        _ => {}
-    }
 }
 
 /// NAT request direction for one fragment (`first`: the offset-0 one): as
@@ -119,7 +74,7 @@ pub fn nat_in_fragment<P: PacketBuf>(
     if let Some(v) = ttl_then_mtu(pkt, l3, 0, vip, eg) {
         return v;
     }
-    rewrite(pkt, l3, End::Dst, to, first);
+    nat::rewrite(pkt, l3, End::Dst, to, first);
     forward(pkt, l3, eg)
 }
 
@@ -144,7 +99,7 @@ pub fn nat_out_fragment<P: PacketBuf>(
         return v;
     }
     ipv4_mut(pkt, l3).decrement_ttl();
-    rewrite(pkt, l3, End::Src, from, first);
+    nat::rewrite(pkt, l3, End::Src, from, first);
     forward(pkt, l3, eg)
 }
 
@@ -260,7 +215,7 @@ pub fn admits<P: PacketBuf>(pkt: &P, at: Ipv4At, fwd: Fwd, eg: &Egress) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{EthernetAddress, HeadroomBuf, Ipv4Packet};
+    use crate::wire::{EthernetAddress, HeadroomBuf, Ipv4Packet, UdpPacket};
 
     const CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 7);
     const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);

@@ -24,7 +24,7 @@ use crate::wire::{IpProtocol, Ipv4At, PacketBuf, TcpPacket, UdpPacket};
 
 /// Which end of the flow a NAT rewrite changes.
 #[derive(Clone, Copy)]
-enum End {
+pub(super) enum End {
     /// Destination address and port (request direction).
     Dst,
     /// Source address and port (reply direction).
@@ -51,7 +51,7 @@ pub fn nat_in_at<P: PacketBuf>(pkt: &mut P, at: Ipv4At, to: SocketAddrV4, eg: &E
     if let Some(v) = ttl_then_mtu(pkt, l3, 0, vip, eg) {
         return v;
     }
-    rewrite(pkt, l3, End::Dst, to);
+    rewrite(pkt, l3, End::Dst, to, true);
     forward(pkt, l3, eg)
 }
 
@@ -91,7 +91,7 @@ pub fn nat_out_at<P: PacketBuf>(
         return v;
     }
     ipv4_mut(pkt, l3).decrement_ttl();
-    rewrite(pkt, l3, End::Src, from);
+    rewrite(pkt, l3, End::Src, from, true);
     forward(pkt, l3, eg)
 }
 
@@ -109,9 +109,17 @@ pub(crate) fn check(frame: &[u8], at: Ipv4At) -> Result<(Ipv4Addr, Ipv4Addr), Dr
     Ok((ip.src_addr(), ip.dst_addr()))
 }
 
-/// Rewrites one end's address and port with incremental checksum updates. The
-/// packet passed `check`, so the L4 view is sized.
-fn rewrite<P: PacketBuf>(pkt: &mut P, l3: usize, end: End, to: SocketAddrV4) {
+/// Rewrites one end's address and, with `ports` (a whole packet, or the first fragment
+/// of a datagram: the one with the L4 header), its port and the L4 checksum, with
+/// incremental checksum updates. The packet passed `check` (or `datagram::check_nat`),
+/// so the L4 view is sized.
+pub(super) fn rewrite<P: PacketBuf>(
+    pkt: &mut P,
+    l3: usize,
+    end: End,
+    to: SocketAddrV4,
+    ports: bool,
+) {
     let mut ip = ipv4_mut(pkt, l3);
     let old = match end {
         End::Dst => ip.dst_addr(),
@@ -121,6 +129,9 @@ fn rewrite<P: PacketBuf>(pkt: &mut P, l3: usize, end: End, to: SocketAddrV4) {
     match end {
         End::Dst => ip.set_dst_addr(new),
         End::Src => ip.set_src_addr(new),
+    }
+    if !ports {
+        return;
     }
     let proto = ip.protocol();
     let l4 = ip.payload_mut();
