@@ -3,8 +3,12 @@
 //! transit, no route) and the outcome of each under the policy in force, checks rvsd's
 //! output with scapy and prints the counters; this side compares them with rvsd's.
 //! Run with rvsd's default (`[routing]` left out: "none") and with `transit = "all"`
-//! (configs/lab-appliance.toml, which routes on purpose). "outbound" needs two ports
-//! and is covered by `net::appliance`'s unit test and tests/config.rs.
+//! (configs/lab-appliance.toml, which routes on purpose), and with `transit = "outbound"`
+//! where a `[[vlan]]` sub-interface of the one net_pcap port, marked inside, is the
+//! private network: its host's DNS query, ping, SYN and NTP query go out, and exactly
+//! their replies (and the ICMP error quoting one) come back, nothing else (issue 10
+//! review finding 1: replies were dropped). Also `net::transit`'s and
+//! `net::appliance`'s unit tests.
 
 mod common;
 use common::lab::lab_available;
@@ -55,4 +59,30 @@ fn transit_all_routes_everything_with_a_route() {
     }
     let run = run_pcap_with("trall", "tests/pcap/transit.py", &[], SERVICE, &["all"]);
     assert_expected(&run);
+}
+
+/// The inside network of the "outbound" run: VLAN 100 on the one port, 192.0.2.0/25.
+const INSIDE_VLAN: &str = "\n[[vlan]]\nname = \"v100\"\nport = \"ext\"\nid = 100\n\
+                           addresses = [\"192.0.2.1/25\"]\ninside = true\n";
+
+#[test]
+fn transit_outbound_lets_inside_flows_out_and_only_their_replies_back() {
+    if !lab_available("transit_outbound_lets_inside_flows_out_and_only_their_replies_back") {
+        return;
+    }
+    let run = run_pcap_with(
+        "trout",
+        "tests/pcap/transit.py",
+        &[("transit = \"all\"", "transit = \"outbound\"")],
+        &format!("{SERVICE}{INSIDE_VLAN}"),
+        &["outbound"],
+    );
+    assert_expected(&run);
+    // The four flows out and their four replies in (transit.py's table).
+    assert_eq!(run.counter("forwarded"), 8, "{}", run.log);
+    assert!(
+        run.check.contains("transit check OK (outbound)"),
+        "{}",
+        run.check
+    );
 }

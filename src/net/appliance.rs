@@ -9,7 +9,7 @@ use super::neigh::NeighTable;
 use super::nexthop::Resolution;
 use super::route::{PortIdx, RouteTable};
 use super::tables::NetTables;
-use super::transit::{Transit, TransitMode};
+use super::transit::{Decision, Transit, TransitMode};
 use super::verdict::{DropReason, TxKind, Verdict};
 use crate::snapshot::Reader;
 use crate::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
@@ -394,17 +394,27 @@ impl Net {
         }
         // Transit: not for us, not load-balancer traffic. Routed only as the operator
         // chose (`transit`); without a route at all it stays `drop_no_route`.
+        let mut note = None;
         if self.transit.mode() != TransitMode::All {
             if let Some(nh) = self.routes().lookup(dst) {
-                if !self.transit.allows(in_port, nh.port) {
-                    return Verdict::Drop(DropReason::Transit);
+                let ip = pkt.data().get(l3..).unwrap_or_default();
+                match self.transit.judge(in_port, nh.port, ip, now_secs) {
+                    Decision::Drop => return Verdict::Drop(DropReason::Transit),
+                    Decision::Route => {}
+                    Decision::RouteAndNote(h) => note = Some(h),
                 }
             }
         }
         if let Some(v) = self.frag_needed(in_port, port, pkt, at, dst) {
             return v;
         }
-        self.forward(pkt, l3, dst, now_secs)
+        let v = self.forward(pkt, l3, dst, now_secs);
+        // An outbound flow is noted only once its packet is on its way (sent or held
+        // for ARP): nothing that dropped it leaves state behind.
+        if let (Some(h), Verdict::Tx { .. } | Verdict::Hold { .. }) = (note, &v) {
+            self.transit.note(h, now_secs);
+        }
+        v
     }
 
     /// A transit packet with DF set that is longer than its egress port's MTU: ICMP
@@ -1081,6 +1091,9 @@ mod tests {
         let outside_in = frame(0, [203, 0, 113, 2], [192, 0, 2, 5]);
         let inside_inside = frame(1, [192, 0, 2, 5], [198, 51, 100, 7]);
         let no_route = frame(1, [192, 0, 2, 5], [8, 8, 8, 8]);
+        // The echo reply to `inside_out` (same identifier), from outside.
+        let mut reply = frame(0, [203, 0, 113, 7], [192, 0, 2, 5]);
+        reply[34] = 0;
         let routed = |v: Verdict| matches!(v, Verdict::Tx { .. } | Verdict::Hold { .. });
         let transit = Verdict::Drop(DropReason::Transit);
         for (mode, want) in [
@@ -1093,6 +1106,9 @@ mod tests {
             // Every view of it (the other workers') has the same policy.
             let mut p = Publisher::new(NetTables::new(2, Vec::new()));
             assert_eq!(n.view(p.reader()).transit().mode(), mode);
+            // A reply to nothing yet: only "all" routes it.
+            let v = n.handle(0, &mut HeadroomBuf::new(&reply), 1);
+            assert_eq!(routed(v), mode == TransitMode::All, "{mode:?}: {v:?}");
             for (f, ok) in [&inside_out, &outside_in, &inside_inside]
                 .into_iter()
                 .zip(want)
@@ -1101,6 +1117,17 @@ mod tests {
                 let v = n.handle(p, &mut HeadroomBuf::new(f), 1);
                 assert!(if ok { routed(v) } else { v == transit }, "{mode:?}: {v:?}");
             }
+            // After `inside_out` went out, its reply comes back, on another worker's
+            // view too, with "outbound" (stateful) as with "all".
+            let to_inside = Route {
+                prefix: "192.0.2.0/24".parse().unwrap(),
+                via: None,
+                port: 1,
+            };
+            let mut p = Publisher::new(NetTables::new(2, vec![to_inside]));
+            let other = n.view(p.reader());
+            let v = other.handle(0, &mut HeadroomBuf::new(&reply), 2);
+            assert_eq!(routed(v), mode != TransitMode::None, "{mode:?}: {v:?}");
             // No route is no route, whatever the policy; our own traffic is not transit.
             assert_eq!(
                 n.handle(1, &mut HeadroomBuf::new(&no_route), 1),
