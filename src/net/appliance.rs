@@ -146,6 +146,13 @@ impl Net {
             })
     }
 
+    /// True when `a` is the broadcast address of a subnet of any port or VLAN.
+    fn is_any_subnet_broadcast(&self, a: Ipv4Addr) -> bool {
+        self.ports
+            .iter()
+            .any(|p| p.addrs.iter().any(|c| is_subnet_broadcast(c, a)))
+    }
+
     /// Takes the newest published VIP/route snapshot (one atomic load when nothing
     /// changed); workers call it once per loop.
     #[inline]
@@ -295,7 +302,10 @@ impl Net {
                 _ => Verdict::Drop(DropReason::ArpIgnored),
             };
         }
-        if martian::is_martian_source(spa) {
+        // A subnet broadcast of any port or VLAN is no station (Linux `arp_process` ->
+        // `fib_validate_source` finds RTN_BROADCAST): neither answered nor learnt,
+        // whether request or reply (review finding 2).
+        if martian::is_martian_source(spa) || self.is_any_subnet_broadcast(spa) {
             return Verdict::Drop(DropReason::MartianSource);
         }
         if self.is_local(spa) || self.is_vip(spa) {
@@ -385,10 +395,10 @@ impl Net {
             }
             return Verdict::Drop(DropReason::NoService);
         }
-        if !unicast
-            || dst.is_broadcast()
-            || dst.is_multicast()
-            || port.addrs.iter().any(|c| is_subnet_broadcast(c, dst))
+        // A directed broadcast to any connected subnet (this port's or another's) is
+        // RTN_BROADCAST, delivered locally and never forwarded (Linux bc_forwarding = 0,
+        // RFC 2644 / BCP 34): never resolved, never held (review finding 2).
+        if !unicast || dst.is_broadcast() || dst.is_multicast() || self.is_any_subnet_broadcast(dst)
         {
             return self.to_kernel(port);
         }
@@ -843,6 +853,36 @@ mod tests {
         );
         assert_eq!(
             net(false).handle(0, &mut HeadroomBuf::new(&tcp), 1),
+            Verdict::Drop(DropReason::NoExceptionPath)
+        );
+    }
+
+    /// A subnet broadcast of any port is never a neighbour (ARP sender: martian, not
+    /// learnt) and never routed (a directed broadcast goes to the kernel, or is counted
+    /// without an exception path), review finding 2 (Linux: RTN_BROADCAST,
+    /// bc_forwarding = 0, RFC 2644).
+    #[test]
+    fn subnet_broadcasts_are_neither_neighbours_nor_routed() {
+        let n = net(false);
+        // ARP on port 0 from 192.0.2.255, port 1's subnet broadcast.
+        let mut a = ARP_REQUEST;
+        a[28..32].copy_from_slice(&[192, 0, 2, 255]);
+        let mut b = HeadroomBuf::new(&a);
+        assert_eq!(
+            n.handle(0, &mut b, 1),
+            Verdict::Drop(DropReason::MartianSource)
+        );
+        assert!(n
+            .neigh()
+            .lookup_quiet(Ipv4Addr::new(192, 0, 2, 255), 1)
+            .is_none());
+        // A ping from port 0 to port 1's subnet broadcast: not resolved, not held.
+        let mut p = PING;
+        p[30..34].copy_from_slice(&[192, 0, 2, 255]);
+        Ipv4Packet::new_unchecked(&mut p[14..34]).fill_checksum();
+        let mut b = HeadroomBuf::new(&p);
+        assert_eq!(
+            n.handle(0, &mut b, 1),
             Verdict::Drop(DropReason::NoExceptionPath)
         );
     }

@@ -15,7 +15,8 @@ Rules (src/net/martian.rs, Linux ip_route_input_slow / fib_validate_source):
   Ethernet source broadcast, multicast, zero, or the port's own MAC -> drop_bad_eth_source
   Ethernet destination zero                                        -> drop_bad_eth_destination
   IPv4 source 0/8, 127/8, 224/4, 240/4, 255.255.255.255, ours, a VIP, our subnet
-  broadcast (ARP: sender IP likewise, 0.0.0.0 being an RFC 5227 probe) -> drop_martian_source
+  broadcast (ARP: sender IP likewise, any port's or VLAN's subnet broadcast included, request
+  or reply, 0.0.0.0 being an RFC 5227 probe) -> drop_martian_source
   IPv4 destination 0/8, 127/8                                       -> drop_martian_destination
 """
 import sys
@@ -76,6 +77,11 @@ def table(pm, mode):
         ("arp: sender 127.0.0.1", arp(psrc="127.0.0.1"), "drop_martian_source"),
         ("arp: sender 224.0.0.1", arp(psrc="224.0.0.1"), "drop_martian_source"),
         ("arp: sender 255.255.255.255", arp(psrc="255.255.255.255"), "drop_martian_source"),
+        # A subnet broadcast is never a station (Linux arp_process -> fib_validate_source:
+        # RTN_BROADCAST): no reply, not learnt, request or unsolicited reply (finding 2).
+        ("arp: sender our subnet broadcast", arp(psrc="203.0.113.255"), "drop_martian_source"),
+        ("arp: reply from our subnet broadcast", Ether(dst=pm, src=C_MAC) / ARP(op=2, hwsrc=C_MAC,
+         psrc="203.0.113.255", hwdst=pm, pdst=LOCAL), "drop_martian_source"),
         ("arp: from Ethernet broadcast", arp(esrc=BCAST_MAC), "drop_bad_eth_source"),
         ("arp: from Ethernet zero", arp(esrc=ZERO_MAC), "drop_bad_eth_source"),
         ("arp: from our own MAC", arp(esrc=pm), "drop_bad_eth_source"),
