@@ -450,9 +450,12 @@ impl LbPath {
     /// (`xform::datagram`). `verdicts[i]` is fragment `i`'s outcome; on
     /// [`LbVerdict::Pass`] the caller hands fragment `i` with its header to the
     /// appliance. A datagram that would create a connection must carry a right TCP/UDP
-    /// checksum over all its fragments (`drop_bad_l4_checksum` otherwise). When the
-    /// first fragment is answered instead (RST, port unreachable), the later ones are
-    /// dropped (`drop_no_conn` / `drop_no_dest`).
+    /// checksum over all its fragments (`drop_bad_l4_checksum` otherwise). The datagram
+    /// is judged as a whole, as IPVS judges the reassembled skb: unless the first
+    /// fragment is sent on, none of the later ones is. When the first fragment is
+    /// answered instead (RST, port unreachable, frag-needed, time exceeded), the later
+    /// ones are dropped (`drop_no_conn` / `drop_no_dest` / `drop_too_big` /
+    /// `drop_ttl_exceeded`); when it is dropped, they go under the same counter.
     pub fn handle_datagram<P: PacketBuf>(
         &mut self,
         in_port: PortIdx,
@@ -481,13 +484,12 @@ impl LbPath {
                 (Some(t), _) => self.forward(in_port, pkt, *at, t, now),
                 (None, LbVerdict::Pass) => LbVerdict::Pass,
                 (None, LbVerdict::Drop(c)) => LbVerdict::Drop(c),
-                (
-                    None,
-                    LbVerdict::Tx {
-                        counter: Counter::TxTcpReset,
-                        ..
-                    },
-                ) => LbVerdict::Drop(Counter::DropNoConn),
+                (None, LbVerdict::Tx { counter, .. }) => LbVerdict::Drop(match counter {
+                    Counter::TxTcpReset => Counter::DropNoConn,
+                    Counter::TxIcmpFragNeeded => Counter::DropTooBig,
+                    Counter::TxIcmpTimeExceeded => Counter::DropTtlExceeded,
+                    _ => Counter::DropNoDest,
+                }),
                 (None, _) => LbVerdict::Drop(Counter::DropNoDest),
             };
         }
@@ -951,7 +953,6 @@ impl LbPath {
             .get(l3.l3() + 2..l3.l3() + 4)
             .map_or(0, |b| u64::from(u16::from_be_bytes([b[0], b[1]])));
         if self.piece != Piece::Whole {
-            self.target = Some(*hit);
             return self.forward_fragment(in_port, pkt, l3, hit, &hop, ip_len);
         }
         let (v, counter) = match (hit.dir, hit.fwd) {
@@ -1022,6 +1023,10 @@ impl LbPath {
     }
 
     /// [`LbPath::forward`] for a fragment of a reassembled datagram (`self.piece`).
+    /// Only a first fragment that is sent on (or held for its next hop) makes `hit` the
+    /// datagram's target: one answered (frag-needed, time exceeded) or dropped leaves
+    /// none, and `handle_datagram` drops the later fragments (IPVS judges the
+    /// reassembled datagram as a whole: review finding 8).
     fn forward_fragment<P: PacketBuf>(
         &mut self,
         in_port: PortIdx,
@@ -1076,6 +1081,9 @@ impl LbPath {
                 )
             }
         };
+        if first && matches!(v, xform::Verdict::Forward | xform::Verdict::Fragment) {
+            self.target = Some(*hit);
+        }
         match v {
             xform::Verdict::Forward => {
                 self.count(hit, ip_len);

@@ -94,6 +94,11 @@ def cases(pm):
     big = raw(UDP(sport=40008, dport=53, len=8 + 8)) + body(8, 5)
     quote_first = raw(IP(src=CLIENT, dst=REALS[0], id=101, flags="MF", ttl=63) / UDP(sport=40000, dport=5353, len=2508))[:28]
     quote_later = raw(IP(src=CLIENT, dst=REALS[0], id=101, frag=125, ttl=63, proto=17) / body(8, 9))
+    tun_df = [f[IP] for f in fragment(IP(src=CLIENT, dst=VIP_TUN, id=115) / UDP(sport=40010, dport=53) / body(3000, 8),
+                                     fragsize=1480)]
+    tun_df[0].flags = "MF+DF"
+    tun_df[0].chksum = None
+    tun_df = [c2v / IP(raw(f)) for f in tun_df]
     return [
         # As IPVS (tests/fixtures/oracle/reasm): the fragments leave as they came, same
         # offsets and sizes, in offset order.
@@ -140,6 +145,12 @@ def cases(pm):
         ("routed", frags(r2v, routed), 4,
          lambda o: all(p[Ether].dst == C_MAC and p[IP].ttl == 63 for p in o)
          and same_udp(whole([p[IP] for p in o]), REALS[0], 5353, FAR, 53, a)),
+        # The datagram is judged as a whole (review finding 8): its first fragment has DF
+        # and does not fit the tunnel, so frag-needed goes back to the client and none of
+        # the other fragments is sent on (they were tun_out without a connection).
+        ("tun_first_df", tun_df, 1,
+         lambda o: ICMP in o[0] and o[0][ICMP].type == 3 and o[0][ICMP].code == 4 and o[0][IP].dst == CLIENT
+         and o[0][Ether].dst == C_MAC),
     ]
 
 
