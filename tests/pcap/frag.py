@@ -14,7 +14,7 @@ reassembling the output fragments here (scapy, not rvs) and comparing addresses,
 the TCP/UDP checksum over the whole datagram and the content byte for byte.
 
 `bounds` (config: ipfrag_high_thresh 16 fragments, ipfrag_low_thresh 8, source share 4,
-ipfrag_time 2 s): the first fragment of a good datagram, a flood of never-completed
+ipfrag_time 4 s): the first fragment of a good datagram, a flood of never-completed
 datagrams from 50 sources (the table fills: new datagrams are refused, the one in progress
 kept), then the rest of the good datagram, which must come out whole. What the flood costs
 is counted (the Rust side checks counters).
