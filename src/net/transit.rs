@@ -51,8 +51,16 @@ pub enum Decision {
     /// Routed.
     Route,
     /// Routed; once it is actually sent (or held for ARP), [`Transit::note`] this
-    /// outbound flow (the value is its keyed hash) so that its replies are let back.
-    RouteAndNote(u64),
+    /// outbound flow so that its replies are let back.
+    RouteAndNote(Note),
+}
+
+/// The keyed hashes an outbound packet stamps: its flow's, and its address pair's (for
+/// the non-first fragments of a reply, which carry no ports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Note {
+    flow: u64,
+    pair: u64,
 }
 
 /// Slots in the outbound flow table: a fixed 65536 (512 KiB, allocated at start), a
@@ -83,6 +91,20 @@ pub struct FlowKey {
     inside_port: u16,
     outside: u32,
     outside_port: u16,
+    /// The address pair only (ports 0): what a reply's non-first fragment can match.
+    pair: bool,
+}
+
+impl FlowKey {
+    /// This flow's address pair (same protocol and addresses, no ports).
+    fn pair(self) -> FlowKey {
+        FlowKey {
+            inside_port: 0,
+            outside_port: 0,
+            pair: true,
+            ..self
+        }
+    }
 }
 
 const ICMP: u8 = 1;
@@ -112,6 +134,7 @@ fn outbound_key(ip: &[u8]) -> Option<FlowKey> {
         inside_port,
         outside: dst,
         outside_port,
+        pair: false,
     };
     match proto {
         _ if frag_off != 0 => None,
@@ -127,7 +150,8 @@ fn outbound_key(ip: &[u8]) -> Option<FlowKey> {
 /// identifier), an ICMP error (destination unreachable, source quench, time exceeded,
 /// parameter problem) sent to the inside host about a packet it sent (the quoted
 /// packet's own outbound key: RELATED), or another protocol's reply (reversed
-/// addresses). `None`: it cannot be a reply.
+/// addresses); a non-first fragment (no ports) by its reversed address pair
+/// ([`FlowKey::pair`]). `None`: it cannot be a reply.
 fn inbound_key(ip: &[u8]) -> Option<FlowKey> {
     let hl = usize::from(ip.first()? & 0x0f) * 4;
     let frag_off = be16(ip, 6)? & 0x1fff;
@@ -140,9 +164,10 @@ fn inbound_key(ip: &[u8]) -> Option<FlowKey> {
         inside_port,
         outside: src,
         outside_port,
+        pair: false,
     };
     match proto {
-        _ if frag_off != 0 => None,
+        _ if frag_off != 0 => Some(key(0, 0).pair()),
         TCP | UDP => Some(key(be16(l4, 2)?, be16(l4, 0)?)),
         ICMP => match *l4.first()? {
             0 => Some(key(be16(l4, 4)?, 0)),
@@ -265,7 +290,10 @@ impl Transit {
                 };
                 if from_in && !to_in {
                     match outbound_key(ip) {
-                        Some(k) => Decision::RouteAndNote(flows.hash(&k)),
+                        Some(k) => Decision::RouteAndNote(Note {
+                            flow: flows.hash(&k),
+                            pair: flows.hash(&k.pair()),
+                        }),
                         None => Decision::Route,
                     }
                 } else if !from_in && to_in {
@@ -286,9 +314,10 @@ impl Transit {
 
     /// Records the outbound flow [`Decision::RouteAndNote`] named, as sent at `now_secs`.
     #[inline]
-    pub fn note(&self, h: u64, now_secs: u32) {
+    pub fn note(&self, n: Note, now_secs: u32) {
         if let Some(flows) = &self.flows {
-            flows.note(h, now_secs);
+            flows.note(n.flow, now_secs);
+            flows.note(n.pair, now_secs);
         }
     }
 }
@@ -438,9 +467,37 @@ mod tests {
             ),
             ("other protocol", &other, other_back.clone(), 101, true),
             (
-                "non-first fragment",
+                "reply's non-first fragment",
                 &udp_q,
-                ip(17, OUT, IN, 1, &ports(53, 33333)),
+                ip(17, OUT, IN, 1, &[7; 8]),
+                101,
+                true,
+            ),
+            (
+                "its more-fragments first",
+                &udp_q,
+                ip(17, OUT, IN, 0x2000, &ports(53, 33333)),
+                101,
+                true,
+            ),
+            (
+                "non-first fragment after 300 s",
+                &udp_q,
+                ip(17, OUT, IN, 1, &[7; 8]),
+                401,
+                false,
+            ),
+            (
+                "non-first fragment, other host",
+                &udp_q,
+                ip(17, third, IN, 1, &[7; 8]),
+                101,
+                false,
+            ),
+            (
+                "non-first fragment, other proto",
+                &udp_q,
+                ip(6, OUT, IN, 1, &[7; 8]),
                 101,
                 false,
             ),
@@ -471,9 +528,9 @@ mod tests {
         };
         t.note(h, 0);
         let flows = t.flows.as_ref().unwrap();
-        let word = flows.slot(h).load(Ordering::Relaxed);
+        let word = flows.slot(h.flow).load(Ordering::Relaxed);
         t.note(h, 0);
-        assert_eq!(flows.slot(h).load(Ordering::Relaxed), word);
+        assert_eq!(flows.slot(h.flow).load(Ordering::Relaxed), word);
         t.note(h, 250);
         assert!(t.judge(0, 1, &a, 550) == Decision::Route);
         assert!(t.judge(0, 1, &a, 551) == Decision::Drop);

@@ -17,7 +17,7 @@ identifier, ICMP errors quoting such a flow) come back in, tagged, to it.
 """
 import sys
 from collections import Counter
-from scapy.all import Ether, Dot1Q, ARP, IP, TCP, UDP, ICMP, UDPerror, IPerror, wrpcap, rdpcap
+from scapy.all import Ether, Dot1Q, ARP, IP, TCP, UDP, ICMP, UDPerror, fragment, wrpcap, rdpcap
 
 C_MAC, R_MAC = "02:00:00:00:00:02", "02:00:00:00:00:11"
 CLIENT, LOCAL, VIP, REAL = "203.0.113.2", "203.0.113.1", "203.0.113.10", "203.0.113.11"
@@ -42,6 +42,8 @@ def outbound_cases(pm):
             and p[IP].dst == INSIDE and p[IP].ttl == 63 and proto_ok(p)
 
     ntp_q = IP(src=INSIDE, dst=DNS) / UDP(sport=33335, dport=123) / b"n"
+    # A big answer in two fragments: the second carries no ports (matched by addresses).
+    big = fragment(IP(src=DNS, dst=INSIDE, id=77) / UDP(sport=53, dport=33333) / (b"x" * 1200), fragsize=800)
     other_q = IP(src=INSIDE, dst=DNS) / UDP(sport=33336, dport=123) / b"n"
     return [
         ("in: an answer before any query", back(DNS, UDP(sport=53, dport=33333) / b"a"), "drop_transit", None),
@@ -50,7 +52,12 @@ def outbound_cases(pm):
         ("transit: out: DNS query", out((DNS, UDP(sport=33333, dport=53) / b"q")), "ok",
          went_out(lambda p: UDP in p and p[UDP].sport == 33333)),
         ("transit: in: its answer", back(DNS, UDP(sport=53, dport=33333) / b"a"), "ok",
-         came_in(lambda p: UDP in p and p[UDP].dport == 33333 and p[UDP].sport == 53)),
+         came_in(lambda p: UDP in p and p[UDP].dport == 33333 and p[UDP].sport == 53
+                 and p[IP].id != 77)),
+        ("transit: in: its big answer's first fragment", Ether(dst=pm, src=C_MAC) / big[0], "ok",
+         came_in(lambda p: p[IP].id == 77 and p[IP].frag == 0 and p[IP].flags.MF)),
+        ("transit: in: its big answer's second fragment", Ether(dst=pm, src=C_MAC) / big[1], "ok",
+         came_in(lambda p: p[IP].id == 77 and p[IP].frag == 100 and not p[IP].flags.MF)),
         ("in: an answer to another port", back(DNS, UDP(sport=53, dport=33334) / b"a"), "drop_transit", None),
         ("in: an answer from another host", back("198.51.100.54", UDP(sport=53, dport=33333) / b"a"),
          "drop_transit", None),
