@@ -43,6 +43,8 @@ const COUNTS: &[(&str, u64)] = &[
     ("tx_icmp_frag_needed", 4),
     ("tun_icmp_frag_needed", 1),
     ("tun_icmp_error", 1),
+    ("tx_icmp_time_exceeded", 1),
+    ("drop_ttl_exceeded", 0),
     ("drop_too_big", 0),
     ("drop_frag_nobuf", 0),
 ];

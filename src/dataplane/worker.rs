@@ -33,6 +33,7 @@ pub fn net_counter(v: &Verdict) -> Counter {
             TxKind::EchoReply => Counter::EchoReplies,
             TxKind::Forward => Counter::Forwarded,
             TxKind::FragNeeded => Counter::TxIcmpFragNeeded,
+            TxKind::TimeExceeded => Counter::TxIcmpTimeExceeded,
         },
         Verdict::Hold { .. } => Counter::NeighHeld,
         Verdict::Fragment { .. } => Counter::Forwarded,

@@ -415,6 +415,9 @@ impl Net {
                 }
             }
         }
+        if let Some(v) = self.time_exceeded(in_port, port, pkt, at, dst) {
+            return v;
+        }
         if let Some(v) = self.frag_needed(in_port, port, pkt, at, dst) {
             return v;
         }
@@ -425,6 +428,46 @@ impl Net {
             self.transit.note(h, now_secs);
         }
         v
+    }
+
+    /// A transit packet with a route whose TTL would reach 0 (TTL <= 1): ICMP time
+    /// exceeded back to its sender, as Linux's `ip_forward` (RFC 1812 5.3.1 MUST; the
+    /// TTL is checked before the MTU, review finding 3), from this port's address
+    /// toward the sender (`icmp_send`'s route source), or `drop_ttl_exceeded` where no
+    /// ICMP error may be sent about it (RFC 1812 4.3.2.7). `None`: not the case (TTL
+    /// left, or no route: `drop_no_route` later).
+    fn time_exceeded<P: PacketBuf>(
+        &self,
+        in_port: PortIdx,
+        port: &PortNet,
+        pkt: &mut P,
+        at: Ipv4At,
+        dst: Ipv4Addr,
+    ) -> Option<Verdict> {
+        self.routes().lookup(dst)?;
+        let (sender, ident) = {
+            let ip = at.view(pkt.data()).ok()?;
+            if ip.ttl() > 1 {
+                return None;
+            }
+            if !crate::wire::icmp::may_send_error_about(&ip) {
+                return Some(Verdict::Drop(DropReason::TtlExceeded));
+            }
+            (ip.src_addr(), ip.ident())
+        };
+        let Some(src) = port.source_for(sender) else {
+            return Some(Verdict::Drop(DropReason::TtlExceeded));
+        };
+        let err = crate::wire::IcmpError::ttl_exceeded();
+        Some(
+            match crate::lb::xform::frag::send_back_error(pkt, at.l3(), err, src, ident) {
+                crate::lb::xform::Verdict::Drop(r) => Verdict::Drop(r),
+                _ => Verdict::Tx {
+                    port: in_port,
+                    kind: TxKind::TimeExceeded,
+                },
+            },
+        )
     }
 
     /// A transit packet with DF set that is longer than its egress port's MTU: ICMP
@@ -951,13 +994,17 @@ mod tests {
             EthernetFrame::new_checked(b.data()).unwrap().dst_addr().0,
             [2, 0, 0, 0, 2, 0x54]
         );
-        // TTL 1 is not forwarded; an unroutable destination is dropped.
+        // TTL 1 is not forwarded: ICMP time exceeded goes back out of the receiving
+        // port (RFC 1812 5.3.1); an unroutable destination is dropped.
         let mut t = p;
         t[22] = 1;
         Ipv4Packet::new_unchecked(&mut t[14..34]).fill_checksum();
         assert_eq!(
             n.handle(0, &mut HeadroomBuf::new(&t), 1),
-            Verdict::Drop(DropReason::TtlExceeded)
+            Verdict::Tx {
+                port: 0,
+                kind: TxKind::TimeExceeded
+            }
         );
         let mut u = p;
         u[30..34].copy_from_slice(&[8, 8, 8, 8]);

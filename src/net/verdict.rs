@@ -15,6 +15,9 @@ pub enum TxKind {
     /// ICMP frag-needed built in place of a routed packet with DF set that is longer
     /// than its egress MTU (Linux `ip_forward`), sent back out of the receiving port.
     FragNeeded,
+    /// ICMP time exceeded built in place of a routed packet whose TTL would reach 0
+    /// (RFC 1812 5.3.1, Linux `ip_forward`), sent back out of the receiving port.
+    TimeExceeded,
 }
 
 pub use crate::drops::DropReason;

@@ -23,6 +23,7 @@ CASES: name -> (input packet, expected outcome). Outcomes:
                                       ICMP 3/4 (3/code) from `src` with that next-hop MTU, to the client,
                                       quoting the client's datagram (ident `id`, destination
                                       qdst:qport; defaults: the case packet's own)
+  ("timeexceeded", src)               ICMP 11/0 from `src` to the client quoting its datagram
   ("drop",)                           nothing (the Rust side checks the counter)
 """
 import sys
@@ -83,6 +84,9 @@ CASES = {
                ("frags", C_MAC, expect_udp(CLIENT, FAR, 41007, 9, 0x1007, 1500, 0x1007))),
     # Routed with DF: frag-needed 1400 from the port's own address (Linux ip_forward).
     "routed_df": (udp(CLIENT, FAR, 41008, 9, 0x1008, 1500, df=True), ("fragneeded", LOCAL, MTU)),
+    # Routed with TTL 1: ICMP time exceeded from the port's own address (RFC 1812 5.3.1
+    # MUST; Linux ip_forward -> icmp_send(ICMP_TIME_EXCEEDED)), review finding 3.
+    "routed_ttl1": (udp(CLIENT, FAR, 41011, 9, 0x1011, 100, ttl=1), ("timeexceeded", LOCAL)),
     # NAT to a real server whose MAC is unknown: held whole (one hold slot), fragmented
     # when its ARP reply (the next input frame) resolves it.
     "held": (udp(CLIENT, VIP_HELD, 41010, 80, 0x1010, 1500),
@@ -184,6 +188,20 @@ def check(path, pm, mode="untagged"):
         if want[0] == "drop":
             if ("ip", ident) in groups or ("icmp", ident) in groups:
                 fail(f"{name}: expected a drop, got {[p.summary() for p in groups.get(('ip', ident), [])]}")
+            continue
+        if want[0] == "timeexceeded":
+            k = ("icmp", ident)
+            got = groups.get(k, [])
+            seen.add(k)
+            if len(got) != 1:
+                fail(f"{name}: expected one time exceeded, got {len(got)}")
+            e = got[0]
+            if not (e[ICMP].type == 11 and e[ICMP].code == 0 and e[IP].src == want[1] and e[IP].dst == CLIENT
+                    and e[Ether].dst == C_MAC):
+                fail(f"{name}: {e.summary()} src={e[IP].src}")
+            q = e[ICMP][IPerror]
+            if not (q.src == CLIENT and q.dst == pkt[IP].dst and UDPerror in q and q[UDPerror].dport == pkt[UDP].dport):
+                fail(f"{name}: the quote is not the client's datagram: {q.summary()}")
             continue
         if want[0] == "fragneeded":
             k = ("icmp", want[3] if len(want) > 3 else ident)
