@@ -979,12 +979,7 @@ impl LbPath {
                 Counter::TunOut,
             ),
             (Dir::Out, _) => {
-                let local = self
-                    .net
-                    .ports()
-                    .get(in_port as usize)
-                    .and_then(|p| p.source_for(hit.raddr))
-                    .unwrap_or(hit.vaddr);
+                let local = self.nat_source(in_port, hit);
                 (
                     xform::nat_out_at(
                         pkt,
@@ -997,29 +992,7 @@ impl LbPath {
                 )
             }
         };
-        match v {
-            xform::Verdict::Forward => {
-                self.count(hit, ip_len);
-                hop.send(counter)
-            }
-            xform::Verdict::Fragment => {
-                self.count(hit, ip_len);
-                hop.send_fragments(counter)
-            }
-            xform::Verdict::SendBack(IcmpSent::FragNeeded) => LbVerdict::Tx {
-                port: in_port,
-                counter: Counter::TxIcmpFragNeeded,
-            },
-            xform::Verdict::SendBack(IcmpSent::TimeExceeded) => LbVerdict::Tx {
-                port: in_port,
-                counter: Counter::TxIcmpTimeExceeded,
-            },
-            // Only `leave` sends it; no forwarding transform does.
-            xform::Verdict::SendBack(IcmpSent::PortUnreachable) => {
-                LbVerdict::Drop(Counter::DropNoDest)
-            }
-            xform::Verdict::Drop(r) => LbVerdict::Drop(Counter::of_drop(r)),
-        }
+        self.outcome(v, counter, in_port, hit, &hop, ip_len)
     }
 
     /// [`LbPath::forward`] for a fragment of a reassembled datagram (`self.piece`).
@@ -1062,12 +1035,7 @@ impl LbPath {
                 Counter::TunOut,
             ),
             (Dir::Out, _) => {
-                let local = self
-                    .net
-                    .ports()
-                    .get(in_port as usize)
-                    .and_then(|p| p.source_for(hit.raddr))
-                    .unwrap_or(hit.vaddr);
+                let local = self.nat_source(in_port, hit);
                 (
                     datagram::nat_out_fragment(
                         pkt,
@@ -1084,6 +1052,31 @@ impl LbPath {
         if first && matches!(v, xform::Verdict::Forward | xform::Verdict::Fragment) {
             self.target = Some(*hit);
         }
+        self.outcome(v, counter, in_port, hit, hop, ip_len)
+    }
+
+    /// The director's own address facing `hit`'s real server on `in_port` (the NAT
+    /// reply's ICMP source), the VIP when the port has none on that network.
+    fn nat_source(&self, in_port: PortIdx, hit: &Target) -> Ipv4Addr {
+        self.net
+            .ports()
+            .get(in_port as usize)
+            .and_then(|p| p.source_for(hit.raddr))
+            .unwrap_or(hit.vaddr)
+    }
+
+    /// What the worker does with a forwarding transform's verdict `v` for `hit` (sent
+    /// under `counter` and counted in the service/dest stats; an ICMP error sent back
+    /// out of `in_port`; a drop), for whole packets and fragments alike.
+    fn outcome(
+        &self,
+        v: xform::Verdict,
+        counter: Counter,
+        in_port: PortIdx,
+        hit: &Target,
+        hop: &Hop,
+        ip_len: u64,
+    ) -> LbVerdict {
         match v {
             xform::Verdict::Forward => {
                 self.count(hit, ip_len);
@@ -1101,6 +1094,7 @@ impl LbPath {
                 port: in_port,
                 counter: Counter::TxIcmpTimeExceeded,
             },
+            // Only `leave` sends it; no forwarding transform does.
             xform::Verdict::SendBack(IcmpSent::PortUnreachable) => {
                 LbVerdict::Drop(Counter::DropNoDest)
             }
