@@ -88,6 +88,10 @@ def table(pm):
         ("routed ok: Router Alert kept", routed(RA, 5001), "ok"),
         ("routed: loose source route", routed(LSRR, 5002), "drop_source_route"),
         ("routed: option past the header", routed(BAD_PAST, 5003), "drop_bad_ip_options"),
+        # Contents as Linux's ip_options_compile (review finding 7): Timestamp pointer < 5,
+        # Record Route pointer < 4 are malformed, not routed.
+        ("routed: timestamp pointer 2", routed(b"\x44\x08\x02\x00\x00\x00\x00\x00", 5004), "drop_bad_ip_options"),
+        ("routed: record route pointer 1", routed(b"\x07\x07\x01\x00\x00\x00\x00\x00", 5005), "drop_bad_ip_options"),
         ("arp ok", arp(), "ok"),
         ("arp probe ok: from 0.0.0.0", arp(psrc="0.0.0.0", hwsrc=OTHER_MAC, esrc=OTHER_MAC), "ok"),
         ("arp: another station claims our address", arp(psrc=LOCAL, hwsrc=OTHER_MAC, esrc=OTHER_MAC, pdst=VIP), "drop_arp_conflict"),
