@@ -153,12 +153,21 @@ mod tests {
             (&[0x44, 8, 2, 0, 0, 0, 0, 0], Err(DropReason::BadIpOptions)),
             (&[0x44, 8, 5, 0, 0, 0, 0, 0], Ok(Options::Present)),
             (&[0x44, 8, 5, 1, 0, 0, 0, 0], Err(DropReason::BadIpOptions)),
-            (&[0x44, 12, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0], Ok(Options::Present)),
+            (
+                &[0x44, 12, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+                Ok(Options::Present),
+            ),
             (&[0x44, 8, 9, 0xe0, 0, 0, 0, 0], Ok(Options::Present)),
-            (&[0x44, 8, 9, 0xf0, 0, 0, 0, 0], Err(DropReason::BadIpOptions)),
+            (
+                &[0x44, 8, 9, 0xf0, 0, 0, 0, 0],
+                Err(DropReason::BadIpOptions),
+            ),
             (&[0x94, 6, 0, 0, 0, 0, 0, 0], Err(DropReason::BadIpOptions)),
             (&[7, 3, 4, 7, 3, 4, 0, 0], Err(DropReason::BadIpOptions)),
-            (&[0x83, 7, 2, 192, 0, 2, 1, 0], Err(DropReason::BadIpOptions)),
+            (
+                &[0x83, 7, 2, 192, 0, 2, 1, 0],
+                Err(DropReason::BadIpOptions),
+            ),
             // Source routes, even well formed.
             (&[0x83, 7, 4, 192, 0, 2, 1, 0], Err(DropReason::SourceRoute)),
             (&[1, 0x89, 7, 4, 192, 0, 2, 1], Err(DropReason::SourceRoute)),
