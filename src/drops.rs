@@ -85,6 +85,10 @@ pub enum DropReason {
     /// A packet neither for the director nor load-balancer traffic that the transit
     /// policy does not route (`[routing] transit`, `net::transit`).
     Transit,
+    /// Traffic for a VIP in an Ethernet broadcast or multicast frame: IPVS schedules
+    /// only frames addressed to the host (`PACKET_HOST`), so it is no service's
+    /// (review finding 11).
+    NotUnicast,
 }
 
 impl DropReason {
@@ -117,6 +121,7 @@ impl DropReason {
         DropReason::ArpConflict,
         DropReason::ArpBadSender,
         DropReason::Transit,
+        DropReason::NotUnicast,
     ];
 
     /// The counter operators see (`drop_<reason>`).
@@ -149,6 +154,7 @@ impl DropReason {
             DropReason::ArpConflict => "drop_arp_conflict",
             DropReason::ArpBadSender => "drop_arp_bad_sender",
             DropReason::Transit => "drop_transit",
+            DropReason::NotUnicast => "drop_not_unicast",
         }
     }
 }

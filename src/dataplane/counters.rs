@@ -205,6 +205,9 @@ counters! {
     /// ICMP errors about a VIP's traffic quoting a non-first fragment: no ports, so no
     /// connection to relate them to (IPVS `ip_vs_in_icmp` leaves them alone).
     DropIcmpFragQuote => "drop_icmp_frag_quote",
+    /// Traffic for a VIP in an Ethernet broadcast or multicast frame (IPVS schedules
+    /// only `PACKET_HOST` frames).
+    DropNotUnicast => "drop_not_unicast",
 }
 
 /// Number of counters.
@@ -286,6 +289,7 @@ impl Counter {
             R::ArpConflict => Counter::DropArpConflict,
             R::ArpBadSender => Counter::DropArpBadSender,
             R::Transit => Counter::DropTransit,
+            R::NotUnicast => Counter::DropNotUnicast,
         }
     }
 }

@@ -387,7 +387,12 @@ impl Net {
         }
         if self.is_vip(dst) {
             // As a VIP on an LVS director's interface: it answers ping; anything else
-            // the load balancer did not take (no service on that port) is dropped.
+            // the load balancer did not take (no service on that port) is dropped. The
+            // load balancer takes only frames to our MAC (IPVS: PACKET_HOST), so one in
+            // a broadcast or multicast frame has its own reason (review finding 11).
+            if !unicast && proto != IpProtocol::Icmp {
+                return Verdict::Drop(DropReason::NotUnicast);
+            }
             if proto == IpProtocol::Icmp {
                 if let Some(v) = echo_reply(in_port, port, pkt, at) {
                     return v;

@@ -62,6 +62,10 @@ def table(pm, mode):
         ("lb: SYN from Ethernet zero", syn(esrc=ZERO_MAC, sport=12), "drop_bad_eth_source"),
         ("lb: SYN from our own MAC", syn(esrc=pm, sport=13), "drop_bad_eth_source"),
         ("lb: SYN to Ethernet zero", syn(edst=ZERO_MAC, sport=14), "drop_bad_eth_destination"),
+        # IPVS schedules only PACKET_HOST frames: a SYN to a VIP in an Ethernet broadcast or
+        # multicast frame is dropped under its own reason, not drop_no_service (finding 11).
+        ("lb: SYN to Ethernet broadcast", syn(edst=BCAST_MAC, sport=15), "drop_not_unicast"),
+        ("lb: SYN to Ethernet multicast", syn(edst=MCAST_MAC, sport=16), "drop_not_unicast"),
     ]
     rest = [
         ("ping ok: from the client", ping(), "ok"),
