@@ -930,6 +930,13 @@ fn vlan_errors_are_located() {
             "tap_name needs exception_path = true",
         ),
         (
+            "vlan-overlap.toml",
+            13,
+            "vlan[0].addresses[0]",
+            ErrorKind::Conflict,
+            "subnet 203.0.113.129/25 overlaps 203.0.113.1/24 of \"trunk\"",
+        ),
+        (
             "vlan-duplicate-address.toml",
             19,
             "vlan[1].addresses[0]",

@@ -83,6 +83,7 @@ impl Checker<'_> {
             }
             self.queues_suffice(&dp, &device, cores)?;
             let addresses = self.local_addresses(&path, &rp.addresses, &mut local)?;
+            self.subnets_apart(&path, &addresses, &ports)?;
             let exception_path =
                 self.exception_path(&path, rp.exception_path, rp.tap_name, &rp.name, &ports)?;
             let mtu = self.num(&path.key("mtu"), rp.mtu, 1500, (68, 9216), "mtu")?;
@@ -177,6 +178,34 @@ impl Checker<'_> {
             addresses.push(n);
         }
         Ok(addresses)
+    }
+
+    /// A port's (or VLAN's) subnets `addresses` must not overlap a subnet of another
+    /// port or VLAN in `others` (every one built so far): the same address range on two
+    /// interfaces makes ARP, routing and the broadcast rules ambiguous (review finding
+    /// 12). Two addresses on one port may share a subnet (secondary addresses).
+    pub(super) fn subnets_apart(
+        &self,
+        path: &KeyPath,
+        addresses: &[super::Ipv4Net],
+        others: &[Port],
+    ) -> Res<()> {
+        for (j, n) in addresses.iter().enumerate() {
+            for p in others {
+                if let Some(c) = p
+                    .addresses
+                    .iter()
+                    .find(|c| n.contains(c.addr) || c.contains(n.addr))
+                {
+                    return Err(self.err(
+                        &path.key("addresses").idx(j),
+                        ErrorKind::Conflict,
+                        format!("subnet {n} overlaps {c} of {:?}", p.name),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// An af_packet PMD refuses an MTU above `framesz` − 52 (config/afpacket.rs), and

@@ -87,6 +87,7 @@ impl Checker<'_> {
             let exception_path =
                 self.exception_path(&path, rv.exception_path, rv.tap_name, &rv.name, ports)?;
             let addresses = self.local_addresses(&path, &rv.addresses, &mut local)?;
+            self.subnets_apart(&path, &addresses, ports)?;
             let p = &ports[parent];
             // An af_packet ring slot must hold a full-MTU frame plus the tag (the rule of
             // `mtu_fits_frames`, 4 bytes more).
