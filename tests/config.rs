@@ -1058,3 +1058,16 @@ fn mbuf_data_room_bounds_af_packet_frames_and_reaches_the_plan() {
     .unwrap_err();
     assert!(e.to_string().contains("tables.mbuf_data_room"), "{e}");
 }
+
+/// A table given twice is one located line, like every other error (review finding
+/// 12): toml_edit's two-line message is joined.
+#[test]
+fn duplicate_table_is_one_located_line() {
+    let text =
+        "[cores]\nworkers = [0]\n\n[routing]\ntransit = \"none\"\n\n[routing]\ntransit = \"all\"\n";
+    let e = Config::from_str_named(text, "d.toml").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "d.toml:7: routing: invalid table header: duplicate key `routing` in document root"
+    );
+}

@@ -154,7 +154,10 @@ impl<'a> Located<'a> {
             Ok(doc) => Ok(Located { text, doc }),
             Err(e) => {
                 let offset = e.span().map(|r| r.start).unwrap_or(0);
-                Err((offset, e.message().trim_end().to_owned()))
+                // toml_edit says some errors on two lines ("invalid table header" then
+                // "duplicate key ..."): one located line, like every other error.
+                let message = e.message().trim_end().lines().collect::<Vec<_>>();
+                Err((offset, message.join(": ")))
             }
         }
     }

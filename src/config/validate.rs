@@ -52,7 +52,8 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<Config, Error> {
             let message = e
                 .message()
                 .trim_end()
-                .replace("expected i64", "expected an integer");
+                .replace("expected i64", "expected an integer")
+                .replace('\n', ": ");
             let mut path = doc.path_at(offset);
             let kind = if message.starts_with("unknown field") {
                 ErrorKind::UnknownKey
