@@ -11,6 +11,7 @@ use super::route::{PortIdx, RouteTable};
 use super::tables::NetTables;
 use super::transit::{Decision, Transit, TransitMode};
 use super::verdict::{DropReason, TxKind, Verdict};
+use crate::lb::xform::reply::{ReplyLimiter, REPLIES_PER_SEC};
 use crate::snapshot::Reader;
 use crate::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
@@ -18,6 +19,7 @@ use crate::wire::icmp::{IcmpPacket, IcmpType};
 use crate::wire::ipv4::{IpProtocol, Ipv4Packet};
 use crate::wire::PacketBuf;
 use crate::wire::{Ipv4At, Ipv4Net};
+use std::cell::Cell;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -65,6 +67,11 @@ pub struct Net {
     conflict: Arc<ArpConflictSlot>,
     /// Which transit packets are routed (`transit`).
     transit: Transit,
+    /// This view's budget of ICMP errors about routed packets (time exceeded,
+    /// frag-needed): `xform::reply::REPLIES_PER_SEC` a second, like the LB path's
+    /// replies (Linux rate-limits `icmp_send` too). A `Cell`: the view belongs to one
+    /// worker, which is its only user.
+    icmp_limit: Cell<ReplyLimiter>,
 }
 
 impl Net {
@@ -84,6 +91,7 @@ impl Net {
             tables,
             conflict: Arc::default(),
             transit: Transit::default(),
+            icmp_limit: Cell::new(ReplyLimiter::new(REPLIES_PER_SEC)),
         }
     }
 
@@ -97,6 +105,7 @@ impl Net {
             tables,
             conflict: Arc::default(),
             transit: self.transit.clone(),
+            icmp_limit: Cell::new(ReplyLimiter::new(REPLIES_PER_SEC)),
         }
     }
 
@@ -420,10 +429,10 @@ impl Net {
                 }
             }
         }
-        if let Some(v) = self.time_exceeded(in_port, port, pkt, at, dst) {
+        if let Some(v) = self.time_exceeded(in_port, port, pkt, at, dst, now_secs) {
             return v;
         }
-        if let Some(v) = self.frag_needed(in_port, port, pkt, at, dst) {
+        if let Some(v) = self.frag_needed(in_port, port, pkt, at, dst, now_secs) {
             return v;
         }
         let v = self.forward(pkt, l3, dst, now_secs);
@@ -435,12 +444,21 @@ impl Net {
         v
     }
 
+    /// Takes one token of this view's ICMP error budget at `now_secs`.
+    fn icmp_allow(&self, now_secs: u32) -> bool {
+        let mut l = self.icmp_limit.get();
+        let ok = l.allow(now_secs);
+        self.icmp_limit.set(l);
+        ok
+    }
+
     /// A transit packet with a route whose TTL would reach 0 (TTL <= 1): ICMP time
     /// exceeded back to its sender, as Linux's `ip_forward` (RFC 1812 5.3.1 MUST; the
     /// TTL is checked before the MTU, review finding 3), from this port's address
     /// toward the sender (`icmp_send`'s route source), or `drop_ttl_exceeded` where no
-    /// ICMP error may be sent about it (RFC 1812 4.3.2.7). `None`: not the case (TTL
-    /// left, or no route: `drop_no_route` later).
+    /// ICMP error may be sent about it (RFC 1812 4.3.2.7) or this second's budget is
+    /// spent (`icmp_limit`). `None`: not the case (TTL left, or no route:
+    /// `drop_no_route` later).
     fn time_exceeded<P: PacketBuf>(
         &self,
         in_port: PortIdx,
@@ -448,6 +466,7 @@ impl Net {
         pkt: &mut P,
         at: Ipv4At,
         dst: Ipv4Addr,
+        now_secs: u32,
     ) -> Option<Verdict> {
         self.routes().lookup(dst)?;
         let (sender, ident) = {
@@ -455,7 +474,7 @@ impl Net {
             if ip.ttl() > 1 {
                 return None;
             }
-            if !crate::wire::icmp::may_send_error_about(&ip) {
+            if !crate::wire::icmp::may_send_error_about(&ip) || !self.icmp_allow(now_secs) {
                 return Some(Verdict::Drop(DropReason::TtlExceeded));
             }
             (ip.src_addr(), ip.ident())
@@ -479,7 +498,8 @@ impl Net {
     /// frag-needed with that MTU back to its sender, as Linux's `ip_forward` (checked
     /// after the TTL, before the decrement, so the quote keeps the TTL as received),
     /// from this port's address toward the sender (`icmp_send`'s route source), or a
-    /// drop where no ICMP error may be sent about it (RFC 1812 4.3.2.7). `None`: not the
+    /// drop where no ICMP error may be sent about it (RFC 1812 4.3.2.7) or this second's
+    /// budget is spent (`icmp_limit`). `None`: not the
     /// case (fits, DF clear: fragmented later, TTL expiring, no route).
     fn frag_needed<P: PacketBuf>(
         &self,
@@ -488,6 +508,7 @@ impl Net {
         pkt: &mut P,
         at: Ipv4At,
         dst: Ipv4Addr,
+        now_secs: u32,
     ) -> Option<Verdict> {
         let out = self.routes().lookup(dst)?;
         let mtu = self.ports.get(out.port as usize)?.mtu;
@@ -496,7 +517,7 @@ impl Net {
             if u32::from(ip.total_len()) <= u32::from(mtu) || !ip.dont_frag() || ip.ttl() <= 1 {
                 return None;
             }
-            if !crate::wire::icmp::may_send_error_about(&ip) {
+            if !crate::wire::icmp::may_send_error_about(&ip) || !self.icmp_allow(now_secs) {
                 return Some(Verdict::Drop(DropReason::TooBig));
             }
             (ip.src_addr(), ip.ident())
@@ -1011,6 +1032,20 @@ mod tests {
                 kind: TxKind::TimeExceeded
             }
         );
+        // Rate-limited like the other replies: the rest of this second's budget, then
+        // drop_ttl_exceeded until the next second.
+        let te = Verdict::Tx {
+            port: 0,
+            kind: TxKind::TimeExceeded,
+        };
+        for _ in 1..crate::lb::xform::reply::REPLIES_PER_SEC {
+            assert_eq!(n.handle(0, &mut HeadroomBuf::new(&t), 1), te);
+        }
+        assert_eq!(
+            n.handle(0, &mut HeadroomBuf::new(&t), 1),
+            Verdict::Drop(DropReason::TtlExceeded)
+        );
+        assert_eq!(n.handle(0, &mut HeadroomBuf::new(&t), 2), te);
         let mut u = p;
         u[30..34].copy_from_slice(&[8, 8, 8, 8]);
         Ipv4Packet::new_unchecked(&mut u[14..34]).fill_checksum();
