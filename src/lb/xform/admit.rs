@@ -13,7 +13,7 @@
 use super::{nat, valid_ipv4, Egress};
 use crate::lb::dest::Fwd;
 use crate::wire::ipip::OUTER_HEADER_LEN;
-use crate::wire::{Ipv4At, PacketBuf};
+use crate::wire::{Ipv4At, Ipv4Packet, PacketBuf};
 
 /// True when the request-direction transform for `fwd` would forward the frame in `pkt`
 /// (header `at`, checked) to `eg`, whole or in fragments. Reads only; no allocation.
@@ -22,21 +22,23 @@ pub fn admits<P: PacketBuf>(pkt: &P, at: Ipv4At, fwd: Fwd, eg: &Egress) -> bool 
     let Ok(ip) = valid_ipv4(frame, at) else {
         return false;
     };
-    if ip.ttl() <= 1 {
-        return false;
-    }
+    ttl_and_size_admit(&ip, fwd, eg)
+        && match fwd {
+            Fwd::Nat => nat::check(frame, at).is_ok(),
+            Fwd::Dr => true,
+            Fwd::Tun => pkt.headroom() >= OUTER_HEADER_LEN,
+        }
+}
+
+/// The checks every request-direction transform shares, for whole packets and
+/// fragments alike (`datagram::admits`): TTL > 1 (else time exceeded), and the length
+/// (+ 20 bytes of outer header for TUN) within the egress MTU unless DF is clear (with
+/// DF, frag-needed or a drop; without, the packet leaves in fragments,
+/// `Verdict::Fragment`).
+pub(super) fn ttl_and_size_admit(ip: &Ipv4Packet<&[u8]>, fwd: Fwd, eg: &Egress) -> bool {
     let overhead = match fwd {
         Fwd::Tun => OUTER_HEADER_LEN as u32,
         Fwd::Nat | Fwd::Dr => 0,
     };
-    // Too big: with DF, frag-needed (or a drop); with DF clear the transform goes on
-    // and the packet leaves in fragments (`Verdict::Fragment`).
-    if u32::from(ip.total_len()) + overhead > u32::from(eg.mtu) && ip.dont_frag() {
-        return false;
-    }
-    match fwd {
-        Fwd::Nat => nat::check(frame, at).is_ok(),
-        Fwd::Dr => true,
-        Fwd::Tun => pkt.headroom() >= OUTER_HEADER_LEN,
-    }
+    ip.ttl() > 1 && !(u32::from(ip.total_len()) + overhead > u32::from(eg.mtu) && ip.dont_frag())
 }

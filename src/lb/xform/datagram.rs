@@ -195,21 +195,12 @@ pub fn admits<P: PacketBuf>(pkt: &P, at: Ipv4At, fwd: Fwd, eg: &Egress) -> bool 
     let Ok(ip) = valid_fragment(frame, at) else {
         return false;
     };
-    if ip.ttl() <= 1 {
-        return false;
-    }
-    let overhead = match fwd {
-        Fwd::Tun => OUTER_HEADER_LEN as u32,
-        Fwd::Nat | Fwd::Dr => 0,
-    };
-    if u32::from(ip.total_len()) + overhead > u32::from(eg.mtu) && ip.dont_frag() {
-        return false;
-    }
-    match fwd {
-        Fwd::Nat => check_nat(frame, at, ip.frag_offset_bytes() == 0).is_ok(),
-        Fwd::Dr => true,
-        Fwd::Tun => pkt.headroom() >= OUTER_HEADER_LEN,
-    }
+    super::admit::ttl_and_size_admit(&ip, fwd, eg)
+        && match fwd {
+            Fwd::Nat => check_nat(frame, at, ip.frag_offset_bytes() == 0).is_ok(),
+            Fwd::Dr => true,
+            Fwd::Tun => pkt.headroom() >= OUTER_HEADER_LEN,
+        }
 }
 
 #[cfg(test)]
