@@ -10,24 +10,20 @@
 
 mod common;
 use common::lab::lab_available;
-use common::pcap::run_pcap_with;
+use common::pcap::{one_real_service, run_pcap_with};
 
 /// UDP services: NAT .10:80 -> .11:8080, DR .20:80 -> .12, TUN .30:80 -> .13, NAT
 /// .40:80 -> .14:8080 (a real server whose MAC is learnt only after the datagram came).
 fn services() -> String {
-    let mut s = String::new();
-    for (vip, real, method, port) in [
-        ("203.0.113.10", "203.0.113.11", "nat", "\nport = 8080"),
-        ("203.0.113.20", "203.0.113.12", "dr", ""),
-        ("203.0.113.30", "203.0.113.13", "tun", ""),
-        ("203.0.113.40", "203.0.113.14", "nat", "\nport = 8080"),
-    ] {
-        s.push_str(&format!(
-            "\n[[service]]\nproto = \"udp\"\nvip = \"{vip}\"\nport = 80\nscheduler = \"rr\"\n\
-             [[service.real]]\naddr = \"{real}\"\nmethod = \"{method}\"{port}\n"
-        ));
-    }
-    s
+    [
+        ("203.0.113.10", "203.0.113.11", "nat", Some(8080)),
+        ("203.0.113.20", "203.0.113.12", "dr", None),
+        ("203.0.113.30", "203.0.113.13", "tun", None),
+        ("203.0.113.40", "203.0.113.14", "nat", Some(8080)),
+    ]
+    .iter()
+    .map(|&(vip, real, method, rport)| one_real_service("udp", vip, 80, real, method, rport))
+    .collect()
 }
 
 /// The counters every run of the table must end with (untagged or on a VLAN).

@@ -8,36 +8,20 @@
 
 mod common;
 use common::lab::lab_available;
-use common::pcap::run_pcap;
+use common::pcap::{one_real_service, run_pcap};
 
 fn services() -> String {
-    let mut s = String::new();
-    for (proto, vip, vport, real, method, port) in [
-        (
-            "udp",
-            "203.0.113.10",
-            53,
-            "203.0.113.11",
-            "nat",
-            "\nport = 5353",
-        ),
-        (
-            "tcp",
-            "203.0.113.10",
-            80,
-            "203.0.113.11",
-            "nat",
-            "\nport = 8080",
-        ),
-        ("udp", "203.0.113.20", 53, "203.0.113.12", "dr", ""),
-        ("udp", "203.0.113.30", 53, "203.0.113.13", "tun", ""),
-    ] {
-        s.push_str(&format!(
-            "\n[[service]]\nproto = \"{proto}\"\nvip = \"{vip}\"\nport = {vport}\nscheduler = \"rr\"\n\
-             [[service.real]]\naddr = \"{real}\"\nmethod = \"{method}\"{port}\n"
-        ));
-    }
-    s
+    [
+        ("udp", "203.0.113.10", 53, "203.0.113.11", "nat", Some(5353)),
+        ("tcp", "203.0.113.10", 80, "203.0.113.11", "nat", Some(8080)),
+        ("udp", "203.0.113.20", 53, "203.0.113.12", "dr", None),
+        ("udp", "203.0.113.30", 53, "203.0.113.13", "tun", None),
+    ]
+    .iter()
+    .map(|&(proto, vip, vport, real, method, rport)| {
+        one_real_service(proto, vip, vport, real, method, rport)
+    })
+    .collect()
 }
 
 #[test]

@@ -6,24 +6,21 @@
 
 mod common;
 use common::lab::lab_available;
-use common::pcap::run_pcap;
+use common::pcap::{one_real_service, run_pcap};
 
 #[test]
 fn every_path_sends_exactly_the_datagram() {
     if !lab_available("every_path_sends_exactly_the_datagram") {
         return;
     }
-    let mut services = String::new();
-    for (vip, real, method, port) in [
-        ("203.0.113.10", "203.0.113.11", "nat", "\nport = 8080"),
-        ("203.0.113.20", "203.0.113.12", "dr", ""),
-        ("203.0.113.30", "203.0.113.13", "tun", ""),
-    ] {
-        services.push_str(&format!(
-            "\n[[service]]\nproto = \"tcp\"\nvip = \"{vip}\"\nport = 80\nscheduler = \"rr\"\n\
-             [[service.real]]\naddr = \"{real}\"\nmethod = \"{method}\"{port}\n"
-        ));
-    }
+    let services: String = [
+        ("203.0.113.10", "203.0.113.11", "nat", Some(8080)),
+        ("203.0.113.20", "203.0.113.12", "dr", None),
+        ("203.0.113.30", "203.0.113.13", "tun", None),
+    ]
+    .iter()
+    .map(|&(vip, real, method, rport)| one_real_service("tcp", vip, 80, real, method, rport))
+    .collect();
     let run = run_pcap("trim", "tests/pcap/trim.py", &services, &[]);
     assert!(run.check.contains("trim pcap check OK"), "{}", run.check);
     for (name, n) in [

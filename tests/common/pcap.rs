@@ -172,3 +172,22 @@ fn port_mac(extra_toml: &str) -> String {
         })
         .unwrap_or_else(|| PCAP_MAC.to_string())
 }
+
+/// One `[[service]]` (scheduler rr) with one `[[service.real]]`, as TOML to append to
+/// the config: `proto` ("tcp"/"udp") `vip:vport` to `real` by `method` ("nat", "dr",
+/// "tun"), on `rport` (`None`: the service's own port). The net_pcap tables build
+/// their services from it.
+pub fn one_real_service(
+    proto: &str,
+    vip: &str,
+    vport: u16,
+    real: &str,
+    method: &str,
+    rport: Option<u16>,
+) -> String {
+    let port = rport.map(|p| format!("\nport = {p}")).unwrap_or_default();
+    format!(
+        "\n[[service]]\nproto = \"{proto}\"\nvip = \"{vip}\"\nport = {vport}\nscheduler = \"rr\"\n\
+         [[service.real]]\naddr = \"{real}\"\nmethod = \"{method}\"{port}\n"
+    )
+}
