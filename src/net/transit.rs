@@ -119,15 +119,39 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
+/// What both flow keys read from IPv4 header bytes `ip` on: the fragment offset (in
+/// 8-byte units), protocol, source and destination addresses, and the bytes after the
+/// header (`None`: truncated).
+struct Header<'a> {
+    frag_off: u16,
+    proto: u8,
+    src: u32,
+    dst: u32,
+    l4: &'a [u8],
+}
+
+fn header(ip: &[u8]) -> Option<Header<'_>> {
+    let hl = usize::from(ip.first()? & 0x0f) * 4;
+    Some(Header {
+        frag_off: be16(ip, 6)? & 0x1fff,
+        proto: *ip.get(9)?,
+        src: be32(ip, 12)?,
+        dst: be32(ip, 16)?,
+        l4: ip.get(hl..)?,
+    })
+}
+
 /// The key of an outbound packet, from its IPv4 header bytes `ip` on (header and
 /// payload): `None` when it starts no flow a reply could match (a non-first fragment,
 /// an ICMP message other than echo request, a TCP/UDP header too short for its ports).
 fn outbound_key(ip: &[u8]) -> Option<FlowKey> {
-    let hl = usize::from(ip.first()? & 0x0f) * 4;
-    let frag_off = be16(ip, 6)? & 0x1fff;
-    let proto = *ip.get(9)?;
-    let (src, dst) = (be32(ip, 12)?, be32(ip, 16)?);
-    let l4 = ip.get(hl..)?;
+    let Header {
+        frag_off,
+        proto,
+        src,
+        dst,
+        l4,
+    } = header(ip)?;
     let key = |inside_port, outside_port| FlowKey {
         proto,
         inside: src,
@@ -153,11 +177,13 @@ fn outbound_key(ip: &[u8]) -> Option<FlowKey> {
 /// addresses); a non-first fragment (no ports) by its reversed address pair
 /// ([`FlowKey::pair`]). `None`: it cannot be a reply.
 fn inbound_key(ip: &[u8]) -> Option<FlowKey> {
-    let hl = usize::from(ip.first()? & 0x0f) * 4;
-    let frag_off = be16(ip, 6)? & 0x1fff;
-    let proto = *ip.get(9)?;
-    let (src, dst) = (be32(ip, 12)?, be32(ip, 16)?);
-    let l4 = ip.get(hl..)?;
+    let Header {
+        frag_off,
+        proto,
+        src,
+        dst,
+        l4,
+    } = header(ip)?;
     let key = |inside_port, outside_port| FlowKey {
         proto,
         inside: dst,
