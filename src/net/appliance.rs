@@ -134,7 +134,8 @@ impl Net {
     #[inline]
     pub fn screen_ipv4<B: AsRef<[u8]>>(&self, ip: &Ipv4Packet<B>) -> Result<Options, DropReason> {
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
-        if martian::is_martian_source(src) || self.is_own_source(src) {
+        let zeronet_ok = martian::is_zeronet_multicast_exception(src, dst, u8::from(ip.protocol()));
+        if (martian::is_martian_source(src) && !zeronet_ok) || self.is_own_source(src) {
             return Err(DropReason::MartianSource);
         }
         if martian::is_martian_destination(dst) {
@@ -1095,6 +1096,13 @@ mod tests {
                 "{src:?}"
             );
         }
+        // A zero-network source is allowed toward link-local groups (Linux
+        // `ip_route_input_mc`): hosts send IGMP reports before they have an address.
+        assert_eq!(screen([0; 4], [224, 0, 0, 22], &[]), Ok(Options::None));
+        assert_eq!(
+            screen([0; 4], [239, 1, 2, 3], &[]),
+            Err(DropReason::MartianSource)
+        );
         for dst in [[127, 0, 0, 1], [0, 0, 0, 0], [0, 9, 9, 9]] {
             assert_eq!(
                 screen(c, dst, &[]),

@@ -65,6 +65,17 @@ pub fn is_martian_source(a: Ipv4Addr) -> bool {
     o == 0 || o == 127 || o >= 224
 }
 
+/// True when a source in 0.0.0.0/8 is allowed all the same: Linux `ip_route_input_mc`
+/// accepts a zero-network source toward a multicast group when the group is link-local
+/// (224.0.0.0/24) or the packet is IGMP (`proto` 2), because a host joining groups before
+/// it has an address sends IGMP reports from 0.0.0.0 (RFC 3376 4.2.13: IGMPv3 reports
+/// to 224.0.0.22). Such a frame is segment chatter (it goes to the exception path as any
+/// multicast does), not a martian.
+#[inline]
+pub fn is_zeronet_multicast_exception(src: Ipv4Addr, dst: Ipv4Addr, proto: u8) -> bool {
+    src.octets()[0] == 0 && dst.is_multicast() && (proto == 2 || dst.octets()[..3] == [224, 0, 0])
+}
+
 /// True for an IPv4 destination no packet may be sent to (Linux
 /// `ip_route_input_slow`: `ipv4_is_zeronet(daddr)`, `ipv4_is_loopback(daddr)`).
 #[inline]
@@ -78,6 +89,27 @@ mod tests {
     use super::*;
 
     const PORT: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+    #[test]
+    fn zeronet_sources_may_send_igmp_and_link_local_multicast_only() {
+        let z = Ipv4Addr::UNSPECIFIED;
+        let g22 = Ipv4Addr::new(224, 0, 0, 22);
+        let g1 = Ipv4Addr::new(239, 1, 2, 3);
+        assert!(is_zeronet_multicast_exception(z, g22, 2));
+        assert!(is_zeronet_multicast_exception(z, g22, 17));
+        assert!(is_zeronet_multicast_exception(z, g1, 2));
+        assert!(!is_zeronet_multicast_exception(z, g1, 17));
+        assert!(!is_zeronet_multicast_exception(
+            z,
+            Ipv4Addr::new(203, 0, 113, 1),
+            2
+        ));
+        assert!(!is_zeronet_multicast_exception(
+            Ipv4Addr::new(127, 0, 0, 1),
+            g22,
+            2
+        ));
+    }
 
     #[test]
     fn ethernet_sources_and_destinations() {
