@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod ctl;
 pub mod dataplane;
 #[allow(unsafe_code)]
 pub mod dpdk;
