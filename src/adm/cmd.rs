@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 
 /// The display options of `-L`/`-l` (and `-c`, `--timeout`, `-S`), as ipvsadm's
 /// `FMT_*` format bits. ipvsadm lets only one of stats / rate / thresholds /
-/// persistent-conn decide the layout: the first set in that order wins (IPVSADM.md §2.1);
+/// persistent-conn / tun-info decide the layout: the first set in that order wins (IPVSADM.md §2.1);
 /// the parser keeps every flag given and the formatter applies that precedence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListOpts {
@@ -26,6 +26,9 @@ pub struct ListOpts {
     pub thresholds: bool,
     /// `--persistent-conn`: persistence columns (with `-c`: the PE columns).
     pub persistent_conn: bool,
+    /// `--tun-info`: the tunnel column (`ipip` for every `-i` dest: rvs tunnels are IPIP
+    /// only; `n/a` for the others).
+    pub tun_info: bool,
     /// Services and dests sorted as ipvsadm sorts them. True unless `--nosort`: sorting is
     /// ipvsadm's default and `--sort` is accepted and changes nothing (ipvsadm 1.31).
     pub sort: bool,
@@ -44,6 +47,7 @@ impl Default for ListOpts {
             rate: false,
             thresholds: false,
             persistent_conn: false,
+            tun_info: false,
             sort: true,
             json: false,
         }
