@@ -695,6 +695,16 @@ fn one_line_mistakes_in_a_good_config() {
             "control.socket",
         ),
         (
+            "socket = \"/run/rvs/rvsd.sock\"",
+            "socket = \"/run/rvs/rvsd.sock\"\nstate_file = \"\"",
+            "control.state_file",
+        ),
+        (
+            "[cores]",
+            "[metrics]\nlisten = \"localhost\"\n[cores]",
+            "metrics.listen",
+        ),
+        (
             "[[port]]\nname = \"int\"",
             "[[port]]\nname = \"internal-network0\"",
             "port[1].name",
@@ -825,7 +835,7 @@ mod no_panic {
 #[test]
 fn empty_quoted_key_is_named() {
     let e = Config::from_str_named("\"\" = 1\n", "e.toml").unwrap_err();
-    assert_eq!(e.to_string(), "e.toml:1: \"\": unknown field ``, expected one of `eal`, `log`, `cores`, `tables`, `control`, `port`, `route`, `vlan`, `routing`, `timeouts`, `settings`, `neighbour`, `fragments`, `mark`, `service`");
+    assert_eq!(e.to_string(), "e.toml:1: \"\": unknown field ``, expected one of `eal`, `log`, `cores`, `tables`, `control`, `port`, `route`, `vlan`, `routing`, `timeouts`, `settings`, `neighbour`, `fragments`, `mark`, `service`, `metrics`");
 }
 
 #[test]

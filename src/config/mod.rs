@@ -10,7 +10,7 @@
 //! message they know before rvsd touches a NIC.
 //!
 //! The file has these sections (see `configs/` for complete, running examples):
-//! `[eal]`, `[log]`, `[cores]`, `[tables]`, `[control]`, `[[port]]`, `[[route]]`,
+//! `[eal]`, `[log]`, `[cores]`, `[tables]`, `[control]`, `[metrics]`, `[[port]]`, `[[route]]`,
 //! `[timeouts]`, `[settings]`, `[neighbour]` with `[[neighbour.static]]`, `[[mark]]`
 //! and `[[service]]` with
 //! `[[service.real]]`.
@@ -59,6 +59,8 @@ pub struct Config {
     pub tables: Tables,
     /// The control socket rvsadm talks to.
     pub control: Control,
+    /// The Prometheus endpoint (`[metrics]`).
+    pub metrics: Metrics,
     /// Data ports: the `[[port]]`s in file order, then the `[[vlan]]` sub-interfaces in
     /// file order; a port's index here is its index everywhere (`PortIdx`).
     pub ports: Vec<Port>,
@@ -169,6 +171,18 @@ impl Tables {
 pub struct Control {
     /// Unix socket path rvsadm connects to (default `/run/rvs/rvsd.sock`).
     pub socket: PathBuf,
+    /// Where rvsd keeps the running services, real servers, VIPs, mark rules and
+    /// timeouts after every change made through the socket, and restores them from at
+    /// start (`state_file`, off when absent; see `mgmt::state`).
+    pub state_file: Option<PathBuf>,
+}
+
+/// `[metrics]`: the Prometheus text endpoint (`mgmt::metrics`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Metrics {
+    /// `listen = "127.0.0.1:9100"`: address and TCP port of the HTTP server serving
+    /// `GET /metrics`; `None` (the default): no endpoint.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// One `[[port]]`: a NIC (or virtual device) owned by DPDK.

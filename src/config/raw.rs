@@ -33,6 +33,7 @@ pub(crate) struct RawConfig {
     pub mark: Vec<RawMark>,
     #[serde(default)]
     pub service: Vec<RawService>,
+    pub metrics: Option<RawMetrics>,
 }
 
 #[derive(Deserialize, Default)]
@@ -68,6 +69,13 @@ pub(crate) struct RawTables {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawControl {
     pub socket: Option<String>,
+    pub state_file: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub listen: Option<String>,
 }
 
 #[derive(Deserialize)]

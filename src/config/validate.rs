@@ -193,9 +193,20 @@ impl Checker<'_> {
             }
         };
         let tables = self.tables(&root.key("tables"), raw.tables.unwrap_or_default())?;
-        let socket = raw
-            .control
-            .and_then(|c| c.socket)
+        let control = raw.control.unwrap_or_default();
+        let state_file = match control.state_file {
+            Some(f) if f.is_empty() => {
+                return Err(self.err(
+                    &root.key("control").key("state_file"),
+                    ErrorKind::Range,
+                    "state_file must not be empty (leave it out for no state file)",
+                ))
+            }
+            f => f.map(PathBuf::from),
+        };
+        let metrics = self.metrics(raw.metrics.unwrap_or_default())?;
+        let socket = control
+            .socket
             .unwrap_or_else(|| "/run/rvs/rvsd.sock".to_owned());
         let sp = root.key("control").key("socket");
         if socket.is_empty() || socket.len() > MAX_SOCKET_PATH_LEN {
@@ -255,7 +266,9 @@ impl Checker<'_> {
             tables,
             control: Control {
                 socket: PathBuf::from(socket),
+                state_file,
             },
+            metrics,
             ports,
             routes,
             routing,
@@ -266,6 +279,21 @@ impl Checker<'_> {
             marks,
             services,
         })
+    }
+
+    /// `[metrics]`: `listen = "ADDR:PORT"` for the Prometheus endpoint (off when absent).
+    fn metrics(&self, m: super::raw::RawMetrics) -> Res<super::Metrics> {
+        let listen = match m.listen {
+            None => None,
+            Some(s) => Some(s.parse::<std::net::SocketAddr>().map_err(|_| {
+                self.err(
+                    &KeyPath::root().key("metrics").key("listen"),
+                    ErrorKind::Address,
+                    format!("invalid listen address {s:?} (expected ADDR:PORT, e.g. \"127.0.0.1:9100\")"),
+                )
+            })?),
+        };
+        Ok(super::Metrics { listen })
     }
 
     /// `[routing]`: the transit policy (`net::transit`). `"outbound"` needs an inside

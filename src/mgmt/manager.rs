@@ -111,6 +111,9 @@ pub struct Manager {
     limbo: Vec<Trashed>,
     /// Time of the last [`Manager::tick`] (creation before the first).
     now: Instant,
+    /// The configuration last loaded (at start or by a reload), for what a reload
+    /// compares: `None` for a Manager not built from a file (tests).
+    config: Option<Arc<crate::config::Config>>,
 }
 
 /// What identifies a trashed dest, as IPVS's trash lookup does: the service's key
@@ -155,7 +158,20 @@ impl Manager {
             trash: HashMap::new(),
             limbo: Vec::new(),
             now: Instant::now(),
+            config: None,
         })
+    }
+
+    /// The configuration last loaded (start or reload), if any: what a reload compares
+    /// its restart-only sections with (`mgmt::reload`).
+    pub fn config(&self) -> Option<&Arc<crate::config::Config>> {
+        self.config.as_ref()
+    }
+
+    /// Records `cfg` as the configuration running now (rvsd at start, a reload after
+    /// applying it).
+    pub fn set_config(&mut self, cfg: crate::config::Config) {
+        self.config = Some(Arc::new(cfg));
     }
 
     /// The connection table.

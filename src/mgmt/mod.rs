@@ -6,6 +6,7 @@ pub mod lock;
 pub mod manager;
 pub mod plan;
 pub mod rates;
+pub mod reload;
 pub mod services;
 
 pub use manager::{Manager, DEST_TRASH_PERIOD};

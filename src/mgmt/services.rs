@@ -40,12 +40,7 @@ pub enum Error {
 pub fn manager(cfg: &Config) -> Result<Manager, Error> {
     let workers = cfg.cores.workers.len().max(1);
     let (table, marks) = build(cfg, workers)?;
-    let settings = Settings {
-        expire_nodest_conn: cfg.settings.expire_nodest_conn,
-        expire_quiescent_template: cfg.settings.expire_quiescent_template,
-        conn_reuse_mode: cfg.settings.conn_reuse_mode,
-        sloppy_tcp: cfg.settings.sloppy_tcp,
-    };
+    let settings = conn_settings(cfg);
     let max_conns = cfg.tables.max_conns;
     let conns = ConnTable::with_settings(max_conns, settings).map_err(|e| match e {
         // One clear line instead of the allocator's abort (≈ 74 B per connection,
@@ -56,13 +51,64 @@ pub fn manager(cfg: &Config) -> Result<Manager, Error> {
         )),
         e => Error::Table(e.to_string()),
     })?;
-    conns.timeouts().set(TimeoutTriple {
+    conns.timeouts().set(timeouts(cfg));
+    let mut mgr = Manager::new(conns, table, marks, crate::mgmt::plan::net_tables(cfg))
+        .map_err(|e| Error::Table(e.to_string()))?;
+    mgr.set_config(cfg.clone());
+    Ok(mgr)
+}
+
+/// The connection table's run-time switches from `[settings]`.
+pub fn conn_settings(cfg: &Config) -> Settings {
+    Settings {
+        expire_nodest_conn: cfg.settings.expire_nodest_conn,
+        expire_quiescent_template: cfg.settings.expire_quiescent_template,
+        conn_reuse_mode: cfg.settings.conn_reuse_mode,
+        sloppy_tcp: cfg.settings.sloppy_tcp,
+    }
+}
+
+/// The connection timeouts from `[timeouts]`, seconds.
+pub fn timeouts(cfg: &Config) -> TimeoutTriple {
+    TimeoutTriple {
         tcp_secs: cfg.timeouts.tcp_secs,
         tcpfin_secs: cfg.timeouts.tcpfin_secs,
         udp_secs: cfg.timeouts.udp_secs,
+    }
+}
+
+/// The load balancer's `-A` definition of a `[[service]]` (its real servers apart).
+pub fn service_config(s: &config::Service) -> ServiceConfig {
+    let mut flags = 0;
+    for (on, bit) in [
+        (s.sched_flags.flag_1, SchedFlags::FLAG1),
+        (s.sched_flags.flag_2, SchedFlags::FLAG2),
+        (s.sched_flags.flag_3, SchedFlags::FLAG3),
+    ] {
+        if on {
+            flags |= bit;
+        }
+    }
+    let mut sc = ServiceConfig::new(service_key(&s.key));
+    sc.sched = s.scheduler.clone();
+    sc.flags = SchedFlags(flags);
+    sc.persistence = s.persistent_secs.map(|t| Persistence {
+        timeout_secs: t,
+        netmask: s.netmask,
     });
-    Manager::new(conns, table, marks, crate::mgmt::plan::net_tables(cfg))
-        .map_err(|e| Error::Table(e.to_string()))
+    sc.ops = s.ops;
+    sc.mh_table_size = s.mh_table_size;
+    sc
+}
+
+/// The load balancer's `-a` definition of a `[[service.real]]`.
+pub fn dest_config(r: &config::Real) -> DestConfig {
+    let mut d = DestConfig::new(r.addr, r.port);
+    d.fwd = r.method;
+    d.weight = i32::from(r.weight);
+    d.u_threshold = r.u_threshold;
+    d.l_threshold = r.l_threshold;
+    d
 }
 
 /// Logs every service's and real server's counters (`ipvsadm -L --stats` columns), as
@@ -141,38 +187,15 @@ pub fn build(cfg: &Config, workers: usize) -> Result<(ServiceTable, MarkTable), 
     }
     let mut table = ServiceTable::new(workers);
     for s in &cfg.services {
-        let key = service_key(&s.key);
+        let sc = service_config(s);
+        let key = sc.key;
         let err = |source| Error::Service {
             service: s.key.to_string(),
             source,
         };
-        let mut flags = 0;
-        for (on, bit) in [
-            (s.sched_flags.flag_1, SchedFlags::FLAG1),
-            (s.sched_flags.flag_2, SchedFlags::FLAG2),
-            (s.sched_flags.flag_3, SchedFlags::FLAG3),
-        ] {
-            if on {
-                flags |= bit;
-            }
-        }
-        let mut sc = ServiceConfig::new(key);
-        sc.sched = s.scheduler.clone();
-        sc.flags = SchedFlags(flags);
-        sc.persistence = s.persistent_secs.map(|t| Persistence {
-            timeout_secs: t,
-            netmask: s.netmask,
-        });
-        sc.ops = s.ops;
-        sc.mh_table_size = s.mh_table_size;
         table.add_service(sc).map_err(err)?;
         for r in &s.reals {
-            let mut d = DestConfig::new(r.addr, r.port);
-            d.fwd = r.method;
-            d.weight = i32::from(r.weight);
-            d.u_threshold = r.u_threshold;
-            d.l_threshold = r.l_threshold;
-            table.add_dest(&key, &d).map_err(err)?;
+            table.add_dest(&key, &dest_config(r)).map_err(err)?;
         }
     }
     Ok((table, marks))
