@@ -20,4 +20,4 @@ mod parse_once;
 pub use counters::{Counter, WorkerCounters};
 pub use lbpath::{LbPath, LbVerdict, LbViews};
 pub use plan::{Plan, PortPlan, RoutePlan, VlanPlan};
-pub use runtime::{Runtime, Views};
+pub use runtime::{PortInfo, Runtime, Views};

@@ -66,6 +66,21 @@ pub trait Views {
     fn lb_views(&mut self) -> Option<LbViews>;
 }
 
+/// One data port's identity and state, for the control socket's `status`.
+#[derive(Clone, Debug)]
+pub struct PortInfo {
+    /// Configured name.
+    pub name: String,
+    /// DPDK device string.
+    pub device: String,
+    /// The MAC the port answers with.
+    pub mac: [u8; 6],
+    /// Link state now.
+    pub link: dpdk::LinkState,
+    /// Device counters.
+    pub stats: PortStats,
+}
+
 /// The running data plane. [`Runtime::stop`] releases things in a prompt order; soundness
 /// does not depend on it (the `dpdk` types keep what they use alive).
 pub struct Runtime {
@@ -82,6 +97,12 @@ pub struct Runtime {
     /// reports none; they become the port's `imissed`). Dropped before the ports.
     ring_drops: Vec<(usize, RingDrops)>,
     taps: Vec<Option<(String, StartedPort)>>,
+    /// Each data port's device string and MAC, aligned with `ports` (for `rvsadm status`).
+    port_ids: Vec<(String, [u8; 6])>,
+    /// The core each worker is pinned to, by worker index.
+    cores: Vec<usize>,
+    /// The workers' clock: TSC at start and TSC ticks per second (their `now_secs`).
+    tsc: (u64, u64),
     neigh: Option<Arc<NeighTable>>,
     pool: Option<Arc<Mempool>>,
     eal: Option<Eal>,
@@ -114,6 +135,9 @@ impl Runtime {
             ifaces: Vec::new(),
             ring_drops: Vec::new(),
             taps: Vec::new(),
+            port_ids: Vec::new(),
+            cores: Vec::new(),
+            tsc: (0, 1),
             neigh: None,
             pool: None,
             eal: None,
@@ -192,6 +216,7 @@ impl Runtime {
                 if port.rss() { ", RSS" } else { "" }
             );
             rt.ports.push((p.name.clone(), port));
+            rt.port_ids.push((p.device.clone(), mac));
             let mut tap_queues: Vec<Option<_>> = (0..nq).map(|_| None).collect();
             if let Some(tap) = &p.tap {
                 if exception::iface_exists(tap) {
@@ -314,6 +339,7 @@ impl Runtime {
         let mut vlan_taps = vlan_taps.into_iter();
         let tsc_hz = dpdk::tsc_hz();
         let tsc_start = dpdk::rdtsc();
+        rt.tsc = (tsc_start, tsc_hz.max(1));
         for (index, ((core, ports), net)) in plan
             .worker_cores
             .iter()
@@ -365,6 +391,7 @@ impl Runtime {
                     reason: e.to_string(),
                 })?;
             rt.workers.push(handle);
+            rt.cores.push(core);
         }
         rt.pool = Some(pool);
         rt.eal = Some(eal);
@@ -407,6 +434,34 @@ impl Runtime {
                 (n.clone(), s)
             })
             .collect()
+    }
+
+    /// Each data port as `rvsadm status` shows it: name, device, MAC, link and device
+    /// counters (see [`Runtime::port_stats`] for af_packet's `imissed`).
+    pub fn port_info(&self) -> Vec<PortInfo> {
+        self.port_stats()
+            .into_iter()
+            .zip(&self.ports)
+            .zip(&self.port_ids)
+            .map(|(((name, stats), (_, port)), (device, mac))| PortInfo {
+                name,
+                device: device.clone(),
+                mac: *mac,
+                link: port.link(),
+                stats,
+            })
+            .collect()
+    }
+
+    /// The core each worker is pinned to, by worker index.
+    pub fn worker_cores(&self) -> &[usize] {
+        &self.cores
+    }
+
+    /// The workers' clock now: whole seconds since the data plane started, the `now`
+    /// of the connection table's timers (so expiry times can be listed).
+    pub fn now_secs(&self) -> u32 {
+        (dpdk::rdtsc().wrapping_sub(self.tsc.0) / self.tsc.1) as u32
     }
 
     /// The neighbour table all workers share (None before the ports came up).

@@ -103,6 +103,17 @@ impl MarkTable {
         self.rules.retain(|c| c.rule.mark != mark);
     }
 
+    /// Removes the first rule equal to `rule`; false when there is none.
+    pub fn remove(&mut self, rule: &MarkRule) -> bool {
+        match self.rules.iter().position(|c| c.rule == *rule) {
+            Some(i) => {
+                self.rules.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The rules in match order.
     pub fn rules(&self) -> impl Iterator<Item = &MarkRule> {
         self.rules.iter().map(|c| &c.rule)

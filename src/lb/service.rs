@@ -401,6 +401,9 @@ fn check_dest(d: &DestConfig) -> Result<(), Error> {
 #[derive(Debug, Clone, Default)]
 pub struct ServiceTable {
     by_key: HashMap<ServiceKey, Arc<Service>>,
+    /// Keys in the order their services were added (`-E` keeps the place), for the
+    /// control socket's listing (IPVS lists in hash order; rvsadm sorts).
+    order: Vec<ServiceKey>,
     workers: usize,
 }
 
@@ -409,6 +412,7 @@ impl ServiceTable {
     pub fn new(workers: usize) -> Self {
         ServiceTable {
             by_key: HashMap::new(),
+            order: Vec::new(),
             workers: workers.max(1),
         }
     }
@@ -469,12 +473,18 @@ impl ServiceTable {
         v
     }
 
+    /// All services in the order they were added (an edited one keeps its place).
+    pub fn in_insertion_order(&self) -> impl Iterator<Item = &Arc<Service>> {
+        self.order.iter().filter_map(|k| self.by_key.get(k))
+    }
+
     /// `-A`.
     pub fn add_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
         if self.by_key.contains_key(&config.key) {
             return Err(Error::ServiceExists);
         }
         let s = Service::new(config, self.workers)?;
+        self.order.push(s.config.key);
         self.by_key.insert(s.config.key, Arc::new(s));
         Ok(())
     }
@@ -489,6 +499,7 @@ impl ServiceTable {
             return Err(Error::ServiceExists);
         }
         let s = Service::with_stats(config, stats)?;
+        self.order.push(s.config.key);
         self.by_key.insert(s.config.key, Arc::new(s));
         Ok(())
     }
@@ -504,6 +515,7 @@ impl ServiceTable {
     /// `-D`: the service goes; its dests become unavailable.
     pub fn del_service(&mut self, key: &ServiceKey) -> Result<(), Error> {
         let s = self.by_key.remove(key).ok_or(Error::NoSuchService)?;
+        self.order.retain(|k| k != key);
         s.dests.iter().for_each(|d| d.set_unavailable());
         Ok(())
     }
@@ -514,6 +526,7 @@ impl ServiceTable {
             s.dests.iter().for_each(|d| d.set_unavailable());
         }
         self.by_key.clear();
+        self.order.clear();
     }
 
     fn update(

@@ -199,6 +199,23 @@ impl Manager {
         &self.rates
     }
 
+    /// The name of data port `i`: its `[[port]]` name in the running config, or
+    /// `port<i>` for a Manager not built from a file (tests).
+    pub fn port_name(&self, i: PortIdx) -> String {
+        self.config
+            .as_ref()
+            .and_then(|c| c.ports.get(i as usize))
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| format!("port{i}"))
+    }
+
+    /// The index of the port named `name` (as [`Manager::port_name`] names it).
+    pub fn port_index(&self, name: &str) -> Option<PortIdx> {
+        (0..self.net.current().ports())
+            .map(|i| i as PortIdx)
+            .find(|&i| self.port_name(i) == name)
+    }
+
     /// Snapshots retired but still held because some worker has not yet moved past
     /// them (0 once every worker refreshed and [`Manager::tick`] ran).
     pub fn retired(&self) -> usize {
@@ -379,6 +396,32 @@ impl Manager {
         self.change_services(|t| t.del_service(key))
     }
 
+    /// `ipvsadm -C`: deletes every service in one published change (their dests go to
+    /// the trash, their connections live on until they expire).
+    pub fn clear(&mut self) -> Result<(), Error> {
+        self.change_services(|t| {
+            t.clear();
+            Ok(())
+        })
+    }
+
+    /// `ipvsadm -Z`: zeroes the counters and rates of one service and its dests, or of
+    /// every service (`None`). Nothing is published: counters are read through a zero
+    /// point (see [`crate::lb::stats::Stats::zero`]).
+    pub fn zero(&mut self, key: Option<&ServiceKey>) -> Result<(), Error> {
+        let table = self.services.current().clone();
+        let svcs: Vec<_> = match key {
+            Some(k) => vec![table.get(k).ok_or(service::Error::NoSuchService)?],
+            None => table.services(),
+        };
+        for svc in svcs {
+            svc.stats().zero();
+            svc.dest_stats().iter().for_each(|s| s.zero());
+        }
+        self.rates.zero(&table, key.copied());
+        Ok(())
+    }
+
     /// `ipvsadm -a`: adds a real server to a service. A server deleted from this service
     /// (or from an earlier service with the same key) and still in the trash is revived
     /// as IPVS does (`ip_vs_trash_get_dest`): the same `Dest`, so the same table id, its
@@ -452,6 +495,21 @@ impl Manager {
         }
         self.net.publish(t);
         Ok(())
+    }
+
+    /// Stops answering for VIP `addr` on every port that has it, in one published
+    /// change; returns those ports ([`Error::NoSuchVip`] for port 0 when none has it).
+    pub fn remove_vip_everywhere(&mut self, addr: Ipv4Addr) -> Result<Vec<PortIdx>, Error> {
+        let mut t = NetTables::clone(self.net.current());
+        let ports: Vec<PortIdx> = (0..t.ports())
+            .map(|i| i as PortIdx)
+            .filter(|&p| t.remove_vip(p, addr))
+            .collect();
+        if ports.is_empty() {
+            return Err(Error::NoSuchVip { port: 0, addr });
+        }
+        self.net.publish(t);
+        Ok(ports)
     }
 
     /// Replaces the whole route table (connected and static routes) of the data path;

@@ -2,11 +2,13 @@
 //! control socket, health checks and stats estimation). Runs on the management thread,
 //! never on a worker.
 
+pub mod apply;
 pub mod lock;
 pub mod manager;
 pub mod plan;
 pub mod rates;
 pub mod reload;
 pub mod services;
+pub mod views;
 
 pub use manager::{Manager, DEST_TRASH_PERIOD};

@@ -69,6 +69,25 @@ impl RateTracker {
         }
     }
 
+    /// `ipvsadm -Z`: the rates of `key`'s service and its dests (every service when
+    /// `None`) restart from 0, counting from their (just zeroed) counters in `table`.
+    pub fn zero(&mut self, table: &ServiceTable, key: Option<crate::lb::service::ServiceKey>) {
+        for svc in table.services() {
+            let k = svc.config().key;
+            if key.is_some_and(|z| z != k) {
+                continue;
+            }
+            if let Some(e) = self.est.get_mut(&(k, None)) {
+                e.zero(svc.stats().sum());
+            }
+            for (d, ds) in svc.dests().iter().zip(svc.dest_stats()) {
+                if let Some(e) = self.est.get_mut(&(k, Some((d.addr, d.port)))) {
+                    e.zero(ds.sum());
+                }
+            }
+        }
+    }
+
     /// The estimated rates of a service (`dest` None) or one of its real servers.
     pub fn rates(
         &self,
