@@ -47,8 +47,9 @@ impl Context<'_> {
     }
 }
 
-/// Carries out `req` on `mgr` (every request but `Reload`, which the reload module
-/// handles). Nothing changes when it returns an error.
+/// Carries out `req` on `mgr`; `Reload` is [`crate::mgmt::reload::reload_file`] of
+/// `ctx.config_path`. Nothing changes when it returns an error (a reload's own partial
+/// failure excepted, see there).
 pub fn handle(mgr: &mut Manager, ctx: &Context, req: Request) -> Result<Body, CtlError> {
     let now = ctx.conn_now();
     handle_at(mgr, ctx, req, now)
@@ -117,7 +118,10 @@ pub fn handle_at(
             ctx.started,
             ctx.config_path,
         ))),
-        Request::Reload => Err(internal("reload not available")),
+        Request::Reload => match ctx.config_path {
+            Some(path) => crate::mgmt::reload::reload_file(mgr, path),
+            None => Err(internal("reload: rvsd runs without a configuration file")),
+        },
     }
 }
 
