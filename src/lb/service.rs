@@ -390,8 +390,11 @@ fn validate(c: &ServiceConfig) -> Result<Box<dyn Scheduler>, Error> {
     .ok_or(Error::SchedulerNotFound)
 }
 
+/// The kernel's checks of `-a`/`-e` (`ip_vs_add_dest`/`ip_vs_edit_dest`): a negative
+/// weight or `-y` above `-x` is ERANGE. Any weight ≥ 0 is taken (the oracle recording
+/// `add-dest-weight-65536` lists `-w 65536` as 65536).
 fn check_dest(d: &DestConfig) -> Result<(), Error> {
-    if !(0..=65535).contains(&d.weight) || (d.l_threshold > d.u_threshold) {
+    if d.weight < 0 || (d.l_threshold > d.u_threshold) {
         return Err(Error::OutOfRange);
     }
     Ok(())
