@@ -1,7 +1,14 @@
 //! `rvsadm`'s library half: ipvsadm 1.31's command language parsed into a [`cmd::Command`]
-//! (no I/O), which the `rvsadm` binary sends to rvsd's control socket (`crate::ctl`) and
-//! whose answers it prints. Nothing here panics on any command line.
+//! ([`parse`], with popt's scanning in [`popt`] and the C library's number and address
+//! rules in [`inet`]), rvs's own commands ([`rvs_cmds`]), the help and version texts
+//! ([`help`]). Nothing here panics on any command line.
 
 pub mod cmd;
+pub mod help;
+pub mod inet;
+pub mod parse;
+pub mod popt;
+pub mod rvs_cmds;
 
 pub use cmd::{Command, ListOpts};
+pub use parse::{parse, ParseError};
