@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod lock;
 pub mod manager;
+pub mod metrics;
 pub mod plan;
 pub mod rates;
 pub mod reload;
