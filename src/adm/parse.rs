@@ -556,7 +556,9 @@ impl Entry {
             }
             Tag::Weight => {
                 self.set(optc::WEIGHT)?;
-                self.dest.weight = string_to_number(&a, 0, 65535)
+                // 0..=INT_MAX: the oracle's ipvsadm 1.31 (Debian) takes -w 65536
+                // (recording add-dest-weight-65536), though its man page says 65535.
+                self.dest.weight = string_to_number(&a, 0, i64::from(i32::MAX))
                     .ok_or_else(|| ParseError::fail("illegal weight specified"))?
                     as i32;
             }

@@ -380,7 +380,7 @@ fn ipvsadm_side_errors_have_its_text_and_status_2() {
             "multiple 'weight' options specified",
         ),
         (
-            "-a -t 1.2.3.4:80 -r 5.6.7.8 -w 65536",
+            "-a -t 1.2.3.4:80 -r 5.6.7.8 -w 2147483648",
             "illegal weight specified",
         ),
         (
@@ -670,4 +670,129 @@ fn address_quirks_match_ipvsadm() {
         e("-A -t 1.2.3.4:80 -p 3 0"),
         ("unexpected argument 0".into(), 2)
     );
+}
+
+/// One case of tests/fixtures/oracle/ipvsadm/recording.txt (format in its record.sh).
+struct Recorded {
+    name: String,
+    args: Vec<String>,
+    stdin: Option<Vec<u8>>,
+    exit: u8,
+    stderr: String,
+}
+
+/// Reads the byte-counted recording of real ipvsadm 1.31.
+fn recording() -> Vec<Recorded> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/oracle/ipvsadm/recording.txt"
+    );
+    let data = std::fs::read(path).expect("the oracle recording is committed");
+    let mut pos = 0;
+    let line = |pos: &mut usize| -> String {
+        let end = data[*pos..].iter().position(|b| *b == b'\n').unwrap() + *pos;
+        let l = String::from_utf8_lossy(&data[*pos..end]).into_owned();
+        *pos = end + 1;
+        l
+    };
+    let blob = |pos: &mut usize, label: &str| -> Vec<u8> {
+        let head = line(pos);
+        let n: usize = head
+            .strip_prefix(&format!("--- {label} "))
+            .unwrap_or_else(|| panic!("expected {label}, got {head}"))
+            .parse()
+            .unwrap();
+        let b = data[*pos..*pos + n].to_vec();
+        *pos += n + 1;
+        b
+    };
+    let mut out = Vec::new();
+    while pos < data.len() {
+        let l = line(&mut pos);
+        let Some(name) = l.strip_prefix("### ") else {
+            continue;
+        };
+        let _shell = line(&mut pos);
+        let k: usize = line(&mut pos)
+            .strip_prefix("--- args ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let args = (0..k).map(|_| line(&mut pos)).collect();
+        let stdin = data[pos..]
+            .starts_with(b"--- stdin ")
+            .then(|| blob(&mut pos, "stdin"));
+        let exit = line(&mut pos)
+            .strip_prefix("--- exit ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let _stdout = blob(&mut pos, "stdout");
+        let stderr = String::from_utf8(blob(&mut pos, "stderr")).unwrap();
+        out.push(Recorded {
+            name: name.to_string(),
+            args,
+            stdin,
+            exit,
+            stderr,
+        });
+    }
+    out
+}
+
+/// libipvs's texts for kernel errors (and glibc's for the unmapped ERANGE): a command
+/// the parser accepts may still get one of these from the kernel (rvsd's refusal).
+const KERNEL_TEXTS: &[&str] = &[
+    "Service already exists",
+    "Scheduler or persistence engine not found",
+    "No such service",
+    "Service not defined",
+    "Destination already exists",
+    "No such destination",
+    "Numerical result out of range",
+];
+
+/// Every recorded command line (but `-R` input, see adm::restore) parses as ipvsadm
+/// parsed it: ipvsadm's own refusals with its exact stderr and status; lines ipvsadm
+/// accepted parse, and if the kernel then refused them the text is a kernel's. The
+/// only differences are what rvs lacks (IPv6, `--pe`, GUE/GRE), refused as a kernel
+/// without the feature would.
+#[test]
+fn the_oracle_recording_parses_as_ipvsadm_parsed_it() {
+    let cases = recording();
+    assert!(cases.len() >= 200, "{} cases", cases.len());
+    let mut checked = 0;
+    for c in cases.iter().filter(|c| c.stdin.is_none()) {
+        let argv: Vec<String> = std::iter::once("ipvsadm".to_string())
+            .chain(c.args.iter().cloned())
+            .collect();
+        match parse(&argv) {
+            Err(e) if [NO_IPV6, NO_PE, EINVAL_TEXT].contains(&e.message.as_str()) => {
+                assert_eq!(c.exit, 0, "{}: ipvsadm accepted what rvs lacks", c.name);
+            }
+            Err(e) => {
+                assert_eq!(
+                    (format!("{}\n", e.message), e.status),
+                    (c.stderr.clone(), c.exit),
+                    "{}: {:?}",
+                    c.name,
+                    c.args
+                );
+            }
+            Ok(cmd) => {
+                let kernel =
+                    c.stderr.is_empty() || KERNEL_TEXTS.contains(&c.stderr.trim_end_matches('\n'));
+                assert!(
+                    kernel && [0, 1, 255].contains(&c.exit),
+                    "{}: {:?} parsed as {cmd:?} but ipvsadm said {:?} ({})",
+                    c.name,
+                    c.args,
+                    c.stderr,
+                    c.exit
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 200, "{checked} lines checked");
 }
