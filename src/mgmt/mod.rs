@@ -10,6 +10,7 @@ pub mod plan;
 pub mod rates;
 pub mod reload;
 pub mod services;
+pub mod state;
 pub mod views;
 
 pub use manager::{Manager, DEST_TRASH_PERIOD};

@@ -1,0 +1,492 @@
+//! The persisted state (`[control] state_file`): the running services with their real
+//! servers, the VIPs, the mark rules and the timeouts, written after every successful
+//! change made through the control socket and restored at start over what the
+//! configuration built (the state file wins at start; a later reload makes the running
+//! state the file's again, see `mgmt::reload`).
+//!
+//! Format: versioned JSON with the control protocol's types (`src/ctl/views.rs`):
+//! `{"version":1,"timeouts":{..},"services":[{"service":ServiceSpec,"dests":[DestSpec]}],
+//! "vips":[VipView],"mark_rules":[MarkRuleView]}`; real servers in IPVS's list order
+//! (newest first), mark rules in match order. Written atomically (a temporary file in the
+//! same directory, synced, renamed over the old one), so a crash leaves the old file or
+//! the new one, never half of one. Restoring replays it as control requests through
+//! [`crate::mgmt::apply`], so every rule of a run-time change applies to it too.
+//!
+//! Not kept: counters, rates, connections, and a service's `mh_table_size` (not in the
+//! protocol's `ServiceSpec`: a restored mh service gets the default 4093).
+
+use crate::ctl::proto::Request;
+use crate::ctl::views::{DestSpec, MarkRuleView, ServiceSpec, TimeoutsView, VipView};
+use crate::mgmt::apply::{self, Context};
+use crate::mgmt::{views, Manager};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The format version this build writes and reads.
+pub const VERSION: u32 = 1;
+
+/// The whole file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// [`VERSION`].
+    pub version: u32,
+    /// `ipvsadm --set` values, seconds.
+    pub timeouts: TimeoutsView,
+    /// Every service, in insertion order.
+    pub services: Vec<SavedService>,
+    /// Every VIP with its port.
+    pub vips: Vec<VipView>,
+    /// Every mark rule, in match order.
+    pub mark_rules: Vec<MarkRuleView>,
+}
+
+/// One service and its real servers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedService {
+    /// What `-A` sets.
+    pub service: ServiceSpec,
+    /// Its real servers in IPVS's list order (newest first).
+    pub dests: Vec<DestSpec>,
+}
+
+/// Why a state file could not be restored. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// It exists but could not be read.
+    #[error("state file {file}: {source}")]
+    Read {
+        /// The path.
+        file: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// It is not a state file (JSON error with line and column).
+    #[error("state file {file}: {message}")]
+    Parse {
+        /// The path.
+        file: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A version this build does not know.
+    #[error("state file {file}: version {found} (this rvsd reads version {VERSION})")]
+    Version {
+        /// The path.
+        file: PathBuf,
+        /// The file's version.
+        found: u32,
+    },
+    /// An entry was refused on replay (e.g. a VIP on a port the configuration no
+    /// longer has).
+    #[error("state file {file}: {what}: {message}")]
+    Apply {
+        /// The path.
+        file: PathBuf,
+        /// The entry.
+        what: String,
+        /// Why it was refused.
+        message: String,
+    },
+}
+
+/// The running state as it would be saved.
+pub fn snapshot(mgr: &Manager) -> State {
+    let t = mgr.conns().timeouts().get();
+    State {
+        version: VERSION,
+        timeouts: TimeoutsView {
+            tcp: t.tcp_secs,
+            tcpfin: t.tcpfin_secs,
+            udp: t.udp_secs,
+        },
+        services: views::services(mgr)
+            .into_iter()
+            .map(|s| SavedService {
+                service: s.spec,
+                dests: s
+                    .dests
+                    .iter()
+                    .map(|d| DestSpec {
+                        addr: d.addr,
+                        port: d.port,
+                        method: d.method,
+                        weight: d.weight,
+                        u_threshold: d.u_threshold,
+                        l_threshold: d.l_threshold,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        vips: views::vips(mgr),
+        mark_rules: views::mark_rules(mgr),
+    }
+}
+
+/// Writes the running state to `path` atomically (temporary file in the same
+/// directory, fsync, rename); creates the directory if needed.
+pub fn save(mgr: &Manager, path: &Path) -> io::Result<()> {
+    let mut text = serde_json::to_string_pretty(&snapshot(mgr)).map_err(io::Error::other)?;
+    text.push('\n');
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp.{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    // The rename itself reaches the disk with the directory.
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Reads `path` (`Ok(None)` when it does not exist: nothing saved yet).
+pub fn load(path: &Path) -> Result<Option<State>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::Read {
+                file: path.to_owned(),
+                source,
+            })
+        }
+    };
+    // The version first, so a newer file says so rather than "unknown field".
+    #[derive(Deserialize)]
+    struct Versioned {
+        version: u32,
+    }
+    let parse = |e: serde_json::Error| Error::Parse {
+        file: path.to_owned(),
+        message: e.to_string(),
+    };
+    let v: Versioned = serde_json::from_str(&text).map_err(parse)?;
+    if v.version != VERSION {
+        return Err(Error::Version {
+            file: path.to_owned(),
+            found: v.version,
+        });
+    }
+    serde_json::from_str(&text).map(Some).map_err(parse)
+}
+
+/// Restores the state saved at `path` over the running one (rvsd at start, before the
+/// workers run): timeouts, then every service and real server (the configuration's
+/// are replaced), VIPs and mark rules made equal to the file's. A missing file
+/// restores nothing (`Ok(false)`); `Ok(true)` when one was restored. On an error the
+/// caller must not start: the running state may be half restored.
+pub fn restore(mgr: &mut Manager, path: &Path) -> Result<bool, Error> {
+    let Some(state) = load(path)? else {
+        return Ok(false);
+    };
+    let ctx = Context {
+        rt: None,
+        started: std::time::Instant::now(),
+        config_path: None,
+    };
+    let run = |mgr: &mut Manager, what: String, req: Request| {
+        apply::handle(mgr, &ctx, req)
+            .map(|_| ())
+            .map_err(|e| Error::Apply {
+                file: path.to_owned(),
+                what,
+                message: e.message,
+            })
+    };
+    run(
+        mgr,
+        "timeouts".into(),
+        Request::SetTimeouts {
+            timeouts: state.timeouts,
+        },
+    )?;
+    run(mgr, "clear".into(), Request::Clear)?;
+    for s in &state.services {
+        let key = s.service.key;
+        run(
+            mgr,
+            format!("service {key:?}"),
+            Request::AddService {
+                service: s.service.clone(),
+            },
+        )?;
+        // Oldest first, so IPVS's head insertion gives back the saved order.
+        for d in s.dests.iter().rev() {
+            run(
+                mgr,
+                format!("real server {}:{} of {key:?}", d.addr, d.port),
+                Request::AddDest { key, dest: *d },
+            )?;
+        }
+    }
+    let have = views::vips(mgr);
+    for v in state.vips.iter().filter(|v| !have.contains(v)) {
+        run(
+            mgr,
+            format!("VIP {} on {}", v.addr, v.port),
+            Request::AddVip {
+                addr: v.addr,
+                port: Some(v.port.clone()),
+            },
+        )?;
+    }
+    for v in have.iter().filter(|v| !state.vips.contains(v)) {
+        run(
+            mgr,
+            format!("VIP {} on {}", v.addr, v.port),
+            Request::DelVip {
+                addr: v.addr,
+                port: Some(v.port.clone()),
+            },
+        )?;
+    }
+    if views::mark_rules(mgr) != state.mark_rules {
+        let old = views::mark_rules(mgr);
+        for r in old {
+            run(
+                mgr,
+                format!("mark rule {r:?}"),
+                Request::DelMarkRule { rule: r.clone() },
+            )?;
+        }
+        for r in &state.mark_rules {
+            run(
+                mgr,
+                format!("mark rule {r:?}"),
+                Request::AddMarkRule { rule: r.clone() },
+            )?;
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctl::views::{MethodView, ServiceKeyView};
+    use std::net::Ipv4Addr;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rvs-state-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    /// lab-nat.toml with a small connection table.
+    fn manager() -> Manager {
+        let text = std::fs::read_to_string("configs/lab-nat.toml")
+            .unwrap()
+            .replacen("[control]", "[tables]\nmax_conns = 4096\n\n[control]", 1);
+        let cfg = crate::config::Config::from_str_named(&text, "lab-nat.toml").unwrap();
+        crate::mgmt::services::manager(&cfg).unwrap()
+    }
+
+    fn ok(mgr: &mut Manager, req: Request) {
+        let ctx = Context {
+            rt: None,
+            started: std::time::Instant::now(),
+            config_path: None,
+        };
+        apply::handle(mgr, &ctx, req.clone()).unwrap_or_else(|e| panic!("{req:?}: {e:?}"));
+    }
+
+    fn dest(d: u8, port: u16, method: MethodView, weight: i32) -> DestSpec {
+        DestSpec {
+            addr: Ipv4Addr::new(192, 0, 2, d),
+            port,
+            method,
+            weight,
+            u_threshold: 0,
+            l_threshold: 0,
+        }
+    }
+
+    /// Run-time changes of every kind the file keeps.
+    fn change(mgr: &mut Manager) {
+        let tcp80 = ServiceKeyView::Tcp {
+            vip: Ipv4Addr::new(203, 0, 113, 10),
+            port: 80,
+        };
+        ok(
+            mgr,
+            Request::EditDest {
+                key: tcp80,
+                dest: DestSpec {
+                    u_threshold: 100,
+                    l_threshold: 50,
+                    ..dest(12, 8080, MethodView::Nat, 7)
+                },
+            },
+        );
+        ok(
+            mgr,
+            Request::DelDest {
+                key: tcp80,
+                addr: Ipv4Addr::new(192, 0, 2, 11),
+                port: 8080,
+            },
+        );
+        ok(
+            mgr,
+            Request::AddDest {
+                key: tcp80,
+                dest: dest(14, 8080, MethodView::Nat, 2),
+            },
+        );
+        let mark = ServiceKeyView::Fwmark { mark: 5 };
+        ok(
+            mgr,
+            Request::AddService {
+                service: ServiceSpec {
+                    key: mark,
+                    scheduler: "sh".into(),
+                    flags: vec!["sh-port".into()],
+                    persistent: Some(600),
+                    netmask: Ipv4Addr::new(255, 255, 255, 0),
+                    ops: false,
+                },
+            },
+        );
+        ok(
+            mgr,
+            Request::AddDest {
+                key: mark,
+                dest: dest(21, 0, MethodView::Nat, 1),
+            },
+        );
+        ok(
+            mgr,
+            Request::AddDest {
+                key: mark,
+                dest: dest(22, 0, MethodView::Nat, 3),
+            },
+        );
+        ok(
+            mgr,
+            Request::AddMarkRule {
+                rule: MarkRuleView {
+                    mark: 5,
+                    protocol: Some("tcp".into()),
+                    vip: "203.0.113.50/32".into(),
+                    ports: Some("8000-8099".into()),
+                },
+            },
+        );
+        ok(
+            mgr,
+            Request::AddVip {
+                addr: Ipv4Addr::new(203, 0, 113, 50),
+                port: None,
+            },
+        );
+        ok(
+            mgr,
+            Request::DelService {
+                key: ServiceKeyView::Udp {
+                    vip: Ipv4Addr::new(203, 0, 113, 10),
+                    port: 53,
+                },
+            },
+        );
+        ok(
+            mgr,
+            Request::SetTimeouts {
+                timeouts: TimeoutsView {
+                    tcp: 600,
+                    tcpfin: 0,
+                    udp: 30,
+                },
+            },
+        );
+    }
+
+    #[test]
+    fn a_saved_state_restores_the_same_listing() {
+        let d = dir("roundtrip");
+        let path = d.join("sub/state.json");
+        let mut a = manager();
+        change(&mut a);
+        save(&a, &path).unwrap();
+        // Only the file is left in the directory (the temporary one was renamed).
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["state.json"]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"version\": 1"), "{text}");
+
+        let mut b = manager();
+        assert_ne!(views::services(&b), views::services(&a));
+        assert!(restore(&mut b, &path).unwrap());
+        assert_eq!(views::services(&b), views::services(&a));
+        assert_eq!(views::vips(&b), views::vips(&a));
+        assert_eq!(views::mark_rules(&b), views::mark_rules(&a));
+        assert_eq!(b.conns().timeouts().get(), a.conns().timeouts().get());
+        assert_eq!(b.conns().timeouts().get().tcpfin_secs, 120);
+        assert_eq!(snapshot(&b), snapshot(&a));
+        // Saving again writes the same bytes.
+        let again = d.join("again.json");
+        save(&b, &again).unwrap();
+        assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn bad_state_files_are_refused_naming_the_file() {
+        let d = dir("bad");
+        std::fs::create_dir_all(&d).unwrap();
+        let mut mgr = manager();
+        let missing = d.join("none.json");
+        assert!(
+            !restore(&mut mgr, &missing).unwrap(),
+            "no file: nothing restored"
+        );
+
+        let p = d.join("garbage.json");
+        std::fs::write(&p, "{\"version\":1,\"services\":[").unwrap();
+        let e = restore(&mut mgr, &p).unwrap_err();
+        assert!(matches!(e, Error::Parse { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("state file {}: ", p.display())),
+            "{e}"
+        );
+        assert!(e.to_string().contains("line 1"), "{e}");
+
+        std::fs::write(&p, "{\"version\":2,\"whatever\":true}").unwrap();
+        let e = restore(&mut mgr, &p).unwrap_err();
+        assert!(matches!(e, Error::Version { found: 2, .. }), "{e}");
+
+        let mut state = snapshot(&mgr);
+        state.vips.push(VipView {
+            addr: Ipv4Addr::new(198, 51, 100, 9),
+            port: "eth9".into(),
+        });
+        std::fs::write(&p, serde_json::to_string(&state).unwrap()).unwrap();
+        let e = restore(&mut mgr, &p).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("VIP 198.51.100.9 on eth9: no port eth9"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
