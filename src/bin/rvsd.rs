@@ -155,6 +155,13 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     }
     log::info!("rvsd {} starting", rvs::version::VERSION);
     let mut mgr = rvs::mgmt::services::manager(cfg).context("services")?;
+    // The state file wins over the file's services at start (configs/README.md); one
+    // that cannot be restored stops rvsd rather than run with a state nobody chose.
+    if let Some(path) = &cfg.control.state_file {
+        if rvs::mgmt::state::restore(&mut mgr, path)? {
+            log::info!("restored the running state from {}", path.display());
+        }
+    }
     let rt = Runtime::start(&plan, &mut mgr).context("start-up")?;
     log::info!(
         "rvsd running: {} port(s), {} worker(s)",

@@ -125,6 +125,33 @@ pub fn snapshot(mgr: &Manager) -> State {
     }
 }
 
+/// True for the requests that change what a state file keeps (the management loop
+/// saves after each that succeeded): every ipvsadm change, `--set`, VIP and mark-rule
+/// changes and `Reload`. Listings, `Status` and `-Z` (counters are not kept) are not.
+pub fn is_mutating(req: &Request) -> bool {
+    !matches!(
+        req,
+        Request::List { .. }
+            | Request::ListConns
+            | Request::GetTimeouts
+            | Request::ListVips
+            | Request::ListMarkRules
+            | Request::Status
+            | Request::Zero { .. }
+    )
+}
+
+/// Saves the state to `path` after `req` succeeded, when `req` changed it (see
+/// [`is_mutating`]); a failed save is logged (the change stands) and returned.
+pub fn save_after(mgr: &Manager, req: &Request, path: &Path) -> io::Result<()> {
+    if !is_mutating(req) {
+        return Ok(());
+    }
+    save(mgr, path).inspect_err(|e| {
+        log::error!("state file {}: not saved: {e}", path.display());
+    })
+}
+
 /// Writes the running state to `path` atomically (temporary file in the same
 /// directory, fsync, rename); creates the directory if needed.
 pub fn save(mgr: &Manager, path: &Path) -> io::Result<()> {
@@ -446,6 +473,32 @@ mod tests {
         let again = d.join("again.json");
         save(&b, &again).unwrap();
         assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn only_changes_are_saved() {
+        let d = dir("after");
+        let path = d.join("state.json");
+        let mut mgr = manager();
+        for req in [
+            Request::List { key: None },
+            Request::Status,
+            Request::Zero { key: None },
+        ] {
+            save_after(&mgr, &req, &path).unwrap();
+            assert!(!path.exists(), "{req:?} saved");
+        }
+        let set = Request::SetTimeouts {
+            timeouts: TimeoutsView {
+                tcp: 77,
+                tcpfin: 0,
+                udp: 0,
+            },
+        };
+        ok(&mut mgr, set.clone());
+        save_after(&mgr, &set, &path).unwrap();
+        assert_eq!(load(&path).unwrap().unwrap().timeouts.tcp, 77);
         let _ = std::fs::remove_dir_all(&d);
     }
 
