@@ -3,11 +3,13 @@
 //! rules in [`inet`]), rvs's own commands ([`rvs_cmds`]), the help and version texts
 //! ([`help`]). Nothing here panics on any command line.
 
+pub mod client;
 pub mod cmd;
 pub mod help;
 pub mod inet;
 pub mod parse;
 pub mod popt;
+pub mod restore;
 pub mod rvs_cmds;
 
 pub use cmd::{Command, ListOpts};
