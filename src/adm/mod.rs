@@ -1,10 +1,12 @@
 //! `rvsadm`'s library half: ipvsadm 1.31's command language parsed into a [`cmd::Command`]
 //! ([`parse`], with popt's scanning in [`popt`] and the C library's number and address
 //! rules in [`inet`]), rvs's own commands ([`rvs_cmds`]), the help and version texts
-//! ([`help`]). Nothing here panics on any command line.
+//! ([`help`]), and the output: ipvsadm's listings and save text, `--json`, `status`
+//! ([`format`]). Nothing here panics on any command line or any view.
 
 pub mod client;
 pub mod cmd;
+pub mod format;
 pub mod help;
 pub mod inet;
 pub mod parse;
