@@ -31,7 +31,7 @@ pub use timeouts::timeouts;
 use super::cmd::ListOpts;
 
 /// Which column set a service listing prints. ipvsadm lets one display option decide:
-/// the first given in the order stats, rate, thresholds, persistent-conn (its
+/// the first given in the order stats, rate, thresholds, persistent-conn, tun-info (its
 /// `print_title` tests the format bits in that order); none of them = the plain layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
@@ -45,6 +45,8 @@ pub enum Layout {
     Thresholds,
     /// `--persistent-conn`: Weight PersistConn ActiveConn InActConn.
     PersistentConn,
+    /// `--tun-info`: the plain layout with a TunnelInfo column.
+    TunInfo,
 }
 
 impl Layout {
@@ -58,6 +60,8 @@ impl Layout {
             Layout::Thresholds
         } else if opts.persistent_conn {
             Layout::PersistentConn
+        } else if opts.tun_info {
+            Layout::TunInfo
         } else {
             Layout::Plain
         }
@@ -76,5 +80,7 @@ pub const IPVS_VERSION: &str = "1.2.1";
 /// `rvsadm status`).
 pub const CONN_TAB_SIZE: u32 = 4096;
 
+#[cfg(test)]
+mod replay;
 #[cfg(test)]
 mod testdata;

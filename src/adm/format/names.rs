@@ -67,7 +67,7 @@ impl Names {
         }
         self.hosts
             .entry(addr)
-            .or_insert_with(|| dns_lookup::lookup_addr(&IpAddr::V4(addr)).ok())
+            .or_insert_with(|| host_name(addr))
             .clone()
             .unwrap_or_else(|| addr.to_string())
     }
@@ -83,6 +83,26 @@ impl Names {
             .clone()
             .unwrap_or_else(|| port.to_string())
     }
+}
+
+/// `gethostbyaddr` through `getnameinfo(NI_NAMEREQD)`: the name, or `None`.
+#[cfg(not(test))]
+fn host_name(addr: Ipv4Addr) -> Option<String> {
+    dns_lookup::lookup_addr(&IpAddr::V4(addr)).ok()
+}
+
+/// In unit tests hosts resolve from the hosts file only (glibc's own `files` NSS source,
+/// through `getent -s files`): a test must send no DNS query (the lab rule: no traffic
+/// off this machine) and must not wait on an unanswered one. The system path is tested
+/// on its own ([`tests`], with an address the hosts file answers for).
+#[cfg(test)]
+fn host_name(addr: Ipv4Addr) -> Option<String> {
+    let out = std::process::Command::new("getent")
+        .args(["-s", "files", "hosts", &addr.to_string()])
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    text.split_whitespace().nth(1).map(str::to_string)
 }
 
 /// `getservbyport` through `getnameinfo(NI_NUMERICHOST [| NI_DGRAM])`: the name, or
@@ -121,7 +141,10 @@ mod tests {
 
     /// What `getent` (glibc's NSS, not our code) answers, to compare with.
     fn getent(db: &str, key: &str) -> Option<String> {
-        let out = Command::new("getent").args([db, key]).output().ok()?;
+        let out = Command::new("getent")
+            .args(["-s", "files", db, key])
+            .output()
+            .ok()?;
         if !out.status.success() {
             return None;
         }
@@ -140,6 +163,15 @@ mod tests {
             n.addr_port(Ipv4Addr::LOCALHOST, 80, Proto::Tcp),
             "127.0.0.1:80"
         );
+    }
+
+    #[test]
+    fn the_system_resolver_path_names_localhost() {
+        // getnameinfo(NI_NAMEREQD) answers 127.0.0.1 from the hosts file (nsswitch puts
+        // `files` first), so no DNS query leaves the machine.
+        let want = getent("hosts", "127.0.0.1").unwrap_or_else(|| "127.0.0.1".into());
+        let got = dns_lookup::lookup_addr(&IpAddr::V4(Ipv4Addr::LOCALHOST)).ok();
+        assert_eq!(got.unwrap_or_else(|| "127.0.0.1".into()), want);
     }
 
     #[test]

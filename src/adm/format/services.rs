@@ -52,6 +52,9 @@ fn title(layout: Layout) -> String {
         Layout::Plain => format!(
             "{PROT} Scheduler Flags\n{REMOTE}           Forward Weight ActiveConn InActConn\n"
         ),
+        Layout::TunInfo => format!(
+            "{PROT} Scheduler Flags\n{REMOTE}           Forward TunnelInfo    Weight ActiveConn InActConn\n"
+        ),
         Layout::Stats => format!(
             "{PROT:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n{REMOTE}\n",
             "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"
@@ -71,11 +74,14 @@ fn title(layout: Layout) -> String {
     }
 }
 
-/// The protocol a service's ports are named for (fwmark services are TCP in IPVS).
+/// The protocol a service's ports are named for. IPVS reports no protocol for a fwmark
+/// service, so ipvsadm prints its dests' ports as numbers even without `-n`
+/// (recorded: `-a -f 1 -r 192.0.2.12:80 -m -w 1` from `ipvsadm -S`).
 pub(crate) fn proto_of(key: &ServiceKeyView) -> Proto {
     match key {
+        ServiceKeyView::Tcp { .. } => Proto::Tcp,
         ServiceKeyView::Udp { .. } => Proto::Udp,
-        _ => Proto::Tcp,
+        ServiceKeyView::Fwmark { .. } => Proto::Other,
     }
 }
 
@@ -166,7 +172,7 @@ fn service_entry(
                 out.push_str(&largenum(v, exact));
             }
         }
-        Layout::Plain | Layout::Thresholds | Layout::PersistentConn => {
+        Layout::Plain | Layout::Thresholds | Layout::PersistentConn | Layout::TunInfo => {
             let _ = write!(out, "{svc} {}", s.spec.scheduler);
             if let Some(flags) = sched_flag_text(&s.spec) {
                 let _ = write!(out, " ({flags})");
@@ -205,6 +211,23 @@ fn dest_entry(
             let _ = writeln!(
                 out,
                 "  -> {dname:<28} {:<7} {:<6} {:<10} {:<10}",
+                forward_name(d.method),
+                d.weight,
+                d.active_conns,
+                d.inactive_conns
+            );
+        }
+        Layout::TunInfo => {
+            // ipvsadm's fwd_tun_info: the tunnel type of a tunnel dest (rvs tunnels are
+            // IPIP), `n/a` for any other.
+            let info = if d.method == MethodView::Tun {
+                "ipip"
+            } else {
+                "n/a"
+            };
+            let _ = writeln!(
+                out,
+                "  -> {dname:<28} {:<7} {info:<13} {:<6} {:<10} {:<10}",
                 forward_name(d.method),
                 d.weight,
                 d.active_conns,

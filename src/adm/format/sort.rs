@@ -14,7 +14,7 @@
 
 use crate::ctl::views::{DestView, ServiceKeyView, ServiceView};
 
-/// IPPROTO_TCP: ipvsadm gives fwmark services protocol TCP too.
+/// IPPROTO_TCP.
 const IPPROTO_TCP: i32 = 6;
 /// IPPROTO_UDP.
 const IPPROTO_UDP: i32 = 17;
@@ -24,7 +24,8 @@ fn service_fields(key: &ServiceKeyView) -> (u32, i32, u32, u16) {
     match *key {
         ServiceKeyView::Tcp { vip, port } => (0, IPPROTO_TCP, u32::from(vip), port),
         ServiceKeyView::Udp { vip, port } => (0, IPPROTO_UDP, u32::from(vip), port),
-        ServiceKeyView::Fwmark { mark } => (mark, IPPROTO_TCP, 0, 0),
+        // IPVS reports no protocol (0) for a fwmark service.
+        ServiceKeyView::Fwmark { mark } => (mark, 0, 0, 0),
     }
 }
 
