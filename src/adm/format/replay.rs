@@ -14,13 +14,16 @@
 //! the recorded text and the rest of it compared.
 
 use super::names::Proto;
-use super::testdata::{parse_conn_rows, parse_save, parse_services, sock_named};
+use super::testdata::{
+    parse_conn_rows, parse_save, parse_services, parse_services_with, sock_named,
+};
 use super::{conns, save, service, services, timeouts};
-use crate::adm::cmd::ListOpts;
-use crate::ctl::views::TimeoutsView;
+use crate::adm::cmd::Command;
+use crate::ctl::views::{ServiceView, TimeoutsView};
 
 /// One recorded ipvsadm invocation.
 struct Case {
+    section: String,
     title: String,
     args: Vec<String>,
     exit: i32,
@@ -51,13 +54,17 @@ fn cases() -> Vec<Case> {
         b
     };
     let mut cur: Option<Case> = None;
+    let mut section = String::new();
     while pos < text.len() {
         let l = line(&mut pos);
-        if let Some(t) = l.strip_prefix("### ") {
+        if let Some(t) = l.strip_prefix("=== section ") {
+            section = t.to_string();
+        } else if let Some(t) = l.strip_prefix("### ") {
             if let Some(c) = cur.take() {
                 out.push(c);
             }
             cur = Some(Case {
+                section: section.clone(),
                 title: t.to_string(),
                 args: vec![],
                 exit: -1,
@@ -89,20 +96,17 @@ fn cases() -> Vec<Case> {
     out
 }
 
-/// What a recorded command line asks for.
+/// What a recorded command line is, as far as choosing cases goes (the display options
+/// themselves come from rvsadm's parser, in [`format_case`]).
 #[derive(Default)]
 struct Asked {
     list: bool,
     save: bool,
-    conns: bool,
-    timeout: bool,
     daemon: bool,
     nosort: bool,
-    one_service: bool,
-    opts: ListOpts,
 }
 
-/// ipvsadm's display options off `args` (bundled short options, long forms).
+/// Listing or save, `--daemon`, `--nosort`, off `args` (bundled short options too).
 fn asked(args: &[String]) -> Asked {
     let mut a = Asked {
         list: args.is_empty(),
@@ -112,27 +116,13 @@ fn asked(args: &[String]) -> Asked {
         match w.as_str() {
             "--list" => a.list = true,
             "--save" => a.save = true,
-            "--numeric" => a.opts.numeric = true,
-            "--connection" => a.conns = true,
-            "--stats" => a.opts.stats = true,
-            "--rate" => a.opts.rate = true,
-            "--thresholds" => a.opts.thresholds = true,
-            "--persistent-conn" => a.opts.persistent_conn = true,
-            "--tun-info" => a.opts.tun_info = true,
-            "--exact" => a.opts.exact = true,
             "--nosort" => a.nosort = true,
-            "--timeout" => a.timeout = true,
             "--daemon" => a.daemon = true,
-            "--tcp-service" | "--udp-service" | "--fwmark-service" => a.one_service = true,
             w if w.starts_with('-') && !w.starts_with("--") => {
                 for ch in w.chars().skip(1) {
                     match ch {
                         'L' | 'l' => a.list = true,
                         'S' => a.save = true,
-                        'n' => a.opts.numeric = true,
-                        'c' => a.conns = true,
-                        'X' => a.opts.exact = true,
-                        't' | 'u' | 'f' => a.one_service = true,
                         _ => {}
                     }
                 }
@@ -192,46 +182,119 @@ fn representable(stdout: &str) -> String {
     out
 }
 
-/// The formatter's text for a replayable case.
-fn format_case(c: &Case, a: &Asked) -> String {
-    let mut opts = a.opts;
-    if a.save {
-        let mut views = parse_save(&c.stdout);
-        views.reverse();
-        for v in &mut views {
-            v.dests.reverse();
-        }
-        return save(&views, opts.numeric);
-    }
-    if a.timeout {
-        let n: Vec<u32> = c
-            .stdout
-            .trim_end()
-            .rsplit(' ')
-            .take(3)
-            .map(|w| w.parse().unwrap())
-            .collect();
-        return timeouts(&TimeoutsView {
-            tcp: n[2],
-            tcpfin: n[1],
-            udp: n[0],
-        });
-    }
-    if a.conns {
-        return conns(&parse_conn_rows(&c.stdout), &opts);
-    }
-    // Counters in a recording without --exact are small enough not to be scaled, so
-    // reading them back as exact numbers is lossless.
-    let mut views = parse_services(&c.stdout);
-    views.reverse();
-    for v in &mut views {
-        v.dests.reverse();
-    }
-    opts.sort = true;
-    if a.one_service {
-        views.first().map(|v| service(v, &opts)).unwrap_or_default()
+/// Does a listing show a scaled counter (`139200K`)?
+fn scaled(stdout: &str) -> bool {
+    stdout.split_whitespace().any(|w| {
+        w.len() > 1
+            && w[..w.len() - 1].bytes().all(|b| b.is_ascii_digit())
+            && w.ends_with(['K', 'M', 'G', 'T'])
+    })
+}
+
+/// The services of a listing whose counters are scaled: its keys and dests, with the
+/// counters of the nearest `--exact` listing of the same layout in the same section with
+/// nothing but listings recorded between the two (so the counters are the same).
+fn with_exact_counters(c: &Case, all: &[Case]) -> Vec<ServiceView> {
+    let layout_word = if c.stdout.contains("OutBPS") {
+        "OutBPS"
     } else {
-        services(&views, &opts)
+        "OutBytes"
+    };
+    let here = all.iter().position(|x| x.title == c.title).unwrap_or(0);
+    let source = all
+        .iter()
+        .enumerate()
+        .filter(|(j, x)| {
+            if *j == here {
+                return false;
+            }
+            let (lo, hi) = if *j < here { (*j, here) } else { (here, *j) };
+            let only_listings = all[lo + 1..hi].iter().all(|m| {
+                let a = asked(&m.args);
+                (a.list || a.save) && !m.title.contains("traffic-gen")
+            });
+            only_listings
+                && x.section == c.section
+                && x.exit == 0
+                && x.args.iter().any(|w| w == "--exact" || w == "-X")
+                && x.stdout.contains(layout_word)
+        })
+        .min_by_key(|(i, _)| i.abs_diff(here))
+        .map(|(_, x)| parse_services(&x.stdout))
+        .expect("an --exact listing beside the scaled one");
+    let mut views = parse_services_with(&c.stdout, true);
+    for v in &mut views {
+        let src = source
+            .iter()
+            .find(|s| s.spec.key == v.spec.key)
+            .expect("same service in the exact listing");
+        v.stats = src.stats;
+        v.rates = src.rates;
+        for d in &mut v.dests {
+            let sd = src
+                .dests
+                .iter()
+                .find(|x| x.addr == d.addr && x.port == d.port)
+                .expect("same dest in the exact listing");
+            d.stats = sd.stats;
+            d.rates = sd.rates;
+        }
+    }
+    views
+}
+
+/// The formatter's text for a replayable case, with the display options rvsadm's own
+/// parser ([`crate::adm::parse`]) reads off the recorded command line.
+fn format_case(c: &Case, all: &[Case]) -> String {
+    let argv: Vec<String> = std::iter::once("ipvsadm".to_string())
+        .chain(c.args.iter().cloned())
+        .collect();
+    let cmd = crate::adm::parse(&argv).expect("rvsadm accepts what ipvsadm accepted");
+    match cmd {
+        Command::Save { numeric } => {
+            let mut views = parse_save(&c.stdout);
+            views.reverse();
+            for v in &mut views {
+                v.dests.reverse();
+            }
+            save(&views, numeric)
+        }
+        Command::ListTimeouts(_) => {
+            let n: Vec<u32> = c
+                .stdout
+                .trim_end()
+                .rsplit(' ')
+                .take(3)
+                .map(|w| w.parse().unwrap())
+                .collect();
+            timeouts(&TimeoutsView {
+                tcp: n[2],
+                tcpfin: n[1],
+                udp: n[0],
+            })
+        }
+        Command::ListConns(opts) => conns(&parse_conn_rows(&c.stdout), &opts),
+        Command::List { key, opts } => {
+            // Unscaled counters read back exactly; scaled ones come from the --exact listing.
+            let mut views = if scaled(&c.stdout) {
+                with_exact_counters(c, all)
+            } else {
+                parse_services(&c.stdout)
+            };
+            views.reverse();
+            for v in &mut views {
+                v.dests.reverse();
+            }
+            match key {
+                Some(k) => views
+                    .iter()
+                    .find(|v| v.spec.key == k)
+                    .map(|v| service(v, &opts))
+                    .expect("the listed service"),
+                None => services(&views, &opts),
+            }
+        }
+        other => panic!("not a listing: {other:?}"),
     }
 }
 
@@ -253,12 +316,13 @@ fn every_recorded_listing_and_save_is_reproduced_byte_for_byte() {
         let recorded = representable(&c.stdout);
         let partial = recorded.len() != c.stdout.len();
         let c = &Case {
+            section: c.section.clone(),
             title: c.title.clone(),
             args: c.args.clone(),
             exit: c.exit,
             stdout: recorded,
         };
-        match std::panic::catch_unwind(|| format_case(c, &a)) {
+        match std::panic::catch_unwind(|| format_case(c, &all)) {
             Ok(text) if text == c.stdout => replayed.push(if partial {
                 format!("{} (without pe/gue/gre lines)", c.title)
             } else {

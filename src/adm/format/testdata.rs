@@ -186,15 +186,24 @@ fn dest(addr: Ipv4Addr, port: u16) -> DestView {
     }
 }
 
-/// A counter column as printed with `--exact` (or small enough not to be scaled).
-fn exact(s: &str) -> u64 {
-    s.parse()
-        .unwrap_or_else(|_| panic!("scaled counter {s}: record with --exact"))
+/// A counter column as printed with `--exact` (or small enough not to be scaled); a
+/// scaled one (`139200K`) is 0 when `lenient`, else a panic.
+fn exact(s: &str, lenient: bool) -> u64 {
+    s.parse().unwrap_or_else(|_| {
+        assert!(lenient, "scaled counter {s}: record with --exact");
+        0
+    })
 }
 
 /// The services of a numeric service listing (`-Ln` in any layout; counters must be
 /// exact or unscaled), in the printed order, with everything the listing shows.
 pub fn parse_services(block: &str) -> Vec<ServiceView> {
+    parse_services_with(block, false)
+}
+
+/// [`parse_services`]; with `lenient` a scaled counter reads as 0 (the caller takes the
+/// counters from an `--exact` listing of the same table).
+pub fn parse_services_with(block: &str, lenient: bool) -> Vec<ServiceView> {
     let mut lines = block.lines();
     let first = lines.next().unwrap_or("");
     let mut title = if first.starts_with("IP Virtual Server") {
@@ -236,7 +245,7 @@ pub fn parse_services(block: &str) -> Vec<ServiceView> {
                 d.active_conns = f[3].parse().unwrap();
                 d.inactive_conns = f[4].parse().unwrap();
             } else if title.ends_with("OutBytes") {
-                let n: Vec<u64> = f[1..].iter().map(|s| exact(s)).collect();
+                let n: Vec<u64> = f[1..].iter().map(|s| exact(s, lenient)).collect();
                 d.stats = StatsView {
                     conns: n[0],
                     inpkts: n[1],
@@ -245,7 +254,7 @@ pub fn parse_services(block: &str) -> Vec<ServiceView> {
                     outbytes: n[4],
                 };
             } else if title.ends_with("OutBPS") {
-                let n: Vec<u64> = f[1..].iter().map(|s| exact(s)).collect();
+                let n: Vec<u64> = f[1..].iter().map(|s| exact(s, lenient)).collect();
                 d.rates = RatesView {
                     cps: n[0],
                     inpps: n[1],
@@ -302,7 +311,7 @@ pub fn parse_services(block: &str) -> Vec<ServiceView> {
         };
         let rest = &f[2..];
         if title.ends_with("OutBytes") {
-            let n: Vec<u64> = rest.iter().map(|s| exact(s)).collect();
+            let n: Vec<u64> = rest.iter().map(|s| exact(s, lenient)).collect();
             s.stats = StatsView {
                 conns: n[0],
                 inpkts: n[1],
@@ -311,7 +320,7 @@ pub fn parse_services(block: &str) -> Vec<ServiceView> {
                 outbytes: n[4],
             };
         } else if title.ends_with("OutBPS") {
-            let n: Vec<u64> = rest.iter().map(|s| exact(s)).collect();
+            let n: Vec<u64> = rest.iter().map(|s| exact(s, lenient)).collect();
             s.rates = RatesView {
                 cps: n[0],
                 inpps: n[1],
