@@ -147,6 +147,9 @@ fn skip_reason(c: &Case, a: &Asked) -> Option<&'static str> {
     if a.daemon || c.title.contains("daemon") {
         return Some("sync daemon");
     }
+    if c.title.contains("sctp") || c.stdout.contains("SCTP ") || c.stdout.contains("--sctp") {
+        return Some("SCTP");
+    }
     if a.nosort {
         return Some("--nosort: IPVS hash order");
     }
