@@ -22,9 +22,9 @@ pub mod status;
 pub mod timeouts;
 
 pub use conns::conns;
-pub use json::json;
+pub use json::{json, JsonDoc};
 pub use save::save;
-pub use services::{service, services, services_json};
+pub use services::{service, services};
 pub use status::{mark_rules, status, vips};
 pub use timeouts::timeouts;
 

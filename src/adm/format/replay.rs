@@ -292,7 +292,7 @@ fn format_case(c: &Case, all: &[Case]) -> String {
                 Some(k) => views
                     .iter()
                     .find(|v| v.spec.key == k)
-                    .map(|v| service(v, &opts))
+                    .map(|v| service(std::slice::from_ref(v), &opts))
                     .expect("the listed service"),
                 None => services(&views, &opts),
             }

@@ -32,13 +32,13 @@ pub fn services(list: &[ServiceView], opts: &ListOpts) -> String {
     out
 }
 
-/// One service (`ipvsadm -L -t VIP:port [...]`): titles and the service, no version line.
-pub fn service(one: &ServiceView, opts: &ListOpts) -> String {
+/// One service (`ipvsadm -L -t VIP:port [...]`): titles and the service (the list rvsd
+/// returns for one key: one service), no version line.
+pub fn service(list: &[ServiceView], opts: &ListOpts) -> String {
     let layout = Layout::of(opts);
     let mut out = title(layout);
     let mut names = Names::new(opts.numeric);
-    let sorted = listing_order(std::slice::from_ref(one), opts.sort);
-    for s in &sorted {
+    for s in &listing_order(list, opts.sort) {
         service_entry(&mut out, s, layout, opts.exact, &mut names);
     }
     out
@@ -272,12 +272,6 @@ fn dest_entry(
     }
 }
 
-/// `--json` of a service listing: the views in the order the text listing prints them
-/// (ipvsadm's sort, or rvsd's order with `--nosort`), under `services`.
-pub fn services_json(list: &[ServiceView], opts: &ListOpts) -> String {
-    super::json("services", &listing_order(list, opts.sort))
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -462,7 +456,7 @@ pub(crate) mod tests {
             ..numeric()
         };
         assert_eq!(
-            service(&r, &rate),
+            service(std::slice::from_ref(&r), &rate),
             "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n\
              \x20 -> RemoteAddress:Port\n\
              TCP  10.0.0.1:80                        12      340      300    41000   250000\n\
@@ -486,7 +480,7 @@ pub(crate) mod tests {
             ..numeric()
         };
         assert_eq!(
-            service(&s, &th),
+            service(std::slice::from_ref(&s), &th),
             "Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn \n\
              \x20 -> RemoteAddress:Port\n\
              TCP  10.0.0.1:443 wlc persistent 360\n\
@@ -497,7 +491,7 @@ pub(crate) mod tests {
             ..numeric()
         };
         assert_eq!(
-            service(&s, &pc),
+            service(std::slice::from_ref(&s), &pc),
             "Prot LocalAddress:Port            Weight    PersistConn ActiveConn InActConn \n\
              \x20 -> RemoteAddress:Port\n\
              TCP  10.0.0.1:443 wlc persistent 360\n\
@@ -509,7 +503,8 @@ pub(crate) mod tests {
             thresholds: true,
             ..numeric()
         };
-        assert!(service(&s, &both).starts_with("Prot LocalAddress:Port               Conns"));
+        assert!(service(std::slice::from_ref(&s), &both)
+            .starts_with("Prot LocalAddress:Port               Conns"));
     }
 
     #[test]
@@ -523,18 +518,21 @@ pub(crate) mod tests {
         );
         s.spec.ops = true;
         // As recorded (tests/fixtures/oracle/udp_ops): `UDP  203.0.113.10:53 rr ops`.
-        assert!(service(&s, &numeric()).contains("\nUDP  203.0.113.10:53 rr ops\n"));
+        assert!(service(std::slice::from_ref(&s), &numeric())
+            .contains("\nUDP  203.0.113.10:53 rr ops\n"));
         s.spec.flags = vec!["flag-1".into(), "flag-3".into()];
         s.spec.persistent = Some(60);
-        assert!(service(&s, &numeric())
+        assert!(service(std::slice::from_ref(&s), &numeric())
             .contains("\nUDP  203.0.113.10:53 rr (flag-1,flag-3) persistent 60 ops\n"));
         // mh names the shared bits its own way; sh has no name for flag-3.
         s.spec.scheduler = "mh".into();
         s.spec.flags = vec!["flag-1".into(), "mh-port".into()];
-        assert!(service(&s, &numeric()).contains(" mh (mh-fallback,mh-port) "));
+        assert!(
+            service(std::slice::from_ref(&s), &numeric()).contains(" mh (mh-fallback,mh-port) ")
+        );
         s.spec.scheduler = "sh".into();
         s.spec.flags = vec!["flag-3".into()];
-        assert!(service(&s, &numeric()).contains(" sh () persistent"));
+        assert!(service(std::slice::from_ref(&s), &numeric()).contains(" sh () persistent"));
     }
 
     #[test]
@@ -557,7 +555,7 @@ pub(crate) mod tests {
             ]
         );
         assert!(text.contains("192.168.10.2:80              Masq    2      3          12        \n  -> 192.168.10.1:80"));
-        let one = service(&sample()[2], &numeric());
+        let one = service(&sample()[2..], &numeric());
         assert!(one.starts_with("Prot LocalAddress:Port Scheduler Flags\n"));
     }
 
@@ -595,20 +593,6 @@ pub(crate) mod tests {
         assert_eq!(
             truncate("1.31.31.31.dyn.idknet.com:5001", 28),
             "1.31.31.31.dyn.idknet.com:50"
-        );
-    }
-
-    #[test]
-    fn json_follows_the_listing_order() {
-        let text = services_json(&sample(), &numeric());
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["version"], "1.0");
-        let back: Vec<ServiceView> = serde_json::from_value(v["services"].clone()).unwrap();
-        assert_eq!(back, listing_order(&sample(), true));
-        assert_eq!(back[0].spec.key, tcp("207.175.44.110", 80));
-        assert_eq!(
-            back[0].dests[0].addr,
-            "192.168.10.1".parse::<Ipv4Addr>().unwrap()
         );
     }
 }
