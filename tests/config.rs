@@ -73,6 +73,24 @@ fn lab_appliance_means_what_it_says() {
     assert_eq!(c.routes[0].via, Some(ip("203.0.113.2")));
     assert!(c.services.is_empty());
     assert_eq!(c.control.socket, Path::new("/run/rvs/rvsd.sock"));
+    assert_eq!(c.control.admin_group, None, "root only by default");
+    assert_eq!(c.control.idle_timeout_secs, 30);
+}
+
+/// `[control] admin_group` is resolved when the file is read: `root` is gid 0 on every
+/// Linux machine.
+#[test]
+fn admin_group_resolves_to_its_gid() {
+    let text = std::fs::read_to_string("configs/lab-nat.toml")
+        .unwrap()
+        .replace(
+            "socket = \"/run/rvs/rvsd.sock\"",
+            "socket = \"/run/rvs/rvsd.sock\"\nadmin_group = \"root\"\nidle_timeout = 5",
+        );
+    let c = Config::from_str_named(&text, "g.toml").unwrap();
+    let g = c.control.admin_group.expect("admin_group");
+    assert_eq!((g.name.as_str(), g.gid), ("root", 0));
+    assert_eq!(c.control.idle_timeout_secs, 5);
 }
 
 #[test]
@@ -703,6 +721,16 @@ fn one_line_mistakes_in_a_good_config() {
             "[cores]",
             "[metrics]\nlisten = \"localhost\"\n[cores]",
             "metrics.listen",
+        ),
+        (
+            "socket = \"/run/rvs/rvsd.sock\"",
+            "socket = \"/run/rvs/rvsd.sock\"\nadmin_group = \"rvs-no-such-group\"",
+            "control.admin_group",
+        ),
+        (
+            "socket = \"/run/rvs/rvsd.sock\"",
+            "socket = \"/run/rvs/rvsd.sock\"\nidle_timeout = 0",
+            "control.idle_timeout",
         ),
         (
             "[[port]]\nname = \"int\"",

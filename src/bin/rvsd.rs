@@ -1,11 +1,15 @@
 //! rvsd: the appliance daemon. Brings up every configured port, one worker per
-//! configured core and the management loop (`rvs::mgmt::Manager`); stops cleanly on
-//! SIGINT/SIGTERM; logs and ignores SIGHUP (no reload yet).
+//! configured core, the management loop (`rvs::mgmt::Manager`) and the control socket
+//! (`rvs::mgmt::control`, docs/CONTROL.md); stops cleanly on SIGINT/SIGTERM; SIGHUP
+//! reloads the configuration file through the control channel.
 
 use anyhow::Context;
 use clap::Parser;
 use rvs::config::Config;
+use rvs::ctl::{Body, Request, Response};
 use rvs::dataplane::{Counter, Runtime};
+use rvs::mgmt::apply::Context as ApplyContext;
+use rvs::mgmt::control::{call, CommandTx, Server};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -54,7 +58,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&cfg);
-    match run(&cfg) {
+    match run(&cfg, &path) {
         Ok(code) => code,
         Err(e) => {
             // One line naming the cause, for operators and for scripts (the log goes to
@@ -74,24 +78,40 @@ fn init_logging(cfg: &Config) {
     b.format_timestamp_millis().init();
 }
 
-/// SIGHUP's default action kills the process without cleanup (interface sysctls left
-/// changed, recorded as "original" by the next run), and keepalived-style tooling sends
-/// HUP to reload. rvsd has no reload yet: a thread waits for HUP and logs a warning,
-/// and the daemon keeps running.
-fn ignore_sighup() -> anyhow::Result<()> {
+/// SIGHUP reloads the configuration (as keepalived-style tooling expects): a thread
+/// waits for HUP and sends a `Reload` request through the control channel, so the
+/// reload is applied by the management loop like any other request, in order, and logs
+/// its outcome. (Left at its default, HUP would kill rvsd without cleanup.)
+fn reload_on_sighup(commands: CommandTx) -> anyhow::Result<()> {
     let mut hup = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])
         .context("installing the SIGHUP handler")?;
     std::thread::Builder::new()
         .name("sighup".into())
         .spawn(move || {
             for _ in hup.forever() {
-                log::warn!(
-                    "SIGHUP: configuration reload is not supported yet; ignoring (use SIGTERM to stop)"
-                );
+                log::info!("SIGHUP: reloading the configuration");
+                log_reload(&call(&commands, Request::Reload));
             }
         })
         .context("starting the SIGHUP thread")?;
     Ok(())
+}
+
+/// Logs what a reload did: each change, or why nothing changed.
+fn log_reload(r: &Response) {
+    match (&r.body, &r.error) {
+        (Some(Body::Reloaded { changes }), _) if changes.is_empty() => {
+            log::info!("reload: configuration unchanged")
+        }
+        (Some(Body::Reloaded { changes }), _) => {
+            log::info!("reload: {} change(s)", changes.len());
+            for c in changes {
+                log::info!("reload: {c}");
+            }
+        }
+        (_, Some(e)) => log::error!("reload refused, running state kept: {}", e.message),
+        _ => log::warn!("reload: unexpected answer {r:?}"),
+    }
 }
 
 /// Refuses a `[cores]` entry that is not one of this process's usable cores
@@ -130,18 +150,23 @@ fn cores_exist(cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
+fn run(cfg: &Config, config_path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
-    ignore_sighup()?;
+    let (commands, requests) = rvs::mgmt::control::channel();
+    reload_on_sighup(commands.clone())?;
     // Before any device or sysctl is touched; held until exit (the kernel drops it).
     let _locks = rvs::mgmt::lock::lock_ports(
         std::path::Path::new(rvs::mgmt::lock::LOCK_DIR),
         cfg.physical_ports(),
     )
     .map_err(anyhow::Error::msg)?;
+    // Also before any device: a second rvsd on the same socket is refused here. Clients
+    // that connect before the management loop runs wait for their responses.
+    let server = Server::start(&cfg.control, commands)?;
     let plan = rvs::mgmt::plan::plan(cfg);
     // Before pinning: afterwards this thread's affinity is the management core alone.
     cores_exist(cfg)?;
@@ -168,8 +193,17 @@ fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
         plan.ports.len(),
         plan.worker_cores.len()
     );
-    let failed = mgr.run(&rt, &stop);
+    let ctx = ApplyContext {
+        rt: Some(&rt),
+        started,
+        config_path: Some(config_path),
+    };
+    let failed = mgr.run(&ctx, &stop, &requests);
     log::info!("rvsd stopping");
+    // The channel's end first: a client waiting for a response is answered
+    // "rvsd is stopping", so stopping the server never waits on one.
+    drop(requests);
+    server.stop();
     for c in Counter::ALL {
         let per = rt.counter_per_worker(*c);
         if per.iter().any(|&v| v != 0) {

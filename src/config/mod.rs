@@ -17,6 +17,7 @@
 
 mod addr;
 mod afpacket;
+mod control;
 mod fragments;
 mod locate;
 mod neighbour;
@@ -166,7 +167,7 @@ impl Tables {
     };
 }
 
-/// `[control]`.
+/// `[control]`: the control socket (docs/CONTROL.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Control {
     /// Unix socket path rvsadm connects to (default `/run/rvs/rvsd.sock`).
@@ -175,6 +176,28 @@ pub struct Control {
     /// timeouts after every change made through the socket, and restores them from at
     /// start (`state_file`, off when absent; see `mgmt::state`).
     pub state_file: Option<PathBuf>,
+    /// `admin_group`: the group whose members may use the socket besides root; the
+    /// socket is then mode 0660 and owned by it (else 0600, root only).
+    pub admin_group: Option<AdminGroup>,
+    /// `idle_timeout`: seconds a client may stay silent (or leave a request line
+    /// unfinished) before rvsd closes its connection (default 30; 1..=3600).
+    pub idle_timeout_secs: u32,
+}
+
+impl Control {
+    /// Where the socket is when the file does not say.
+    pub const DEFAULT_SOCKET: &'static str = "/run/rvs/rvsd.sock";
+    /// `idle_timeout` when the file does not say, seconds.
+    pub const DEFAULT_IDLE_TIMEOUT_SECS: u32 = 30;
+}
+
+/// `[control] admin_group`, resolved when the file is read (`getgrnam`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminGroup {
+    /// The name as written.
+    pub name: String,
+    /// Its group id on this machine.
+    pub gid: u32,
 }
 
 /// `[metrics]`: the Prometheus text endpoint (`mgmt::metrics`).

@@ -70,6 +70,8 @@ pub(crate) struct RawTables {
 pub(crate) struct RawControl {
     pub socket: Option<String>,
     pub state_file: Option<String>,
+    pub admin_group: Option<String>,
+    pub idle_timeout: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]

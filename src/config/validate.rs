@@ -7,22 +7,19 @@
 //! `ports.rs` and `services.rs` check the two big ones.
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 
 use super::addr::{parse_ipv4, Ipv4Net};
 use super::locate::{guess_path, line_of, KeyPath, Located};
 use super::raw::{RawConfig, RawCores, RawRouting, RawSettings, RawTables};
 use super::{
-    Config, Control, Cores, Eal, Error, ErrorKind, Log, LogLevel, Port, Routing, Settings, Tables,
-    Timeouts, MAX_PERSISTENT_SECS,
+    Config, Cores, Eal, Error, ErrorKind, Log, LogLevel, Port, Routing, Settings, Tables, Timeouts,
+    MAX_PERSISTENT_SECS,
 };
 
 /// Highest core id accepted in `[cores]` (DPDK's RTE_MAX_LCORE is at most 1024 in practice).
 const MAX_CORE_ID: i64 = 1023;
 /// Longest Linux interface name (IFNAMSIZ - 1); port names double as tap names.
 pub(super) const MAX_IFNAME_LEN: usize = 15;
-/// Longest Unix socket path (sun_path is 108 bytes with the NUL).
-const MAX_SOCKET_PATH_LEN: usize = 107;
 /// DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE.
 const MAX_MBUF_CACHE: i64 = 512;
 /// Largest mbuf data room: DPDK's `data_room_size` is a `u16` that includes the
@@ -193,29 +190,8 @@ impl Checker<'_> {
             }
         };
         let tables = self.tables(&root.key("tables"), raw.tables.unwrap_or_default())?;
-        let control = raw.control.unwrap_or_default();
-        let state_file = match control.state_file {
-            Some(f) if f.is_empty() => {
-                return Err(self.err(
-                    &root.key("control").key("state_file"),
-                    ErrorKind::Range,
-                    "state_file must not be empty (leave it out for no state file)",
-                ))
-            }
-            f => f.map(PathBuf::from),
-        };
+        let control = self.control(raw.control.unwrap_or_default())?;
         let metrics = self.metrics(raw.metrics.unwrap_or_default())?;
-        let socket = control
-            .socket
-            .unwrap_or_else(|| "/run/rvs/rvsd.sock".to_owned());
-        let sp = root.key("control").key("socket");
-        if socket.is_empty() || socket.len() > MAX_SOCKET_PATH_LEN {
-            return Err(self.err(
-                &sp,
-                ErrorKind::Range,
-                format!("socket path must be 1..{MAX_SOCKET_PATH_LEN} bytes (Unix socket limit)"),
-            ));
-        }
         let mut ports = self.ports(&eal, &cores, raw.port)?;
         self.mbufs_suffice(&tables, &cores, &ports)?;
         self.frames_fit_mbufs(&tables, &ports)?;
@@ -264,10 +240,7 @@ impl Checker<'_> {
             log: Log { level },
             cores,
             tables,
-            control: Control {
-                socket: PathBuf::from(socket),
-                state_file,
-            },
+            control,
             metrics,
             ports,
             routes,

@@ -5,15 +5,19 @@
 //! table and published whole, so workers see it at once at their next loop, never half
 //! applied. Runs on the management thread only.
 
+use crate::ctl::{ErrorKind, Response};
 use crate::dataplane::runtime::Views;
 use crate::dataplane::{LbViews, Runtime};
 use crate::lb::conn::{ConnTable, DestId};
 use crate::lb::dest::Dest;
 use crate::lb::mark::MarkTable;
 use crate::lb::service::{self, DestConfig, ServiceConfig, ServiceKey, ServiceTable};
+use crate::mgmt::apply::Context;
+use crate::mgmt::control::{Command, CommandRx};
 use crate::mgmt::rates::RateTracker;
 use crate::net::{NetTables, PortIdx, Route};
 use crate::snapshot::{Publisher, Reader};
+use crossbeam::channel::RecvTimeoutError;
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -243,19 +247,61 @@ impl Manager {
         self.rates.poll(self.services.current(), now);
     }
 
-    /// The management loop: ticks every [`TICK`] until `stop` is set (SIGINT/SIGTERM)
-    /// or a worker of `rt` died. Returns true when a worker died.
-    pub fn run(&mut self, rt: &Runtime, stop: &AtomicBool) -> bool {
+    /// The management loop, until `stop` is set (SIGINT/SIGTERM) or a worker of
+    /// `ctx.rt` died (then it returns true): ticks every [`TICK`] and, between ticks,
+    /// waits on `commands` and answers each request at once, in arrival order, through
+    /// [`crate::mgmt::apply::handle`] (the only place control requests change state).
+    pub fn run(&mut self, ctx: &Context, stop: &AtomicBool, commands: &CommandRx) -> bool {
         let mut conflicts = ConflictsSeen::default();
+        let mut next_tick = Instant::now();
         while !stop.load(Ordering::Relaxed) {
-            if rt.failed() {
+            if ctx.rt.is_some_and(Runtime::failed) {
                 return true;
             }
-            self.tick(Instant::now());
-            log_arp_conflicts(rt, &mut conflicts);
-            std::thread::sleep(TICK);
+            let now = Instant::now();
+            if now >= next_tick {
+                self.tick(now);
+                if let Some(rt) = ctx.rt {
+                    log_arp_conflicts(rt, &mut conflicts);
+                }
+                next_tick = now + TICK;
+            }
+            match commands.recv_timeout(next_tick.saturating_duration_since(now)) {
+                Ok(cmd) => self.answer(ctx, cmd),
+                Err(RecvTimeoutError::Timeout) => {}
+                // No sender left (no control socket): just tick.
+                Err(RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(next_tick.saturating_duration_since(Instant::now()))
+                }
+            }
         }
         false
+    }
+
+    /// Carries out one request and sends its response (a client that went away in the
+    /// meantime is no error). A panic in a handler is a bug: it is logged and answered
+    /// with an `internal` error, and rvsd goes on: workers only ever see tables
+    /// published whole, so a change cut short by the panic was never seen by them.
+    fn answer(&mut self, ctx: &Context, cmd: Command) {
+        let id = cmd.envelope.id;
+        let request = cmd.envelope.request;
+        let what = format!("{request:?}");
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::mgmt::apply::handle(self, ctx, request)
+        }));
+        let response = match result {
+            Ok(Ok(body)) => Response::ok(id, body),
+            Ok(Err(e)) => Response::err(id, e.kind, e.message),
+            Err(_) => {
+                log::error!("control request {what} panicked; state unchanged");
+                Response::err(
+                    id,
+                    ErrorKind::Internal,
+                    "rvsd failed to carry out the request (a bug: see its log)",
+                )
+            }
+        };
+        let _ = cmd.reply.send(response);
     }
 
     /// Logs every service's and real server's counters and rates (`ipvsadm -L --stats`

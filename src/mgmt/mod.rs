@@ -3,6 +3,7 @@
 //! never on a worker.
 
 pub mod apply;
+pub mod control;
 pub mod lock;
 pub mod manager;
 pub mod metrics;
