@@ -169,7 +169,7 @@ fn exception_path_refuses_an_address_another_interface_has() {
         .unwrap()
         .replace("iface=rvs-ext", "iface=eth0")
         .replace("rvs-appliance", &format!("rvs-{p}"));
-    std::fs::write(&cfg, text).unwrap();
+    std::fs::write(&cfg, common::rvsd::private_socket(&text, &dir)).unwrap();
     // `timeout`: the old code started and ran; the test then fails instead of hanging.
     let out = lab.sh(
         "dir",

@@ -32,8 +32,22 @@ pub fn derived_config(example: &str, replace: &[(&str, &str)]) -> (PathBuf, Path
         text = text.replace(from, to);
     }
     let path = dir.join(example);
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, private_socket(&text, &dir)).unwrap();
     (dir, path)
+}
+
+/// `text` with its control socket in `dir` instead of the default `/run/rvs/rvsd.sock`
+/// (added when the file has no `[control]`): rvsds of parallel tests must not share a
+/// socket, and a second one on the same socket refuses to start.
+pub fn private_socket(text: &str, dir: &std::path::Path) -> String {
+    let line = format!("socket = \"{}\"", dir.join("rvsd.sock").display());
+    if text.contains("socket = \"/run/rvs/rvsd.sock\"") {
+        text.replace("socket = \"/run/rvs/rvsd.sock\"", &line)
+    } else if text.contains("[control]") {
+        text.to_owned()
+    } else {
+        format!("{text}\n[control]\n{line}\n")
+    }
 }
 
 /// Runs rvsd with `config` where it must refuse to start, with its log off so stderr
