@@ -26,8 +26,10 @@ fn config(tag: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::Path
         ],
     );
     let state = dir.join("state.json");
+    // derived_config already put the socket in the test's dir (common::rvsd::private_socket).
+    let sock_line = format!("socket = \"{}\"", dir.join("rvsd.sock").display());
     let text = std::fs::read_to_string(&cfg).unwrap().replacen(
-        "socket = \"/run/rvs/rvsd.sock\"",
+        &sock_line,
         &format!(
             "socket = \"{}\"\nstate_file = \"{}\"",
             dir.join("rvsd.sock").display(),
