@@ -66,12 +66,12 @@ pub fn socket_path(explicit: Option<PathBuf>) -> PathBuf {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// `connect(2)` failed.
-    #[error("rvsadm: cannot connect to rvsd at {path}: {source} ({hint})")]
+    #[error("rvsadm: cannot connect to rvsd at {path}: {reason} ({hint})")]
     Connect {
         /// The socket path.
         path: String,
-        /// What connect said.
-        source: std::io::Error,
+        /// What connect said (strerror's text, without Rust's "(os error N)").
+        reason: String,
         /// What to check.
         hint: &'static str,
     },
@@ -115,9 +115,14 @@ impl Client {
                 }
                 _ => "check the path; --socket PATH or RVS_SOCKET names another socket",
             };
+            let text = source.to_string();
+            let reason = match text.find(" (os error ") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            };
             ClientError::Connect {
                 path: path.display().to_string(),
-                source,
+                reason,
                 hint,
             }
         })?;
@@ -199,7 +204,10 @@ mod tests {
             )),
             "{msg}"
         );
-        assert!(msg.contains("(is rvsd running? --socket PATH"), "{msg}");
+        assert!(
+            msg.contains(": No such file or directory (is rvsd running? --socket PATH"),
+            "{msg}"
+        );
         assert_eq!(msg.lines().count(), 1);
     }
 }

@@ -1,8 +1,9 @@
 //! `rvsadm`'s library half: ipvsadm 1.31's command language parsed into a [`cmd::Command`]
 //! ([`parse`], with popt's scanning in [`popt`] and the C library's number and address
 //! rules in [`inet`]), rvs's own commands ([`rvs_cmds`]), the help and version texts
-//! ([`help`]), and the output: ipvsadm's listings and save text, `--json`, `status`
-//! ([`format`]). Nothing here panics on any command line or any view.
+//! ([`help`]), the output: ipvsadm's listings and save text, `--json`, `status`
+//! ([`format`]), the control-socket client ([`client`]), `-R` ([`restore`]) and the whole
+//! of the `rvsadm` binary ([`run`]). Nothing here panics on any command line or any view.
 
 pub mod client;
 pub mod cmd;
@@ -12,6 +13,7 @@ pub mod inet;
 pub mod parse;
 pub mod popt;
 pub mod restore;
+pub mod run;
 pub mod rvs_cmds;
 
 pub use cmd::{Command, ListOpts};
