@@ -132,20 +132,17 @@ pub fn execute(prog: &str, client: &mut Client, cmd: Command, io: &mut Io) -> Ou
         Command::MarkAdd(rule) => change(Request::AddMarkRule { rule }, client, io),
         Command::MarkDel(rule) => change(Request::DelMarkRule { rule }, client, io),
         Command::List { key, opts } => listing(client, Request::List { key }, io, |b| match b {
-            Body::Services { services } => match (key, opts.json) {
-                (_, true) => Some(format::services_json(&services, &opts)),
-                (None, false) => Some(format::services(&services, &opts)),
+            Body::Services { services } => Some(match (key, opts.json) {
+                (_, true) => format::json(&services),
+                (None, false) => format::services(&services, &opts),
                 // One service: rvsd answers with it alone (or refuses).
-                (Some(k), false) => services
-                    .iter()
-                    .find(|s| s.spec.key == k)
-                    .map(|s| format::service(s, &opts)),
-            },
+                (Some(_), false) => format::service(&services, &opts),
+            }),
             _ => None,
         }),
         Command::ListConns(opts) => listing(client, Request::ListConns, io, |b| match b {
             Body::Conns { conns } => Some(if opts.json {
-                format::json("conns", &conns)
+                format::json(&conns)
             } else {
                 format::conns(&conns, &opts)
             }),
@@ -153,7 +150,7 @@ pub fn execute(prog: &str, client: &mut Client, cmd: Command, io: &mut Io) -> Ou
         }),
         Command::ListTimeouts(opts) => listing(client, Request::GetTimeouts, io, |b| match b {
             Body::Timeouts { timeouts } => Some(if opts.json {
-                format::json("timeouts", &timeouts)
+                format::json(&timeouts)
             } else {
                 format::timeouts(&timeouts)
             }),
@@ -169,7 +166,7 @@ pub fn execute(prog: &str, client: &mut Client, cmd: Command, io: &mut Io) -> Ou
         }
         Command::Status { json } => listing(client, Request::Status, io, |b| match b {
             Body::Status(s) => Some(if json {
-                format::json("status", &s)
+                format::json(&s)
             } else {
                 format::status(&s)
             }),
@@ -177,7 +174,7 @@ pub fn execute(prog: &str, client: &mut Client, cmd: Command, io: &mut Io) -> Ou
         }),
         Command::VipList { json } => listing(client, Request::ListVips, io, |b| match b {
             Body::Vips { vips } => Some(if json {
-                format::json("vips", &vips)
+                format::json(&vips)
             } else {
                 format::vips(&vips)
             }),
@@ -185,7 +182,7 @@ pub fn execute(prog: &str, client: &mut Client, cmd: Command, io: &mut Io) -> Ou
         }),
         Command::MarkList { json } => listing(client, Request::ListMarkRules, io, |b| match b {
             Body::MarkRules { rules } => Some(if json {
-                format::json("rules", &rules)
+                format::json(&rules)
             } else {
                 format::mark_rules(&rules)
             }),
