@@ -9,7 +9,9 @@
 //!   `setpriv`), members served;
 //! - a stale socket is replaced, a live one refuses the start; the socket is removed at
 //!   a clean stop, also with clients connected;
-//! - SIGHUP goes through the command channel (rvsd logs the reload's outcome).
+//! - at most 64 clients at once: the 65th gets one line and is closed;
+//! - SIGHUP goes through the command channel: a changed file is applied and logged, a
+//!   broken one refused with its located error and the running state kept.
 
 mod common;
 
@@ -29,8 +31,9 @@ use std::time::Duration;
 /// closed during the test (the default is 30 s).
 const IDLE_SECS: u64 = 3;
 
-/// A fresh temp dir for test `name` and the path of its config file, with `control`
-/// as the `[control]` section's extra lines.
+/// A fresh temp dir for test `name`, the path of its config file and of its socket, with
+/// `control_extra` as the `[control]` section's extra lines (`idle_timeout` is
+/// [`IDLE_SECS`] unless they set it).
 fn config(name: &str, control_extra: &str) -> (PathBuf, PathBuf, PathBuf) {
     let pid = std::process::id();
     let dir = std::env::temp_dir().join(format!("rvs-ctl-{pid}-{name}"));
@@ -39,6 +42,11 @@ fn config(name: &str, control_extra: &str) -> (PathBuf, PathBuf, PathBuf) {
     // Reachable by the unprivileged clients of the security test.
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let sock = dir.join("rvsd.sock");
+    let control_extra = if control_extra.contains("idle_timeout") {
+        control_extra.to_owned()
+    } else {
+        format!("idle_timeout = {IDLE_SECS}\n{control_extra}")
+    };
     let text = format!(
         r#"[eal]
 args = ["--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--file-prefix", "rvsctl{pid}{name}"]
@@ -57,7 +65,6 @@ mbuf_cache = 64
 
 [control]
 socket = "{sock}"
-idle_timeout = {IDLE_SECS}
 {control_extra}
 
 [[port]]
@@ -496,35 +503,106 @@ fn a_stale_socket_is_replaced_a_live_one_refuses_the_start() {
     assert!(!sock.exists(), "socket removed at exit");
 }
 
-#[test]
-fn sighup_reloads_through_the_command_channel() {
-    if !root_or_skip() {
-        return;
-    }
-    let (dir, cfg, sock) = config("sighup", "");
-    let rvsd = Rvsd::start(dir, cfg);
+/// The weight of the first real server of the first service, as `list` shows it.
+fn first_weight(c: &mut Client, id: u64) -> i64 {
+    let r = c.call(id, json!({"cmd":"list"}));
+    ok_body(&r)["services"][0]["dests"][0]["weight"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{r}"))
+}
+
+/// Sends SIGHUP to rvsd and waits (listing all the while: the socket keeps serving)
+/// until its log has one more line containing `needle` than it had.
+fn hup_and_wait(rvsd: &Rvsd, c: &mut Client, needle: &str) -> String {
+    let seen = rvsd.log_text().matches(needle).count();
     let status = Command::new("kill")
         .args(["-HUP", &rvsd.pid().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    // The outcome is logged once the management loop answered the Reload request;
-    // meanwhile and afterwards the socket serves.
-    let mut c = Client::connect(&sock);
-    let mut logged = false;
     for id in 0..600 {
         assert_eq!(
             ok_body(&c.call(id, json!({"cmd":"list"})))["type"],
             "services"
         );
         let log = rvsd.log_text();
-        if log.contains("reload: ") || log.contains("reload refused") {
-            logged = true;
-            break;
+        if log.matches(needle).count() > seen {
+            return log;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let log = rvsd.stop();
-    assert!(logged, "the reload's outcome is logged:\n{log}");
+    panic!("no {needle:?} after SIGHUP:\n{}", rvsd.log_text());
+}
+
+#[test]
+fn sighup_reloads_through_the_command_channel() {
+    if !root_or_skip() {
+        return;
+    }
+    let (dir, cfg, sock) = config("sighup", "");
+    let rvsd = Rvsd::start(dir, cfg.clone());
+    let mut c = Client::connect(&sock);
+    assert_eq!(first_weight(&mut c, 1), 3);
+    // A changed file: the reload applies it and logs the change.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replacen("weight = 3", "weight = 5", 1)).unwrap();
+    let log = hup_and_wait(&rvsd, &mut c, "reload: 1 change(s)");
     assert!(log.contains("SIGHUP: reloading the configuration"), "{log}");
+    assert_eq!(first_weight(&mut c, 2), 5, "applied");
+    // A broken file: refused with its located error, the running state kept.
+    std::fs::write(&cfg, text.replacen("weight = 3", "weight = -1", 1)).unwrap();
+    let log = hup_and_wait(&rvsd, &mut c, "reload refused, running state kept");
+    assert!(
+        log.contains("rvsd.toml:"),
+        "names the file and line:\n{log}"
+    );
+    assert_eq!(first_weight(&mut c, 3), 5, "unchanged");
+    rvsd.stop();
+}
+
+#[test]
+fn at_most_64_clients_at_once() {
+    if !root_or_skip() {
+        return;
+    }
+    // Idle clients must stay connected for the whole test.
+    let (dir, cfg, sock) = config("max", "idle_timeout = 600");
+    let rvsd = Rvsd::start(dir, cfg);
+    let mut clients: Vec<Client> = (0..64).map(|_| Client::connect(&sock)).collect();
+    // Each of them is being served (its thread answers).
+    for (i, c) in clients.iter_mut().enumerate() {
+        assert_eq!(
+            ok_body(&c.call(i as u64, json!({"cmd":"get_timeouts"})))["type"],
+            "timeouts"
+        );
+    }
+    // The 65th gets one line and is closed.
+    let mut extra = Client::connect(&sock);
+    let r = extra.recv().expect("a refusal line");
+    assert_eq!(error_kind(&r), "internal", "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many clients"),
+        "{r}"
+    );
+    assert_eq!(extra.recv(), None, "then closed");
+    // Once one leaves, a newcomer is served (its thread may take a moment to finish).
+    clients.pop();
+    let mut served = false;
+    for _ in 0..200 {
+        let mut c = Client::connect(&sock);
+        c.send_raw(b"{\"version\":\"1.0\",\"id\":1,\"request\":{\"cmd\":\"list\"}}\n");
+        let r = c.recv().expect("a line");
+        if r["ok"] == true {
+            served = true;
+            break;
+        }
+        assert_eq!(error_kind(&r), "internal", "{r}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(served, "a free slot is used again");
+    drop(clients);
+    rvsd.stop();
 }
