@@ -1,10 +1,22 @@
-//! The real rvsadm binary: without a reachable rvsd every command is one clear line
-//! with status 2, argument errors are ipvsadm's, -v and -h work. (The tests against a
-//! running rvsd join this file with the control socket's server.)
+//! The real rvsadm binary against a real rvsd (on a DPDK `net_null` port, its control
+//! socket in the test's temp dir): ipvsadm's commands change rvsd's table, refusals
+//! print ipvsadm's text with its exit status, `-S | -C | -R | -S` gives the same text,
+//! a hand-written save file restores exactly, and without rvsd every command is one
+//! clear line with status 2.
 
+mod common;
+
+use common::eal::root_or_skip;
+use common::rvsd::{derived_config, Rvsd};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+/// `derived_config` shares one per-process temp dir: one test at a time.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Runs rvsadm with `args` (and `stdin`), the socket given with `--socket`.
 fn rvsadm(socket: &Path, args: &[&str], stdin: &str) -> Output {
@@ -39,6 +51,41 @@ fn run_in(socket: &Path, line: &str, stdin: &str) -> (i32, String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
+}
+
+/// Asserts `line` succeeds silently.
+fn ok(socket: &Path, line: &str) {
+    assert_eq!(
+        run(socket, line),
+        (0, String::new(), String::new()),
+        "{line}"
+    );
+}
+
+/// lab-appliance.toml on a `net_null` port with a unique file prefix; its control
+/// socket is the test dir's `rvsd.sock` (derived_config puts it there).
+fn start(tag: &str) -> (Rvsd, PathBuf) {
+    let prefix = format!("rvs-{tag}-{}", std::process::id());
+    let (dir, cfg) = derived_config(
+        "lab-appliance.toml",
+        &[
+            ("net_af_packet0,iface=rvs-ext", "net_null0"),
+            ("exception_path = true", "exception_path = false"),
+            ("rvs-appliance", &prefix),
+        ],
+    );
+    let socket = dir.join("rvsd.sock");
+    let rvsd = Rvsd::start(dir, cfg);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rvsd made no control socket: {}",
+            rvsd.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (rvsd, socket)
 }
 
 /// Operator review (phase 5): `rvsadm -L -n` printed the version and exited 0, so a
@@ -95,4 +142,156 @@ fn without_rvsd_every_command_is_one_clear_line() {
         out.contains(&format!("  {prog} -A|E virtual-service")),
         "{out}"
     );
+}
+
+/// The commands change rvsd's table as ipvsadm changes the kernel's, refusals carry
+/// ipvsadm's text and status, and `-S | -C | -R | -S` is the same text.
+#[test]
+fn commands_refusals_and_the_save_restore_round_trip() {
+    if !root_or_skip() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let (rvsd, s) = start("admcli");
+    let s = s.as_path();
+    ok(s, "-C");
+    ok(s, "-A -t 203.0.113.10:80 -s wrr -p 600 -M 255.255.255.0");
+    ok(s, "-a -t 203.0.113.10:80 -r 192.0.2.11:8080 -m -w 3");
+    ok(s, "-a -t 203.0.113.10:80 -r 192.0.2.12:9999 -g");
+    ok(s, "-a -t 203.0.113.10:80 -r 192.0.2.13 -i -w 0");
+    ok(s, "-A -u 203.0.113.11:53 -s sh -b sh-fallback,sh-port -o");
+    ok(s, "-a -u 203.0.113.11:53 -r 198.51.100.5:5353 -m");
+    ok(s, "-A -f 7 -s rr -p");
+    ok(s, "-a -f 7 -r 192.0.2.21 -g");
+    ok(s, "-a -f 7 -r 192.0.2.22:8443 -m -w 2");
+    ok(s, "-e -t 203.0.113.10:80 -r 192.0.2.11:8080 -m -w 5");
+    let refusals = [
+        ("-A -t 203.0.113.10:80", "Service already exists\n", 255),
+        (
+            "-a -t 203.0.113.99:80 -r 192.0.2.18",
+            "Service not defined\n",
+            255,
+        ),
+        (
+            "-a -t 203.0.113.10:80 -r 192.0.2.11:8080 -m",
+            "Destination already exists\n",
+            255,
+        ),
+        (
+            "-e -t 203.0.113.10:80 -r 192.0.2.99",
+            "No such destination\n",
+            255,
+        ),
+        ("-D -t 203.0.113.99:80", "No such service\n", 255),
+        (
+            "-A -t 203.0.113.12:80 -s nosuch",
+            "Scheduler or persistence engine not found\n",
+            255,
+        ),
+        (
+            "-a -t 203.0.113.10:80 -r 192.0.2.18 -y 5",
+            "Numerical result out of range\n",
+            255,
+        ),
+        ("-Ln -t 203.0.113.99:80", "No such service\n", 1),
+        (
+            "-a -t 203.0.113.10:80 -r 192.0.2.18 -w abc",
+            "illegal weight specified\n",
+            2,
+        ),
+    ];
+    for (line, err, code) in refusals {
+        assert_eq!(
+            run(s, line),
+            (code, String::new(), err.to_string()),
+            "{line}"
+        );
+    }
+    let saved = run(s, "-S -n");
+    assert_eq!(saved.0, 0, "{saved:?}");
+    let want = "-A -t 203.0.113.10:80 -s wrr -p 600 -M 255.255.255.0\n\
+                -a -t 203.0.113.10:80 -r 192.0.2.11:8080 -m -w 5\n\
+                -a -t 203.0.113.10:80 -r 192.0.2.12:80 -g -w 1\n\
+                -a -t 203.0.113.10:80 -r 192.0.2.13:80 -i -w 0 --tun-type ipip\n\
+                -A -u 203.0.113.11:53 -s sh -o -b sh-fallback,sh-port\n\
+                -a -u 203.0.113.11:53 -r 198.51.100.5:5353 -m -w 1\n\
+                -A -f 7 -s rr -p 360\n\
+                -a -f 7 -r 192.0.2.21:0 -g -w 1\n\
+                -a -f 7 -r 192.0.2.22:8443 -m -w 2\n";
+    assert_eq!(saved.1, want, "-S -n after the commands");
+    ok(s, "-C");
+    assert_eq!(run(s, "-S -n").1, "");
+    assert_eq!(run_in(s, "-R", &saved.1), (0, String::new(), String::new()));
+    assert_eq!(run(s, "-S -n"), saved, "-S | -C | -R | -S");
+    // Deletions.
+    ok(s, "-d -t 203.0.113.10:80 -r 192.0.2.12");
+    ok(s, "-D -f 7");
+    let after = run(s, "-S -n").1;
+    assert!(
+        !after.contains("192.0.2.12:80") && !after.contains("-f 7"),
+        "{after}"
+    );
+    let log = rvsd.stop();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+/// A hand-written save file with every flag, fwmark services, every method, names,
+/// `ipvsadm` words, CRLF and blank lines restores to exactly what it says; a refused
+/// line goes on, an argument error stops with the lines before it applied.
+#[test]
+fn a_hand_written_save_file_restores_exactly() {
+    if !root_or_skip() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let (rvsd, s) = start("admrestore");
+    let s = s.as_path();
+    ok(s, "-C");
+    let file = "ipvsadm -A -t 203.0.113.10:http -s wrr -p 600 -M 255.255.255.0\r\n\
+                -a -t 203.0.113.10:http -r 192.0.2.11:webcache -m -w 3 -x 100 -y 10\n\
+                \n\
+                -a -t 203.0.113.10:http -r 192.0.2.12:http -g -w 0\n\
+                \t-a -t 203.0.113.10:http -r 192.0.2.13:http -i -w 5 --tun-type ipip\n\
+                -A -u 203.0.113.11:domain -s sh -b sh-fallback,sh-port -o\n\
+                -a -u 203.0.113.11:domain -r 198.51.100.5:domain -m -w 1\n\
+                -A -f 7 -s rr -p\n\
+                -a -f 7 -r 192.0.2.21:0 -g -w 1\n\
+                -a -f 7 -r 192.0.2.22:8443 -m -w 2\n\
+                -A -f 8 -s mh -b mh-fallback\n\
+                -a -f 8 -r 192.0.2.23:0 -i -w 4\n\
+                --add-service --tcp-service 127.0.0.1:443 --scheduler lblcr\n\
+                --add-server --tcp-service localhost:443 --real-server 198.51.100.6 --gatewaying --weight 9\n\
+                -At 203.0.113.12:25 -s fo";
+    assert_eq!(run_in(s, "-R", file), (0, String::new(), String::new()));
+    let want = "-A -t 127.0.0.1:443 -s lblcr\n\
+                -a -t 127.0.0.1:443 -r 198.51.100.6:443 -g -w 9\n\
+                -A -t 203.0.113.10:80 -s wrr -p 600 -M 255.255.255.0\n\
+                -a -t 203.0.113.10:80 -r 192.0.2.11:8080 -m -w 3\n\
+                -a -t 203.0.113.10:80 -r 192.0.2.12:80 -g -w 0\n\
+                -a -t 203.0.113.10:80 -r 192.0.2.13:80 -i -w 5 --tun-type ipip\n\
+                -A -t 203.0.113.12:25 -s fo\n\
+                -A -u 203.0.113.11:53 -s sh -o -b sh-fallback,sh-port\n\
+                -a -u 203.0.113.11:53 -r 198.51.100.5:53 -m -w 1\n\
+                -A -f 7 -s rr -p 360\n\
+                -a -f 7 -r 192.0.2.21:0 -g -w 1\n\
+                -a -f 7 -r 192.0.2.22:8443 -m -w 2\n\
+                -A -f 8 -s mh -b mh-fallback\n\
+                -a -f 8 -r 192.0.2.23:0 -i -w 4 --tun-type ipip\n";
+    assert_eq!(run(s, "-S -n").1, want);
+    // restore-duplicate-line / restore-bad-weight-line as the oracle recorded them.
+    ok(s, "-C");
+    let dup = "-A -t 203.0.113.10:80 -s rr\n-A -t 203.0.113.10:80 -s rr\n-a -t 203.0.113.10:80 -r 192.0.2.11\n";
+    assert_eq!(
+        run_in(s, "-R", dup),
+        (0, String::new(), "Service already exists\n".to_string())
+    );
+    ok(s, "-C");
+    let bad = "-A -t 203.0.113.10:80 -s rr\n-a -t 203.0.113.10:80 -r 192.0.2.11 -w abc\n-a -t 203.0.113.10:80 -r 192.0.2.12\n";
+    assert_eq!(
+        run_in(s, "-R", bad),
+        (2, String::new(), "illegal weight specified\n".to_string())
+    );
+    assert_eq!(run(s, "-S -n").1, "-A -t 203.0.113.10:80 -s rr\n");
+    let log = rvsd.stop();
+    assert!(!log.contains("panicked"), "{log}");
 }
