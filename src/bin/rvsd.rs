@@ -97,6 +97,26 @@ fn reload_on_sighup(commands: CommandTx) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts the Prometheus endpoint (`[metrics] listen`); each scrape asks the management
+/// loop for `List` and `Status` through the command channel (the HTTP thread never
+/// touches the Manager). A scrape the loop cannot answer (rvsd stopping) gets 503.
+fn start_metrics(
+    addr: std::net::SocketAddr,
+    commands: CommandTx,
+) -> anyhow::Result<rvs::mgmt::metrics::Server> {
+    let fetch = move || {
+        let Some(Body::Services { services }) = call(&commands, Request::List { key: None }).body
+        else {
+            return None;
+        };
+        let Some(Body::Status(status)) = call(&commands, Request::Status).body else {
+            return None;
+        };
+        Some((services, status))
+    };
+    Ok(rvs::mgmt::metrics::serve(addr, fetch)?)
+}
+
 /// Logs what a reload did: each change, or why nothing changed.
 fn log_reload(r: &Response) {
     match (&r.body, &r.error) {
@@ -166,6 +186,10 @@ fn run(cfg: &Config, config_path: &std::path::Path) -> anyhow::Result<ExitCode> 
     .map_err(anyhow::Error::msg)?;
     // Also before any device: a second rvsd on the same socket is refused here. Clients
     // that connect before the management loop runs wait for their responses.
+    let metrics = match cfg.metrics.listen {
+        Some(addr) => Some(start_metrics(addr, commands.clone())?),
+        None => None,
+    };
     let server = Server::start(&cfg.control, commands)?;
     let plan = rvs::mgmt::plan::plan(cfg);
     // Before pinning: afterwards this thread's affinity is the management core alone.
@@ -204,6 +228,7 @@ fn run(cfg: &Config, config_path: &std::path::Path) -> anyhow::Result<ExitCode> 
     // "rvsd is stopping", so stopping the server never waits on one.
     drop(requests);
     server.stop();
+    drop(metrics);
     for c in Counter::ALL {
         let per = rt.counter_per_worker(*c);
         if per.iter().any(|&v| v != 0) {

@@ -286,11 +286,22 @@ impl Manager {
         let id = cmd.envelope.id;
         let request = cmd.envelope.request;
         let what = format!("{request:?}");
+        let mutating = crate::mgmt::state::is_mutating(&request);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             crate::mgmt::apply::handle(self, ctx, request)
         }));
         let response = match result {
-            Ok(Ok(body)) => Response::ok(id, body),
+            Ok(Ok(body)) => {
+                // `[control] state_file`: a change that succeeded is written at once (a
+                // failed write is logged; the change stands).
+                let state_file = self.config().and_then(|c| c.control.state_file.clone());
+                if let (true, Some(path)) = (mutating, state_file) {
+                    let _ = crate::mgmt::state::save(self, &path).inspect_err(|e| {
+                        log::error!("state file {}: not saved: {e}", path.display())
+                    });
+                }
+                Response::ok(id, body)
+            }
             Ok(Err(e)) => Response::err(id, e.kind, e.message),
             Err(_) => {
                 log::error!("control request {what} panicked; state unchanged");
