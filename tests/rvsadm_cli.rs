@@ -295,3 +295,76 @@ fn a_hand_written_save_file_restores_exactly() {
     let log = rvsd.stop();
     assert!(!log.contains("panicked"), "{log}");
 }
+
+/// rvs's own commands against rvsd: VIPs and mark rules added, listed (text and JSON)
+/// and removed, their refusals, `status` and `reload`.
+#[test]
+fn vip_mark_status_and_reload_commands() {
+    if !root_or_skip() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let (rvsd, s) = start("admown");
+    let s = s.as_path();
+    ok(s, "vip add 203.0.113.50");
+    ok(s, "vip add 203.0.113.51 --port ext");
+    let (code, out, err) = run(s, "vip list --json");
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    let vips = doc["vips"].as_array().expect("a vips list");
+    for a in ["203.0.113.50", "203.0.113.51"] {
+        assert!(
+            vips.iter().any(|v| v["addr"] == a && v["port"] == "ext"),
+            "{a} on ext in {out}"
+        );
+    }
+    let (code, out, _) = run(s, "vip list");
+    assert_eq!(code, 0);
+    assert!(out.contains("203.0.113.50") && out.contains("ext"), "{out}");
+    ok(s, "vip del 203.0.113.50");
+    assert!(!run(s, "vip list").1.contains("203.0.113.50"));
+    let (code, out, err) = run(s, "vip add 198.18.0.1");
+    assert_eq!((code, out.as_str()), (255, ""), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    ok(
+        s,
+        "mark add 7 --vip 203.0.113.0/24 --protocol tcp --ports 8000-8099",
+    );
+    let (code, out, _) = run(s, "mark list --json");
+    assert_eq!(code, 0, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        doc["rules"][0],
+        serde_json::json!({"mark": 7, "protocol": "tcp", "vip": "203.0.113.0/24", "ports": "8000-8099"}),
+        "{out}"
+    );
+    ok(
+        s,
+        "mark del 7 --vip 203.0.113.0/24 --protocol tcp --ports 8000-8099",
+    );
+    assert_eq!(
+        run(s, "mark list --json").1,
+        "{\"version\":\"1.0\",\"rules\":[]}\n"
+    );
+
+    let (code, out, err) = run(s, "status --json");
+    assert_eq!((code, err.as_str()), (0, ""));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        doc["status"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("0.1.0"),
+        "{out}"
+    );
+    assert_eq!(doc["status"]["ports"][0]["name"], "ext", "{out}");
+    let (code, out, _) = run(s, "status");
+    assert_eq!(code, 0);
+    assert!(out.contains("ext"), "{out}");
+    // reload re-reads the unchanged file: nothing to change, status 0.
+    let (code, _, err) = run(s, "reload");
+    assert_eq!((code, err.as_str()), (0, ""));
+    let log = rvsd.stop();
+    assert!(!log.contains("panicked"), "{log}");
+}
