@@ -204,7 +204,8 @@ fn prepare_path(path: &Path) -> Result<(), StartError> {
     }
     match UnixStream::connect(path) {
         Ok(_) => Err(StartError::InUse(path.to_owned())),
-        Err(_) => {
+        // Nobody listens: the socket of a process that is gone.
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
             log::info!(
                 "control socket {}: removing the stale socket of a stopped rvsd",
                 path.display()
@@ -215,6 +216,11 @@ fn prepare_path(path: &Path) -> Result<(), StartError> {
                 source,
             })
         }
+        Err(source) => Err(StartError::Io {
+            path: path.to_owned(),
+            what: "checking whether another rvsd answers",
+            source,
+        }),
     }
 }
 
@@ -289,5 +295,47 @@ fn admit(stream: UnixStream, ctx: &ClientCtx, clients: &Arc<Mutex<Clients>>) {
             c.threads.insert(id, t);
         }
         Err(e) => log::warn!("control socket: cannot start a client thread: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rvs-ctl-unit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn a_missing_parent_is_created_0755() {
+        let d = tmp("parent");
+        let path = d.join("run/rvs/rvsd.sock");
+        prepare_path(&path).unwrap();
+        let meta = std::fs::metadata(d.join("run/rvs")).unwrap();
+        assert!(meta.is_dir());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o755);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_stale_socket_is_removed_a_live_one_and_other_files_are_refused() {
+        let d = tmp("stale");
+        std::fs::create_dir_all(&d).unwrap();
+        let path = d.join("rvsd.sock");
+        let live = UnixListener::bind(&path).unwrap();
+        assert!(matches!(prepare_path(&path), Err(StartError::InUse(_))));
+        assert!(path.exists(), "a live socket is left alone");
+        drop(live); // the file stays, nobody listens: stale
+        prepare_path(&path).unwrap();
+        assert!(!path.exists(), "stale socket removed");
+        std::fs::write(&path, "not a socket").unwrap();
+        assert!(matches!(
+            prepare_path(&path),
+            Err(StartError::NotASocket(_))
+        ));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a socket");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }
