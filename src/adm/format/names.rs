@@ -7,7 +7,8 @@
 //!
 //! Lookups go through `getnameinfo(3)` (the `dns-lookup` crate), which asks the same
 //! NSS sources as `gethostbyaddr`/`getservbyport` and returns the same first name. Each
-//! distinct address or port is looked up once per listing.
+//! distinct address or port is looked up once per listing. `RVSADM_HOSTS=files`
+//! ([`HOSTS_ENV`]) keeps host lookups to /etc/hosts.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -85,24 +86,42 @@ impl Names {
     }
 }
 
-/// `gethostbyaddr` through `getnameinfo(NI_NAMEREQD)`: the name, or `None`.
-#[cfg(not(test))]
+/// Environment variable: `RVSADM_HOSTS=files` names hosts from /etc/hosts only, never
+/// asking DNS (rvs's own; ipvsadm has no such switch). For hosts whose DNS is slow or
+/// absent, where every unnamed address of a listing would otherwise wait for the
+/// resolver's timeout, and for tests, which must send no DNS query.
+pub const HOSTS_ENV: &str = "RVSADM_HOSTS";
+
+/// The hosts file [`HOSTS_ENV`] reads.
+const HOSTS_FILE: &str = "/etc/hosts";
+
+/// The host name of `addr`: `gethostbyaddr` through `getnameinfo(NI_NAMEREQD)`, or the
+/// hosts file alone with `RVSADM_HOSTS=files` (always in unit tests: no DNS from a test,
+/// and no wait on an unanswered query).
 fn host_name(addr: Ipv4Addr) -> Option<String> {
+    let files_only = cfg!(test) || std::env::var_os(HOSTS_ENV).is_some_and(|v| v == "files");
+    if files_only {
+        let text = std::fs::read_to_string(HOSTS_FILE).ok()?;
+        return hosts_file_name(addr, &text);
+    }
     dns_lookup::lookup_addr(&IpAddr::V4(addr)).ok()
 }
 
-/// In unit tests hosts resolve from the hosts file only (glibc's own `files` NSS source,
-/// through `getent -s files`): a test must send no DNS query (the lab rule: no traffic
-/// off this machine) and must not wait on an unanswered one. The system path is tested
-/// on its own ([`tests`], with an address the hosts file answers for).
-#[cfg(test)]
-fn host_name(addr: Ipv4Addr) -> Option<String> {
-    let out = std::process::Command::new("getent")
-        .args(["-s", "files", "hosts", &addr.to_string()])
-        .output()
-        .ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
-    text.split_whitespace().nth(1).map(str::to_string)
+/// glibc's `files` source for `gethostbyaddr` over a hosts file's `text`: the first line
+/// whose address is `addr`, its first name (the canonical one). `#` starts a comment; a
+/// line whose first word is no IPv4 address is skipped.
+pub fn hosts_file_name(addr: Ipv4Addr, text: &str) -> Option<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .find_map(|l| {
+            let mut words = l.split_whitespace();
+            let a: Ipv4Addr = words.next()?.parse().ok()?;
+            if a == addr {
+                words.next().map(str::to_string)
+            } else {
+                None
+            }
+        })
 }
 
 /// `getservbyport` through `getnameinfo(NI_NUMERICHOST [| NI_DGRAM])`: the name, or
@@ -194,6 +213,24 @@ mod tests {
         // A port with no /etc/services entry stays a number.
         if getent("services", "40999/tcp").is_none() {
             assert_eq!(n.port(40999, Proto::Tcp), "40999");
+        }
+    }
+
+    #[test]
+    fn the_hosts_file_reader_agrees_with_glibcs_files_source() {
+        let text = "# c\n\n::1 localhost6\n192.0.2.7 web web.example # x\n192.0.2.7 second\n";
+        let a = Ipv4Addr::new(192, 0, 2, 7);
+        assert_eq!(hosts_file_name(a, text).as_deref(), Some("web"));
+        assert_eq!(hosts_file_name(Ipv4Addr::new(192, 0, 2, 8), text), None);
+        // And on this machine's own file, against getent (glibc, not our code).
+        let real = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        for probe in ["127.0.0.1", "127.0.1.1", "203.0.113.10"] {
+            let addr: Ipv4Addr = probe.parse().unwrap();
+            assert_eq!(
+                hosts_file_name(addr, &real),
+                getent("hosts", probe),
+                "{probe}"
+            );
         }
     }
 
