@@ -4,6 +4,7 @@
 pub mod eal;
 pub mod ipvsadm_rec;
 pub mod lab;
+pub mod load;
 pub mod pcap;
 pub mod rvsd;
 pub mod scenario;
