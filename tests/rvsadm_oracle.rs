@@ -238,7 +238,6 @@ fn recording_is_well_formed() {
 }
 
 #[test]
-#[ignore = "until rvsadm talks to rvsd's control socket on main (phase 6 in progress): run with --ignored"]
 fn rvsadm_matches_ipvsadm_recordings() {
     let cases = load(Path::new(RECORDING));
     if !root_or_skip() {
@@ -273,6 +272,10 @@ fn rvsadm_matches_ipvsadm_recordings() {
     }
     let log = rvsd.stop();
     std::fs::remove_dir_all(&dir0).ok();
+    eprintln!("replayed {replayed} recorded ipvsadm cases");
+    if only.is_none() {
+        assert!(replayed >= 250, "only {replayed} cases replayed");
+    }
     assert!(
         mismatches.is_empty(),
         "{} of {replayed} replayed cases differ from ipvsadm 1.31:\n\n{}\nrvsd log:\n{log}",
