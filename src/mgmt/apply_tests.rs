@@ -801,3 +801,43 @@ fn conns_list_entries_and_templates_with_state_and_expiry() {
     };
     assert_eq!(s.conns, 2);
 }
+
+/// A firewall-mark service's template is listed as ipvsadm shows it: protocol `IP`,
+/// the mark as virtual address (`0.0.0.1`), port 0.
+#[test]
+fn a_mark_template_is_listed_with_the_mark_as_its_address() {
+    use crate::testkit::testbed::{director, tcp_frame, CLIENT_MAC, PORT_MAC};
+    use crate::wire::HeadroomBuf;
+    let (mut lb, mut mgr) = director(64, "rr");
+    let client = Ipv4Addr::new(203, 0, 113, 2);
+    let f = tcp_frame(
+        client,
+        40001,
+        Ipv4Addr::new(203, 0, 113, 50),
+        80,
+        0x02,
+        PORT_MAC,
+        CLIENT_MAC,
+    );
+    lb.handle(0, &mut HeadroomBuf::new(&f), 10);
+    let Body::Conns { conns } = handle_at(&mut mgr, &ctx(), Request::ListConns, 10).unwrap() else {
+        panic!()
+    };
+    let t = conns.iter().find(|c| c.template).expect("a template");
+    assert_eq!(
+        (
+            t.protocol.as_str(),
+            t.client_addr,
+            t.client_port,
+            t.vaddr,
+            t.vport,
+            t.state.as_str()
+        ),
+        ("IP", client, 0, Ipv4Addr::new(0, 0, 0, 1), 0, "NONE")
+    );
+    let c = conns.iter().find(|c| !c.template).expect("the connection");
+    assert_eq!(
+        (c.protocol.as_str(), c.vport, c.client_port),
+        ("TCP", 80, 40001)
+    );
+}

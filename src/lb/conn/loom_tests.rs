@@ -273,3 +273,36 @@ fn expire_and_reuse_bumps_generation() {
         assert!(!t.expire_now(ConnRef { ..h.conn }));
     });
 }
+
+/// Race 6: `ipvsadm -Lc` (`ConnTable::snapshot`, the control socket's `ListConns`)
+/// reading the one slot while a worker expires its entry and a new entry takes the
+/// slot. The listing shows nothing, the old entry whole, or the new one whole: never
+/// the old entry's client with the new one's server (the generation re-check of
+/// `Slots::read`).
+#[test]
+fn listing_racing_slot_reuse_shows_whole_entries() {
+    loom::model(|| {
+        let (t, _d, id1, id2) = table(1);
+        let h = t
+            .insert(&conn(proto::UDP, 1, id1), TcpFlags(0), None, 0)
+            .unwrap();
+        let t = Arc::new(t);
+        let listing = {
+            let t = t.clone();
+            thread::spawn(move || t.snapshot(0))
+        };
+        assert!(t.expire_now(h.conn));
+        t.insert(&conn(proto::UDP, 2, id2), TcpFlags(0), None, 0)
+            .unwrap();
+        let rows = listing.join().unwrap();
+        assert!(rows.len() <= 1, "{rows:?}");
+        for r in rows {
+            let want = match r.cport {
+                1 => RIP1,
+                2 => RIP2,
+                p => panic!("client port {p} from no entry: {r:?}"),
+            };
+            assert_eq!(r.raddr, want, "a torn row: {r:?}");
+        }
+    });
+}
