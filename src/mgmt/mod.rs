@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod control;
+pub mod health;
 pub mod lock;
 pub mod manager;
 pub mod metrics;

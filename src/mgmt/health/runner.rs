@@ -1,0 +1,176 @@
+//! The [`Checker`]: one dedicated thread running a current_thread tokio runtime, fed jobs
+//! through a channel and answering through a crossbeam channel the management loop polls.
+//!
+//! Why one thread with an event loop: a check spends its life waiting (connects, replies,
+//! programs), so thousands of them share one thread, each as its own task with its own
+//! timeout; none waits for another. The thread is not a worker core's, and nothing a
+//! worker does waits for it.
+//!
+//! Concurrency is bounded: at most `max_in_flight` checks run at once ([`MAX_IN_FLIGHT`]
+//! by default, 512). Each check holds one socket or one child process's pipes, so 512
+//! leaves room under the usual soft RLIMIT_NOFILE of 1024 for the rest of rvsd (control
+//! socket, DPDK, logs); past the limit a check would fail with EMFILE and read as a down
+//! server. 512 covers the 200 real servers checked every second even when all of
+//! them time out at once. Jobs beyond the bound wait in the channel, in order.
+
+use std::net::SocketAddrV4;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel;
+use tokio::sync::{mpsc, Semaphore};
+
+use super::outcome::{secs, Outcome};
+use super::spec::CheckSpec;
+
+/// Checks run at once by default; see the module doc.
+pub const MAX_IN_FLIGHT: usize = 512;
+
+/// The caller's name for a job, handed back in its [`Report`] (e.g. an index of the real
+/// server it checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CheckId(pub u64);
+
+/// One check to run.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Handed back with the outcome.
+    pub id: CheckId,
+    /// What to check (shared, so a caller can keep one spec per real server).
+    pub spec: Arc<CheckSpec>,
+    /// The real server (address and port).
+    pub target: SocketAddrV4,
+    /// keepalived's `connect_timeout` (and MISC_CHECK's timeout without `misc_timeout`).
+    pub timeout: Duration,
+}
+
+/// The outcome of one job.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The job's id.
+    pub id: CheckId,
+    /// What the check found.
+    pub outcome: Outcome,
+    /// When the check ended (for "last check time" and for ordering reports).
+    pub finished_at: Instant,
+}
+
+/// The checker was stopped (its thread is gone): the job was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the health checker thread has stopped")]
+pub struct Stopped;
+
+/// Runs checks on a dedicated thread; dropping it stops the thread (checks still running
+/// are abandoned, their sockets closed and MISC programs killed) and joins it.
+pub struct Checker {
+    jobs: Option<mpsc::UnboundedSender<Job>>,
+    reports: channel::Receiver<Report>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checker {
+    /// Starts the thread ("rvs-health") with at most [`MAX_IN_FLIGHT`] checks at once.
+    /// Its sockets and programs live in the calling thread's network namespace.
+    pub fn start() -> std::io::Result<Checker> {
+        Checker::with_limit(MAX_IN_FLIGHT)
+    }
+
+    /// [`Checker::start`] with another bound on checks in flight (at least 1).
+    pub fn with_limit(max_in_flight: usize) -> std::io::Result<Checker> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let (job_tx, job_rx) = mpsc::unbounded_channel();
+        let (report_tx, report_rx) = channel::unbounded();
+        let limit = max_in_flight.max(1);
+        let thread = std::thread::Builder::new()
+            .name("rvs-health".into())
+            .spawn(move || runtime.block_on(dispatch(job_rx, report_tx, limit)))?;
+        Ok(Checker {
+            jobs: Some(job_tx),
+            reports: report_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a job; never blocks.
+    pub fn submit(&self, job: Job) -> Result<(), Stopped> {
+        match &self.jobs {
+            Some(tx) => tx.send(job).map_err(|_| Stopped),
+            None => Err(Stopped),
+        }
+    }
+
+    /// The next finished check, if any; never blocks.
+    pub fn try_recv(&self) -> Option<Report> {
+        self.reports.try_recv().ok()
+    }
+
+    /// The report channel itself, to wait on it (`recv_timeout`) or `select!` it with
+    /// other channels.
+    pub fn reports(&self) -> &channel::Receiver<Report> {
+        &self.reports
+    }
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        // Closing the job channel ends `dispatch`; the runtime then drops every task.
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Takes jobs until the channel closes; each runs as its own task once a permit is free.
+async fn dispatch(
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    reports: channel::Sender<Report>,
+    limit: usize,
+) {
+    let permits = Arc::new(Semaphore::new(limit));
+    while let Some(job) = jobs.recv().await {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return; // never closed; nothing sensible to do if it were
+        };
+        let reports = reports.clone();
+        tokio::spawn(async move {
+            let outcome = run(&job).await;
+            let _ = reports.send(Report {
+                id: job.id,
+                outcome,
+                finished_at: Instant::now(),
+            });
+            drop(permit);
+        });
+    }
+}
+
+/// One job, under a last-resort bound: every checker has its own timeouts, this only
+/// guarantees a report even if one of them had a bug.
+async fn run(job: &Job) -> Outcome {
+    if let Err(e) = job.spec.validate() {
+        return Outcome::down(format!("{} of {}: {e}", job.spec.kind(), job.target));
+    }
+    let misc = match &*job.spec {
+        CheckSpec::Misc(m) => m
+            .misc_timeout
+            .and_then(|t| super::spec::secs("misc_timeout", t).ok()),
+        _ => None,
+    };
+    let longest = misc.unwrap_or(job.timeout).max(job.timeout);
+    let hard = longest * 2 + Duration::from_secs(5);
+    let check = super::check(&job.spec, job.target, job.timeout);
+    match tokio::time::timeout(hard, check).await {
+        Ok(outcome) => outcome,
+        Err(_) => Outcome::down(format!(
+            "{} of {} did not end within {}",
+            job.spec.kind(),
+            job.target,
+            secs(hard)
+        )),
+    }
+}
