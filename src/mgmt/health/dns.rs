@@ -65,6 +65,8 @@ pub async fn check(spec: &DnsCheck, target: SocketAddrV4, timeout: Duration) -> 
     };
     let rcode = reply.metadata.response_code;
     if rcode != ResponseCode::NoError {
+        // dig's mnemonics (NXDOMAIN, SERVFAIL, REFUSED), the words operators grep for.
+        let rcode = format!("{rcode:?}").to_uppercase();
         return Outcome::down(format!("DNS {rcode} from {dst} ({asked})"));
     }
     let answers = reply.answers.len();

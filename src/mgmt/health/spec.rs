@@ -2,10 +2,11 @@
 //! (keepalived.conf(5), keepalived/check/*.c), so a keepalived user reads a spec as the
 //! block they would have written. Options keepalived does not have are marked "rvs".
 //!
-//! Serialized as an internally tagged enum, `type` naming the checker as keepalived's block
-//! does: `{ "type": "HTTP_GET", "url": [{ "path": "/health" }] }`, or in TOML
-//! `type = "HTTP_GET"` then `[[url]]`. Unknown keys are refused, so a typo never turns into
-//! a silently different check.
+//! Serialized with the checker's block name as the key, the shape of keepalived's own
+//! `HTTP_GET { url { path /health } }`: `{ "HTTP_GET": { "url": [{ "path": "/health" }] } }`
+//! in JSON, `[HTTP_GET]` then `[[HTTP_GET.url]]` in TOML. (A `type` field naming the
+//! checker would collide with DNS_CHECK's own `type` keyword.) Unknown keys are refused, so
+//! a typo never turns into a silently different check.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -18,7 +19,6 @@ use super::status_codes::StatusCodes;
 
 /// A check of one real server: one of keepalived's checkers and its options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type")]
 pub enum CheckSpec {
     /// keepalived `TCP_CHECK`: up when a TCP connection is accepted.
     #[serde(rename = "TCP_CHECK")]
@@ -481,15 +481,15 @@ mod tests {
     fn http_get_in_keepalived_terms() {
         let spec = toml(
             r#"
-type = "HTTP_GET"
+[HTTP_GET]
 connect_port = 8080
 bindto = "192.0.2.1"
 virtualhost = "www.example.test"
 http_protocol = "1.1"
-[[url]]
+[[HTTP_GET.url]]
 path = "/health"
 digest = "B1946AC92492D2347C6235B4D2611184"
-[[url]]
+[[HTTP_GET.url]]
 path = "/"
 status_code = "200 301-302"
 "#,
@@ -507,40 +507,40 @@ status_code = "200 301-302"
         spec.validate().unwrap();
         // Round trip through JSON (the control protocol) keeps everything.
         let json = serde_json::to_string(&spec).unwrap();
-        assert!(json.contains("\"type\":\"HTTP_GET\""), "{json}");
+        assert!(json.starts_with("{\"HTTP_GET\":{"), "{json}");
         assert!(json.contains("b1946ac92492d2347c6235b4d2611184"), "{json}");
         assert_eq!(serde_json::from_str::<CheckSpec>(&json).unwrap(), spec);
     }
 
     #[test]
     fn unknown_keys_and_tls_options_on_http_are_refused() {
-        let e = toml("type = \"TCP_CHECK\"\nconect_port = 80\n").unwrap_err();
+        let e = toml("[TCP_CHECK]\nconect_port = 80\n").unwrap_err();
         assert!(e.contains("conect_port"), "{e}");
-        let e = toml("type = \"PING_CHECK\"\n").unwrap_err();
+        let e = toml("[PING_CHECK]\n").unwrap_err();
         assert!(e.contains("PING_CHECK"), "{e}");
-        let spec = toml("type = \"HTTP_GET\"\nssl_verify = true\n[[url]]\npath = \"/\"\n").unwrap();
+        let spec = toml("[HTTP_GET]\nssl_verify = true\n[[HTTP_GET.url]]\npath = \"/\"\n").unwrap();
         assert_eq!(
             spec.validate(),
             Err(SpecError::TlsOptionOnHttp("ssl_verify"))
         );
-        let spec = toml("type = \"SSL_GET\"\nssl_verify = true\n[[url]]\npath = \"/\"\n").unwrap();
+        let spec = toml("[SSL_GET]\nssl_verify = true\n[[SSL_GET.url]]\npath = \"/\"\n").unwrap();
         spec.validate().unwrap();
-        let spec = toml("type = \"HTTP_GET\"\nurl = []\n").unwrap();
+        let spec = toml("[HTTP_GET]\nurl = []\n").unwrap();
         assert_eq!(spec.validate(), Err(SpecError::NoUrl("HTTP_GET")));
-        let spec = toml("type = \"HTTP_GET\"\n[[url]]\npath = \"health\"\n").unwrap();
+        let spec = toml("[HTTP_GET]\n[[HTTP_GET.url]]\npath = \"health\"\n").unwrap();
         assert!(matches!(spec.validate(), Err(SpecError::BadPath(_))));
     }
 
     #[test]
     fn keepalived_defaults() {
-        let CheckSpec::Dns(d) = toml("type = \"DNS_CHECK\"\n").unwrap() else {
+        let CheckSpec::Dns(d) = toml("[DNS_CHECK]\n").unwrap() else {
             panic!()
         };
         assert_eq!(
             (d.qtype, d.name.as_str(), d.require_answer),
             (DnsType::SOA, ".", false)
         );
-        let CheckSpec::Udp(u) = toml("type = \"UDP_CHECK\"\npayload = \"de ad\"\n").unwrap() else {
+        let CheckSpec::Udp(u) = toml("[UDP_CHECK]\npayload = \"de ad\"\n").unwrap() else {
             panic!()
         };
         assert_eq!(u.payload.0, vec![0xde, 0xad]);
@@ -548,7 +548,7 @@ status_code = "200 301-302"
             (u.require_reply, u.min_reply_length, u.max_reply_length),
             (false, 0, 255)
         );
-        let spec = toml("type = \"UDP_CHECK\"\nmin_reply_length = 9\nmax_reply_length = 8\n");
+        let spec = toml("[UDP_CHECK]\nmin_reply_length = 9\nmax_reply_length = 8\n");
         assert_eq!(spec.unwrap().validate(), Err(SpecError::ReplyLengths(9, 8)));
         let t: CheckTiming = toml::from_str("").unwrap();
         assert_eq!(t.connect_timeout().unwrap(), Duration::from_secs(5));
@@ -561,18 +561,18 @@ status_code = "200 301-302"
     #[test]
     fn misc_and_tcp() {
         let spec = toml(
-            "type = \"MISC_CHECK\"\nmisc_path = \"/usr/local/bin/chk\"\nmisc_args = [\"-v\"]\nmisc_timeout = 5\nmisc_dynamic = true\n",
+            "[MISC_CHECK]\nmisc_path = \"/usr/local/bin/chk\"\nmisc_args = [\"-v\"]\nmisc_timeout = 5\nmisc_dynamic = true\n",
         )
         .unwrap();
         let CheckSpec::Misc(m) = &spec else { panic!() };
         assert!(m.misc_dynamic && m.misc_timeout == Some(5.0) && m.misc_args == ["-v"]);
         spec.validate().unwrap();
-        let spec = toml("type = \"MISC_CHECK\"\nmisc_path = \"/x\"\nmisc_timeout = -1\n");
+        let spec = toml("[MISC_CHECK]\nmisc_path = \"/x\"\nmisc_timeout = -1\n");
         assert!(spec.unwrap().validate().is_err());
-        let spec = toml("type = \"TCP_CHECK\"\nbind_to = \"192.0.2.1\"\n").unwrap();
+        let spec = toml("[TCP_CHECK]\nbind_to = \"192.0.2.1\"\n").unwrap();
         assert_eq!(spec.conn().bindto, Some(Ipv4Addr::new(192, 0, 2, 1)));
         assert_eq!(spec.kind(), "TCP_CHECK");
-        let spec = toml("type = \"DNS_CHECK\"\nname = \"bad..name\"\n").unwrap();
+        let spec = toml("[DNS_CHECK]\nname = \"bad..name\"\n").unwrap();
         assert!(matches!(spec.validate(), Err(SpecError::BadDnsName(_))));
     }
 }
