@@ -201,8 +201,7 @@ impl ResponseReader {
                 return Ok(false);
             };
             self.head = Some(parse_head(&self.header[..end])?);
-            let rest = self.header.split_off(end);
-            rest
+            self.header.split_off(end)
         } else {
             bytes.to_vec()
         };

@@ -31,14 +31,17 @@ pub async fn check(spec: &MiscCheck, timeout: Duration) -> Outcome {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
-        // If the checker's runtime is dropped mid-check, the program does not outlive it.
-        .kill_on_drop(true)
         .spawn()
     {
         Ok(child) => child,
         Err(e) => return Outcome::down(format!("MISC {prog} could not start: {e}")),
     };
-    match tokio::time::timeout(timeout, child.wait()).await {
+    let mut guard = GroupGuard(child.id());
+    let waited = tokio::time::timeout(timeout, child.wait()).await;
+    if let Ok(Ok(_)) = waited {
+        guard.0 = None; // reaped: the group id may be reused from now on
+    }
+    match waited {
         Ok(Ok(status)) => match status.code() {
             Some(code) => verdict(&prog.to_string(), code, spec.misc_dynamic),
             None => Outcome::down(format!("MISC {prog} died: {status}")),
@@ -46,7 +49,22 @@ pub async fn check(spec: &MiscCheck, timeout: Duration) -> Outcome {
         Ok(Err(e)) => Outcome::down(format!("MISC {prog}: waiting for it failed: {e}")),
         Err(_) => {
             stop_group(&mut child).await;
+            guard.0 = None;
             Outcome::down(format!("MISC {prog} killed after {}", secs(timeout)))
+        }
+    }
+}
+
+/// SIGKILLs the program's process group if the check is dropped before the program was
+/// reaped (the checker stopped, or the runner's last-resort bound fired), so no check
+/// leaves programs behind. Until the leader is reaped its pid, hence the group id, cannot
+/// be reused, which makes the kill safe; it is disarmed once the leader is reaped.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
         }
     }
 }

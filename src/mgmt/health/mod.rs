@@ -31,7 +31,7 @@ use std::time::Duration;
 
 pub use hex::{HexBytes, Md5Digest};
 pub use outcome::Outcome;
-pub use runner::{CheckId, Checker, Job, Report, MAX_IN_FLIGHT};
+pub use runner::{CheckId, Checker, Job, Report, Stopped, MAX_IN_FLIGHT};
 pub use spec::{
     CheckSpec, CheckTiming, ConnOpts, DnsCheck, DnsType, HttpGet, HttpProtocol, HttpUrl, MiscCheck,
     SpecError, TcpCheck, UdpCheck,

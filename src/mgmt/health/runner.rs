@@ -61,8 +61,9 @@ pub struct Report {
 #[error("the health checker thread has stopped")]
 pub struct Stopped;
 
-/// Runs checks on a dedicated thread; dropping it stops the thread (checks still running
-/// are abandoned, their sockets closed and MISC programs killed) and joins it.
+/// Runs checks on a dedicated thread; dropping it stops the thread at once and joins it
+/// (checks still running or queued are abandoned without a report: their sockets are
+/// closed and their MISC programs' process groups killed).
 pub struct Checker {
     jobs: Option<mpsc::UnboundedSender<Job>>,
     reports: channel::Receiver<Report>,
@@ -125,7 +126,10 @@ impl Drop for Checker {
     }
 }
 
-/// Takes jobs until the channel closes; each runs as its own task once a permit is free.
+/// Takes jobs until the channel closes, each as its own task at once; a task waits for
+/// one of `limit` permits (a fair semaphore: first come, first served) before its check,
+/// and its timeouts start only then. Waiting here rather than before `recv` keeps the
+/// loop listening, so a closed channel (the Checker dropped) ends it at once.
 async fn dispatch(
     mut jobs: mpsc::UnboundedReceiver<Job>,
     reports: channel::Sender<Report>,
@@ -133,18 +137,18 @@ async fn dispatch(
 ) {
     let permits = Arc::new(Semaphore::new(limit));
     while let Some(job) = jobs.recv().await {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return; // never closed; nothing sensible to do if it were
-        };
+        let permits = permits.clone();
         let reports = reports.clone();
         tokio::spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return; // the semaphore is never closed
+            };
             let outcome = run(&job).await;
             let _ = reports.send(Report {
                 id: job.id,
                 outcome,
                 finished_at: Instant::now(),
             });
-            drop(permit);
         });
     }
 }
@@ -172,5 +176,110 @@ async fn run(job: &Job) -> Outcome {
             job.target,
             secs(hard)
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mgmt::health::spec::MiscCheck;
+
+    fn sh_job(id: u64, script: &str) -> Job {
+        Job {
+            id: CheckId(id),
+            spec: Arc::new(CheckSpec::Misc(MiscCheck {
+                misc_path: "/bin/sh".into(),
+                misc_args: vec!["-c".into(), script.into()],
+                misc_timeout: None,
+                misc_dynamic: false,
+            })),
+            target: "192.0.2.12:80".parse().unwrap(),
+            timeout: Duration::from_secs(20),
+        }
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("rvs-runner-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_bound_holds_jobs_back_in_order() {
+        // With one permit, the second job starts only once the first has ended: it sees
+        // the first one's end mark. No timing is measured.
+        let dir = scratch("bound");
+        let mark = dir.join("first.done");
+        let checker = Checker::with_limit(1).unwrap();
+        let first = format!("sleep 0.3; touch {}", mark.display());
+        let second = format!("test -e {}", mark.display());
+        checker.submit(sh_job(1, &first)).unwrap();
+        checker.submit(sh_job(2, &second)).unwrap();
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let r = checker
+                .reports()
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap();
+            got.push((r.id, r.outcome.up));
+        }
+        assert_eq!(got, [(CheckId(1), true), (CheckId(2), true)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn dropping_the_checker_stops_checks_and_their_programs() {
+        let dir = scratch("drop");
+        let pid_file = dir.join("pid");
+        let checker = Checker::start().unwrap();
+        let script = format!("echo $$ > {}; sleep 30", pid_file.display());
+        checker.submit(sh_job(1, &script)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let pid = loop {
+            if let Ok(p) = std::fs::read_to_string(&pid_file) {
+                if p.ends_with('\n') {
+                    break p.trim().to_string();
+                }
+            }
+            assert!(Instant::now() < deadline, "the program never started");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let started = Instant::now();
+        drop(checker);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "drop waited for the 30 s program"
+        );
+        // The shell (group leader) was SIGKILLed; it is gone or a zombie awaiting a reaper.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let alive = stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'));
+        assert!(!alive, "pid {pid} still runs: {stat}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_bad_spec_is_a_down_report_not_a_panic() {
+        let checker = Checker::start().unwrap();
+        let mut job = sh_job(7, "exit 0");
+        job.spec = Arc::new(CheckSpec::Misc(MiscCheck {
+            misc_path: "".into(),
+            misc_args: vec![],
+            misc_timeout: None,
+            misc_dynamic: false,
+        }));
+        checker.submit(job).unwrap();
+        let r = checker
+            .reports()
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap();
+        assert!(!r.outcome.up);
+        assert_eq!(
+            r.outcome.reason,
+            "MISC_CHECK of 192.0.2.12:80: MISC_CHECK misc_path is empty"
+        );
+        assert!(checker.try_recv().is_none());
     }
 }
