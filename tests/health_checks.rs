@@ -495,7 +495,7 @@ fn dns_check_answer_nxdomain_nodata_and_silence() {
         &[
             (
                 true,
-                "DNS answer of 1 records from 192.0.2.13:53 (www.example.test. A)",
+                "DNS answer of 1 record from 192.0.2.13:53 (www.example.test. A)",
             ),
             (
                 false,

@@ -73,8 +73,9 @@ pub async fn check(spec: &DnsCheck, target: SocketAddrV4, timeout: Duration) -> 
     if spec.require_answer && answers == 0 {
         return Outcome::down(format!("DNS answer without records from {dst} ({asked})"));
     }
+    let records = if answers == 1 { "record" } else { "records" };
     Outcome::up(format!(
-        "DNS answer of {answers} records from {dst} ({asked})"
+        "DNS answer of {answers} {records} from {dst} ({asked})"
     ))
 }
 

@@ -159,10 +159,11 @@ fn judge(url: &HttpUrl, response: &Response, dst: SocketAddrV4) -> Outcome {
         }
     }
     if let Some(text) = &url.substring {
-        let found = response
-            .body_head
-            .windows(text.len().max(1))
-            .any(|w| w == text.as_bytes());
+        let found = text.is_empty()
+            || response
+                .body_head
+                .windows(text.len())
+                .any(|w| w == text.as_bytes());
         if !found {
             return Outcome::down(format!("\"{text}\" not in the body from {dst}"));
         }
@@ -359,6 +360,11 @@ mod tests {
             )
         );
         url.digest = None;
+        url.substring = Some(String::new());
+        assert!(
+            judge(&url, &resp, dst()).up,
+            "an empty substring is in every body"
+        );
         url.substring = Some("bye".into());
         assert_eq!(
             judge(&url, &resp, dst()).reason,
