@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(libdpdk-dev dpdk clang libclang-dev pkg-config gcc libc6-dev iproute2 ethtool
       python3 python3-scapy tshark curl socat procps libpcap-dev ca-certificates
-      iputils-ping)
+      iputils-ping openssl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
