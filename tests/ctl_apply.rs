@@ -12,8 +12,8 @@ use rvs::dataplane::{Counter, LbPath, LbVerdict};
 use rvs::lb::conn::Settings;
 use rvs::mgmt::apply::{handle, handle_at, Context};
 use rvs::mgmt::Manager;
-use rvs::testkit::testbed::{director, tcp_frame, CLIENT_MAC, PORT_MAC};
-use rvs::wire::{HeadroomBuf, Ipv4Packet, PacketBuf, TcpPacket};
+use rvs::testkit::testbed::{client_tcp, director, server_tcp};
+use rvs::wire::{Ipv4Packet, PacketBuf, TcpPacket};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Instant;
@@ -88,15 +88,7 @@ fn send(
     flags: u8,
     now: u32,
 ) -> Result<Ipv4Addr, LbVerdict> {
-    let mut b = HeadroomBuf::new(&tcp_frame(
-        a(2),
-        sport,
-        vip,
-        vport,
-        flags,
-        PORT_MAC,
-        CLIENT_MAC,
-    ));
+    let mut b = client_tcp(sport, vip, vport, flags);
     match lb.handle(0, &mut b, now) {
         LbVerdict::Tx { .. } => {
             let ip = Ipv4Packet::new_checked(&b.data()[14..]).unwrap();
@@ -111,21 +103,28 @@ fn send(
 /// SYN-ACK, ACK); the server it went to.
 fn establish(lb: &mut LbPath, sport: u16, now: u32) -> Ipv4Addr {
     let rip = send(lb, sport, a(10), 80, SYN, now).expect("SYN forwarded");
-    let mut synack = HeadroomBuf::new(&tcp_frame(
-        rip,
-        8080,
-        a(2),
-        sport,
-        SYNACK,
-        PORT_MAC,
-        [2, 0, 0, 0, 0, rip.octets()[3]],
-    ));
+    let mut synack = server_tcp(rip, 8080, sport, SYNACK);
     assert!(matches!(
         lb.handle(0, &mut synack, now),
         LbVerdict::Tx { .. }
     ));
     assert_eq!(send(lb, sport, a(10), 80, ACK, now), Ok(rip));
     rip
+}
+
+/// Six ESTABLISHED connections ([`establish`]) from client ports `first..first + 6`,
+/// each with its server.
+fn establish_six(lb: &mut LbPath, first: u16, now: u32) -> Vec<(u16, Ipv4Addr)> {
+    (0..6)
+        .map(|i| (first + i, establish(lb, first + i, now)))
+        .collect()
+}
+
+/// `-E` of the web service as listed with only its scheduler changed to `sched`.
+fn edit_scheduler(mgr: &mut Manager, sched: &str) {
+    let mut spec: ServiceSpec = listed(mgr, web()).spec;
+    spec.scheduler = sched.into();
+    ok(mgr, Request::EditService { service: spec });
 }
 
 /// New connections per server, from `n` SYNs starting at client port `first`.
@@ -143,12 +142,8 @@ fn spread(lb: &mut LbPath, first: u16, n: u16, now: u32) -> BTreeMap<u8, u32> {
 #[test]
 fn weight_changes_affect_only_new_connections() {
     let (mut lb, mut mgr) = director(4096, "rr");
-    let old: Vec<(u16, Ipv4Addr)> = (0..6)
-        .map(|i| (41000 + i, establish(&mut lb, 41000 + i, 1)))
-        .collect();
-    let mut spec = listed(&mut mgr, web()).spec;
-    spec.scheduler = "wrr".into();
-    ok(&mut mgr, Request::EditService { service: spec });
+    let old = establish_six(&mut lb, 41000, 1);
+    edit_scheduler(&mut mgr, "wrr");
     ok(
         &mut mgr,
         Request::EditDest {
@@ -355,14 +350,10 @@ fn persistent_client_returns_to_a_re_added_server() {
 #[test]
 fn changing_the_scheduler_keeps_connections() {
     let (mut lb, mut mgr) = director(4096, "rr");
-    let old: Vec<(u16, Ipv4Addr)> = (0..6)
-        .map(|i| (50000 + i, establish(&mut lb, 50000 + i, 1)))
-        .collect();
+    let old = establish_six(&mut lb, 50000, 1);
     let before = conns(&mut mgr, 1);
     for sched in ["wlc", "sh"] {
-        let mut spec: ServiceSpec = listed(&mut mgr, web()).spec;
-        spec.scheduler = sched.into();
-        ok(&mut mgr, Request::EditService { service: spec });
+        edit_scheduler(&mut mgr, sched);
         assert_eq!(conns(&mut mgr, 1), before, "{sched}: the table untouched");
         for &(sport, rip) in &old {
             assert_eq!(send(&mut lb, sport, a(10), 80, ACK, 1), Ok(rip), "{sched}");

@@ -5,17 +5,11 @@
 mod common;
 
 use common::eal::root_or_skip;
-use common::rvsd::{derived_config, start_refused, Rvsd};
+use common::rvsd::{null_port_config, one_at_a_time, start_refused, Rvsd};
 use rvs::ctl::proto::{Body, Request, RequestEnvelope, Response};
-use rvs::ctl::views::{DestSpec, MethodView, ServiceKeyView, ServiceSpec};
+use rvs::ctl::views::{DestSpec, DestView, MethodView, ServiceKeyView, ServiceSpec};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-
-/// `derived_config` shares one per-process temp dir: one test at a time.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// A TCP NAT service with one real server, appended to the test configs.
 const SERVICE: &str = "
@@ -31,18 +25,11 @@ port = 8080
 method = \"nat\"
 ";
 
-/// lab-appliance.toml on a `net_null` port, unique file prefix, socket in the test's
-/// dir, `state_file` in the test's dir, [`SERVICE`], and `extra` appended.
+/// [`null_port_config`] (lab-appliance.toml on a `net_null` port, unique file prefix),
+/// socket in the test's dir, `state_file` in the test's dir, [`SERVICE`], and `extra`
+/// appended.
 fn config(tag: &str, extra: &str) -> (PathBuf, PathBuf, PathBuf) {
-    let prefix = format!("rvs-{tag}-{}", std::process::id());
-    let (dir, cfg) = derived_config(
-        "lab-appliance.toml",
-        &[
-            ("net_af_packet0,iface=rvs-ext", "net_null0"),
-            ("exception_path = true", "exception_path = false"),
-            ("rvs-appliance", &prefix),
-        ],
-    );
+    let (dir, cfg) = null_port_config(tag);
     let state = dir.join("state.json");
     let socket = dir.join("rvsd.sock");
     let mut text = std::fs::read_to_string(&cfg).unwrap();
@@ -123,18 +110,7 @@ fn listing(socket: &std::path::Path) -> Vec<(ServiceSpec, Vec<DestSpec>)> {
     services
         .into_iter()
         .map(|s| {
-            let d = s
-                .dests
-                .iter()
-                .map(|d| DestSpec {
-                    addr: d.addr,
-                    port: d.port,
-                    method: d.method,
-                    weight: d.weight,
-                    u_threshold: d.u_threshold,
-                    l_threshold: d.l_threshold,
-                })
-                .collect();
+            let d = s.dests.iter().map(DestView::spec).collect();
             (s.spec, d)
         })
         .collect()

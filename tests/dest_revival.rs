@@ -9,7 +9,7 @@ use rvs::lb::dest::{Dest, Fwd};
 use rvs::lb::flow::proto;
 use rvs::lb::service::{DestConfig, ServiceKey};
 use rvs::mgmt::Manager;
-use rvs::testkit::testbed::{self, director, tcp_frame, CLIENT_MAC, PORT_MAC};
+use rvs::testkit::testbed::{self, director};
 use rvs::wire::{HeadroomBuf, Ipv4Packet, PacketBuf, TcpPacket};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -38,15 +38,7 @@ fn nat(addr: Ipv4Addr, port: u16) -> DestConfig {
 }
 
 fn client(sport: u16, vip: Ipv4Addr, vport: u16, flags: u8) -> HeadroomBuf {
-    HeadroomBuf::new(&tcp_frame(
-        a(2),
-        sport,
-        vip,
-        vport,
-        flags,
-        PORT_MAC,
-        CLIENT_MAC,
-    ))
+    testbed::client_tcp(sport, vip, vport, flags)
 }
 
 fn ip_dst(b: &HeadroomBuf) -> (Ipv4Addr, u16) {
@@ -74,15 +66,7 @@ fn deleted_then_re_added_server_resumes_its_connections() {
         let mut syn = client(sport, a(10), 80, SYN);
         assert!(matches!(lb.handle(0, &mut syn, 1), LbVerdict::Tx { .. }));
         let (rip, rport) = ip_dst(&syn);
-        let mut synack = HeadroomBuf::new(&tcp_frame(
-            rip,
-            rport,
-            a(2),
-            sport,
-            SYNACK,
-            PORT_MAC,
-            [2, 0, 0, 0, 0, rip.octets()[3]],
-        ));
+        let mut synack = testbed::server_tcp(rip, rport, sport, SYNACK);
         assert!(matches!(lb.handle(0, &mut synack, 1), LbVerdict::Tx { .. }));
         let mut ack = client(sport, a(10), 80, ACK);
         assert!(matches!(lb.handle(0, &mut ack, 1), LbVerdict::Tx { .. }));

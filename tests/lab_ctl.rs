@@ -245,13 +245,8 @@ const BY_DESIGN: [&str; 1] = ["drop_dest_unavailable"];
 /// Every `drop_*` counter rvsd logged at shutdown that is neither segment noise nor
 /// by design.
 fn losses(log: &str) -> Vec<(String, u64)> {
-    log.lines()
-        .filter_map(|l| l.split_once("counter drop_"))
-        .map(|(_, rest)| {
-            let (name, v) = rest.split_once(" = ").unwrap();
-            let v = v.split_whitespace().next().unwrap().parse().unwrap();
-            (format!("drop_{name}"), v)
-        })
+    Rvsd::drop_counters(log)
+        .into_iter()
         .filter(|(n, _)| !SEGMENT_NOISE.contains(&n.as_str()) && !BY_DESIGN.contains(&n.as_str()))
         .collect()
 }
@@ -316,6 +311,19 @@ fn keepalive_lived(ka: &[Outcome], servers: &[String]) {
             "keep-alive connection {c} changed server: {mine:?}"
         );
     }
+}
+
+/// How every run under load ends: no request of any of the `loads` (named) failed,
+/// the keep-alive connections lived on their servers ([`keepalive_lived`]), and rvsd
+/// stops cleanly having lost nothing but [`SEGMENT_NOISE`] and [`BY_DESIGN`].
+fn ends_clean(rvsd: Rvsd, loads: &[(&str, &[Outcome])], ka: &[Outcome], ka_servers: &[String]) {
+    for (name, v) in loads {
+        let failed: Vec<&Outcome> = v.iter().filter(|o| o.server.is_none()).collect();
+        assert!(failed.is_empty(), "{name} load: failed requests {failed:?}");
+    }
+    keepalive_lived(ka, ka_servers);
+    let log = rvsd.stop();
+    assert_eq!(losses(&log), vec![], "rvsd dropped packets:\n{log}");
 }
 
 #[test]
@@ -494,13 +502,7 @@ fn hundred_rvsadm_edits_under_load_fail_no_request_and_counts_follow_weights() {
     let (new_a, ka) = load_a.stop();
 
     assert_eq!(adm.edits, 100);
-    for (name, v) in [("A", &new_a), ("B", &new_b)] {
-        let failed: Vec<&Outcome> = v.iter().filter(|o| o.server.is_none()).collect();
-        assert!(failed.is_empty(), "load {name}: failed requests {failed:?}");
-    }
-    keepalive_lived(&ka, &ka_servers);
-    let log = rvsd.stop();
-    assert_eq!(losses(&log), vec![], "rvsd dropped packets:\n{log}");
+    ends_clean(rvsd, &[("A", &new_a), ("B", &new_b)], &ka, &ka_servers);
     eprintln!(
         "100 edits: {} + {} new-connection requests, {} keep-alive requests, 0 failed",
         new_a.len(),
@@ -708,11 +710,7 @@ fn reload_under_load_applies_the_file_and_a_broken_file_keeps_the_state() {
     follows_weights(&adm, &load, done, &a, 2, "after the refused SIGHUP");
 
     let (new, ka) = load.stop();
-    let failed: Vec<&Outcome> = new.iter().filter(|o| o.server.is_none()).collect();
-    assert!(failed.is_empty(), "failed requests {failed:?}");
-    keepalive_lived(&ka, &ka_servers);
-    let log = rvsd.stop();
-    assert_eq!(losses(&log), vec![], "rvsd dropped packets:\n{log}");
+    ends_clean(rvsd, &[("the", &new)], &ka, &ka_servers);
     eprintln!(
         "reloads: {} new-connection requests, {} keep-alive requests, 0 failed",
         new.len(),

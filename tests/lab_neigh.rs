@@ -41,24 +41,12 @@ fn request_loop(lab: &Lab, url: &str) -> (u32, u32) {
     (it.next().unwrap(), it.next().unwrap())
 }
 
-/// Every `drop_*` counter rvsd logged at shutdown, with its value.
-fn drops(log: &str) -> Vec<(String, u64)> {
-    log.lines()
-        .filter_map(|l| l.split_once("counter drop_"))
-        .map(|(_, rest)| {
-            let (name, v) = rest.split_once(" = ").unwrap();
-            let v = v.split_whitespace().next().unwrap().parse().unwrap();
-            (format!("drop_{name}"), v)
-        })
-        .collect()
-}
-
 fn check(log: &str, answered: u32, failed: u32) {
     assert!(
         answered > 0 && failed == 0,
         "{answered} answered, {failed} failed:\n{log}"
     );
-    let lost: Vec<_> = drops(log)
+    let lost: Vec<_> = Rvsd::drop_counters(log)
         .into_iter()
         .filter(|(n, _)| !SEGMENT_NOISE.contains(&n.as_str()))
         .collect();

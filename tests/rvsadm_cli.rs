@@ -7,16 +7,10 @@
 mod common;
 
 use common::eal::root_or_skip;
-use common::rvsd::{derived_config, Rvsd};
+use common::rvsd::{null_port_config, one_at_a_time, Rvsd};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
-/// `derived_config` shares one per-process temp dir: one test at a time.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Runs rvsadm with `args` (and `stdin`), the socket given with `--socket`.
 fn rvsadm(socket: &Path, args: &[&str], stdin: &str) -> Output {
@@ -62,18 +56,11 @@ fn ok(socket: &Path, line: &str) {
     );
 }
 
-/// lab-appliance.toml on a `net_null` port with a unique file prefix; its control
-/// socket is the test dir's `rvsd.sock` (derived_config puts it there).
+/// [`null_port_config`] (lab-appliance.toml on a `net_null` port with a unique file
+/// prefix) started; its control socket is the test dir's `rvsd.sock` (derived_config
+/// puts it there).
 fn start(tag: &str) -> (Rvsd, PathBuf) {
-    let prefix = format!("rvs-{tag}-{}", std::process::id());
-    let (dir, cfg) = derived_config(
-        "lab-appliance.toml",
-        &[
-            ("net_af_packet0,iface=rvs-ext", "net_null0"),
-            ("exception_path = true", "exception_path = false"),
-            ("rvs-appliance", &prefix),
-        ],
-    );
+    let (dir, cfg) = null_port_config(tag);
     let socket = dir.join("rvsd.sock");
     let rvsd = Rvsd::start(dir, cfg);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -35,14 +35,7 @@ fn tcp(vip: &str, port: u16) -> ServiceKeyView {
 }
 
 fn svc(key: ServiceKeyView) -> ServiceSpec {
-    ServiceSpec {
-        key,
-        scheduler: "wlc".into(),
-        flags: vec![],
-        persistent: None,
-        netmask: Ipv4Addr::BROADCAST,
-        ops: false,
-    }
+    ServiceSpec::new(key)
 }
 
 fn dest(addr: &str, port: u16) -> DestSpec {

@@ -55,6 +55,22 @@ pub struct ServiceSpec {
     pub ops: bool,
 }
 
+impl ServiceSpec {
+    /// ipvsadm's defaults for a service `key` (`-A` with nothing but the key): wlc, no
+    /// flags, not persistent, netmask 255.255.255.255, no one-packet scheduling. One
+    /// place for them, so the code and tests that start from the defaults cannot drift.
+    pub fn new(key: ServiceKeyView) -> Self {
+        ServiceSpec {
+            key,
+            scheduler: "wlc".into(),
+            flags: vec![],
+            persistent: None,
+            netmask: Ipv4Addr::BROADCAST,
+            ops: false,
+        }
+    }
+}
+
 fn host_mask() -> Ipv4Addr {
     Ipv4Addr::BROADCAST
 }
@@ -146,6 +162,21 @@ pub struct DestView {
     pub stats: StatsView,
     /// Rates.
     pub rates: RatesView,
+}
+
+impl DestView {
+    /// What `-a`/`-e` set for this server, without its counters: the saved state and
+    /// the tests comparing listings need exactly this, so it is written once here.
+    pub fn spec(&self) -> DestSpec {
+        DestSpec {
+            addr: self.addr,
+            port: self.port,
+            method: self.method,
+            weight: self.weight,
+            u_threshold: self.u_threshold,
+            l_threshold: self.l_threshold,
+        }
+    }
 }
 
 /// One virtual service as listed.

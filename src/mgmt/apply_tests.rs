@@ -128,12 +128,8 @@ fn refused_as(mgr: &mut Manager, req: Request, text: &str) {
 
 fn spec(key: ServiceKeyView, sched: &str) -> ServiceSpec {
     ServiceSpec {
-        key,
         scheduler: sched.into(),
-        flags: vec![],
-        persistent: None,
-        netmask: Ipv4Addr::BROADCAST,
-        ops: false,
+        ..ServiceSpec::new(key)
     }
 }
 

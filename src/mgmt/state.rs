@@ -16,7 +16,7 @@
 //! protocol's `ServiceSpec`: a restored mh service gets the default 4093).
 
 use crate::ctl::proto::Request;
-use crate::ctl::views::{DestSpec, MarkRuleView, ServiceSpec, TimeoutsView, VipView};
+use crate::ctl::views::{DestSpec, DestView, MarkRuleView, ServiceSpec, TimeoutsView, VipView};
 use crate::mgmt::apply::{self, Context};
 use crate::mgmt::{views, Manager};
 use serde::{Deserialize, Serialize};
@@ -106,18 +106,7 @@ pub fn snapshot(mgr: &Manager) -> State {
             .into_iter()
             .map(|s| SavedService {
                 service: s.spec,
-                dests: s
-                    .dests
-                    .iter()
-                    .map(|d| DestSpec {
-                        addr: d.addr,
-                        port: d.port,
-                        method: d.method,
-                        weight: d.weight,
-                        u_threshold: d.u_threshold,
-                        l_threshold: d.l_threshold,
-                    })
-                    .collect(),
+                dests: s.dests.iter().map(DestView::spec).collect(),
             })
             .collect(),
         vips: views::vips(mgr),
@@ -252,26 +241,25 @@ pub fn restore(mgr: &mut Manager, path: &Path) -> Result<bool, Error> {
             )?;
         }
     }
+    // The saved VIPs missing are added first, then those not saved are deleted.
     let have = views::vips(mgr);
-    for v in state.vips.iter().filter(|v| !have.contains(v)) {
-        run(
-            mgr,
-            format!("VIP {} on {}", v.addr, v.port),
-            Request::AddVip {
-                addr: v.addr,
-                port: Some(v.port.clone()),
-            },
-        )?;
-    }
-    for v in have.iter().filter(|v| !state.vips.contains(v)) {
-        run(
-            mgr,
-            format!("VIP {} on {}", v.addr, v.port),
-            Request::DelVip {
-                addr: v.addr,
-                port: Some(v.port.clone()),
-            },
-        )?;
+    let add = state
+        .vips
+        .iter()
+        .filter(|v| !have.contains(v))
+        .map(|v| (v, true));
+    let del = have
+        .iter()
+        .filter(|v| !state.vips.contains(v))
+        .map(|v| (v, false));
+    for (v, adding) in add.chain(del) {
+        let (addr, port) = (v.addr, Some(v.port.clone()));
+        let request = if adding {
+            Request::AddVip { addr, port }
+        } else {
+            Request::DelVip { addr, port }
+        };
+        run(mgr, format!("VIP {} on {}", v.addr, v.port), request)?;
     }
     if views::mark_rules(mgr) != state.mark_rules {
         let old = views::mark_rules(mgr);

@@ -24,6 +24,8 @@ use std::net::Ipv4Addr;
 pub const PORT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 /// The client's MAC.
 pub const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+/// The client's address.
+pub const CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
 
 /// Builds the testbed's state with a table of `max_conns` entries and the given
 /// scheduler for the NAT service: a first view of the appliance (its neighbours
@@ -344,4 +346,28 @@ pub fn tcp_frame(
     f[47] = flags;
     TcpPacket::new_unchecked(&mut f[34..54]).fill_checksum(src, dst);
     f
+}
+
+/// A [`tcp_frame`] from the [`CLIENT`] port `sport` to `vip:vport` as it arrives on
+/// port 0, in a buffer for [`LbPath::handle`]: the packet the tests driving the
+/// director send most, built in one place.
+pub fn client_tcp(sport: u16, vip: Ipv4Addr, vport: u16, flags: u8) -> crate::wire::HeadroomBuf {
+    crate::wire::HeadroomBuf::new(&tcp_frame(
+        CLIENT, sport, vip, vport, flags, PORT_MAC, CLIENT_MAC,
+    ))
+}
+
+/// A [`tcp_frame`] from real server `rip:rport` (one of .11-.13, MAC 02:..:<its last
+/// octet>) back to the [`CLIENT`]'s port `cport`, as it arrives on port 0: a NAT
+/// server's answer.
+pub fn server_tcp(rip: Ipv4Addr, rport: u16, cport: u16, flags: u8) -> crate::wire::HeadroomBuf {
+    crate::wire::HeadroomBuf::new(&tcp_frame(
+        rip,
+        rport,
+        CLIENT,
+        cport,
+        flags,
+        PORT_MAC,
+        [2, 0, 0, 0, 0, rip.octets()[3]],
+    ))
 }

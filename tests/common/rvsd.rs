@@ -36,6 +36,28 @@ pub fn derived_config(example: &str, replace: &[(&str, &str)]) -> (PathBuf, Path
     (dir, path)
 }
 
+/// Tests that derive a config share one per-process temp dir ([`derived_config`]): one
+/// at a time, also when the harness runs tests in parallel (hold the guard for the test).
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// [`derived_config`] of `lab-appliance.toml` on a DPDK `net_null` port (no interface
+/// needed), without the exception path, with the unique file prefix
+/// `rvs-<tag>-<pid>`: the rvsd the control-socket tests start.
+pub fn null_port_config(tag: &str) -> (PathBuf, PathBuf) {
+    let prefix = format!("rvs-{tag}-{}", std::process::id());
+    derived_config(
+        "lab-appliance.toml",
+        &[
+            ("net_af_packet0,iface=rvs-ext", "net_null0"),
+            ("exception_path = true", "exception_path = false"),
+            ("rvs-appliance", &prefix),
+        ],
+    )
+}
+
 /// `text` with its control socket in `dir` instead of the default `/run/rvs/rvsd.sock`
 /// (added when the file has no `[control]`): rvsds of parallel tests must not share a
 /// socket, and a second one on the same socket refuses to start.
@@ -162,6 +184,19 @@ impl Rvsd {
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
+    }
+
+    /// Every `drop_*` counter in the shutdown log, with its value, in log order: what
+    /// the lab tests check a run under load lost.
+    pub fn drop_counters(log: &str) -> Vec<(String, u64)> {
+        log.lines()
+            .filter_map(|l| l.split_once("counter drop_"))
+            .map(|(_, rest)| {
+                let (name, v) = rest.split_once(" = ").unwrap();
+                let v = v.split_whitespace().next().unwrap().parse().unwrap();
+                (format!("drop_{name}"), v)
+            })
+            .collect()
     }
 }
 

@@ -120,12 +120,7 @@ mod tests {
 
     #[test]
     fn without_n_names_are_written() {
-        let http = std::process::Command::new("getent")
-            .args(["services", "80/tcp"])
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|t| t.split_whitespace().next().map(str::to_string))
+        let http = crate::adm::format::testdata::getent_name("services", "80/tcp")
             .unwrap_or_else(|| "80".into());
         let s = svc(tcp("203.0.113.10", 80), "wlc");
         assert_eq!(

@@ -275,38 +275,19 @@ fn dest_entry(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::adm::format::testdata::{oracle_blocks, parse_services};
-    use crate::ctl::views::{RatesView, StatsView};
+    use crate::adm::format::testdata::{self, getent_name, oracle_blocks, parse_services};
 
     pub(crate) fn svc(key: ServiceKeyView, sched: &str) -> ServiceView {
-        ServiceView {
-            spec: ServiceSpec {
-                key,
-                scheduler: sched.into(),
-                flags: vec![],
-                persistent: None,
-                netmask: Ipv4Addr::BROADCAST,
-                ops: false,
-            },
-            stats: StatsView::default(),
-            rates: RatesView::default(),
-            dests: vec![],
-        }
+        let mut s = testdata::service(key);
+        s.spec.scheduler = sched.into();
+        s
     }
 
     pub(crate) fn dst(a: &str, port: u16, method: MethodView, weight: i32) -> DestView {
         DestView {
-            addr: a.parse().unwrap(),
-            port,
             method,
             weight,
-            u_threshold: 0,
-            l_threshold: 0,
-            active_conns: 0,
-            inactive_conns: 0,
-            persistent_conns: 0,
-            stats: StatsView::default(),
-            rates: RatesView::default(),
+            ..testdata::dest(a.parse().unwrap(), port)
         }
     }
 
@@ -396,21 +377,9 @@ pub(crate) mod tests {
     #[test]
     fn stats_and_rate_columns_scale_unless_exact() {
         let mut s = svc(tcp("20.20.20.1", 2020), "wlc");
-        s.stats = StatsView {
-            conns: 401,
-            inpkts: 8_939_187,
-            outpkts: 8_953_980,
-            inbytes: 830_843_000,
-            outbytes: 1_135_000_000,
-        };
+        s.stats = testdata::stats([401, 8_939_187, 8_953_980, 830_843_000, 1_135_000_000]);
         let mut d = dst("17.17.17.1", 5001, MethodView::Nat, 1);
-        d.stats = StatsView {
-            conns: 134,
-            inpkts: 3_026_088,
-            outpkts: 3_031_335,
-            inbytes: 281_255_000,
-            outbytes: 384_268_000,
-        };
+        d.stats = testdata::stats([134, 3_026_088, 3_031_335, 281_255_000, 384_268_000]);
         s.dests = vec![d];
         let opts = ListOpts {
             stats: true,
@@ -435,21 +404,9 @@ pub(crate) mod tests {
 
         // --rate: a dest's CPS/InPPS/OutPPS are %8u, never scaled; the BPS columns are.
         let mut r = svc(tcp("10.0.0.1", 80), "wlc");
-        r.rates = RatesView {
-            cps: 12,
-            inpps: 340,
-            outpps: 300,
-            inbps: 41_000,
-            outbps: 250_000,
-        };
+        r.rates = testdata::rates([12, 340, 300, 41_000, 250_000]);
         let mut d = dst("10.0.1.1", 80, MethodView::Nat, 1);
-        d.rates = RatesView {
-            cps: 123_456_789,
-            inpps: 170,
-            outpps: 150,
-            inbps: 200_000_000,
-            outbps: 125_000,
-        };
+        d.rates = testdata::rates([123_456_789, 170, 150, 200_000_000, 125_000]);
         r.dests = vec![d];
         let rate = ListOpts {
             rate: true,
@@ -561,20 +518,8 @@ pub(crate) mod tests {
 
     #[test]
     fn names_without_n_and_the_28_and_33_byte_cuts() {
-        let http = std::process::Command::new("getent")
-            .args(["services", "80/tcp"])
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|t| t.split_whitespace().next().map(str::to_string))
-            .unwrap_or_else(|| "80".into());
-        let host = std::process::Command::new("getent")
-            .args(["hosts", "127.0.0.1"])
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|t| t.split_whitespace().nth(1).map(str::to_string))
-            .unwrap_or_else(|| "127.0.0.1".into());
+        let http = getent_name("services", "80/tcp").unwrap_or_else(|| "80".into());
+        let host = getent_name("hosts", "127.0.0.1").unwrap_or_else(|| "127.0.0.1".into());
         let mut s = svc(tcp("127.0.0.1", 80), "rr");
         s.dests = vec![dst("203.0.113.77", 40999, MethodView::Nat, 1)];
         let text = services(&[s], &ListOpts::default());

@@ -169,8 +169,9 @@ pub fn parse_conn_rows(block: &str) -> Vec<ConnView> {
         .collect()
 }
 
-/// An empty dest at `addr:port`.
-fn dest(addr: Ipv4Addr, port: u16) -> DestView {
+/// An empty dest at `addr:port` (`-g -w 1`, no counters); the formatter's tests start
+/// from it too.
+pub fn dest(addr: Ipv4Addr, port: u16) -> DestView {
     DestView {
         addr,
         port,
@@ -184,6 +185,60 @@ fn dest(addr: Ipv4Addr, port: u16) -> DestView {
         stats: StatsView::default(),
         rates: RatesView::default(),
     }
+}
+
+/// An empty service `key` with ipvsadm's defaults ([`ServiceSpec::new`]) and no dests;
+/// the formatter's tests start from it too.
+pub fn service(key: ServiceKeyView) -> ServiceView {
+    ServiceView {
+        spec: ServiceSpec::new(key),
+        stats: StatsView::default(),
+        rates: RatesView::default(),
+        dests: vec![],
+    }
+}
+
+/// `--stats` counters in the listing's column order: Conns, InPkts, OutPkts, InBytes,
+/// OutBytes (what the parsers read off a line, and the tests write by hand).
+pub fn stats(n: [u64; 5]) -> StatsView {
+    StatsView {
+        conns: n[0],
+        inpkts: n[1],
+        outpkts: n[2],
+        inbytes: n[3],
+        outbytes: n[4],
+    }
+}
+
+/// `--rate` rates in the listing's column order: CPS, InPPS, OutPPS, InBPS, OutBPS.
+pub fn rates(n: [u64; 5]) -> RatesView {
+    RatesView {
+        cps: n[0],
+        inpps: n[1],
+        outpps: n[2],
+        inbps: n[3],
+        outbps: n[4],
+    }
+}
+
+/// The five counter columns after the first field(s) of a listing line, as numbers
+/// ([`exact`] each).
+fn counters(fields: &[&str], lenient: bool) -> [u64; 5] {
+    let n: Vec<u64> = fields.iter().map(|s| exact(s, lenient)).collect();
+    [n[0], n[1], n[2], n[3], n[4]]
+}
+
+/// The name `getent DB KEY` prints on this machine (through every NSS source, as the
+/// formatter resolves): a host's is its second field, a service's its first; None when
+/// getent answers nothing. What the tests without `-n` expect a name to print as.
+pub fn getent_name(db: &str, key: &str) -> Option<String> {
+    let field = usize::from(db == "hosts");
+    std::process::Command::new("getent")
+        .args([db, key])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|t| t.split_whitespace().nth(field).map(str::to_string))
 }
 
 /// A counter column as printed with `--exact` (or small enough not to be scaled); a
@@ -245,23 +300,9 @@ pub fn parse_services_with(block: &str, lenient: bool) -> Vec<ServiceView> {
                 d.active_conns = f[3].parse().unwrap();
                 d.inactive_conns = f[4].parse().unwrap();
             } else if title.ends_with("OutBytes") {
-                let n: Vec<u64> = f[1..].iter().map(|s| exact(s, lenient)).collect();
-                d.stats = StatsView {
-                    conns: n[0],
-                    inpkts: n[1],
-                    outpkts: n[2],
-                    inbytes: n[3],
-                    outbytes: n[4],
-                };
+                d.stats = stats(counters(&f[1..], lenient));
             } else if title.ends_with("OutBPS") {
-                let n: Vec<u64> = f[1..].iter().map(|s| exact(s, lenient)).collect();
-                d.rates = RatesView {
-                    cps: n[0],
-                    inpps: n[1],
-                    outpps: n[2],
-                    inbps: n[3],
-                    outbps: n[4],
-                };
+                d.rates = rates(counters(&f[1..], lenient));
             } else if title.contains("Uthreshold") {
                 d.u_threshold = f[1].parse().unwrap();
                 d.l_threshold = f[2].parse().unwrap();
@@ -296,38 +337,12 @@ pub fn parse_services_with(block: &str, lenient: bool) -> Vec<ServiceView> {
                 }
             }
         };
-        let mut s = ServiceView {
-            spec: ServiceSpec {
-                key,
-                scheduler: "wlc".into(),
-                flags: vec![],
-                persistent: None,
-                netmask: Ipv4Addr::BROADCAST,
-                ops: false,
-            },
-            stats: StatsView::default(),
-            rates: RatesView::default(),
-            dests: vec![],
-        };
+        let mut s = service(key);
         let rest = &f[2..];
         if title.ends_with("OutBytes") {
-            let n: Vec<u64> = rest.iter().map(|s| exact(s, lenient)).collect();
-            s.stats = StatsView {
-                conns: n[0],
-                inpkts: n[1],
-                outpkts: n[2],
-                inbytes: n[3],
-                outbytes: n[4],
-            };
+            s.stats = stats(counters(rest, lenient));
         } else if title.ends_with("OutBPS") {
-            let n: Vec<u64> = rest.iter().map(|s| exact(s, lenient)).collect();
-            s.rates = RatesView {
-                cps: n[0],
-                inpps: n[1],
-                outpps: n[2],
-                inbps: n[3],
-                outbps: n[4],
-            };
+            s.rates = rates(counters(rest, lenient));
         } else {
             s.spec.scheduler = rest[0].to_string();
             let mut i = 1;
@@ -390,14 +405,7 @@ pub fn parse_save(text: &str) -> Vec<ServiceView> {
         };
         let mut i = 3;
         if f[0] == "-A" {
-            let mut spec = ServiceSpec {
-                key,
-                scheduler: "wlc".into(),
-                flags: vec![],
-                persistent: None,
-                netmask: Ipv4Addr::BROADCAST,
-                ops: false,
-            };
+            let mut spec = ServiceSpec::new(key);
             while i < f.len() {
                 match f[i] {
                     "-s" => {
