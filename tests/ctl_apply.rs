@@ -127,6 +127,18 @@ fn edit_scheduler(mgr: &mut Manager, sched: &str) {
     ok(mgr, Request::EditService { service: spec });
 }
 
+/// `-d` of real server `rip`:8080 from the web service.
+fn del_web_dest(mgr: &mut Manager, rip: Ipv4Addr) {
+    ok(
+        mgr,
+        Request::DelDest {
+            key: web(),
+            addr: rip,
+            port: 8080,
+        },
+    );
+}
+
 /// New connections per server, from `n` SYNs starting at client port `first`.
 fn spread(lb: &mut LbPath, first: u16, n: u16, now: u32) -> BTreeMap<u8, u32> {
     let mut count = BTreeMap::new();
@@ -220,14 +232,7 @@ fn deleted_server_keeps_its_connections_until_re_added_with_expire_nodest_conn_o
     let before = listed(&mut mgr, web());
     let stats_before = before.dests.iter().find(|d| d.addr == rip).unwrap().stats;
     assert_eq!((stats_before.conns, stats_before.inpkts), (1, 2));
-    ok(
-        &mut mgr,
-        Request::DelDest {
-            key: web(),
-            addr: rip,
-            port: 8080,
-        },
-    );
+    del_web_dest(&mut mgr, rip);
     assert!(listed(&mut mgr, web()).dests.iter().all(|d| d.addr != rip));
     assert_eq!(
         send(&mut lb, 46000, a(10), 80, ACK, 2),
@@ -269,14 +274,7 @@ fn deleted_server_s_connection_expires_at_its_next_packet_with_expire_nodest_con
         ..mgr.conns().settings()
     });
     let rip = establish(&mut lb, 48000, 1);
-    ok(
-        &mut mgr,
-        Request::DelDest {
-            key: web(),
-            addr: rip,
-            port: 8080,
-        },
-    );
+    del_web_dest(&mut mgr, rip);
     assert!(conns(&mut mgr, 2).iter().any(|c| c.client_port == 48000));
     let sent = send(&mut lb, 48000, a(10), 80, ACK, 2);
     assert_ne!(sent, Ok(rip), "never forwarded to the deleted server");

@@ -313,6 +313,25 @@ fn keepalive_lived(ka: &[Outcome], servers: &[String]) {
     }
 }
 
+/// rs2's keep-alive connection (held while rs2 was gone) is answered by rs2 again after
+/// its `ka_done` answers so far; a failure says `when`, and with `adm` its [`Adm::report`].
+fn rs2_answers_again(
+    load: &Load,
+    ka_servers: &[String],
+    ka_done: usize,
+    when: &str,
+    adm: Option<&Adm>,
+) {
+    let rs2_conn = ka_servers.iter().position(|s| s == "rs2").unwrap();
+    let after = load.wait_keepalive(rs2_conn, ka_done);
+    assert_eq!(
+        after.as_ref().and_then(|o| o.server.as_deref()),
+        Some("rs2"),
+        "rs2's keep-alive connection {when}: {after:?}{}",
+        adm.map_or(String::new(), |adm| format!("\n{}", adm.report()))
+    );
+}
+
 /// How every run under load ends: no request of any of the `loads` (named) failed,
 /// the keep-alive connections lived on their servers ([`keepalive_lived`]), and rvsd
 /// stops cleanly having lost nothing but [`SEGMENT_NOISE`] and [`BY_DESIGN`].
@@ -392,14 +411,7 @@ fn hundred_rvsadm_edits_under_load_fail_no_request_and_counts_follow_weights() {
     let ka_done = load_a.keepalive().len();
     let done = load_a.new_conns().len();
     follows_weights(&adm, &load_a, done, &a, 2, "-a rs2 -w 1");
-    let rs2_conn = ka_servers.iter().position(|s| s == "rs2").unwrap();
-    let after = load_a.wait_keepalive(rs2_conn, ka_done);
-    assert_eq!(
-        after.as_ref().and_then(|o| o.server.as_deref()),
-        Some("rs2"),
-        "rs2's keep-alive connection after -d and -a: {after:?}\n{}",
-        adm.report()
-    );
+    rs2_answers_again(&load_a, &ka_servers, ka_done, "after -d and -a", Some(&adm));
 
     // 3. Services the load does not use come and go (9 edits); the load's service is
     // untouched by them.
@@ -658,12 +670,12 @@ fn reload_under_load_applies_the_file_and_a_broken_file_keeps_the_state() {
     let ka_done = load.keepalive().len();
     let done = load.new_conns().len();
     follows_weights(&adm, &load, done, &a, 2, "v3 (rvsadm reload)");
-    let rs2_conn = ka_servers.iter().position(|s| s == "rs2").unwrap();
-    let after = load.wait_keepalive(rs2_conn, ka_done);
-    assert_eq!(
-        after.as_ref().and_then(|o| o.server.as_deref()),
-        Some("rs2"),
-        "rs2's keep-alive connection after the reloads removed and re-added rs2: {after:?}"
+    rs2_answers_again(
+        &load,
+        &ka_servers,
+        ka_done,
+        "after the reloads removed and re-added rs2",
+        None,
     );
 
     // A bad scheduler name: `rvsadm reload` fails with the located message, nothing
