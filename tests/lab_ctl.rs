@@ -313,6 +313,11 @@ fn keepalive_lived(ka: &[Outcome], servers: &[String]) {
     }
 }
 
+/// [`follows_weights`] from the load's requests so far: the check right after a change.
+fn follows_weights_now(adm: &Adm, load: &Load, svc: &Svc, k: usize, what: &str) {
+    follows_weights(adm, load, load.new_conns().len(), svc, k, what);
+}
+
 /// rs2's keep-alive connection (held while rs2 was gone) is answered by rs2 again after
 /// its `ka_done` answers so far; a failure says `when`, and with `adm` its [`Adm::report`].
 fn rs2_answers_again(
@@ -380,15 +385,7 @@ fn hundred_rvsadm_edits_under_load_fail_no_request_and_counts_follow_weights() {
         for (i, w) in ws.iter().enumerate() {
             let rs = format!("rs{}", i + 1);
             a.set(&mut adm, &rs, *w);
-            let done = load_a.new_conns().len();
-            follows_weights(
-                &adm,
-                &load_a,
-                done,
-                &a,
-                2,
-                &format!("round {r}, -e {rs} -w {w}"),
-            );
+            follows_weights_now(&adm, &load_a, &a, 2, &format!("round {r}, -e {rs} -w {w}"));
         }
     }
 
@@ -399,18 +396,14 @@ fn hundred_rvsadm_edits_under_load_fail_no_request_and_counts_follow_weights() {
     // first (weight 0) so that no short request is in flight on it when it goes: such a
     // request would be held too, until the re-add, longer than its client waits.
     a.set(&mut adm, "rs2", 0);
-    let done = load_a.new_conns().len();
-    follows_weights(&adm, &load_a, done, &a, 2, "-e rs2 -w 0");
+    follows_weights_now(&adm, &load_a, &a, 2, "-e rs2 -w 0");
     a.del(&mut adm, "rs2");
-    let done = load_a.new_conns().len();
-    follows_weights(&adm, &load_a, done, &a, 2, "-d rs2");
+    follows_weights_now(&adm, &load_a, &a, 2, "-d rs2");
     a.set(&mut adm, "rs1", 3);
-    let done = load_a.new_conns().len();
-    follows_weights(&adm, &load_a, done, &a, 2, "-e rs1 -w 3 without rs2");
+    follows_weights_now(&adm, &load_a, &a, 2, "-e rs1 -w 3 without rs2");
     a.add(&mut adm, "rs2", 1);
     let ka_done = load_a.keepalive().len();
-    let done = load_a.new_conns().len();
-    follows_weights(&adm, &load_a, done, &a, 2, "-a rs2 -w 1");
+    follows_weights_now(&adm, &load_a, &a, 2, "-a rs2 -w 1");
     rs2_answers_again(&load_a, &ka_servers, ka_done, "after -d and -a", Some(&adm));
 
     // 3. Services the load does not use come and go (9 edits); the load's service is
@@ -428,11 +421,9 @@ fn hundred_rvsadm_edits_under_load_fail_no_request_and_counts_follow_weights() {
     ] {
         adm.edit(&cmd);
     }
-    let done = load_a.new_conns().len();
-    follows_weights(
+    follows_weights_now(
         &adm,
         &load_a,
-        done,
         &a,
         2,
         "after the other services came and went",
@@ -502,15 +493,13 @@ fn hundred_rvsadm_edits_under_load_fail_no_request_and_counts_follow_weights() {
                 format!("edit {}: {name} -e {rs} -w {w}", adm.edits)
             }
         };
-        let done = load.new_conns().len();
-        follows_weights(&adm, load, done, svc, 1, &what);
+        follows_weights_now(&adm, load, svc, 1, &what);
         i += 1;
     }
     let (new_b, _) = load_b.stop();
     adm.edit(&format!("-D -t {VIP2}:80"));
     adm.edit(&format!("vip del {VIP2} --port ext"));
-    let done = load_a.new_conns().len();
-    follows_weights(&adm, &load_a, done, &a, 2, "after the new VIP went");
+    follows_weights_now(&adm, &load_a, &a, 2, "after the new VIP went");
     let (new_a, ka) = load_a.stop();
 
     assert_eq!(adm.edits, 100);
@@ -622,8 +611,7 @@ fn reload_under_load_applies_the_file_and_a_broken_file_keeps_the_state() {
     ]);
     wait_listing(&adm, &v1q, "rs2 quiesced by SIGHUP");
     a = Svc::new(&a.key, &[("rs1", 1), ("rs2", 0)]);
-    let done = load.new_conns().len();
-    follows_weights(&adm, &load, done, &a, 2, "rs2 quiesced (SIGHUP)");
+    follows_weights_now(&adm, &load, &a, 2, "rs2 quiesced (SIGHUP)");
 
     // v2 by SIGHUP: new weights, rs2 (with a keep-alive connection) removed, rs3 added,
     // a new service.
@@ -647,8 +635,7 @@ fn reload_under_load_applies_the_file_and_a_broken_file_keeps_the_state() {
     ]);
     wait_listing(&adm, &v2, "v2 after SIGHUP");
     a = Svc::new(&a.key, &[("rs1", 3), ("rs3", 2)]);
-    let done = load.new_conns().len();
-    follows_weights(&adm, &load, done, &a, 2, "v2 (SIGHUP)");
+    follows_weights_now(&adm, &load, &a, 2, "v2 (SIGHUP)");
 
     // v3 by `rvsadm reload`: rs2 back (its keep-alive connection, held while it was
     // gone, is answered again), new weights, the new service gone again.
@@ -668,8 +655,7 @@ fn reload_under_load_applies_the_file_and_a_broken_file_keeps_the_state() {
     assert_eq!(adm.listing(), v3, "rvsadm -Ln after rvsadm reload");
     a = Svc::new(&a.key, &[("rs1", 1), ("rs2", 2), ("rs3", 1)]);
     let ka_done = load.keepalive().len();
-    let done = load.new_conns().len();
-    follows_weights(&adm, &load, done, &a, 2, "v3 (rvsadm reload)");
+    follows_weights_now(&adm, &load, &a, 2, "v3 (rvsadm reload)");
     rs2_answers_again(
         &load,
         &ka_servers,
@@ -699,8 +685,7 @@ fn reload_under_load_applies_the_file_and_a_broken_file_keeps_the_state() {
         out.status
     );
     assert_eq!(adm.listing(), v3, "rvsadm -Ln after a refused reload");
-    let done = load.new_conns().len();
-    follows_weights(&adm, &load, done, &a, 2, "after the refused reload");
+    follows_weights_now(&adm, &load, &a, 2, "after the refused reload");
 
     // A TOML syntax error by SIGHUP: logged with file and line, nothing changes.
     let broken = services_toml("wrr", &[("rs1", 5)], "[[service]\nproto = \"tcp\"\n");
@@ -718,8 +703,7 @@ fn reload_under_load_applies_the_file_and_a_broken_file_keeps_the_state() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(adm.listing(), v3, "rvsadm -Ln after a refused SIGHUP");
-    let done = load.new_conns().len();
-    follows_weights(&adm, &load, done, &a, 2, "after the refused SIGHUP");
+    follows_weights_now(&adm, &load, &a, 2, "after the refused SIGHUP");
 
     let (new, ka) = load.stop();
     ends_clean(rvsd, &[("the", &new)], &ka, &ka_servers);
