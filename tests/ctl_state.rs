@@ -197,10 +197,11 @@ fn socket_changes_are_saved_reloaded_restored_and_scraped() {
             dest: nat(12, 3),
         },
     ));
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    // Written within `SAVE_MAX_DELAY` (coalesced saves).
+    let saved = wait_saved(&state, |s| {
+        s["services"][0]["dests"][0]["addr"] == "203.0.113.12"
+    });
     assert_eq!(saved["version"], 1);
-    assert_eq!(saved["services"][0]["dests"][0]["addr"], "203.0.113.12");
 
     // Metrics agree with Status and List.
     let Body::Status(st) = body(call(&socket, Request::Status)) else {
@@ -283,4 +284,87 @@ fn socket_changes_are_saved_reloaded_restored_and_scraped() {
     assert!(second.log_text().contains("restored the running state"));
     assert_eq!(listing(&socket), before);
     second.stop();
+}
+
+/// The state file once `ok` holds for it (rvsd writes it within a second of a change).
+fn wait_saved(
+    state: &std::path::Path,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(state).unwrap_or_default();
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            if ok(&v) {
+                return v;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "not saved: {text}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// How many times rvsd wrote the state file (its "saved" log lines) and the changes
+/// they wrote in all.
+fn saves(log: &str) -> (usize, u64) {
+    let counts: Vec<u64> = log
+        .lines()
+        .filter_map(|l| l.split(": saved (").nth(1))
+        .map(|rest| rest.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    (counts.len(), counts.iter().sum())
+}
+
+/// F18: `rvsadm -R` of a big file rewrote and fsynced the whole state file after every
+/// request. A burst of 200 changes is now written a few times (coalesced), the file has
+/// every change, and a change followed at once by a clean stop is still saved.
+#[test]
+fn a_burst_of_changes_is_saved_coalesced_and_a_stop_saves_the_last() {
+    if !root_or_skip() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let (dir, cfg, state) = config("burst", "");
+    let socket = dir.join("rvsd.sock");
+    let mut rvsd = Rvsd::start(dir.clone(), cfg);
+    for i in 0..200u16 {
+        let dest = DestSpec {
+            port: 10000 + i,
+            ..nat(20, 1)
+        };
+        body(call(&socket, Request::AddDest { key: tcp80(), dest }));
+    }
+    let saved = wait_saved(&state, |s| {
+        s["services"][0]["dests"].as_array().map(Vec::len) == Some(201)
+    });
+    assert_eq!(
+        saved["services"][0]["dests"][0]["port"], 10199,
+        "newest first"
+    );
+    // Once more, quiet: the last save has been logged.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (writes, changes) = saves(&rvsd.log_text());
+    assert_eq!(changes, 200, "{}", rvsd.log_text());
+    assert!(writes < 20, "{writes} writes for 200 changes");
+
+    // The stop comes before the quiet period is over: still saved.
+    body(call(
+        &socket,
+        Request::DelDest {
+            key: tcp80(),
+            addr: Ipv4Addr::new(203, 0, 113, 20),
+            port: 10199,
+        },
+    ));
+    rvsd.keep_files();
+    let log = rvsd.stop();
+    let text = std::fs::read_to_string(&state).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        saved["services"][0]["dests"].as_array().unwrap().len(),
+        200,
+        "{log}"
+    );
+    assert_eq!(saves(&log).1, 201, "{log}");
 }

@@ -54,6 +54,17 @@ pub enum Error {
     },
 }
 
+/// What a control request that succeeded changed, for the state file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Changed {
+    /// Nothing the state file keeps (a listing, a refused change).
+    Nothing,
+    /// Something the state file keeps: written after a quiet period.
+    State,
+    /// A reload: written at once.
+    Reloaded,
+}
+
 /// How often the management loop wakes up (reclaim, rates, worker health).
 pub const TICK: Duration = Duration::from_millis(100);
 
@@ -251,12 +262,18 @@ impl Manager {
     /// `ctx.rt` died (then it returns true): ticks every [`TICK`] and, between ticks,
     /// waits on `commands` and answers each request at once, in arrival order, through
     /// [`crate::mgmt::apply::handle`] (the only place control requests change state).
+    /// With `[control] state_file`, changes are written coalesced
+    /// ([`crate::mgmt::state::Unsaved`]), a reload at once, and what is unsaved when the
+    /// loop ends.
     pub fn run(&mut self, ctx: &Context, stop: &AtomicBool, commands: &CommandRx) -> bool {
         let mut conflicts = ConflictsSeen::default();
         let mut next_tick = Instant::now();
+        let mut unsaved = crate::mgmt::state::Unsaved::default();
+        let mut failed = false;
         while !stop.load(Ordering::Relaxed) {
             if ctx.rt.is_some_and(Runtime::failed) {
-                return true;
+                failed = true;
+                break;
             }
             let now = Instant::now();
             if now >= next_tick {
@@ -266,53 +283,78 @@ impl Manager {
                 }
                 next_tick = now + TICK;
             }
-            match commands.recv_timeout(next_tick.saturating_duration_since(now)) {
-                Ok(cmd) => self.answer(ctx, cmd),
+            self.save_state(&mut unsaved, now, false);
+            let wake = unsaved.due().map_or(next_tick, |d| d.min(next_tick));
+            match commands.recv_timeout(wake.saturating_duration_since(now)) {
+                Ok(cmd) => match self.answer(ctx, cmd) {
+                    Changed::Nothing => {}
+                    Changed::State => unsaved.note(Instant::now()),
+                    // A reload is written at once (it may replace much of the state).
+                    Changed::Reloaded => {
+                        unsaved.note(Instant::now());
+                        self.save_state(&mut unsaved, Instant::now(), true);
+                    }
+                },
                 Err(RecvTimeoutError::Timeout) => {}
                 // No sender left (no control socket): just tick.
                 Err(RecvTimeoutError::Disconnected) => {
-                    std::thread::sleep(next_tick.saturating_duration_since(Instant::now()))
+                    std::thread::sleep(wake.saturating_duration_since(Instant::now()))
                 }
             }
         }
-        false
+        // A clean stop (or a dead worker) writes what is still unsaved.
+        self.save_state(&mut unsaved, Instant::now(), true);
+        failed
+    }
+
+    /// Writes `[control] state_file` when `unsaved` is due at `now` (or has anything,
+    /// when `force`); a failed write is logged and the changes stand.
+    fn save_state(&self, unsaved: &mut crate::mgmt::state::Unsaved, now: Instant, force: bool) {
+        let Some(path) = self.config().and_then(|c| c.control.state_file.clone()) else {
+            *unsaved = Default::default();
+            return;
+        };
+        let Some(n) = unsaved.take(now, force) else {
+            return;
+        };
+        match crate::mgmt::state::save(self, &path) {
+            Ok(()) => log::info!("state file {}: saved ({n} change(s))", path.display()),
+            Err(e) => log::error!("state file {}: not saved: {e}", path.display()),
+        }
     }
 
     /// Carries out one request and sends its response (a client that went away in the
-    /// meantime is no error). A panic in a handler is a bug: it is logged and answered
-    /// with an `internal` error, and rvsd goes on: workers only ever see tables
-    /// published whole, so a change cut short by the panic was never seen by them.
-    fn answer(&mut self, ctx: &Context, cmd: Command) {
+    /// meantime is no error); says whether it changed what the state file keeps. A
+    /// panic in a handler is a bug: it is logged and answered with an `internal` error,
+    /// and rvsd goes on: workers only ever see tables published whole, so a change cut
+    /// short by the panic was never seen by them.
+    fn answer(&mut self, ctx: &Context, cmd: Command) -> Changed {
         let id = cmd.envelope.id;
         let request = cmd.envelope.request;
         let what = format!("{request:?}");
-        let mutating = crate::mgmt::state::is_mutating(&request);
+        let changed = match request {
+            crate::ctl::proto::Request::Reload => Changed::Reloaded,
+            ref r if crate::mgmt::state::is_mutating(r) => Changed::State,
+            _ => Changed::Nothing,
+        };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             crate::mgmt::apply::handle(self, ctx, request)
         }));
-        let response = match result {
-            Ok(Ok(body)) => {
-                // `[control] state_file`: a change that succeeded is written at once (a
-                // failed write is logged; the change stands).
-                let state_file = self.config().and_then(|c| c.control.state_file.clone());
-                if let (true, Some(path)) = (mutating, state_file) {
-                    let _ = crate::mgmt::state::save(self, &path).inspect_err(|e| {
-                        log::error!("state file {}: not saved: {e}", path.display())
-                    });
-                }
-                Response::ok(id, body)
-            }
-            Ok(Err(e)) => Response::err(id, e.kind, e.message),
+        let (response, changed) = match result {
+            Ok(Ok(body)) => (Response::ok(id, body), changed),
+            Ok(Err(e)) => (Response::err(id, e.kind, e.message), Changed::Nothing),
             Err(_) => {
                 log::error!("control request {what} panicked; state unchanged");
-                Response::err(
+                let r = Response::err(
                     id,
                     ErrorKind::Internal,
                     "rvsd failed to carry out the request (a bug: see its log)",
-                )
+                );
+                (r, Changed::Nothing)
             }
         };
         let _ = cmd.reply.send(response);
+        changed
     }
 
     /// Logs every service's and real server's counters and rates (`ipvsadm -L --stats`

@@ -1,6 +1,6 @@
 //! The persisted state (`[control] state_file`): the running services with their real
-//! servers, the VIPs, the mark rules and the timeouts, written after every successful
-//! change made through the control socket and restored at start over what the
+//! servers, the VIPs, the mark rules and the timeouts, written shortly after successful
+//! changes made through the control socket (coalesced: [`Unsaved`]) and restored at start over what the
 //! configuration built (the state file wins at start; a later reload makes the running
 //! state the file's again, see `mgmt::reload`).
 //!
@@ -22,6 +22,7 @@ use crate::mgmt::{views, Manager};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// The format version this build writes and reads.
 pub const VERSION: u32 = 1;
@@ -115,7 +116,7 @@ pub fn snapshot(mgr: &Manager) -> State {
 }
 
 /// True for the requests that change what a state file keeps (the management loop
-/// saves after each that succeeded): every ipvsadm change, `--set`, VIP and mark-rule
+/// saves the state after those that succeeded, see [`Unsaved`]): every ipvsadm change, `--set`, VIP and mark-rule
 /// changes and `Reload`. Listings, `Status` and `-Z` (counters are not kept) are not.
 pub fn is_mutating(req: &Request) -> bool {
     !matches!(
@@ -159,6 +160,52 @@ pub fn save(mgr: &Manager, path: &Path) -> io::Result<()> {
     written?;
     // The rename itself reaches the disk with the directory.
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// How long the management loop waits after the last change before it writes the state
+/// file: a burst of changes (`rvsadm -R`, a script) is written once, not once per change
+/// (each write rewrites and fsyncs the whole file). See [`Unsaved`].
+pub const SAVE_QUIET: Duration = Duration::from_millis(200);
+
+/// The longest a change waits to be written, from the first unsaved one, even while
+/// changes keep coming: a crash loses at most this much (configs/README.md).
+pub const SAVE_MAX_DELAY: Duration = Duration::from_secs(1);
+
+/// The changes made since the state file was last written (the management loop's
+/// record, `Manager::run`): it writes the file when no change came for [`SAVE_QUIET`],
+/// at the latest [`SAVE_MAX_DELAY`] after the first unsaved change, and always at a
+/// clean stop and after a reload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unsaved {
+    /// (first unsaved change, last change, number of changes); `None`: all saved.
+    pending: Option<(Instant, Instant, u64)>,
+}
+
+impl Unsaved {
+    /// Records a change that succeeded at `now`.
+    pub fn note(&mut self, now: Instant) {
+        self.pending = Some(match self.pending {
+            None => (now, now, 1),
+            Some((first, _, n)) => (first, now, n + 1),
+        });
+    }
+
+    /// When the file is due: [`SAVE_QUIET`] after the last change, but no later than
+    /// [`SAVE_MAX_DELAY`] after the first; `None` when nothing is unsaved.
+    pub fn due(&self) -> Option<Instant> {
+        self.pending
+            .map(|(first, last, _)| (last + SAVE_QUIET).min(first + SAVE_MAX_DELAY))
+    }
+
+    /// The number of changes to write, clearing the record, when the file is due at
+    /// `now` (or whatever the time when `force`: a stop, a reload); else `None`.
+    pub fn take(&mut self, now: Instant, force: bool) -> Option<u64> {
+        let due = self.due()?;
+        if !force && now < due {
+            return None;
+        }
+        self.pending.take().map(|(_, _, n)| n)
+    }
 }
 
 /// Reads `path` (`Ok(None)` when it does not exist: nothing saved yet).
@@ -477,6 +524,35 @@ mod tests {
         save(&mgr, &path).unwrap();
         assert_eq!(load(&path).unwrap().unwrap().timeouts.tcp, 77);
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_burst_of_changes_is_saved_once_quiet_or_at_the_latest_after_the_max_delay() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut u = Unsaved::default();
+        assert_eq!(
+            (u.due(), u.take(ms(0), true)),
+            (None, None),
+            "nothing unsaved"
+        );
+        u.note(ms(0));
+        assert_eq!(u.due(), Some(ms(200)));
+        assert_eq!(u.take(ms(199), false), None, "not quiet yet");
+        // A change every 100 ms: never quiet, written at first + 1 s.
+        for i in 1..=9 {
+            u.note(ms(i * 100));
+        }
+        assert_eq!(u.due(), Some(ms(1000)));
+        assert_eq!(u.take(ms(999), false), None);
+        assert_eq!(u.take(ms(1000), false), Some(10), "ten changes, one write");
+        assert_eq!(u.due(), None, "saved");
+        u.note(ms(1100));
+        assert_eq!(u.take(ms(1150), false), None);
+        assert_eq!(u.take(ms(1300), false), Some(1), "quiet 200 ms");
+        u.note(ms(1400));
+        assert_eq!(u.take(ms(1401), true), Some(1), "a stop writes at once");
+        assert_eq!(u.take(ms(5000), true), None);
     }
 
     #[test]
