@@ -341,13 +341,20 @@ fn rs2_answers_again(
 /// the keep-alive connections lived on their servers ([`keepalive_lived`]), and rvsd
 /// stops cleanly having lost nothing but [`SEGMENT_NOISE`] and [`BY_DESIGN`].
 fn ends_clean(rvsd: Rvsd, loads: &[(&str, &[Outcome])], ka: &[Outcome], ka_servers: &[String]) {
+    // rvsd is stopped first so that a failed request is reported together with what
+    // rvsd dropped (or that it dropped nothing), which tells a director fault from a
+    // starved client.
+    let log = rvsd.stop();
+    let lost = losses(&log);
     for (name, v) in loads {
         let failed: Vec<&Outcome> = v.iter().filter(|o| o.server.is_none()).collect();
-        assert!(failed.is_empty(), "{name} load: failed requests {failed:?}");
+        assert!(
+            failed.is_empty(),
+            "{name} load: failed requests {failed:?}; rvsd's drops: {lost:?}\n{log}"
+        );
     }
     keepalive_lived(ka, ka_servers);
-    let log = rvsd.stop();
-    assert_eq!(losses(&log), vec![], "rvsd dropped packets:\n{log}");
+    assert_eq!(lost, vec![], "rvsd dropped packets:\n{log}");
 }
 
 #[test]
