@@ -365,6 +365,44 @@ fn sh_flag_without_sh() {
     );
 }
 
+/// F6: a VIP rvsd publishes (implicitly, on the VLAN whose subnet holds it) must not
+/// be that subnet's broadcast; the rule `rvsadm vip add` shares.
+#[test]
+fn vip_that_is_a_vlan_subnet_broadcast() {
+    bad(
+        "vip-subnet-broadcast.toml",
+        17,
+        "service[0].vip",
+        ErrorKind::Address,
+        "VIP 192.0.2.127 is the broadcast address of the connected subnet 192.0.2.0/25",
+    );
+}
+
+/// F6: class E (240.0.0.0/4) is martian, as 0/8, 127/8 and 224/4 are.
+#[test]
+fn vip_in_class_e() {
+    bad(
+        "vip-class-e.toml",
+        11,
+        "service[0].vip",
+        ErrorKind::Address,
+        "VIP 240.0.0.1 is not a unicast address",
+    );
+}
+
+/// F6: a mark service publishes its mark's single addresses: the same rule, located at
+/// the rule.
+#[test]
+fn mark_vip_that_is_a_subnet_broadcast() {
+    bad(
+        "vip-mark-broadcast.toml",
+        13,
+        "mark[0].rules[1].vip",
+        ErrorKind::Address,
+        "VIP 203.0.113.255 is the broadcast address of the connected subnet 203.0.113.0/24",
+    );
+}
+
 #[test]
 fn zero_port_without_persistence() {
     bad(

@@ -313,6 +313,23 @@ fn vip_mark_status_and_reload_commands() {
     let (code, out, err) = run(s, "vip add 198.18.0.1");
     assert_eq!((code, out.as_str()), (255, ""), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+    // F6: no VIP rvsd would answer broadcasts for, named port or not.
+    for a in [
+        "255.255.255.255 --port ext",
+        "0.0.0.0 --port ext",
+        "224.0.0.5 --port ext",
+        "127.0.0.1 --port ext",
+        "203.0.113.255",
+    ] {
+        let (code, out, err) = run(s, &format!("vip add {a}"));
+        assert_eq!((code, out.as_str()), (255, ""), "{a}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("not a unicast address") || err.contains("broadcast address"),
+            "{a}: {err}"
+        );
+    }
+    assert!(!run(s, "vip list").1.contains("255"));
 
     ok(
         s,

@@ -150,7 +150,7 @@ impl Checker<'_> {
                     ));
                 };
                 let proto = self.proto(&path.key("proto"), proto)?;
-                let vip = self.unicast(&path.key("vip"), vip, "VIP")?;
+                let vip = self.vip(&path.key("vip"), vip, ports)?;
                 // ipvsadm: `-t host` without a port means port 0.
                 let port = self.num(&path.key("port"), rs.port, 0, (0, 65535), "port")?;
                 ServiceKey::Addr { proto, vip, port }
@@ -256,6 +256,9 @@ impl Checker<'_> {
             },
         };
         let arp_port = self.arp_port(path, ports, marks, &key, rs.interface)?;
+        if let (ServiceKey::Mark(m), Some(_)) = (key, &arp_port) {
+            self.published_mark_vips(ports, marks, m)?;
+        }
         let mut reals: Vec<Real> = Vec::with_capacity(rs.real.len());
         for (j, rr) in rs.real.into_iter().enumerate() {
             let rp = path.key("real").idx(j);
@@ -283,6 +286,32 @@ impl Checker<'_> {
             arp_port,
             reals,
         })
+    }
+
+    /// A VIP rvsd publishes (answers ARP and ping for): the rule `rvsadm vip add`
+    /// shares ([`crate::net::martian::check_vip`]): no martian address, no broadcast of
+    /// any port's or VLAN's subnet.
+    fn vip(&self, path: &KeyPath, s: &str, ports: &[Port]) -> Res<Ipv4Addr> {
+        let a = self.addr(path, s)?;
+        let subnets = ports.iter().flat_map(|p| p.addresses.iter().copied());
+        crate::net::martian::check_vip(a, subnets)
+            .map_err(|e| self.err(path, ErrorKind::Address, e.to_string()))?;
+        Ok(a)
+    }
+
+    /// The single addresses (/32 rules) of mark `m`, which its service publishes on
+    /// its ARP port: each passes [`Self::vip`], located at its rule.
+    fn published_mark_vips(&self, ports: &[Port], marks: &[Mark], m: u32) -> Res<()> {
+        let Some(i) = marks.iter().position(|x| x.mark == m) else {
+            return Ok(());
+        };
+        for (j, r) in marks[i].rules.iter().enumerate() {
+            if r.vip.len == 32 {
+                let rp = KeyPath::root().key("mark").idx(i).key("rules").idx(j);
+                self.vip(&rp.key("vip"), &r.vip.addr.to_string(), ports)?;
+            }
+        }
+        Ok(())
     }
 
     fn arp_port(

@@ -18,7 +18,7 @@ use crate::lb::sched::SchedFlags;
 use crate::lb::service::{self, DestConfig, Persistence, ServiceConfig, ServiceKey};
 use crate::mgmt::manager::Error;
 use crate::mgmt::{views, Manager};
-use crate::net::PortIdx;
+use crate::net::{martian, PortIdx};
 use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -276,7 +276,24 @@ fn vip_error(mgr: &Manager, e: Error) -> CtlError {
     }
 }
 
+/// The VIP rule the configuration file also applies ([`martian::check_vip`]) against
+/// the director's connected subnets: no martian address, no subnet broadcast. Refused
+/// with its one-line reason.
+fn check_vip(mgr: &Manager, addr: Ipv4Addr) -> Result<(), CtlError> {
+    let connected = mgr
+        .net()
+        .routes()
+        .routes()
+        .iter()
+        .filter(|r| r.via.is_none())
+        .map(|r| r.prefix);
+    martian::check_vip(addr, connected).map_err(|e| refused(e.to_string()))
+}
+
+/// `vip add` (and the state restore, which sends the same request): the shared VIP
+/// rule first, then the port (named, or whose subnet holds `addr`).
 fn add_vip(mgr: &mut Manager, addr: Ipv4Addr, port: Option<&str>) -> Result<Body, CtlError> {
+    check_vip(mgr, addr)?;
     let p = match port {
         Some(name) => port_named(mgr, name)?,
         None => port_of_subnet(mgr, addr)?,

@@ -648,6 +648,61 @@ fn vips_are_added_to_the_port_whose_subnet_holds_them() {
     );
 }
 
+/// F6: a VIP rvsd would answer ARP and ping for is refused when it is martian or a
+/// connected subnet's broadcast, named port or not, as the configuration file refuses it.
+#[test]
+fn non_unicast_and_subnet_broadcast_vips_are_refused() {
+    let (_net, mut mgr) = testbed::setup(64, "rr");
+    for a in [
+        "255.255.255.255",
+        "0.0.0.0",
+        "224.0.0.5",
+        "127.0.0.1",
+        "240.0.0.1",
+    ] {
+        let addr: Ipv4Addr = a.parse().unwrap();
+        for port in [None, Some("port0".to_owned())] {
+            refused_as(
+                &mut mgr,
+                Request::AddVip { addr, port },
+                &format!("VIP {a} is not a unicast address"),
+            );
+        }
+        assert!(!mgr.net().is_vip(addr));
+    }
+    let bcast = Ipv4Addr::new(203, 0, 113, 255);
+    refused_as(
+        &mut mgr,
+        Request::AddVip {
+            addr: bcast,
+            port: Some("port0".into()),
+        },
+        "VIP 203.0.113.255 is the broadcast address of the connected subnet 203.0.113.0/24",
+    );
+    assert!(!mgr.net().is_vip(bcast));
+    // The network address is a host address since Linux 5.14.
+    ok(
+        &mut mgr,
+        Request::AddVip {
+            addr: Ipv4Addr::new(203, 0, 113, 0),
+            port: None,
+        },
+    );
+    // An IPVS service address is not a VIP: ipvsadm -A -t 127.0.0.1:8080 stays accepted.
+    let lo = ServiceSpec {
+        key: ServiceKeyView::Tcp {
+            vip: Ipv4Addr::new(127, 0, 0, 1),
+            port: 8080,
+        },
+        scheduler: "rr".into(),
+        flags: vec![],
+        persistent: None,
+        netmask: Ipv4Addr::BROADCAST,
+        ops: false,
+    };
+    ok(&mut mgr, Request::AddService { service: lo });
+}
+
 #[test]
 fn mark_rules_are_added_listed_and_deleted() {
     let (_net, mut mgr) = testbed::setup(64, "rr");

@@ -593,6 +593,20 @@ mod tests {
                 .contains("VIP 198.51.100.9 on eth9: no port eth9"),
             "{e}"
         );
+        // A broadcast VIP saved before rvsd refused them is not restored (F6).
+        let mut state = snapshot(&mgr);
+        state.vips.push(VipView {
+            addr: Ipv4Addr::BROADCAST,
+            port: "ext".into(),
+        });
+        std::fs::write(&p, serde_json::to_string(&state).unwrap()).unwrap();
+        let e = restore(&mut mgr, &p).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("VIP 255.255.255.255 is not a unicast address"),
+            "{e}"
+        );
+        assert!(!mgr.net().is_vip(Ipv4Addr::BROADCAST));
         let _ = std::fs::remove_dir_all(&d);
     }
 }

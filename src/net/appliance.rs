@@ -152,7 +152,7 @@ impl Net {
             || self.ports.iter().any(|p| {
                 p.addrs
                     .iter()
-                    .any(|c| c.addr == a || is_subnet_broadcast(c, a))
+                    .any(|c| c.addr == a || martian::is_subnet_broadcast(c, a))
             })
     }
 
@@ -160,7 +160,7 @@ impl Net {
     fn is_any_subnet_broadcast(&self, a: Ipv4Addr) -> bool {
         self.ports
             .iter()
-            .any(|p| p.addrs.iter().any(|c| is_subnet_broadcast(c, a)))
+            .any(|p| p.addrs.iter().any(|c| martian::is_subnet_broadcast(c, a)))
     }
 
     /// Takes the newest published VIP/route snapshot (one atomic load when nothing
@@ -685,10 +685,6 @@ impl Net {
         };
         emit_arp(pkt, &eth, &req).is_some()
     }
-}
-
-fn is_subnet_broadcast(c: &Ipv4Net, a: Ipv4Addr) -> bool {
-    c.len < 31 && c.contains(a) && (u32::from(a) | u32::from(c.netmask())) == u32::MAX
 }
 
 /// Writes an Ethernet + ARP frame over the whole packet, resizing it.

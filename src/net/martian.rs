@@ -19,6 +19,7 @@
 //! from; every other martian sender address is dropped (see `Net::handle_arp`).
 
 use super::verdict::DropReason;
+use crate::wire::Ipv4Net;
 use std::net::Ipv4Addr;
 
 /// True when a frame from Ethernet source `src` cannot be genuine on a port whose MAC
@@ -84,11 +85,100 @@ pub fn is_martian_destination(a: Ipv4Addr) -> bool {
     o == 0 || o == 127
 }
 
+/// True when `a` is the broadcast address of the connected subnet `c` (host bits all
+/// ones). Linux adds such a broadcast route only for prefixes shorter than /31
+/// (`fib_add_ifaddr`): a /31 has no broadcast (RFC 3021) and a /32 is one host. The
+/// network address (host bits zero) is not a broadcast: Linux 5.14 made it a unicast
+/// host address ("unicast extensions"), so it is not refused either.
+#[inline]
+pub fn is_subnet_broadcast(c: &Ipv4Net, a: Ipv4Addr) -> bool {
+    c.len < 31 && c.contains(a) && (u32::from(a) | u32::from(c.netmask())) == u32::MAX
+}
+
+/// Why an address cannot be a VIP rvsd publishes (answers ARP and ping for, sends
+/// gratuitous ARP for): the one rule the configuration file, `rvsadm vip add`, reload
+/// and the state restore share ([`check_vip`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VipRefusal {
+    /// In 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4 or 240.0.0.0/4 (which holds
+    /// 255.255.255.255): the martian sources of [`is_martian_source`], no host's address.
+    #[error("VIP {0} is not a unicast address")]
+    NotUnicast(Ipv4Addr),
+    /// The broadcast address of a connected subnet ([`is_subnet_broadcast`]): answering
+    /// for it would make rvsd reply to directed broadcasts.
+    #[error("VIP {addr} is the broadcast address of the connected subnet {subnet}")]
+    SubnetBroadcast {
+        /// The refused VIP.
+        addr: Ipv4Addr,
+        /// The subnet (network/len) whose broadcast it is.
+        subnet: Ipv4Net,
+    },
+}
+
+/// `Ok` when `addr` may be published as a VIP given the director's connected
+/// `subnets` (every port's and VLAN's, as the data path treats a directed broadcast to
+/// any of them as a broadcast). Errors: [`VipRefusal`]. Only VIPs rvsd answers for are
+/// checked; an IPVS service address (`-A -t 127.0.0.1:80`) is not a VIP and IPVS
+/// accepts it.
+pub fn check_vip(
+    addr: Ipv4Addr,
+    subnets: impl IntoIterator<Item = Ipv4Net>,
+) -> Result<(), VipRefusal> {
+    if is_martian_source(addr) {
+        return Err(VipRefusal::NotUnicast(addr));
+    }
+    match subnets.into_iter().find(|c| is_subnet_broadcast(c, addr)) {
+        Some(c) => Err(VipRefusal::SubnetBroadcast {
+            addr,
+            subnet: Ipv4Net {
+                addr: c.network(),
+                len: c.len,
+            },
+        }),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const PORT: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+    #[test]
+    fn vips_that_are_martian_or_subnet_broadcasts_are_refused() {
+        let nets = ["203.0.113.1/24", "192.0.2.9/31", "198.51.100.7/32"]
+            .map(|s| s.parse::<Ipv4Net>().unwrap());
+        for a in [
+            "0.0.0.0",
+            "0.1.2.3",
+            "127.0.0.1",
+            "224.0.0.5",
+            "239.1.2.3",
+            "240.0.0.1",
+            "255.255.255.255",
+        ] {
+            let a: Ipv4Addr = a.parse().unwrap();
+            assert_eq!(check_vip(a, nets), Err(VipRefusal::NotUnicast(a)));
+        }
+        let b = Ipv4Addr::new(203, 0, 113, 255);
+        assert_eq!(
+            check_vip(b, nets).unwrap_err().to_string(),
+            "VIP 203.0.113.255 is the broadcast address of the connected subnet 203.0.113.0/24"
+        );
+        // Linux: the network address is a host (5.14), a /31 has no broadcast
+        // (RFC 3021), a /32 is one host; off-subnet addresses are not judged here.
+        for a in [
+            "203.0.113.0",
+            "203.0.113.77",
+            "192.0.2.8",
+            "192.0.2.9",
+            "198.51.100.7",
+            "198.51.100.255",
+        ] {
+            assert_eq!(check_vip(a.parse().unwrap(), nets), Ok(()), "{a}");
+        }
+    }
 
     #[test]
     fn zeronet_sources_may_send_igmp_and_link_local_multicast_only() {
