@@ -99,15 +99,20 @@ pub fn parse_request(line: &[u8]) -> Result<RequestEnvelope, Box<Response>> {
     serde_json::from_value(value).map_err(|e| bad(id, e))
 }
 
-/// The major of `"major.minor"` (or of a bare `"major"`); None when it is not numeric.
+/// The major of a version `"MAJOR.MINOR"` as docs/CONTROL.md defines it: two decimal
+/// numbers of ASCII digits joined by one dot, no sign, no space, no leading zero (except
+/// `0` itself), each fitting a u32; None for anything else (`"1"`, `"01.0"`, `"+1.0"`,
+/// `" 1.0"`, `"1.0.0"`).
 fn major_of(v: &str) -> Option<u32> {
-    let mut parts = v.split('.');
-    let major = parts.next()?.parse().ok()?;
-    match (parts.next(), parts.next()) {
-        (None, _) => Some(major),
-        (Some(minor), None) if minor.parse::<u32>().is_ok() => Some(major),
-        _ => None,
-    }
+    let number = |s: &str| {
+        let canonical = !s.is_empty()
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && (s == "0" || !s.starts_with('0'));
+        canonical.then(|| s.parse::<u32>().ok()).flatten()
+    };
+    let (major, minor) = v.split_once('.')?;
+    number(minor)?;
+    number(major)
 }
 
 fn kind_of(v: &serde_json::Value) -> &'static str {
@@ -178,7 +183,8 @@ mod tests {
     fn a_good_line_parses_and_minor_versions_are_accepted() {
         let e = parse_request(br#"{"version":"1.7","id":3,"request":{"cmd":"status"}}"#).unwrap();
         assert_eq!((e.id, e.request), (Some(3), Request::Status));
-        assert!(parse_request(br#"{"version":"1","request":{"cmd":"list"}}"#).is_ok());
+        assert!(parse_request(br#"{"version":"1.0","request":{"cmd":"list"}}"#).is_ok());
+        assert!(parse_request(br#"{"version":"1.10","request":{"cmd":"list"}}"#).is_ok());
     }
 
     #[test]
@@ -217,7 +223,26 @@ mod tests {
 
     #[test]
     fn another_major_version_is_refused_naming_both() {
-        for v in ["2.0", "banana", "1.x", "0.9"] {
+        for v in [
+            "2.0",
+            "banana",
+            "1.x",
+            "0.9",
+            "1",
+            "01.0",
+            "+1.0",
+            "1.+0",
+            " 1.0",
+            "1.0 ",
+            "1.0.0",
+            "1.01",
+            "1.",
+            ".0",
+            "",
+            "1.-0",
+            "١.0",
+            "1.4294967296",
+        ] {
             let line = format!(r#"{{"version":"{v}","id":4,"request":{{"cmd":"whatever"}}}}"#);
             let r = err_of(&line);
             let e = r.error.unwrap();
