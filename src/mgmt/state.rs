@@ -21,6 +21,7 @@ use crate::mgmt::apply::{self, Context};
 use crate::mgmt::{views, Manager};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -132,7 +133,8 @@ pub fn is_mutating(req: &Request) -> bool {
 }
 
 /// Writes the running state to `path` atomically (temporary file in the same
-/// directory, fsync, rename); creates the directory if needed.
+/// directory, fsync, rename), mode 0600 as the control socket; creates the directory if
+/// needed.
 pub fn save(mgr: &Manager, path: &Path) -> io::Result<()> {
     let mut text = serde_json::to_string_pretty(&snapshot(mgr)).map_err(io::Error::other)?;
     text.push('\n');
@@ -149,7 +151,15 @@ pub fn save(mgr: &Manager, path: &Path) -> io::Result<()> {
     tmp_name.push(format!(".tmp.{}", std::process::id()));
     let tmp = dir.join(tmp_name);
     let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // 0600 as the control socket: the file lists the whole running configuration.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        // `mode` only applies to a new file: a temporary left by a crash keeps its own.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -521,8 +531,14 @@ mod tests {
         };
         ok(&mut mgr, set.clone());
         assert!(is_mutating(&set) && is_mutating(&Request::Reload));
+        // An older world-readable file is replaced by a 0600 one (F5).
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(&path, "{}").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         save(&mgr, &path).unwrap();
         assert_eq!(load(&path).unwrap().unwrap().timeouts.tcp, 77);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
         let _ = std::fs::remove_dir_all(&d);
     }
 
