@@ -711,6 +711,14 @@ impl Config {
         validate::parse(text, file_name)
     }
 
+    /// The ports `text` defines (as [`Config::ports`]: physical, then VLANs), checked
+    /// only as far as `[eal]`, `[cores]`, `[[port]]` and `[[vlan]]` go; `None` when those
+    /// do not validate. For a reload that must name a changed restart-only section
+    /// before any later error of the file.
+    pub fn ports_from_str(text: &str, file_name: &str) -> Option<Vec<Port>> {
+        validate::ports_of(text, file_name)
+    }
+
     /// The physical ports (those with a device of their own): [`Config::ports`] lists
     /// them first, then the VLAN sub-interfaces.
     pub fn physical_ports(&self) -> &[Port] {

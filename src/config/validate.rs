@@ -75,6 +75,24 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<Config, Error> {
     Checker { file, doc: &doc }.config(raw)
 }
 
+/// The ports (physical, then VLAN sub-interfaces) `text` defines, validated as far as
+/// they go (`[eal]`, `[cores]`, `[[port]]`, `[[vlan]]`); `None` when that part does not
+/// validate. A reload of a file that fails later (a real server no longer reachable
+/// because a port address was removed) uses it to give the first reason that applies:
+/// the ports changed, which needs a restart.
+pub(crate) fn ports_of(text: &str, file: &str) -> Option<Vec<Port>> {
+    let doc = Located::parse(text).ok()?;
+    let raw: RawConfig = toml::from_str(text).ok()?;
+    let c = Checker { file, doc: &doc };
+    let eal = Eal {
+        args: raw.eal.map(|e| e.args).unwrap_or_default(),
+    };
+    let cores = c.cores(&KeyPath::root().key("cores"), raw.cores?).ok()?;
+    let mut ports = c.ports(&eal, &cores, raw.port).ok()?;
+    c.vlans(&mut ports, raw.vlan).ok()?;
+    Some(ports)
+}
+
 /// Runs the semantic checks; knows how to turn a key path into a located error.
 pub(super) struct Checker<'a> {
     file: &'a str,

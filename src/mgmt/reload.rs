@@ -32,7 +32,22 @@ use std::path::Path;
 /// then. [`ErrorKind::Internal`] when a change failed after validation (logged; the
 /// changes before it stay applied, the message lists both).
 pub fn reload_file(mgr: &mut Manager, path: &Path) -> Result<Body, CtlError> {
-    let new = Config::load(path).map_err(|e| config_error(e.to_string()))?;
+    let new = Config::load(path).map_err(|e| {
+        // A file that fails only because its ports changed (a real server off the
+        // subnet of a removed address) is refused for the ports, as one that adds an
+        // address is: the restart-only reason comes first.
+        let ports_changed = mgr.config().is_some_and(|old| {
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|t| Config::ports_from_str(&t, &path.display().to_string()))
+                .is_some_and(|ports| ports != old.ports)
+        });
+        if ports_changed {
+            config_error(restart_message("ports"))
+        } else {
+            config_error(e.to_string())
+        }
+    })?;
     let changes = reload_config(mgr, new)?;
     Ok(Body::Reloaded { changes })
 }
@@ -112,11 +127,14 @@ fn restart_only(old: &Config, new: &Config) -> Result<(), String> {
         ("metrics", old.metrics == new.metrics),
     ];
     match checks.iter().find(|(_, same)| !same) {
-        Some((key, _)) => Err(format!(
-            "{key}: changing {key} needs a restart (nothing was reloaded)"
-        )),
+        Some((key, _)) => Err(restart_message(key)),
         None => Ok(()),
     }
+}
+
+/// The refusal of a reload that changes the restart-only section `key`.
+fn restart_message(key: &str) -> String {
+    format!("{key}: changing {key} needs a restart (nothing was reloaded)")
 }
 
 /// How ipvsadm -L starts a service line, with one space: `TCP 203.0.113.10:80`, `FWM 1`.
@@ -540,6 +558,30 @@ mod tests {
         assert!(e.message.contains("broken.toml:1"), "{}", e.message);
         let e = reload_file(&mut mgr, &path.with_extension("gone")).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Config);
+        assert_eq!((state(&mgr), vips(&mgr), mgr.generations()), before);
+    }
+
+    /// F14: a file whose only fault is a real server off the subnets after a port
+    /// address was removed is refused for the ports (as adding an address is), not for
+    /// that real server.
+    #[test]
+    fn a_removed_port_address_is_refused_as_a_ports_change() {
+        let path = write("removed-address.toml", &base());
+        let mut mgr = manager_of(&path);
+        let before = (state(&mgr), vips(&mgr), mgr.generations());
+        let text = edited().replacen("[\"192.0.2.1/24\"]", "[\"198.18.0.1/24\"]", 1);
+        let e = Config::from_str_named(&text, "x.toml").unwrap_err();
+        assert!(
+            e.to_string().contains("real"),
+            "the file alone fails at a real: {e}"
+        );
+        std::fs::write(&path, text).unwrap();
+        let e = reload_file(&mut mgr, &path).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert_eq!(
+            e.message,
+            "ports: changing ports needs a restart (nothing was reloaded)"
+        );
         assert_eq!((state(&mgr), vips(&mgr), mgr.generations()), before);
     }
 
