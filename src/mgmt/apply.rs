@@ -355,8 +355,34 @@ fn parse_ports(s: &str) -> Option<(u16, u16)> {
     }
 }
 
+/// The rule as it matches: the network with host bits cleared (203.0.113.5/28 and
+/// 203.0.113.0/28 are one rule).
+fn matching(r: &MarkRule) -> MarkRule {
+    let net = Ipv4Net {
+        addr: r.daddr,
+        len: r.prefix_len,
+    };
+    MarkRule {
+        daddr: net.network(),
+        ..*r
+    }
+}
+
+/// `mark add`: a rule equal to one already there (same mark, protocol, network and
+/// ports) is refused, as a second `vip add` of one VIP is; it would only be listed twice.
 fn add_mark_rule(mgr: &mut Manager, v: &MarkRuleView) -> Result<Body, CtlError> {
     let rule = mark_rule(v)?;
+    let m = matching(&rule);
+    if mgr.marks().rules().any(|r| matching(r) == m) {
+        return Err(refused(format!(
+            "mark {} already has the rule {} {}/{} ports {}",
+            v.mark,
+            v.protocol.as_deref().unwrap_or("tcp+udp"),
+            m.daddr,
+            m.prefix_len,
+            v.ports.as_deref().unwrap_or("any")
+        )));
+    }
     let mut t = MarkTable::clone(mgr.marks());
     t.add(rule).map_err(|e| refused(e.to_string()))?;
     mgr.set_marks(t);

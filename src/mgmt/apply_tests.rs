@@ -723,6 +723,20 @@ fn mark_rules_are_added_listed_and_deleted() {
         ports: Some("53".into()),
     };
     ok(&mut mgr, Request::AddMarkRule { rule: host.clone() });
+    // F8: the same rule again (host bits or not) is refused, as a second `vip add` is.
+    for again in [
+        rule.clone(),
+        MarkRuleView {
+            vip: "203.0.113.9/24".into(),
+            ..rule.clone()
+        },
+    ] {
+        refused_as(
+            &mut mgr,
+            Request::AddMarkRule { rule: again },
+            "mark 9 already has the rule udp 203.0.113.0/24 ports 8000-8099",
+        );
+    }
     let Body::MarkRules { rules } = run(&mut mgr, Request::ListMarkRules).unwrap() else {
         panic!()
     };

@@ -327,7 +327,11 @@ pub fn restore(mgr: &mut Manager, path: &Path) -> Result<bool, Error> {
                 Request::DelMarkRule { rule: r.clone() },
             )?;
         }
-        for r in &state.mark_rules {
+        // A rule saved twice (before rvsd refused duplicates) is restored once.
+        for (i, r) in state.mark_rules.iter().enumerate() {
+            if state.mark_rules[..i].contains(r) {
+                continue;
+            }
             run(
                 mgr,
                 format!("mark rule {r:?}"),
