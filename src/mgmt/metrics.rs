@@ -2,7 +2,7 @@
 //! exposition format 0.0.4 (<https://prometheus.io/docs/instrumenting/exposition_formats/>)
 //! rendered from the same `List` and `Status` views rvsadm gets, so the HTTP thread never
 //! touches the [`crate::mgmt::Manager`]: it asks the management loop for them through a
-//! caller-given function (rvsd's command channel) on every scrape. Every family has its
+//! caller-given function (rvsd's command channel), at most once per [`CACHE_TTL`]. Every family has its
 //! HELP and TYPE lines; label values are escaped as the format requires (`\\`, `\"`, `\n`).
 //!
 //! Families (labels): per service (`service="tcp/203.0.113.10:80"` or `"fwmark/1"`) and
@@ -17,7 +17,11 @@
 
 use crate::ctl::views::{ServiceKeyView, ServiceView, StatusView};
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The `Content-Type` of the text format this module renders.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -341,6 +345,24 @@ fn ports(o: &mut Out, status: &StatusView) {
     }
 }
 
+/// How long a rendered scrape is served again before the next render: a burst of
+/// requests (many scrapers, or one client repeating itself) costs one trip through the
+/// management loop per second, not one per request. Prometheus scrapes every 15 s or
+/// more, so a value is at most this much older than the request.
+pub const CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// The longest request head (request line and headers, bytes) read from a client; a
+/// longer one is answered 431 and the connection closed.
+pub const MAX_HEAD: usize = 8 * 1024;
+
+/// Time a client has to send its whole request head, and each write of the answer may
+/// block: a client that stalls is dropped rather than holding a thread.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections served at once (one short-lived thread each); one more is answered 503
+/// and closed at once.
+pub const MAX_CLIENTS: usize = 16;
+
 /// Why the endpoint could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("metrics endpoint {addr}: {reason}")]
@@ -351,9 +373,10 @@ pub struct Error {
     pub reason: String,
 }
 
-/// A running endpoint; dropping it stops the thread (after the request in hand).
+/// A running endpoint; dropping it stops accepting (a connection in hand finishes on
+/// its own thread, within [`IO_TIMEOUT`]).
 pub struct Server {
-    http: std::sync::Arc<tiny_http::Server>,
+    stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     addr: SocketAddr,
 }
@@ -367,75 +390,297 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.http.unblock();
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept with a connection of our own.
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-/// Listens on `addr` and serves `GET /metrics` on a thread of its own, each scrape
-/// rendered from what `fetch` returns (`None`: the management loop did not answer, 503).
-/// Other paths are 404, other methods 405.
+/// The scrape function and the last body it gave, shared by the connection threads.
+struct Shared<F> {
+    fetch: F,
+    /// When the body was rendered, and the body. The lock is held across a render, so
+    /// requests arriving meanwhile wait for it and reuse it.
+    cache: Mutex<Option<(Instant, Arc<String>)>>,
+    /// Connections being served.
+    clients: AtomicUsize,
+}
+
+impl<F> Shared<F>
+where
+    F: Fn() -> Option<(Vec<ServiceView>, StatusView)>,
+{
+    /// The body of a scrape: the cached one if younger than [`CACHE_TTL`], else a new
+    /// render (`None`: the management loop did not answer; not cached).
+    fn body(&self) -> Option<Arc<String>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, body)) = cache.as_ref() {
+            if at.elapsed() < CACHE_TTL {
+                return Some(body.clone());
+            }
+        }
+        let (services, status) = (self.fetch)()?;
+        let body = Arc::new(render(&services, &status));
+        *cache = Some((Instant::now(), body.clone()));
+        Some(body)
+    }
+}
+
+/// Listens on `addr` and serves `GET /metrics` (and `HEAD`): each connection gets one
+/// answer, `Connection: close`, and is closed; bytes after the first request head (a
+/// pipelined second request) are never parsed. The body comes from what `fetch` returns
+/// (`None`: the management loop did not answer, 503), reused for [`CACHE_TTL`]. Other
+/// paths are 404, other methods 405, a head over [`MAX_HEAD`] 431, a malformed one 400.
+/// The request's headers are read only to find their end: none changes the answer.
+///
+/// HTTP/1.1 (RFC 9112) is written here rather than taken from a crate: tiny_http 0.12
+/// cannot close a connection after an answer, and queues every pipelined request of a
+/// connection (a 180 KB burst of `GET`s kept the endpoint busy for a minute).
 pub fn serve<F>(addr: SocketAddr, fetch: F) -> Result<Server, Error>
 where
-    F: Fn() -> Option<(Vec<ServiceView>, StatusView)> + Send + 'static,
+    F: Fn() -> Option<(Vec<ServiceView>, StatusView)> + Send + Sync + 'static,
 {
-    let http = tiny_http::Server::http(addr).map_err(|e| Error {
+    let err = |e: std::io::Error| Error {
         addr,
         reason: e.to_string(),
-    })?;
-    let bound = http.server_addr().to_ip().ok_or_else(|| Error {
-        addr,
-        reason: "not an IP listener".into(),
-    })?;
-    let http = std::sync::Arc::new(http);
-    let h = http.clone();
+    };
+    let listener = TcpListener::bind(addr).map_err(err)?;
+    let bound = listener.local_addr().map_err(err)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Shared {
+        fetch,
+        cache: Mutex::new(None),
+        clients: AtomicUsize::new(0),
+    });
+    let stopping = stop.clone();
     let thread = std::thread::Builder::new()
         .name("rvs-metrics".into())
-        .spawn(move || {
-            for req in h.incoming_requests() {
-                let (code, body, ctype) = answer(&req, &fetch);
-                let mut resp = tiny_http::Response::from_string(body).with_status_code(code);
-                if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", ctype) {
-                    resp = resp.with_header(h);
-                }
-                if let Err(e) = req.respond(resp) {
-                    log::debug!("metrics: reply failed: {e}");
-                }
-            }
-        })
-        .map_err(|e| Error {
-            addr,
-            reason: e.to_string(),
-        })?;
+        .spawn(move || accept_loop(&listener, &stopping, &shared))
+        .map_err(err)?;
     log::info!("metrics: serving http://{bound}/metrics");
     Ok(Server {
-        http,
+        stop,
         thread: Some(thread),
         addr: bound,
     })
 }
 
-fn answer<F>(req: &tiny_http::Request, fetch: &F) -> (u16, String, &'static str)
+fn accept_loop<F>(listener: &TcpListener, stop: &AtomicBool, shared: &Arc<Shared<F>>)
+where
+    F: Fn() -> Option<(Vec<ServiceView>, StatusView)> + Send + Sync + 'static,
+{
+    for conn in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut conn = match conn {
+            Ok(c) => c,
+            Err(e) => {
+                log::debug!("metrics: accept: {e}");
+                // EMFILE and the like: do not spin.
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        if shared.clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
+            shared.clients.fetch_sub(1, Ordering::SeqCst);
+            // A short answer fits the socket's buffer: never blocks this thread.
+            let _ = conn.set_nonblocking(true);
+            let _ = reply(&mut conn, 503, "text/plain", b"too many clients\n", false);
+            continue;
+        }
+        let s = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("rvs-metrics-c".into())
+            .spawn(move || {
+                if let Err(e) = serve_one(&mut conn, &s) {
+                    log::debug!("metrics: client: {e}");
+                }
+                s.clients.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            log::warn!("metrics: no thread for a client: {e}");
+            shared.clients.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Reads one request head, answers it, and closes.
+fn serve_one<F>(conn: &mut TcpStream, shared: &Shared<F>) -> std::io::Result<()>
 where
     F: Fn() -> Option<(Vec<ServiceView>, StatusView)>,
 {
-    let path = req.url().split('?').next().unwrap_or("");
-    if path != "/metrics" {
-        return (404, "not found: try /metrics\n".into(), "text/plain");
-    }
-    if *req.method() != tiny_http::Method::Get && *req.method() != tiny_http::Method::Head {
-        return (405, "only GET\n".into(), "text/plain");
-    }
-    match fetch() {
-        Some((services, status)) => (200, render(&services, &status), CONTENT_TYPE),
-        None => (
-            503,
-            "rvsd's management loop did not answer\n".into(),
+    conn.set_write_timeout(Some(IO_TIMEOUT))?;
+    let head = match read_head(conn)? {
+        Head::Complete(h) => h,
+        Head::TooLong => return finish(conn, 431, "text/plain", b"request head too long\n", false),
+        Head::Closed => return Ok(()),
+    };
+    let (code, ctype, body, head_only): (u16, &str, Arc<String>, bool) = match parse(&head) {
+        None => (400, "text/plain", Arc::new("bad request\n".into()), false),
+        Some((_, path)) if path.split('?').next() != Some("/metrics") => (
+            404,
             "text/plain",
+            Arc::new("not found: try /metrics\n".into()),
+            false,
         ),
+        Some((method, _)) if method != "GET" && method != "HEAD" => {
+            (405, "text/plain", Arc::new("only GET\n".into()), false)
+        }
+        Some((method, _)) => match shared.body() {
+            Some(b) => (200, CONTENT_TYPE, b, method == "HEAD"),
+            None => (
+                503,
+                "text/plain",
+                Arc::new("rvsd's management loop did not answer\n".into()),
+                false,
+            ),
+        },
+    };
+    finish(conn, code, ctype, body.as_bytes(), head_only)
+}
+
+/// What [`read_head`] found.
+enum Head {
+    /// The bytes up to and including the blank line that ends the head.
+    Complete(Vec<u8>),
+    /// [`MAX_HEAD`] bytes without the blank line.
+    TooLong,
+    /// The client closed (or stalled past [`IO_TIMEOUT`]) before the end of the head.
+    Closed,
+}
+
+/// Reads up to the end of the first request head within [`IO_TIMEOUT`] in all. Reads
+/// in small steps and stops at the blank line, so a pipelined request behind it stays
+/// unread in the socket.
+fn read_head(conn: &mut TcpStream) -> std::io::Result<Head> {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 512];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(Head::Closed);
+        }
+        conn.set_read_timeout(Some(left))?;
+        // Peek, then consume only up to the head's end.
+        let n = match conn.peek(&mut buf) {
+            Ok(0) => return Ok(Head::Closed),
+            Ok(n) => n,
+            Err(e) if is_timeout(&e) => return Ok(Head::Closed),
+            Err(e) => return Err(e),
+        };
+        let before = head.len();
+        head.extend_from_slice(&buf[..n]);
+        // The blank line may straddle what came before.
+        let from = before.saturating_sub(3);
+        let end = head[from..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|i| from + i + 4);
+        let take = end.map_or(n, |e| e - before);
+        let mut sink = vec![0u8; take];
+        conn.read_exact(&mut sink)?;
+        if let Some(e) = end {
+            head.truncate(e);
+            return Ok(Head::Complete(head));
+        }
+        if head.len() >= MAX_HEAD {
+            return Ok(Head::TooLong);
+        }
     }
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// The request line's method and target, if it is `METHOD SP TARGET SP HTTP/1.x`.
+fn parse(head: &[u8]) -> Option<(&str, &str)> {
+    let line_end = head.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&head[..line_end]).ok()?;
+    let mut parts = line.split(' ');
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some()
+        || method.is_empty()
+        || !method.bytes().all(|b| b.is_ascii_uppercase())
+        || !target.starts_with('/')
+        || !matches!(version, "HTTP/1.0" | "HTTP/1.1")
+    {
+        return None;
+    }
+    Some((method, target))
+}
+
+/// Writes the answer with `Connection: close`, then closes without resetting: our
+/// side's FIN first, then what the client still sends (a pipelined request) is read
+/// and dropped, at most [`MAX_HEAD`] bytes for at most 1 s, so the answer is not lost to
+/// a reset that unread bytes would cause.
+fn finish(
+    conn: &mut TcpStream,
+    code: u16,
+    ctype: &str,
+    body: &[u8],
+    head_only: bool,
+) -> std::io::Result<()> {
+    reply(conn, code, ctype, body, head_only)?;
+    conn.shutdown(std::net::Shutdown::Write)?;
+    conn.set_read_timeout(Some(Duration::from_secs(1)))?;
+    let mut drained = 0;
+    let mut buf = [0u8; 1024];
+    while drained < MAX_HEAD {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
+    Ok(())
+}
+
+/// Writes one HTTP/1.1 answer, `Connection: close`, with its `Content-Length` (`HEAD`:
+/// the headers alone).
+fn reply(
+    conn: &mut TcpStream,
+    code: u16,
+    ctype: &str,
+    body: &[u8],
+    head_only: bool,
+) -> std::io::Result<()> {
+    let reason = match code {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        _ => "Service Unavailable",
+    };
+    let mut out = format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if code == 405 {
+        out.push_str("Allow: GET, HEAD\r\n");
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    let mut out = out.into_bytes();
+    if !head_only {
+        out.extend_from_slice(body);
+    }
+    conn.write_all(&out)?;
+    conn.flush()
 }
 
 #[cfg(test)]
@@ -690,5 +935,101 @@ mod tests {
         let down = serve("127.0.0.1:0".parse().unwrap(), || None).unwrap();
         let r = get(down.addr(), "GET /metrics HTTP/1.0\r\n\r\n");
         assert!(r.contains(" 503 "), "{r}");
+    }
+
+    /// Reads everything until the server closes, failing after `secs`.
+    fn get_within(addr: SocketAddr, request: &[u8], secs: u64) -> String {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(secs))).unwrap();
+        s.write_all(request).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out)
+            .unwrap_or_else(|e| panic!("no answer within {secs} s: {e}"));
+        String::from_utf8(out).unwrap()
+    }
+
+    /// A connection gets one answer, says so (`Connection: close`) and is closed: the
+    /// requests pipelined behind the first are never parsed nor answered.
+    #[test]
+    fn one_answer_per_connection_then_close() {
+        let server = serve("127.0.0.1:0".parse().unwrap(), || Some(sample())).unwrap();
+        let req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3);
+        let r = get_within(server.addr(), req.as_bytes(), 10);
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        assert_eq!(r.matches("HTTP/1.1 ").count(), 1, "{r}");
+        assert!(r.contains("\r\nConnection: close\r\n"), "{r}");
+        let body = &r[r.find("\r\n\r\n").unwrap() + 4..];
+        assert_eq!(body, render(&sample().0, &sample().1));
+        // HEAD: the headers, with the body's length, and no body.
+        let r = get_within(server.addr(), b"HEAD /metrics HTTP/1.1\r\n\r\n", 10);
+        assert!(
+            r.starts_with("HTTP/1.1 200 OK\r\n") && r.ends_with("\r\n\r\n"),
+            "{r}"
+        );
+        let len = render(&sample().0, &sample().1).len();
+        assert!(r.contains(&format!("Content-Length: {len}\r\n")), "{r}");
+    }
+
+    /// Many requests within [`CACHE_TTL`] cost one render (one trip through rvsd's
+    /// management loop), not one each.
+    #[test]
+    fn a_burst_of_scrapes_costs_one_render() {
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let f = fetches.clone();
+        let server = serve("127.0.0.1:0".parse().unwrap(), move || {
+            f.fetch_add(1, Ordering::SeqCst);
+            Some(sample())
+        })
+        .unwrap();
+        let started = Instant::now();
+        for _ in 0..30 {
+            let r = get_within(server.addr(), b"GET /metrics HTTP/1.0\r\n\r\n", 10);
+            assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        }
+        // One render per started second at most, however loaded the machine.
+        let most = started.elapsed().as_secs() as usize + 1;
+        let n = fetches.load(Ordering::SeqCst);
+        assert!((1..=most).contains(&n), "{n} renders for 30 scrapes");
+    }
+
+    /// A head longer than [`MAX_HEAD`] is refused, not read to its end; a malformed
+    /// request line is 400.
+    #[test]
+    fn oversized_and_malformed_heads_are_refused() {
+        let server = serve("127.0.0.1:0".parse().unwrap(), || Some(sample())).unwrap();
+        let mut req = b"GET /metrics?".to_vec();
+        req.extend(std::iter::repeat_n(b'a', MAX_HEAD * 4));
+        req.extend_from_slice(b" HTTP/1.1\r\n\r\n");
+        let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // The server may close while we still write: the answer is what counts.
+        let _ = s.write_all(&req);
+        let mut r = Vec::new();
+        let _ = s.read_to_end(&mut r);
+        let r = String::from_utf8_lossy(&r);
+        assert!(r.starts_with("HTTP/1.1 431 "), "{r}");
+        let r = get_within(server.addr(), b"GARBAGE\r\n\r\n", 10);
+        assert!(r.starts_with("HTTP/1.1 400 "), "{r}");
+        let r = get_within(server.addr(), b"GET /metrics HTTP/2.0\r\n\r\n", 10);
+        assert!(r.starts_with("HTTP/1.1 400 "), "{r}");
+    }
+
+    /// The operator review's attack: 5000 pipelined requests in one write, then close.
+    /// With a render as slow as rvsd's (12 ms through the command channel) answering
+    /// each would keep the endpoint busy a minute; another scraper is answered at once.
+    #[test]
+    fn a_pipelined_flood_does_not_block_another_scrape() {
+        let server = serve("127.0.0.1:0".parse().unwrap(), || {
+            std::thread::sleep(Duration::from_millis(12));
+            Some(sample())
+        })
+        .unwrap();
+        let flood = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(5000);
+        let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+        s.write_all(flood.as_bytes()).unwrap();
+        drop(s);
+        std::thread::sleep(Duration::from_millis(100));
+        let r = get_within(server.addr(), b"GET /metrics HTTP/1.1\r\n\r\n", 5);
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     }
 }
