@@ -293,6 +293,12 @@ fn vip_mark_status_and_reload_commands() {
     let _serial = one_at_a_time();
     let (rvsd, s) = start("admown");
     let s = s.as_path();
+    // No sync daemon: nothing in text, an empty list in JSON (a document all the same).
+    assert_eq!(run(s, "-L --daemon"), (0, String::new(), String::new()));
+    let (code, out, err) = run(s, "-L --daemon --json");
+    assert_eq!((code, err.as_str()), (0, ""));
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(doc["daemons"], serde_json::json!([]), "{out}");
     ok(s, "vip add 203.0.113.50");
     ok(s, "vip add 203.0.113.51 --port ext");
     let (code, out, err) = run(s, "vip list --json");

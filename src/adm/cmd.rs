@@ -87,7 +87,7 @@ pub enum Command {
     /// `-L --timeout`: the three timeouts.
     ListTimeouts(ListOpts),
     /// `-L --daemon`: the sync daemons. rvs has none (phase 9), so this prints nothing,
-    /// as ipvsadm on a kernel with no daemon running.
+    /// as ipvsadm on a kernel with no daemon running (`--json`: an empty `daemons` list).
     ListDaemon(ListOpts),
     /// `-S [-n]`: the table as `-A`/`-a` lines (ipvsadm-save's format).
     Save {

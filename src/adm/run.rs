@@ -156,8 +156,14 @@ pub fn execute(prog: &str, client: &mut Client, cmd: Command, io: &mut Io) -> Ou
             }),
             _ => None,
         }),
-        // rvs runs no sync daemon: nothing to list, as ipvsadm with none running.
-        Command::ListDaemon(_) => Outcome::Status(0),
+        // rvs runs no sync daemon: nothing to list, as ipvsadm with none running; with
+        // --json an empty list, so the output is still a JSON document.
+        Command::ListDaemon(opts) => {
+            if opts.json {
+                let _ = write!(io.out, "{}", format::json(&format::NoDaemons));
+            }
+            Outcome::Status(0)
+        }
         Command::Save { numeric } => {
             listing(client, Request::List { key: None }, io, |b| match b {
                 Body::Services { services } => Some(format::save(&services, numeric)),

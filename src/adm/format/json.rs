@@ -4,7 +4,8 @@
 //! is the control protocol's view, serialized as on the wire (schema in docs/CONTROL.md,
 //! "rvsadm --json"). Kinds: `services` (a list of ServiceView, always in ipvsadm's sorted
 //! order), `conns` (ConnView list), `timeouts` (TimeoutsView), `status` (StatusView),
-//! `vips` (VipView list), `rules` (MarkRuleView list).
+//! `vips` (VipView list), `rules` (MarkRuleView list), `daemons` (always an empty list:
+//! [`NoDaemons`]).
 
 use super::sort::listing_order;
 use crate::ctl::proto::version_string;
@@ -68,6 +69,18 @@ impl JsonDoc for StatusView {
     }
 }
 
+/// `-L --daemon`'s listing: rvs runs no connection sync daemon, so the list is empty.
+/// The text form prints nothing (ipvsadm with none running); `--json` still prints a
+/// document, `{"version":..,"daemons":[]}`, so a reader always gets JSON.
+pub struct NoDaemons;
+
+impl JsonDoc for NoDaemons {
+    const KIND: &'static str = "daemons";
+    fn payload(&self) -> serde_json::Result<serde_json::Value> {
+        Ok(serde_json::Value::Array(Vec::new()))
+    }
+}
+
 /// The JSON document of `v`, with a trailing newline. Serializing the views cannot fail
 /// (plain data, string keys); should it ever, the error is reported inside the document
 /// (`{"version":..,"error":".."}`) rather than by a panic.
@@ -97,6 +110,11 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(v.as_object().unwrap().len(), 2, "{text}");
         serde_json::from_value(v[kind].clone()).unwrap()
+    }
+
+    #[test]
+    fn no_daemons_is_an_empty_list() {
+        assert_eq!(json(&NoDaemons), "{\"version\":\"1.0\",\"daemons\":[]}\n");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub mod status;
 pub mod timeouts;
 
 pub use conns::conns;
-pub use json::{json, JsonDoc};
+pub use json::{json, JsonDoc, NoDaemons};
 pub use save::save;
 pub use services::{service, services};
 pub use status::{mark_rules, status, vips};
