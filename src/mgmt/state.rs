@@ -16,7 +16,9 @@
 //! protocol's `ServiceSpec`: a restored mh service gets the default 4093).
 
 use crate::ctl::proto::Request;
-use crate::ctl::views::{DestSpec, DestView, MarkRuleView, ServiceSpec, TimeoutsView, VipView};
+use crate::ctl::views::{
+    DestSpec, DestView, MarkRuleView, ServiceKeyView, ServiceSpec, TimeoutsView, VipView,
+};
 use crate::mgmt::apply::{self, Context};
 use crate::mgmt::{views, Manager};
 use serde::{Deserialize, Serialize};
@@ -58,12 +60,13 @@ pub struct SavedService {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// It exists but could not be read.
-    #[error("state file {file}: {source}")]
+    #[error("state file {file}: {reason}")]
     Read {
         /// The path.
         file: PathBuf,
-        /// The I/O error.
-        source: io::Error,
+        /// The I/O error (not a `source`: it is in the message already, and rvsd prints
+        /// an error's chain, which would repeat it).
+        reason: io::Error,
     },
     /// It is not a state file (JSON error with line and column).
     #[error("state file {file}: {message}")]
@@ -223,10 +226,10 @@ pub fn load(path: &Path) -> Result<Option<State>, Error> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
+        Err(reason) => {
             return Err(Error::Read {
                 file: path.to_owned(),
-                source,
+                reason,
             })
         }
     };
@@ -284,7 +287,7 @@ pub fn restore(mgr: &mut Manager, path: &Path) -> Result<bool, Error> {
         let key = s.service.key;
         run(
             mgr,
-            format!("service {key:?}"),
+            format!("service {}", key_text(&key)),
             Request::AddService {
                 service: s.service.clone(),
             },
@@ -293,7 +296,7 @@ pub fn restore(mgr: &mut Manager, path: &Path) -> Result<bool, Error> {
         for d in s.dests.iter().rev() {
             run(
                 mgr,
-                format!("real server {}:{} of {key:?}", d.addr, d.port),
+                format!("real server {}:{} of {}", d.addr, d.port, key_text(&key)),
                 Request::AddDest { key, dest: *d },
             )?;
         }
@@ -323,7 +326,7 @@ pub fn restore(mgr: &mut Manager, path: &Path) -> Result<bool, Error> {
         for r in old {
             run(
                 mgr,
-                format!("mark rule {r:?}"),
+                format!("mark rule {}", rule_text(&r)),
                 Request::DelMarkRule { rule: r.clone() },
             )?;
         }
@@ -334,12 +337,34 @@ pub fn restore(mgr: &mut Manager, path: &Path) -> Result<bool, Error> {
             }
             run(
                 mgr,
-                format!("mark rule {r:?}"),
+                format!("mark rule {}", rule_text(r)),
                 Request::AddMarkRule { rule: r.clone() },
             )?;
         }
     }
     Ok(true)
+}
+
+/// A service as ipvsadm -L names it, for operators' messages: `TCP 203.0.113.10:80`,
+/// `UDP 203.0.113.10:53`, `FWM 5`.
+pub fn key_text(k: &ServiceKeyView) -> String {
+    match k {
+        ServiceKeyView::Tcp { vip, port } => format!("TCP {vip}:{port}"),
+        ServiceKeyView::Udp { vip, port } => format!("UDP {vip}:{port}"),
+        ServiceKeyView::Fwmark { mark } => format!("FWM {mark}"),
+    }
+}
+
+/// A mark rule in words: `5: tcp to 203.0.113.0/24 port 80` (`any` for a missing
+/// protocol or port range).
+fn rule_text(r: &MarkRuleView) -> String {
+    format!(
+        "{}: {} to {} port {}",
+        r.mark,
+        r.protocol.as_deref().unwrap_or("any"),
+        r.vip,
+        r.ports.as_deref().unwrap_or("any")
+    )
 }
 
 #[cfg(test)]
@@ -627,6 +652,30 @@ mod tests {
             "{e}"
         );
         assert!(!mgr.net().is_vip(Ipv4Addr::BROADCAST));
+
+        // F13: a service named as ipvsadm names it, not in Rust's Debug form.
+        let mut state = snapshot(&mgr);
+        let mut svc = state.services[0].clone();
+        svc.service.key = ServiceKeyView::Udp {
+            vip: Ipv4Addr::new(203, 0, 113, 10),
+            port: 53,
+        };
+        svc.service.scheduler = "nosuch".into();
+        state.services.push(svc);
+        std::fs::write(&p, serde_json::to_string(&state).unwrap()).unwrap();
+        let e = restore(&mut mgr, &p).unwrap_err().to_string();
+        assert!(e.contains(": service UDP 203.0.113.10:53: "), "{e}");
+        assert!(!e.contains("Udp {"), "{e}");
+
+        // F13: a directory: one line naming it, the OS's reason once (no source chain
+        // for rvsd's `{:#}` to repeat).
+        let e = restore(&mut mgr, &d).unwrap_err();
+        assert!(matches!(e, Error::Read { .. }), "{e}");
+        assert!(std::error::Error::source(&e).is_none());
+        assert_eq!(
+            format!("{:#}", anyhow::Error::from(e)),
+            format!("state file {}: Is a directory (os error 21)", d.display())
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 }
