@@ -368,3 +368,57 @@ fn a_burst_of_changes_is_saved_coalesced_and_a_stop_saves_the_last() {
     );
     assert_eq!(saves(&log).1, 201, "{log}");
 }
+
+/// F16: the state file wins at start; when it differs from the configuration file rvsd
+/// says so (a WARN naming what differs and how to apply the file), and not when equal.
+#[test]
+fn a_state_file_that_differs_from_the_configuration_is_warned_about() {
+    if !root_or_skip() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let (dir, cfg, state) = config("differs", "");
+    let socket = dir.join("rvsd.sock");
+    let mut rvsd = Rvsd::start(dir.clone(), cfg.clone());
+    body(call(
+        &socket,
+        Request::AddDest {
+            key: tcp80(),
+            dest: nat(12, 3),
+        },
+    ));
+    wait_saved(&state, |s| {
+        s["services"][0]["dests"].as_array().map(Vec::len) == Some(2)
+    });
+    rvsd.keep_files();
+    rvsd.stop();
+
+    let mut rvsd = Rvsd::start(dir.clone(), cfg.clone());
+    let log = rvsd.log_text();
+    assert!(
+        log.contains("differs from the configuration file")
+            && log.contains("1 service(s) or their real servers differing (TCP 203.0.113.10:80)")
+            && log.contains("`rvsadm reload` (or SIGHUP) applies the configuration file"),
+        "{log}"
+    );
+    // Back to the configuration's state: saved, and the next start says nothing.
+    body(call(
+        &socket,
+        Request::DelDest {
+            key: tcp80(),
+            addr: Ipv4Addr::new(203, 0, 113, 12),
+            port: 8080,
+        },
+    ));
+    wait_saved(&state, |s| {
+        s["services"][0]["dests"].as_array().map(Vec::len) == Some(1)
+    });
+    rvsd.keep_files();
+    rvsd.stop();
+    let rvsd = Rvsd::start(dir.clone(), cfg);
+    let log = rvsd.log_text();
+    rvsd.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(log.contains("restored the running state"), "{log}");
+    assert!(!log.contains("differs from the configuration"), "{log}");
+}

@@ -207,8 +207,19 @@ fn run(cfg: &Config, config_path: &std::path::Path) -> anyhow::Result<ExitCode> 
     // The state file wins over the file's services at start (configs/README.md); one
     // that cannot be restored stops rvsd rather than run with a state nobody chose.
     if let Some(path) = &cfg.control.state_file {
+        let built = rvs::mgmt::state::snapshot(&mgr);
         if rvs::mgmt::state::restore(&mut mgr, path)? {
             log::info!("restored the running state from {}", path.display());
+            let diff = rvs::mgmt::state::differences(&built, &rvs::mgmt::state::snapshot(&mgr));
+            if !diff.is_empty() {
+                log::warn!(
+                    "the state file {} differs from the configuration file {} and wins at \
+                     start: {}; `rvsadm reload` (or SIGHUP) applies the configuration file",
+                    path.display(),
+                    config_path.display(),
+                    diff.join("; ")
+                );
+            }
         }
     }
     let rt = Runtime::start(&plan, &mut mgr).context("start-up")?;

@@ -345,6 +345,90 @@ pub fn restore(mgr: &mut Manager, path: &Path) -> Result<bool, Error> {
     Ok(true)
 }
 
+/// What differs between the state the configuration file built (`built`) and the one
+/// restored over it (`restored`), as a short summary for rvsd's start-up warning (the
+/// state file wins at start; an operator who edited the file should know it was not
+/// applied): per kind, how many keys are only in one of them or differ, naming the first
+/// three. Empty when they are equal (order aside: services, real servers, VIPs compared
+/// as sets; mark rules in order, as they match in order).
+pub fn differences(built: &State, restored: &State) -> Vec<String> {
+    use std::collections::BTreeMap;
+    fn sorted(s: &SavedService) -> SavedService {
+        let mut s = s.clone();
+        s.dests.sort_by_key(|d| (d.addr, d.port));
+        s
+    }
+    let services = |st: &State| -> BTreeMap<String, SavedService> {
+        st.services
+            .iter()
+            .map(|s| (key_text(&s.service.key), sorted(s)))
+            .collect()
+    };
+    let (a, b) = (services(built), services(restored));
+    let mut out = Vec::new();
+    let mut kind = |what: &str, keys: Vec<String>| {
+        if keys.is_empty() {
+            return;
+        }
+        let more = keys.len().saturating_sub(3);
+        let mut list = keys.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+        if more > 0 {
+            list.push_str(&format!(" and {more} more"));
+        }
+        out.push(format!("{} {what} ({list})", keys.len()));
+    };
+    kind(
+        "service(s) only in the state file",
+        b.keys().filter(|k| !a.contains_key(*k)).cloned().collect(),
+    );
+    kind(
+        "service(s) only in the configuration",
+        a.keys().filter(|k| !b.contains_key(*k)).cloned().collect(),
+    );
+    kind(
+        "service(s) or their real servers differing",
+        a.iter()
+            .filter(|(k, s)| b.get(*k).is_some_and(|t| t != *s))
+            .map(|(k, _)| k.clone())
+            .collect(),
+    );
+    let vip = |v: &VipView| format!("{} on {}", v.addr, v.port);
+    kind(
+        "VIP(s) only in the state file",
+        restored
+            .vips
+            .iter()
+            .filter(|v| !built.vips.contains(v))
+            .map(vip)
+            .collect(),
+    );
+    kind(
+        "VIP(s) only in the configuration",
+        built
+            .vips
+            .iter()
+            .filter(|v| !restored.vips.contains(v))
+            .map(vip)
+            .collect(),
+    );
+    if built.mark_rules != restored.mark_rules {
+        out.push(format!(
+            "mark rules differ ({} in the state file, {} in the configuration)",
+            restored.mark_rules.len(),
+            built.mark_rules.len()
+        ));
+    }
+    if built.timeouts != restored.timeouts {
+        let t = |t: &TimeoutsView| format!("{} {} {}", t.tcp, t.tcpfin, t.udp);
+        out.push(format!(
+            "timeouts differ ({} in the state file, {} in the configuration)",
+            t(&restored.timeouts),
+            t(&built.timeouts)
+        ));
+    }
+    out
+}
+
 /// A service as ipvsadm -L names it, for operators' messages: `TCP 203.0.113.10:80`,
 /// `UDP 203.0.113.10:53`, `FWM 5`.
 pub fn key_text(k: &ServiceKeyView) -> String {
