@@ -318,6 +318,29 @@ fn missing_required_key_points_at_its_table() {
     );
 }
 
+/// F12: the file takes the weights rvsadm and the socket take (IPVS's 0..=INT_MAX), so a
+/// running state with weight 70000 can be written into it.
+#[test]
+fn weights_up_to_int_max_load() {
+    let text = std::fs::read_to_string(root().join("configs/lab-nat.toml")).unwrap();
+    assert!(
+        text.contains("weight = 1\n"),
+        "lab-nat.toml has a weight to edit"
+    );
+    for w in [70000u32, 2147483647] {
+        let c = Config::from_str_named(
+            &text.replacen("weight = 1\n", &format!("weight = {w}\n"), 1),
+            "w.toml",
+        )
+        .unwrap_or_else(|e| panic!("weight {w}: {e}"));
+        assert!(c
+            .services
+            .iter()
+            .flat_map(|s| &s.reals)
+            .any(|r| r.weight == w));
+    }
+}
+
 #[test]
 fn wrong_value_type() {
     bad(
@@ -679,7 +702,7 @@ fn one_line_mistakes_in_a_good_config() {
         ),
         (
             "weight = 1\n",
-            "weight = 65536\n",
+            "weight = 2147483648\n",
             "service[0].real[0].weight",
         ),
         ("weight = 1\n", "weight = -1\n", "service[0].real[0].weight"),

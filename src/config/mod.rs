@@ -604,8 +604,9 @@ pub struct Real {
     pub port: u16,
     /// Forwarding method (default `dr`, as ipvsadm's `-g`).
     pub method: Method,
-    /// Weight 0..=65535 (default 1; 0 = quiescent).
-    pub weight: u16,
+    /// Weight 0..=2147483647 (IPVS's `INT_MAX`, as `-w` and the control socket; default
+    /// 1; 0 = quiescent).
+    pub weight: u32,
     /// Upper connection threshold (`-x`), 0 = off.
     pub u_threshold: u32,
     /// Lower connection threshold (`-y`), 0 = off; never above `u_threshold`.

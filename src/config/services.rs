@@ -15,6 +15,9 @@ use super::{
 };
 use crate::lb::sched::mh;
 
+/// Largest real-server weight: IPVS's `INT_MAX` (ipvsadm 1.31 `-w`, the control socket).
+const MAX_WEIGHT: i64 = i32::MAX as i64;
+
 impl Checker<'_> {
     fn proto(&self, path: &KeyPath, s: &str) -> Res<Proto> {
         match s {
@@ -393,7 +396,9 @@ impl Checker<'_> {
             &path.key("weight"),
             rr.weight,
             1,
-            (0, 65535),
+            // ipvsadm 1.31 and IPVS take 0..=INT_MAX (as `-a -w`, the control socket);
+            // the schedulers compare weight products in i64/i128.
+            (0, MAX_WEIGHT),
             "illegal weight specified",
         )?;
         let imax = i64::from(i32::MAX);

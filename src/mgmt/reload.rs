@@ -542,8 +542,12 @@ mod tests {
         let mut mgr = manager_of(&path);
         let before = (state(&mgr), vips(&mgr), mgr.generations());
         // Line of the bad weight in the file.
-        let bad = edited().replacen("weight = 5", "weight = 70000", 1);
-        let line = bad.lines().position(|l| l == "weight = 70000").unwrap() + 1;
+        let bad = edited().replacen("weight = 5", "weight = 2147483648", 1);
+        let line = bad
+            .lines()
+            .position(|l| l == "weight = 2147483648")
+            .unwrap()
+            + 1;
         std::fs::write(&path, &bad).unwrap();
         let e = reload_file(&mut mgr, &path).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Config);

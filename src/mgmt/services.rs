@@ -105,7 +105,8 @@ pub fn service_config(s: &config::Service) -> ServiceConfig {
 pub fn dest_config(r: &config::Real) -> DestConfig {
     let mut d = DestConfig::new(r.addr, r.port);
     d.fwd = r.method;
-    d.weight = i32::from(r.weight);
+    // The loader bounds weights to 0..=i32::MAX, so the conversion never saturates.
+    d.weight = i32::try_from(r.weight).unwrap_or(i32::MAX);
     d.u_threshold = r.u_threshold;
     d.l_threshold = r.l_threshold;
     d

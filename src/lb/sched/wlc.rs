@@ -64,6 +64,14 @@ mod tests {
         assert_eq!(run(&Wlc, &d, 7), [0, 1, 2, 2, 1, 2, 0].map(Some));
     }
 
+    /// F12: weights up to IPVS's INT_MAX (the config file's and the socket's bound):
+    /// the cross-multiplied comparison (i128 here, 64-bit in IPVS) cannot overflow.
+    #[test]
+    fn int_max_weights_compare_without_overflow() {
+        let d = dests(&[i32::MAX, 70000]);
+        assert_eq!(run(&Wlc, &d, 4), [0, 1, 0, 0].map(Some));
+    }
+
     #[test]
     fn zero_weight_and_overloaded_never_chosen() {
         let d = dests(&[0, 1, 1]);
