@@ -2,7 +2,8 @@
 # The rvs demo: builds rvs, builds a virtual lab of network namespaces (a client network,
 # a server network with three real servers that name themselves), starts rvsd on two DPDK
 # ports (net_af_packet on veths) as a NAT director for VIP 203.0.113.10:80, and shows
-# requests being balanced, then the director's counters. Everything is torn down on exit,
+# requests being balanced, rvsadm's listing on rvsd's (private) control socket, a run-time
+# weight change with rvsadm -e and the new split, then the director's counters. Everything is torn down on exit,
 # failure or Ctrl-C.
 # Usage: sudo ./scripts/demo.sh
 set -euo pipefail
@@ -14,6 +15,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 echo "== building rvs (release)"
 cargo build --release --quiet
 RVSD=target/release/rvsd
+RVSADM=target/release/rvsadm
 
 P=rvd$$
 NSC=${P}c NSE=${P}se NSI=${P}si
@@ -56,7 +58,8 @@ for i in 1 2 3; do
 done
 
 sed -e "s/iface=rvs-ext/iface=$VEXT/" -e "s/iface=rvs-int/iface=$VINT/" -e "s/rvs-nat/$P/" \
-    -e 's/scheduler = "wlc"/scheduler = "rr"/' \
+    -e 's/scheduler = "wlc"/scheduler = "wrr"/' \
+    -e "s|/run/rvs/rvsd.sock|$WORK/rvsd.sock|" \
     -e "0,/^exception_path = true/s//exception_path = true\ntap_name = \"${P}tx\"/" \
     -e "0,/^exception_path = true$/s//exception_path = true\ntap_name = \"${P}ti\"/" \
     configs/lab-nat.toml > "$WORK/rvsd.toml"
@@ -73,11 +76,17 @@ ip netns exec $NSC ping -c 2 -i 0.3 203.0.113.1 | grep -E "bytes from|received"
 ip netns exec $NSC ping -c 1 -W 1 203.0.113.10 >/dev/null 2>&1 || true
 ip -n $NSC neigh show 203.0.113.10
 
-echo; echo "== 12 HTTP requests to the VIP 203.0.113.10:80, scheduler rr, NAT to rs1-rs3:8080"
+echo; echo "== 12 HTTP requests to the VIP 203.0.113.10:80, scheduler wrr (equal weights), NAT to rs1-rs3:8080"
 for i in $(seq 12); do
   printf "request %2d answered by %s\n" "$i" "$(ip netns exec $NSC curl -s -m 5 http://203.0.113.10/)"
 done
 echo; echo "== 300 more requests, tallied:"
+for i in $(seq 300); do ip netns exec $NSC curl -s -m 5 http://203.0.113.10/; done | sort | uniq -c
+echo; echo "== rvsadm on rvsd's control socket (a private one: $WORK/rvsd.sock), ipvsadm's listing:"
+$RVSADM --socket "$WORK/rvsd.sock" -Ln --stats
+echo; echo "== run-time change: rs1's weight to 3 (rvsadm -e), then 300 requests, tallied:"
+$RVSADM --socket "$WORK/rvsd.sock" -e -t 203.0.113.10:80 -r 192.0.2.11:8080 -m -w 3
+$RVSADM --socket "$WORK/rvsd.sock" -Ln
 for i in $(seq 300); do ip netns exec $NSC curl -s -m 5 http://203.0.113.10/; done | sort | uniq -c
 echo; echo "== a 10 MB download through the director:"
 ip netns exec $NSC curl -s -o /dev/null -w "%{size_download} bytes at %{speed_download} B/s\n" http://203.0.113.10/bytes/10485760
