@@ -13,12 +13,15 @@
 //! `[eal]`, `[log]`, `[cores]`, `[tables]`, `[control]`, `[metrics]`, `[[port]]`, `[[route]]`,
 //! `[timeouts]`, `[settings]`, `[neighbour]` with `[[neighbour.static]]`, `[[mark]]`
 //! and `[[service]]` with
-//! `[[service.real]]`.
+//! `[[service.real]]` (and their health checks: `[service.check]`, `[service.sorry_server]`,
+//! `[service.passive]`, `[service.real.check]`; see `health.rs`).
 
 mod addr;
 mod afpacket;
+mod command;
 mod control;
 mod fragments;
+mod health;
 mod locate;
 mod neighbour;
 mod ports;
@@ -32,6 +35,11 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 pub use addr::{Ipv4Net, PortRange};
+pub use command::Command;
+pub use health::{
+    Check, Passive, RealHealth, ServiceHealth, SorryServer, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_DELAY_LOOP, DEFAULT_RETRY, SORRY_WEIGHT,
+};
 pub use neighbour::MAX_UNRES_QLEN;
 
 /// The forwarding method of a real server is the load balancer's own [`Fwd`]
@@ -568,7 +576,7 @@ pub struct SchedFlags {
 }
 
 /// One `[[service]]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Service {
     /// What the service answers to.
     pub key: ServiceKey,
@@ -591,10 +599,21 @@ pub struct Service {
     pub arp_port: Option<String>,
     /// Real servers, in file order.
     pub reals: Vec<Real>,
+    /// Health checks, sorry server, quorum (keepalived's `virtual_server` keywords;
+    /// docs/HEALTH.md).
+    pub health: ServiceHealth,
+}
+
+impl Service {
+    /// The check of real server `r`: its own, else the service's default; `None`: not
+    /// checked (always up).
+    pub fn check_of<'a>(&'a self, r: &'a Real) -> Option<&'a std::sync::Arc<Check>> {
+        r.health.check.as_ref().or(self.health.check.as_ref())
+    }
 }
 
 /// One `[[service.real]]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Real {
     /// Real server address.
     pub addr: Ipv4Addr,
@@ -611,6 +630,8 @@ pub struct Real {
     pub u_threshold: u32,
     /// Lower connection threshold (`-y`), 0 = off; never above `u_threshold`.
     pub l_threshold: u32,
+    /// Its health keywords (keepalived's `real_server` ones; docs/HEALTH.md).
+    pub health: RealHealth,
 }
 
 /// Which class of mistake an [`Error::Invalid`] is, for callers that react per class.

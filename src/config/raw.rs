@@ -10,6 +10,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use std::fmt;
 
+use crate::mgmt::health::{DnsCheck, HttpGet, MiscCheck, TcpCheck, UdpCheck};
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
@@ -243,6 +245,18 @@ pub(crate) struct RawService {
     pub interface: Option<String>,
     #[serde(default)]
     pub real: Vec<RawReal>,
+    // Health checks (config/health.rs), keepalived's virtual_server keywords.
+    pub delay_loop: Option<RawSecs>,
+    pub alpha: Option<bool>,
+    pub quorum: Option<i64>,
+    pub hysteresis: Option<i64>,
+    pub quorum_up: Option<String>,
+    pub quorum_down: Option<String>,
+    pub inhibit_on_failure: Option<bool>,
+    pub virtualhost: Option<String>,
+    pub sorry_server: Option<RawSorryServer>,
+    pub check: Option<RawCheck>,
+    pub passive: Option<RawPassive>,
 }
 
 #[derive(Deserialize)]
@@ -254,6 +268,80 @@ pub(crate) struct RawReal {
     pub weight: Option<i64>,
     pub u_threshold: Option<i64>,
     pub l_threshold: Option<i64>,
+    // Health checks (config/health.rs), keepalived's real_server keywords.
+    pub inhibit_on_failure: Option<bool>,
+    pub notify_up: Option<String>,
+    pub notify_down: Option<String>,
+    pub check: Option<RawCheck>,
+}
+
+/// `[service.check]` and `[service.real.check]`: keepalived's timing keywords plus
+/// exactly one checker table, whose own keys are the checkers' (mgmt/health/spec.rs).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    pub connect_timeout: Option<RawSecs>,
+    pub retry: Option<i64>,
+    pub delay_before_retry: Option<RawSecs>,
+    pub rise: Option<i64>,
+    pub delay_loop: Option<RawSecs>,
+    pub warmup: Option<RawSecs>,
+    #[serde(rename = "TCP_CHECK")]
+    pub tcp: Option<TcpCheck>,
+    #[serde(rename = "HTTP_GET")]
+    pub http: Option<HttpGet>,
+    #[serde(rename = "SSL_GET")]
+    pub ssl: Option<HttpGet>,
+    #[serde(rename = "UDP_CHECK")]
+    pub udp: Option<UdpCheck>,
+    #[serde(rename = "DNS_CHECK")]
+    pub dns: Option<DnsCheck>,
+    #[serde(rename = "MISC_CHECK")]
+    pub misc: Option<MiscCheck>,
+}
+
+/// `[service.sorry_server]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSorryServer {
+    pub addr: String,
+    pub port: Option<i64>,
+    pub method: Option<String>,
+    pub inhibit: Option<bool>,
+}
+
+/// `[service.passive]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPassive {
+    pub failures: i64,
+    pub interval: RawSecs,
+}
+
+/// Seconds as keepalived's `<TIMER>`: `6` or `0.5` are both natural to write.
+#[derive(Clone, Copy)]
+pub(crate) struct RawSecs(pub f64);
+
+impl<'de> Deserialize<'de> for RawSecs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawSecs;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of seconds, like 6 or 0.5")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawSecs, E> {
+                Ok(RawSecs(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawSecs, E> {
+                Ok(RawSecs(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawSecs, E> {
+                Ok(RawSecs(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -3,11 +3,14 @@
 //! references to marks and ports, duplicates, and reachability of each real
 //! server by its forwarding method.
 
-use std::net::Ipv4Addr;
-
 use super::addr::{parse_netmask, Ipv4Net, PortRange};
 use super::locate::KeyPath;
-use super::raw::{RawMark, RawPorts, RawReal, RawService};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::health::{RealHealth, ServiceHealth, SorryServer, TimingKeys};
+use super::raw::{RawMark, RawPorts, RawReal, RawService, RawSorryServer};
 use super::validate::{Checker, Res};
 use super::{
     ErrorKind, Mark, MarkRule, Method, Port, Proto, Real, Route, SchedFlags, Service, ServiceKey,
@@ -113,7 +116,7 @@ impl Checker<'_> {
         ports: &[Port],
         routes: &[Route],
         marks: &[Mark],
-        rs: RawService,
+        mut rs: RawService,
     ) -> Res<Service> {
         let key = match rs.mark {
             Some(m) => {
@@ -159,7 +162,7 @@ impl Checker<'_> {
                 ServiceKey::Addr { proto, vip, port }
             }
         };
-        let scheduler = rs.scheduler.unwrap_or_else(|| "wlc".to_owned());
+        let scheduler = rs.scheduler.take().unwrap_or_else(|| "wlc".to_owned());
         if !SCHEDULERS.contains(&scheduler.as_str()) {
             return Err(self.err(
                 &path.key("scheduler"),
@@ -258,14 +261,22 @@ impl Checker<'_> {
                 }
             },
         };
+        let (mut health, timing, sorry) = self.service_health(path, &mut rs)?;
         let arp_port = self.arp_port(path, ports, marks, &key, rs.interface)?;
         if let (ServiceKey::Mark(m), Some(_)) = (key, &arp_port) {
             self.published_mark_vips(ports, marks, m)?;
         }
+        let defaults = RealDefaults {
+            check_path: path.key("check"),
+            timing,
+            delay_loop: health.delay_loop,
+            virtualhost: health.virtualhost.clone(),
+            inhibit: health.inhibit_on_failure,
+        };
         let mut reals: Vec<Real> = Vec::with_capacity(rs.real.len());
         for (j, rr) in rs.real.into_iter().enumerate() {
             let rp = path.key("real").idx(j);
-            let real = self.real(&rp, ports, routes, &key, rr)?;
+            let real = self.real(&rp, ports, routes, &key, &defaults, rr)?;
             if reals
                 .iter()
                 .any(|r| r.addr == real.addr && r.port == real.port)
@@ -278,6 +289,19 @@ impl Checker<'_> {
             }
             reals.push(real);
         }
+        if let Some(raw) = sorry {
+            health.sorry_server = Some(self.sorry_server(path, ports, routes, &key, &reals, raw)?);
+        }
+        if health.passive.is_some()
+            && health.check.is_none()
+            && reals.iter().all(|r| r.health.check.is_none())
+        {
+            return Err(self.err(
+                &path.key("passive"),
+                ErrorKind::Conflict,
+                "passive detection needs active checks ([service.check] or [service.real.check]) to bring a server back",
+            ));
+        }
         Ok(Service {
             key,
             scheduler,
@@ -288,6 +312,7 @@ impl Checker<'_> {
             mh_table_size,
             arp_port,
             reals,
+            health,
         })
     }
 
@@ -368,6 +393,7 @@ impl Checker<'_> {
         ports: &[Port],
         routes: &[Route],
         key: &ServiceKey,
+        defaults: &RealDefaults,
         rr: RawReal,
     ) -> Res<Real> {
         let addr = self.unicast(&path.key("addr"), &rr.addr, "real server")?;
@@ -439,6 +465,22 @@ impl Checker<'_> {
                 format!("no connected subnet or [[route]] reaches real server {addr}"),
             ));
         }
+        let check = match rr.check {
+            None => None,
+            Some(raw) => Some(Arc::new(self.check(
+                &path.key("check"),
+                raw,
+                defaults.timing.map(|t| (&defaults.check_path, t)),
+                defaults.delay_loop,
+                defaults.virtualhost.as_deref(),
+            )?)),
+        };
+        let health = RealHealth {
+            check,
+            inhibit_on_failure: rr.inhibit_on_failure.unwrap_or(defaults.inhibit),
+            notify_up: self.command(&path.key("notify_up"), rr.notify_up)?,
+            notify_down: self.command(&path.key("notify_down"), rr.notify_down)?,
+        };
         Ok(Real {
             addr,
             port,
@@ -446,6 +488,152 @@ impl Checker<'_> {
             weight,
             u_threshold,
             l_threshold,
+            health,
+        })
+    }
+}
+
+/// What a real server's health keywords default to: its service's.
+struct RealDefaults {
+    /// Where the service's `[service.check]` is (for errors in an inherited key).
+    check_path: KeyPath,
+    /// The service check's timing keys as written, when it has one.
+    timing: Option<TimingKeys>,
+    delay_loop: Duration,
+    virtualhost: Option<String>,
+    inhibit: bool,
+}
+
+impl Checker<'_> {
+    /// The service-level health keywords (all but the sorry server, which needs the real
+    /// servers for its default method): the values, the timing keys of `[service.check]`
+    /// for the real servers' own checks, and the raw sorry server.
+    fn service_health(
+        &self,
+        path: &KeyPath,
+        rs: &mut RawService,
+    ) -> Res<(ServiceHealth, Option<TimingKeys>, Option<RawSorryServer>)> {
+        let d = ServiceHealth::default();
+        let delay_loop = match rs.delay_loop {
+            Some(v) => self.secs(&path.key("delay_loop"), v)?,
+            None => d.delay_loop,
+        };
+        let quorum = self.num(
+            &path.key("quorum"),
+            rs.quorum,
+            d.quorum,
+            (1, i64::from(u32::MAX)),
+            "quorum",
+        )?;
+        let hysteresis = self.num(
+            &path.key("hysteresis"),
+            rs.hysteresis,
+            d.hysteresis,
+            (0, i64::from(u32::MAX)),
+            "hysteresis",
+        )?;
+        if let Some(v) = &rs.virtualhost {
+            if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(self.err(
+                    &path.key("virtualhost"),
+                    ErrorKind::Range,
+                    format!("\"{v}\" is not a usable host name"),
+                ));
+            }
+        }
+        let virtualhost = rs.virtualhost.take();
+        let (check, timing) = match rs.check.take() {
+            None => (None, None),
+            Some(raw) => {
+                let timing = TimingKeys::of(&raw);
+                let c = self.check(
+                    &path.key("check"),
+                    raw,
+                    None,
+                    delay_loop,
+                    virtualhost.as_deref(),
+                )?;
+                (Some(Arc::new(c)), Some(timing))
+            }
+        };
+        let passive = match rs.passive.take() {
+            None => None,
+            Some(p) => Some(self.passive(&path.key("passive"), p)?),
+        };
+        let health = ServiceHealth {
+            delay_loop,
+            alpha: rs.alpha.unwrap_or(d.alpha),
+            quorum,
+            hysteresis,
+            quorum_up: self.command(&path.key("quorum_up"), rs.quorum_up.take())?,
+            quorum_down: self.command(&path.key("quorum_down"), rs.quorum_down.take())?,
+            inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(d.inhibit_on_failure),
+            virtualhost,
+            sorry_server: None,
+            check,
+            passive,
+        };
+        Ok((health, timing, rs.sorry_server.take()))
+    }
+
+    /// `[service.sorry_server]`: checked as a real server would be (address, method,
+    /// reachability), and never one of the real servers.
+    fn sorry_server(
+        &self,
+        path: &KeyPath,
+        ports: &[Port],
+        routes: &[Route],
+        key: &ServiceKey,
+        reals: &[Real],
+        raw: RawSorryServer,
+    ) -> Res<SorryServer> {
+        let sp = path.key("sorry_server");
+        let method = match raw.method {
+            Some(m) => Some(m),
+            None => Some(
+                match reals.first().map_or(Method::Dr, |r| r.method) {
+                    Method::Nat => "nat",
+                    Method::Dr => "dr",
+                    Method::Tun => "tun",
+                }
+                .to_owned(),
+            ),
+        };
+        let as_real = RawReal {
+            addr: raw.addr,
+            port: raw.port,
+            method,
+            weight: None,
+            u_threshold: None,
+            l_threshold: None,
+            inhibit_on_failure: None,
+            notify_up: None,
+            notify_down: None,
+            check: None,
+        };
+        let defaults = RealDefaults {
+            check_path: sp.key("check"),
+            timing: None,
+            delay_loop: super::health::DEFAULT_DELAY_LOOP,
+            virtualhost: None,
+            inhibit: false,
+        };
+        let r = self.real(&sp, ports, routes, key, &defaults, as_real)?;
+        if reals.iter().any(|x| x.addr == r.addr && x.port == r.port) {
+            return Err(self.err(
+                &sp.key("addr"),
+                ErrorKind::Duplicate,
+                format!(
+                    "sorry server {}:{} is also a real server of this service",
+                    r.addr, r.port
+                ),
+            ));
+        }
+        Ok(SorryServer {
+            addr: r.addr,
+            port: r.port,
+            method: r.method,
+            inhibit: raw.inhibit.unwrap_or(false),
         })
     }
 }

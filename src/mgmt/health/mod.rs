@@ -8,20 +8,24 @@
 //! - Every check is its own task with its own timeout, so a slow or silent server delays
 //!   no other check. A check never panics on what a server sends; its verdict is an
 //!   [`Outcome`] whose `reason` reads as a log line.
-//! - This module checks; it decides nothing. Rise/fall counts, retries, `delay_loop`,
-//!   weights and notifications belong to the caller.
+//! - The checkers check and decide nothing; [`Monitor`] (monitor.rs) holds keepalived's
+//!   semantics: `delay_loop`, retries, rise, weights, quorum, sorry server, notify
+//!   programs. It runs on the management loop, and its effects are [`Action`]s.
 //! - Sockets are the kernel's, in the network namespace of the thread that called
 //!   [`Checker::start`] (in rvsd, the root one, reaching real servers through the tap).
 
+mod action;
 mod conn;
 pub mod dns;
 pub mod hex;
 pub mod http;
 pub mod misc;
+pub mod monitor;
 mod outcome;
 pub mod runner;
 pub mod spec;
 pub mod status_codes;
+mod target;
 pub mod tcp;
 mod tls;
 pub mod udp;
@@ -30,6 +34,7 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 pub use hex::{HexBytes, Md5Digest};
+pub use monitor::{Action, CheckRunner, DestHealth, Monitor, ServiceTargets, Target};
 pub use outcome::Outcome;
 pub use runner::{CheckId, Checker, Job, Report, Stopped, MAX_IN_FLIGHT};
 pub use spec::{
