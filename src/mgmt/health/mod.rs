@@ -16,13 +16,16 @@
 
 mod action;
 mod conn;
+mod dest;
 pub mod dns;
 pub mod hex;
 pub mod http;
 pub mod misc;
 pub mod monitor;
+mod notify;
 mod outcome;
 pub mod runner;
+mod service;
 pub mod spec;
 pub mod status_codes;
 mod target;
