@@ -578,3 +578,64 @@ proptest! {
         let _ = lb.handle(0, &mut HeadroomBuf::new(&f), 1);
     }
 }
+
+/// Passive detection on the worker's path: failed openings are counted in the
+/// worker's block of the real server's stats (a NAT server's RST to the SYN, the
+/// client's SYN sent again with no answer, an unanswered NAT entry that expires; a
+/// DR client's SYN sent again), and nothing else is.
+#[test]
+fn failed_openings_are_counted_per_real_server() {
+    let (mut lb, publisher) = director(1024, "rr");
+    let failures = |vip: Ipv4Addr, rip: Ipv4Addr| {
+        let table = publisher.services().clone();
+        let svc = table.lookup(proto::TCP, vip, 80).unwrap();
+        let i = svc.dests().iter().position(|d| d.addr == rip).unwrap();
+        svc.dest_stats()[i].failed_openings()
+    };
+    // NAT: the real server resets the SYN.
+    let mut b = syn(42000, a(10), 80);
+    assert_eq!(lb.handle(0, &mut b, 1), tx(Counter::NatIn));
+    let (rst_rip, _) = ip_dst(&b);
+    let mut r = from_server(rst_rip, 42000, RST | ACK);
+    assert_eq!(lb.handle(0, &mut r, 1), tx(Counter::NatOut));
+    assert_eq!(failures(a(10), rst_rip), 1);
+    // NAT: an answered connection is no failure.
+    let mut b = syn(42001, a(10), 80);
+    lb.handle(0, &mut b, 1);
+    let (ok_rip, _) = ip_dst(&b);
+    assert_ne!(ok_rip, rst_rip, "rr");
+    lb.handle(0, &mut from_server(ok_rip, 42001, SYNACK), 1);
+    lb.handle(0, &mut from_client(42001, a(10), 80, ACK), 1);
+    assert_eq!(failures(a(10), ok_rip), 0);
+    // NAT: the client sends its SYN again a second later, nothing came back.
+    let mut b = syn(42002, a(10), 80);
+    lb.handle(0, &mut b, 1);
+    let (silent_rip, _) = ip_dst(&b);
+    assert_eq!(
+        lb.handle(0, &mut syn(42002, a(10), 80), 2),
+        tx(Counter::NatIn)
+    );
+    assert_eq!(failures(a(10), silent_rip), 1);
+    // DR: the client's SYN again.
+    let mut b = syn(42004, a(20), 80);
+    assert_eq!(lb.handle(0, &mut b, 2), tx(Counter::DrOut));
+    let mac = EthernetFrame::new_checked(b.data()).unwrap().dst_addr().0[5];
+    let dr_rip = a(mac);
+    assert_eq!(
+        lb.handle(0, &mut syn(42004, a(20), 80), 3),
+        tx(Counter::DrOut)
+    );
+    assert_eq!(failures(a(20), dr_rip), 1);
+    // NAT: a SYN never sent again whose entry expires (SYN_RECV, 60 s): the sweep.
+    let mut b = syn(42003, a(10), 80);
+    lb.handle(0, &mut b, 3);
+    let (expired_rip, _) = ip_dst(&b);
+    let before = failures(a(10), expired_rip);
+    lb.sweep(62, 1024);
+    assert_eq!(failures(a(10), expired_rip), before, "not due at 62");
+    lb.sweep(63, 1024);
+    assert_eq!(failures(a(10), expired_rip), before + 1);
+    // The whole service: exactly the four NAT failures and the DR one.
+    let total = |vip| -> u64 { [11, 12, 13].map(|d| failures(vip, a(d))).iter().sum() };
+    assert_eq!((total(a(10)), total(a(20))), (3, 1));
+}

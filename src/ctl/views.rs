@@ -162,6 +162,11 @@ pub struct DestView {
     pub stats: StatsView,
     /// Rates.
     pub rates: RatesView,
+    /// Passive detection: new connections to this real server whose opening failed
+    /// (answered by a RST, or no SYN-ACK), summed over the workers since the real
+    /// server was added; not reset by `-Z`. 0 from a daemon that predates it.
+    #[serde(default)]
+    pub passive_failures: u64,
 }
 
 impl DestView {

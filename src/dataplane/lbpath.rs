@@ -632,7 +632,10 @@ impl LbPath {
     ) -> LbVerdict {
         // The established path borrows the table: no refcount write per packet.
         match self.conns.lookup(&key, flags, now) {
-            Lookup::Hit(hit) => return self.forward(in_port, pkt, l3, &Target::from(&hit), now),
+            Lookup::Hit(hit) => {
+                self.count_opening(&hit);
+                return self.forward(in_port, pkt, l3, &Target::from(&hit), now);
+            }
             Lookup::DestUnavailable => return LbVerdict::Drop(Counter::DropDestUnavailable),
             Lookup::Miss | Lookup::Reschedule => {}
         }
@@ -799,6 +802,7 @@ impl LbPath {
                         // the hop resolved already when it goes to the same place, so an
                         // ARP request this caller owes is not lost).
                         Lookup::Hit(h) => {
+                            self.count_opening(&h);
                             let t = Target::from(&h);
                             if t.next_ip() == dest.addr {
                                 return self.forward_via(in_port, pkt, l3, &t, hop);
@@ -881,9 +885,27 @@ impl LbPath {
         self.forward_via(in_port, pkt, l3, t, hop)
     }
 
-    /// Housekeeping slice: expires up to `budget` connection entries whose timers ran out.
+    /// Housekeeping slice: expires up to `budget` connection entries whose timers ran
+    /// out, counting the failed openings among them (passive detection) in this
+    /// worker's block of their dests' stats.
     pub fn sweep(&self, now: u32, budget: u32) -> u32 {
-        self.conns.sweep(now, budget)
+        let conns = &self.conns;
+        conns.sweep_counting(now, budget, |id| {
+            if let Some((_, ds)) = conns.dest(id).as_ref().and_then(|d| d.stats()) {
+                ds.worker(self.worker).add_failed_opening();
+            }
+        })
+    }
+
+    /// Passive detection: a packet that showed its connection's opening failed counts
+    /// one failure in this worker's block of the dest's stats (single writer, no lock).
+    fn count_opening(&self, hit: &Hit) {
+        if !hit.failed_opening {
+            return;
+        }
+        if let Some((_, ds)) = self.conns.dest(hit.dest).as_ref().and_then(|d| d.stats()) {
+            ds.worker(self.worker).add_failed_opening();
+        }
     }
 
     /// Resolves the next hop toward `dst` through the one resolver

@@ -1,5 +1,6 @@
 //! Per-service and per-dest traffic counters (`ipvsadm -L --stats`): connections,
-//! packets and bytes in (client -> real server) and out (real server -> client).
+//! packets and bytes in (client -> real server) and out (real server -> client);
+//! and, per dest, the failed openings of passive detection ([`Stats::failed_openings`]).
 //!
 //! Fast path: each worker owns one cache-line-aligned block of a [`Stats`] and is its
 //! only writer, so an increment is a relaxed load + store (no locked instruction, no
@@ -18,6 +19,9 @@ pub struct Counters {
     out_pkts: AtomicU64,
     in_bytes: AtomicU64,
     out_bytes: AtomicU64,
+    /// Passive detection: new connections whose opening failed (`lb/conn/passive.rs`).
+    /// Not a `--stats` column and never zeroed by `-Z`: the management side diffs it.
+    failed_openings: AtomicU64,
 }
 
 /// Single-writer add: Relaxed is enough because only this worker stores to `c`,
@@ -44,6 +48,12 @@ impl Counters {
     pub fn add_out(&self, bytes: u64) {
         bump(&self.out_pkts, 1);
         bump(&self.out_bytes, bytes);
+    }
+    /// Passive detection: one new connection to this dest failed to open (the real
+    /// server reset it in SYN_RECV, or never answered; `lb/conn/passive.rs`).
+    #[inline]
+    pub fn add_failed_opening(&self) {
+        bump(&self.failed_openings, 1);
     }
     fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
@@ -133,6 +143,17 @@ impl Stats {
         self.raw().minus(z)
     }
 
+    /// Passive detection: failed openings of new connections, summed over the
+    /// workers since this dest was created (dest revival keeps its counters, and so
+    /// this count). Monotonic: `-Z` does not reset it, so a reader may diff two
+    /// reads (wrapping) to learn the failures in between. Management thread and
+    /// tests; a sum may be a few events behind a running worker.
+    pub fn failed_openings(&self) -> u64 {
+        self.blocks.iter().fold(0u64, |a, b| {
+            a.wrapping_add(b.failed_openings.load(Ordering::Relaxed))
+        })
+    }
+
     /// `ipvsadm -Z`: counters read as 0 from now on.
     pub fn zero(&self) {
         let now = self.raw();
@@ -168,5 +189,24 @@ mod tests {
         assert_eq!(s.sum(), StatsSnapshot::default());
         s.worker(7).add_conn(); // wraps to block 1
         assert_eq!(s.sum().conns, 1);
+    }
+
+    #[test]
+    fn failed_openings_sum_over_workers_and_survive_zero() {
+        let s = Stats::new(2);
+        assert_eq!(s.failed_openings(), 0);
+        s.worker(0).add_failed_opening();
+        s.worker(1).add_failed_opening();
+        s.worker(1).add_failed_opening();
+        assert_eq!(s.failed_openings(), 3);
+        s.zero();
+        assert_eq!(s.failed_openings(), 3, "-Z leaves it monotonic");
+        assert_eq!(s.sum(), StatsSnapshot::default());
+    }
+
+    #[test]
+    fn a_workers_block_is_one_cache_line_of_its_own() {
+        assert_eq!(std::mem::align_of::<Counters>(), 64);
+        assert_eq!(std::mem::size_of::<Counters>(), 64);
     }
 }

@@ -9,7 +9,9 @@
 //! per real server (`service`, `real="192.0.2.11:8080"`): `connections_total`,
 //! `packets_total` and `bytes_total` (`direction="in"|"out"`, counters since creation or
 //! `-Z`), the 2-second rates (gauges), and for real servers their weight and
-//! active/inactive/persistent connections (gauges). Per worker: `rvs_drops_total{worker,
+//! active/inactive/persistent connections (gauges) and
+//! `rvs_real_server_passive_failures_total` (new connections whose opening failed,
+//! as passive detection counts them; not reset by `-Z`). Per worker: `rvs_drops_total{worker,
 //! reason}` (each `drop_*` counter of docs/DROPS.md without its prefix), rx/tx packets and
 //! bytes, and every other worker counter as `rvs_worker_events_total{worker,event}`. Per
 //! port: packets, `imissed`, `rx_nombuf`, `oerrors`, link state. Then the connection
@@ -257,6 +259,18 @@ fn services_and_dests(o: &mut Out, services: &[ServiceView]) {
             let l: Vec<(&str, &str)> = l.iter().map(|(k, v)| (*k, v.as_str())).collect();
             o.sample(name, &l, get(&s.dests[*i]));
         }
+    }
+    let name = "rvs_real_server_passive_failures_total";
+    o.family(
+        name,
+        "counter",
+        "New connections to the real server whose opening failed (reset by the real \
+         server, or no SYN-ACK: SYN sent again or SYN_RECV expired), counted by the \
+         workers for passive detection since the real server was added (-Z leaves it).",
+    );
+    for (l, s, i) in drows.iter() {
+        let l: Vec<(&str, &str)> = l.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        o.sample(name, &l, s.dests[*i].passive_failures);
     }
 }
 
@@ -713,6 +727,7 @@ mod tests {
                 cps: 2,
                 ..RatesView::default()
             },
+            passive_failures: 5 * conns,
         };
         let svc = ServiceView {
             spec: ServiceSpec {
@@ -860,6 +875,10 @@ mod tests {
         assert_eq!(
             value(&scrape, "rvs_real_server_active_connections", &real),
             3.0
+        );
+        assert_eq!(
+            value(&scrape, "rvs_real_server_passive_failures_total", &real),
+            15.0
         );
         assert_eq!(
             value(

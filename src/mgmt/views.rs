@@ -13,7 +13,7 @@ use crate::lb::estimator::Rates;
 use crate::lb::flow::proto;
 use crate::lb::mark::MarkRule;
 use crate::lb::service::{Service, ServiceKey};
-use crate::lb::stats::StatsSnapshot;
+use crate::lb::stats::{Stats, StatsSnapshot};
 use crate::mgmt::Manager;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -105,7 +105,7 @@ pub fn spec_of(svc: &Service) -> Option<ServiceSpec> {
     })
 }
 
-fn dest_view(mgr: &Manager, key: ServiceKey, d: &Dest, s: StatsSnapshot) -> DestView {
+fn dest_view(mgr: &Manager, key: ServiceKey, d: &Dest, s: &Stats) -> DestView {
     DestView {
         addr: d.addr,
         port: d.port,
@@ -116,8 +116,9 @@ fn dest_view(mgr: &Manager, key: ServiceKey, d: &Dest, s: StatsSnapshot) -> Dest
         active_conns: d.active_conns(),
         inactive_conns: d.inactive_conns(),
         persistent_conns: d.persistent_conns(),
-        stats: stats_view(s),
+        stats: stats_view(s.sum()),
         rates: rates_view(mgr.rates().rates(key, Some((d.addr, d.port)))),
+        passive_failures: s.failed_openings(),
     }
 }
 
@@ -129,7 +130,7 @@ pub fn service_view(mgr: &Manager, svc: &Service) -> Option<ServiceView> {
         .dests()
         .iter()
         .zip(svc.dest_stats())
-        .map(|(d, s)| dest_view(mgr, key, d, s.sum()))
+        .map(|(d, s)| dest_view(mgr, key, d, s))
         .collect();
     Some(ServiceView {
         spec: spec_of(svc)?,

@@ -184,6 +184,7 @@ pub fn dest(addr: Ipv4Addr, port: u16) -> DestView {
         persistent_conns: 0,
         stats: StatsView::default(),
         rates: RatesView::default(),
+        passive_failures: 0,
     }
 }
 

@@ -110,6 +110,7 @@
 mod dests;
 mod index;
 mod list;
+mod passive;
 mod slot;
 pub mod state;
 mod sync;
@@ -162,3 +163,5 @@ pub enum ConnError {
 mod loom_tests;
 #[cfg(test)]
 mod oracle_tests;
+#[cfg(test)]
+mod passive_tests;

@@ -2,13 +2,15 @@
 //! atomics, a lock-free free stack, and the seqlock-style read that lets any
 //! thread read a slot another thread may be recycling.
 //!
-//! Each slot has one 64-bit control word, `expires:32 | state:4 | flags:5 |
-//! gen:23`, and immutable-while-live key fields. Every change to a live entry
+//! Each slot has one 64-bit control word, `expires:32 | state:4 | flags:6 |
+//! gen:22`, and immutable-while-live key fields. Every change to a live entry
 //! (state, timer, death) is a CAS on the control word, so it carries the
 //! generation: a thread holding a stale view can never modify the entry that
-//! now occupies the slot (ABA needs 2^23 reuses of one slot inside one CAS
-//! window). The key fields are read under the generation like a seqlock:
-//! read word (Acquire), read fields (Relaxed), fence(Acquire), re-read word,
+//! now occupies the slot (ABA needs 2^22 reuses of one slot inside one CAS
+//! window, each one a connection created and expired on that slot; the sixth
+//! flag bit, `F_SETTLED`, took the 23rd generation bit). The key fields are
+//! read under the generation like a seqlock: read word (Acquire), read fields
+//! (Relaxed), fence(Acquire), re-read word,
 //! accept if the generation did not move. The writer side: whoever frees a
 //! slot bumps its generation *before* pushing it (Release CAS on the stack
 //! head); whoever pops it (Acquire) issues a Release fence before writing the
@@ -30,8 +32,15 @@ pub(crate) const F_UNLINKED: u8 = 8;
 /// Flag: just inserted, its duplicate check not finished (`ConnTable::link_unique`);
 /// a racing inserter of the same key may still evict it. Cleared by the commit CAS.
 pub(crate) const F_PENDING: u8 = 16;
+/// Flag (TCP connections, passive detection): the opening of this connection has
+/// been judged, so it is never counted as a failed new connection again. Set by
+/// the first packet from the real server (NAT: it answered), or when the opening
+/// was counted as failed (see `ConnTable::lookup`).
+pub(crate) const F_SETTLED: u8 = 32;
+/// Flag bits of the control word.
+const FLAGS_MASK: u64 = 0x3F;
 /// Generation bits of the control word.
-pub(crate) const GEN_MASK: u32 = 0x7F_FFFF;
+pub(crate) const GEN_MASK: u32 = 0x3F_FFFF;
 
 /// Unpacked control word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +51,7 @@ pub(crate) struct Word {
     pub state: u8,
     /// `F_*` flags.
     pub flags: u8,
-    /// Generation, 23 bits, bumped every time the slot is freed.
+    /// Generation, 22 bits, bumped every time the slot is freed.
     pub gen: u32,
 }
 
@@ -50,15 +59,15 @@ impl Word {
     pub(crate) fn pack(self) -> u64 {
         self.expires as u64
             | ((self.state as u64 & 0xF) << 32)
-            | ((self.flags as u64 & 0x1F) << 36)
-            | (((self.gen & GEN_MASK) as u64) << 41)
+            | ((self.flags as u64 & FLAGS_MASK) << 36)
+            | (((self.gen & GEN_MASK) as u64) << 42)
     }
     pub(crate) fn unpack(w: u64) -> Word {
         Word {
             expires: w as u32,
             state: ((w >> 32) & 0xF) as u8,
-            flags: ((w >> 36) & 0x1F) as u8,
-            gen: (w >> 41) as u32,
+            flags: ((w >> 36) & FLAGS_MASK) as u8,
+            gen: (w >> 42) as u32,
         }
     }
     /// Published and not being torn down.
@@ -336,8 +345,8 @@ mod tests {
         let w = Word {
             expires: 0xFFFF_FFF0,
             state: 10,
-            flags: F_LIVE | F_INACTIVE | F_PENDING,
-            gen: 0x7B_CDEF,
+            flags: F_LIVE | F_INACTIVE | F_PENDING | F_SETTLED,
+            gen: 0x3B_CDEF,
         };
         assert_eq!(Word::unpack(w.pack()), w);
         #[cfg(not(feature = "loom"))]

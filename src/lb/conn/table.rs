@@ -11,8 +11,10 @@ use crate::lb::flow::{proto, FlowKey};
 
 use super::dests::{DestId, DestRef, Dests};
 use super::index::{self, Index, Kind};
+use super::passive::{self, Opening};
 use super::slot::{
-    SlotKey, SlotKind, Slots, View, Word, F_DEAD, F_INACTIVE, F_LIVE, F_PENDING, F_UNLINKED,
+    SlotKey, SlotKind, Slots, View, Word, F_DEAD, F_INACTIVE, F_LIVE, F_PENDING, F_SETTLED,
+    F_UNLINKED,
 };
 use super::state::{tcp_next, Side, TcpFlags, TcpState};
 use super::timeouts::{Settings, SharedSettings, Timeouts, TEMPLATE_RECHECK_SECS};
@@ -113,6 +115,12 @@ pub struct Hit {
     pub raddr: Ipv4Addr,
     /// Real server port.
     pub rport: u16,
+    /// Passive detection: this packet showed that the connection's opening failed
+    /// (the real server reset it in SYN_RECV, or the client sent its SYN again with
+    /// no answer seen; rules in `lb/conn/passive.rs`). True for exactly one packet of
+    /// a connection at most, across all workers: the worker that got it counts one
+    /// failure for the connection's real server.
+    pub failed_opening: bool,
 }
 
 /// Outcome of [`ConnTable::lookup`]; every variant tells the caller what to do.
@@ -135,6 +143,9 @@ pub enum Lookup {
 pub(crate) enum Expire {
     /// Torn down and freed by us.
     Freed,
+    /// Torn down and freed by us, by its timer, and it was a failed opening
+    /// (`passive::expiry_failed`) of a connection to this dest.
+    FreedFailedOpening(DestId),
     /// A template that still controls connections: re-armed instead.
     Rearmed,
     /// Timer not run out (and not forced).
@@ -307,6 +318,7 @@ impl ConnTable {
             vport: k.vport,
             raddr: k.raddr.into(),
             rport: k.rport,
+            failed_opening: false,
         }
     }
 
@@ -355,7 +367,11 @@ impl ConnTable {
                 return None;
             }
             if v.word.expired(now) {
-                self.try_expire(idx, v.word.gen, now, false);
+                // A failed opening is left to the sweep, which counts it for its worker.
+                let tcp = k.proto == proto::TCP;
+                self.expire_where(idx, v.word.gen, now, false, |w| {
+                    passive::expiry_failed(k.kind, tcp, w.state, w.flags)
+                });
                 return None;
             }
             Some((idx, v, dir))
@@ -410,18 +426,26 @@ impl ConnTable {
             if w.gen != v.word.gen || !w.alive() {
                 return Lookup::Miss;
             }
-            let (state, timeout) = if tcp {
-                let s = tcp_next(side, flags, TcpState::from_bits(w.state));
-                (s as u8, self.timeouts.tcp_secs(s))
+            let (state, timeout, opening) = if tcp {
+                let prev = TcpState::from_bits(w.state);
+                let s = tcp_next(side, flags, prev);
+                // Armed in this tick: `expires` is exactly what re-arming it now gives.
+                let same_tick = w.expires == now.saturating_add(self.timeouts.tcp_secs(prev));
+                let opening = passive::judge_packet(side, flags, prev, w.flags, same_tick);
+                (s as u8, self.timeouts.tcp_secs(s), opening)
             } else {
-                (0, self.timeouts.udp_secs())
+                (0, self.timeouts.udp_secs(), Opening::Unchanged)
             };
             let active = tcp && state == TcpState::Established as u8;
-            let flags_new = if active {
+            let mut flags_new = if active {
                 w.flags & !F_INACTIVE
             } else {
                 w.flags | F_INACTIVE
             };
+            if opening != Opening::Unchanged {
+                // In the same CAS as the state: exactly one worker judges the opening.
+                flags_new |= F_SETTLED;
+            }
             let new = Word {
                 expires: now.saturating_add(timeout),
                 state,
@@ -462,7 +486,10 @@ impl ConnTable {
             }
             let mut view = v;
             view.word = new;
-            return Lookup::Hit(self.hit(idx, &view, dir));
+            let mut hit = self.hit(idx, &view, dir);
+            // `Failed` implies a flag change, so this CAS (not another worker's) made it.
+            hit.failed_opening = opening == Opening::Failed;
+            return Lookup::Hit(hit);
         }
     }
 
@@ -722,7 +749,7 @@ impl ConnTable {
                 Err(a) => raw = a,
             }
         };
-        self.teardown(idx, w, now, true);
+        self.teardown(idx, w, now, true, false);
         true
     }
 
@@ -755,6 +782,20 @@ impl ConnTable {
     /// (unlink, dest counters, template count, free). A template that still
     /// controls connections is never freed; it is re-armed for 60 s instead.
     pub(crate) fn try_expire(&self, idx: u32, gen: u32, now: u32, force: bool) -> Expire {
+        self.expire_where(idx, gen, now, force, |_| false)
+    }
+
+    /// As [`ConnTable::try_expire`], but a due entry whose word satisfies `keep` (read
+    /// in the CAS loop, so on the very word the CAS would replace) is left alone
+    /// ([`Expire::NotDue`]).
+    fn expire_where(
+        &self,
+        idx: u32,
+        gen: u32,
+        now: u32,
+        force: bool,
+        keep: impl Fn(Word) -> bool,
+    ) -> Expire {
         let Some(slot) = self.slots.get(idx) else {
             return Expire::NotOurs;
         };
@@ -764,7 +805,7 @@ impl ConnTable {
             if w.gen != gen || !w.alive() {
                 return Expire::NotOurs;
             }
-            if !force && !w.expired(now) {
+            if !force && (!w.expired(now) || keep(w)) {
                 return Expire::NotDue;
             }
             let dead = Word {
@@ -779,13 +820,15 @@ impl ConnTable {
                 Err(a) => raw = a,
             }
         };
-        self.teardown(idx, w, now, false)
+        self.teardown(idx, w, now, false, !force)
     }
 
     /// The teardown of an entry whose `F_DEAD` CAS this thread won (`w`: its
     /// word before). A template that still controls connections is re-armed
-    /// instead of freed (taken out of the index first with `unlink`).
-    fn teardown(&self, idx: u32, w: Word, now: u32, unlink: bool) -> Expire {
+    /// instead of freed (taken out of the index first with `unlink`). With
+    /// `by_timer` (the entry expired, nobody forced it), a failed opening is
+    /// reported as [`Expire::FreedFailedOpening`].
+    fn teardown(&self, idx: u32, w: Word, now: u32, unlink: bool, by_timer: bool) -> Expire {
         let Some(slot) = self.slots.get(idx) else {
             return Expire::NotOurs;
         };
@@ -834,6 +877,10 @@ impl ConnTable {
             }
         }
         self.slots.free(idx);
+        let tcp = k.proto == proto::TCP;
+        if by_timer && passive::expiry_failed(k.kind, tcp, w.state, w.flags) {
+            return Expire::FreedFailedOpening(DestId(k.dest));
+        }
         Expire::Freed
     }
 
@@ -845,8 +892,23 @@ impl ConnTable {
 
     /// Incremental expiry: looks at the next `budget` slots (round robin over the
     /// whole table, shared by all callers) and expires those whose timer ran out.
-    /// Each worker calls it once per loop; returns how many entries were freed.
+    /// Returns how many entries were freed. Failed openings that expire are not
+    /// reported: workers call [`ConnTable::sweep_counting`].
     pub fn sweep(&self, now: u32, budget: u32) -> u32 {
+        self.sweep_counting(now, budget, |_| {})
+    }
+
+    /// [`ConnTable::sweep`], calling `failed_opening(dest)` once for each expired
+    /// entry that was a failed opening of a connection to `dest` (NAT, SYN_RECV,
+    /// nothing ever came back from the real server; `lb/conn/passive.rs`). Each
+    /// worker calls it once per loop and counts those in its own block of the
+    /// dest's stats. Lookups leave such entries to the sweep, so none is lost.
+    pub fn sweep_counting(
+        &self,
+        now: u32,
+        budget: u32,
+        mut failed_opening: impl FnMut(DestId),
+    ) -> u32 {
         let n = self.slots.len();
         let budget = budget.min(n);
         // Relaxed: the cursor only spreads work; any interleaving is correct.
@@ -858,11 +920,16 @@ impl ConnTable {
                 continue;
             };
             let w = Word::unpack(slot.word.load(Ordering::Acquire));
-            if w.alive()
-                && w.expired(now)
-                && self.try_expire(idx, w.gen, now, false) == Expire::Freed
-            {
-                freed += 1;
+            if !w.alive() || !w.expired(now) {
+                continue;
+            }
+            match self.try_expire(idx, w.gen, now, false) {
+                Expire::Freed => freed += 1,
+                Expire::FreedFailedOpening(d) => {
+                    failed_opening(d);
+                    freed += 1;
+                }
+                Expire::Rearmed | Expire::NotDue | Expire::NotOurs => {}
             }
         }
         freed
