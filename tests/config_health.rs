@@ -435,3 +435,42 @@ fn error_kinds() {
     let e = bad("quorum = 0\n", "", SVC, "service[0].quorum", "quorum");
     assert_eq!(e.kind(), Some(ErrorKind::Range));
 }
+
+#[test]
+fn monitor_targets_from_the_file() {
+    use rvs::mgmt::health::ServiceTargets;
+    let c = load(
+        "inhibit_on_failure = true\n[service.check.TCP_CHECK]\n",
+        "notify_up = \"/bin/true\"\n[service.real.check.MISC_CHECK]\nmisc_path = \"/bin/true\"\n",
+    );
+    let t = ServiceTargets::all_from_config(&c);
+    assert_eq!(t.len(), 1);
+    let t = &t[0];
+    assert_eq!(
+        t.service,
+        rvs::mgmt::services::service_key(&c.services[0].key)
+    );
+    assert_eq!(t.reals.len(), 2);
+    let (a, b) = (&t.reals[0], &t.reals[1]);
+    assert_eq!(
+        (a.addr, a.port, a.weight),
+        (Ipv4Addr::new(192, 0, 2, 11), 8080, 2)
+    );
+    assert_eq!(
+        a.check.as_ref().unwrap().spec.kind(),
+        "TCP_CHECK",
+        "the service's"
+    );
+    assert_eq!(
+        b.check.as_ref().unwrap().spec.kind(),
+        "MISC_CHECK",
+        "its own"
+    );
+    assert!(a.inhibit_on_failure && b.inhibit_on_failure);
+    assert!(a.notify_up.is_none() && b.notify_up.is_some());
+    // A server added at run time gets the service's defaults.
+    let added =
+        rvs::mgmt::health::Target::with_defaults(&t.health, Ipv4Addr::new(192, 0, 2, 13), 8080, 1);
+    assert_eq!(added.check, a.check);
+    assert!(added.inhibit_on_failure);
+}

@@ -639,3 +639,134 @@ fn unchecked_servers_are_always_up_and_count_for_quorum() {
     let st = w.state(12);
     assert!(st.up && st.checker.is_none());
 }
+
+#[test]
+fn a_weight_changed_while_down_is_given_when_up() {
+    let c = check(0, 1);
+    let mut w = World::new(vec![service(vec![real(11, 1, &c), real(12, 1, &c)])]);
+    w.at(secs(0)).answer(11, Outcome::down("refused"));
+    assert_eq!(w.actions(), [down(11, false, "refused")]);
+    // rvsadm -e -w 5 on the DOWN server: the table is not touched.
+    let now = w.t0 + secs(1);
+    let again = service(vec![real(11, 5, &c), real(12, 1, &c)]);
+    w.m.set_targets(vec![again], now, &mut w.out);
+    assert!(w.actions().is_empty());
+    w.at(secs(6)).answer(11, Outcome::up("ok"));
+    assert_eq!(w.actions(), [up(11, 5, "ok")]);
+}
+
+#[test]
+fn a_new_real_server_while_the_sorry_server_is_in_use() {
+    let c = check(0, 1);
+    let mut s = service(vec![real(11, 1, &c)]);
+    s.health.quorum = 2;
+    let sorry = SorryServer {
+        addr: rip(50),
+        port: 80,
+        method: Fwd::Nat,
+        inhibit: false,
+    };
+    s.health.sorry_server = Some(sorry);
+    let mut w = World::new(vec![s.clone()]);
+    let aside = "TCP 203.0.113.10:80 lost quorum: sorry server in use";
+    assert_eq!(
+        w.actions(),
+        [
+            down(11, false, aside),
+            Action::SorryOn {
+                service: SVC,
+                server: sorry
+            }
+        ],
+        "weight 1 < quorum 2 at start"
+    );
+    // rvsadm -a of a second server (UP at once): quorum 2 reached, the sorry server goes.
+    s.reals.push(real(12, 1, &c));
+    let now = w.t0 + secs(1);
+    w.m.set_targets(vec![s.clone()], now, &mut w.out);
+    let back = "TCP 203.0.113.10:80 has quorum";
+    assert_eq!(
+        w.actions(),
+        [
+            up(11, 1, back),
+            Action::SorryOff {
+                service: SVC,
+                server: sorry
+            }
+        ]
+    );
+    // The sorry server moved in the file while not in use: nothing to take out.
+    let other = SorryServer {
+        addr: rip(51),
+        ..sorry
+    };
+    s.health.sorry_server = Some(other);
+    w.m.set_targets(vec![s.clone()], now, &mut w.out);
+    assert!(w.actions().is_empty());
+    // Lost again: the new sorry server is used; then it is removed from the file while
+    // in use: it leaves and the live server comes back.
+    w.at(secs(2)).answer(12, Outcome::down("refused"));
+    assert_eq!(
+        w.actions(),
+        [
+            down(11, false, aside),
+            down(12, false, "refused"),
+            Action::SorryOn {
+                service: SVC,
+                server: other
+            }
+        ],
+        "in real-server order"
+    );
+    s.health.sorry_server = None;
+    w.m.set_targets(vec![s], now + secs(2), &mut w.out);
+    assert_eq!(
+        w.actions(),
+        [
+            up(11, 1, "TCP 203.0.113.10:80 has quorum"),
+            Action::SorryOff {
+                service: SVC,
+                server: other
+            }
+        ]
+    );
+    assert_eq!(w.m.quorum_up(&SVC), Some(false), "still below quorum");
+}
+
+#[test]
+fn a_removed_service_is_forgotten_and_starts_afresh_when_back() {
+    let c = check(0, 1);
+    let s = service(vec![real(11, 1, &c)]);
+    let mut w = World::new(vec![s.clone()]);
+    w.at(secs(0)).answer(11, Outcome::down("refused"));
+    assert_eq!(w.actions(), [down(11, false, "refused")]);
+    w.m.set_targets(vec![], w.t0 + secs(1), &mut w.out);
+    assert!(w.actions().is_empty() && w.m.status().is_empty());
+    assert_eq!(w.m.quorum_up(&SVC), None);
+    w.at(secs(7)).no_job(11);
+    // Added again (rvsadm -A/-a): a new service, UP at its configured weight.
+    w.m.set_targets(vec![s], w.t0 + secs(8), &mut w.out);
+    assert!(w.actions().is_empty());
+    assert!(w.state(11).up);
+    w.at(secs(8)).job(11);
+}
+
+#[test]
+fn a_stopped_checker_is_logged_and_retried_later() {
+    struct Dead;
+    impl CheckRunner for Dead {
+        fn submit(&self, _: Job) -> Result<(), Stopped> {
+            Err(Stopped)
+        }
+        fn try_recv(&self) -> Option<Report> {
+            None
+        }
+    }
+    let c = check(0, 1);
+    let mut w = World::new(vec![service(vec![real(11, 1, &c)])]);
+    w.m.poll(w.t0, &Dead, &mut w.out);
+    assert!(w.state(11).up, "no verdict without a check");
+    // Not resubmitted on every tick: the next try is a delay_loop later.
+    w.at(secs(5)).no_job(11);
+    w.at(secs(6)).job(11);
+}
