@@ -8,6 +8,7 @@ pub mod health;
 pub mod lock;
 pub mod manager;
 pub mod metrics;
+pub mod passive;
 pub mod plan;
 pub mod rates;
 pub mod reload;
