@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod eal;
+pub mod hclab;
 pub mod ipvsadm_rec;
 pub mod lab;
 pub mod load;
