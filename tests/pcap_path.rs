@@ -62,3 +62,45 @@ fn load_balancing_golden_pcap() {
         assert_eq!(Rvsd::counter_in(&log, name), n, "{name}:\n{log}");
     }
 }
+
+/// Passive detection through the real data path: three SYNs that the NAT real server
+/// answers with a RST, and one it answers with a SYN-ACK, are three failed openings
+/// (the real server's line in the shutdown stats); with `[service.passive] failures =
+/// 4` the real server stays UP (its MISC_CHECK always succeeds).
+#[test]
+fn passive_detection_golden_pcap() {
+    if !lab_available("passive_detection_golden_pcap") {
+        return;
+    }
+    let run = run_pcap(
+        "pcappassive",
+        "tests/pcap/passive.py",
+        &passive_service(4),
+        &[],
+    );
+    assert!(run.check.contains("check OK"), "{}", run.check);
+    assert_eq!(
+        (run.counter("nat_in"), run.counter("nat_out")),
+        (4, 4),
+        "{}",
+        run.log
+    );
+    assert!(!run.log.contains("DOWN"), "3 failures < 4:\n{}", run.log);
+    let dest = run
+        .log
+        .lines()
+        .find(|l| l.contains("-> 203.0.113.11:8080 Nat"))
+        .unwrap_or_else(|| panic!("no real server stats line:\n{}", run.log));
+    assert!(dest.ends_with("; passive failures 3"), "{dest}");
+}
+
+/// tests/pcap/passive.py's NAT service, checked by a MISC_CHECK that always succeeds
+/// (every 60 s), with passive detection at `failures` within 10 s.
+fn passive_service(failures: u32) -> String {
+    format!(
+        "\n[[service]]\nproto = \"tcp\"\nvip = \"203.0.113.10\"\nport = 80\nscheduler = \"rr\"\n\
+         delay_loop = 60\n[service.check.MISC_CHECK]\nmisc_path = \"/bin/true\"\n\
+         [service.passive]\nfailures = {failures}\ninterval = 10\n\
+         [[service.real]]\naddr = \"203.0.113.11\"\nport = 8080\nmethod = \"nat\"\n"
+    )
+}

@@ -136,7 +136,7 @@ pub fn log_stats(table: &ServiceTable, rates: &crate::mgmt::rates::RateTracker) 
         for (d, ds) in svc.dests().iter().zip(svc.dest_stats()) {
             let s = ds.sum();
             log::info!(
-                "  -> {}:{} {:?} weight {} active {} inactive {}: conns {} inpkts {} outpkts {} inbytes {} outbytes {}",
+                "  -> {}:{} {:?} weight {} active {} inactive {}: conns {} inpkts {} outpkts {} inbytes {} outbytes {}; passive failures {}",
                 d.addr,
                 d.port,
                 d.fwd,
@@ -147,7 +147,8 @@ pub fn log_stats(table: &ServiceTable, rates: &crate::mgmt::rates::RateTracker) 
                 s.in_pkts,
                 s.out_pkts,
                 s.in_bytes,
-                s.out_bytes
+                s.out_bytes,
+                ds.failed_openings()
             );
         }
     }
