@@ -11,6 +11,12 @@ if ! command -v vagrant >/dev/null 2>&1; then
   echo "test.sh: installing vagrant (for vagrant validate)" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends vagrant >/dev/null
 fi
+# Test-only extra: `keepalived --config-test` judges that the keepalived.conf fixtures of
+# tests/keepalived_import.rs are keepalived configurations (the daemon is not started).
+if ! command -v keepalived >/dev/null 2>&1; then
+  echo "test.sh: installing keepalived (for keepalived --config-test)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends keepalived >/dev/null
+fi
 export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\n=== %s ===\n' "$*"; }
 

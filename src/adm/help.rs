@@ -125,6 +125,8 @@ pub fn usage_text(prog: &str) -> String {
          \x20 {p} mark add|del MARK --vip NET [--protocol tcp|udp] [--ports P[-Q]]\n\
          \x20                                                     add or remove a firewall-mark rule\n\
          \x20 {p} mark list [--json]                           list the mark rules in match order\n\
+         \x20 {p} import-keepalived [--base BASE.toml] [-o OUT] FILE\n\
+         \x20                                                     keepalived.conf's virtual servers as rvs TOML\n\
          rvs options:\n\
          \x20 --json                              -L listings (also -c, --timeout) as JSON\n\
          \x20 --socket PATH                       rvsd's control socket (anywhere on the line;\n\

@@ -43,6 +43,10 @@ pub fn main(argv: &[String], stdin: &mut dyn std::io::Read, io: &mut Io) -> u8 {
             return 2;
         }
     };
+    // Needs no rvsd: a file in, TOML out.
+    if argv.get(1).map(String::as_str) == Some("import-keepalived") {
+        return super::keepalived::cli::run(&argv[2..], io.out, io.err);
+    }
     let prog = argv
         .first()
         .map(String::as_str)
