@@ -474,3 +474,40 @@ fn monitor_targets_from_the_file() {
     assert_eq!(added.check, a.check);
     assert!(added.inhibit_on_failure);
 }
+
+#[test]
+fn a_mark_service_real_server_on_port_0_needs_connect_port() {
+    let file = |check: &str| {
+        format!(
+            r#"[cores]
+workers = [0]
+
+[[port]]
+name = "ext"
+device = "net_null0"
+addresses = ["203.0.113.1/24", "192.0.2.1/24"]
+
+[[mark]]
+mark = 1
+rules = [{{ proto = "tcp", vip = "203.0.113.10/32" }}]
+
+[[service]]
+mark = 1
+persistent = 300
+{check}
+[[service.real]]
+addr = "192.0.2.11"
+"#
+        )
+    };
+    let t = file("[service.check.TCP_CHECK]\n");
+    let e = Config::from_str_named(&t, "m.toml").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "m.toml:18: service[0].real[0].port: real server 192.0.2.11 has port 0 (each packet's own port): its TCP_CHECK needs connect_port"
+    );
+    let t = file("[service.check.TCP_CHECK]\nconnect_port = 80\n");
+    Config::from_str_named(&t, "m.toml").unwrap();
+    let t = file("[service.check.MISC_CHECK]\nmisc_path = \"/bin/true\"\n");
+    Config::from_str_named(&t, "m.toml").unwrap();
+}

@@ -272,6 +272,7 @@ impl Checker<'_> {
             delay_loop: health.delay_loop,
             virtualhost: health.virtualhost.clone(),
             inhibit: health.inhibit_on_failure,
+            check: health.check.clone(),
         };
         let mut reals: Vec<Real> = Vec::with_capacity(rs.real.len());
         for (j, rr) in rs.real.into_iter().enumerate() {
@@ -475,6 +476,20 @@ impl Checker<'_> {
                 defaults.virtualhost.as_deref(),
             )?)),
         };
+        // Port 0 (a mark service's "the packet's port") cannot be checked at that port.
+        if let Some(c) = check.as_ref().or(defaults.check.as_ref()) {
+            let misc = matches!(*c.spec, crate::mgmt::health::CheckSpec::Misc(_));
+            if port == 0 && !misc && c.spec.conn().connect_port.is_none() {
+                return Err(self.err(
+                    &path.key("port"),
+                    ErrorKind::Conflict,
+                    format!(
+                        "real server {addr} has port 0 (each packet's own port): its {} needs connect_port",
+                        c.spec.kind()
+                    ),
+                ));
+            }
+        }
         let health = RealHealth {
             check,
             inhibit_on_failure: rr.inhibit_on_failure.unwrap_or(defaults.inhibit),
@@ -502,6 +517,8 @@ struct RealDefaults {
     delay_loop: Duration,
     virtualhost: Option<String>,
     inhibit: bool,
+    /// The service's `[service.check]`.
+    check: Option<Arc<super::health::Check>>,
 }
 
 impl Checker<'_> {
@@ -617,6 +634,7 @@ impl Checker<'_> {
             delay_loop: super::health::DEFAULT_DELAY_LOOP,
             virtualhost: None,
             inhibit: false,
+            check: None,
         };
         let r = self.real(&sp, ports, routes, key, &defaults, as_real)?;
         if reals.iter().any(|x| x.addr == r.addr && x.port == r.port) {
