@@ -77,6 +77,8 @@ pub(super) struct DestState {
     /// Passive failures seen, with when, within the service's interval.
     pub passive: VecDeque<(Instant, u64)>,
     pub shown: Shown,
+    /// Whether it is UP but set aside for the sorry server (as of the last reconcile).
+    pub set_aside: bool,
 }
 
 impl DestState {
@@ -103,6 +105,7 @@ impl DestState {
             last_result: None,
             passive: VecDeque::new(),
             shown,
+            set_aside: false,
         }
     }
 

@@ -300,7 +300,7 @@ fn alpha_starts_down_and_notifies_once() {
     s.health.alpha = true;
     s.reals[0].notify_down = Some(Command::parse("/bin/true down 11").unwrap());
     let mut w = World::new(vec![s]);
-    let reason = "TCP 203.0.113.10:80 has quorum";
+    let reason = "alpha: DOWN until its checks pass";
     assert_eq!(
         w.actions(),
         [down(11, false, reason), down(12, false, reason)],
@@ -601,7 +601,7 @@ fn a_changed_check_starts_afresh_and_a_removed_server_is_forgotten() {
     let other = check(5, 2);
     let now = w.t0 + secs(1);
     w.m.set_targets(vec![service(vec![real(11, 1, &other)])], now, &mut w.out);
-    assert_eq!(w.actions(), [up(11, 1, "TCP 203.0.113.10:80 has quorum")]);
+    assert_eq!(w.actions(), [up(11, 1, "new check: UP until it fails")]);
     assert!(w.state(11).up);
     assert_eq!(w.state(11).consecutive_failures, 0);
     w.fake.answer(&twelve, Outcome::down("refused"));

@@ -153,19 +153,23 @@ impl ServiceState {
     /// transition this is, with its reason (the others move for quorum's sake).
     pub fn reconcile(&mut self, cause: Option<(usize, &str)>, out: &mut Vec<Action>) {
         let aside = self.sorry_active();
-        let svc_reason = if aside {
-            format!("{} lost quorum: sorry server in use", self.name())
-        } else {
-            format!("{} has quorum", self.name())
-        };
+        let name = self.name();
         for (i, d) in self.dests.iter_mut().enumerate() {
             let want = d.desired(aside);
+            let was_aside = std::mem::replace(&mut d.set_aside, aside && d.up);
             if want == d.shown {
                 continue;
             }
+            // The real server's own transition, else why it moves now.
             let reason = match cause {
                 Some((c, r)) if c == i => r.to_owned(),
-                _ => svc_reason.clone(),
+                _ if !d.up && !d.has_run => "alpha: DOWN until its checks pass".to_owned(),
+                _ if !d.up => d.last_result.clone().unwrap_or_else(|| "DOWN".into()),
+                _ if aside => format!("{name} lost quorum: sorry server in use"),
+                _ if !was_aside && !d.has_run && d.target.check.is_some() => {
+                    "new check: UP until it fails".to_owned()
+                }
+                _ => format!("{name} has quorum"),
             };
             let (service, addr, port) = (self.key, d.target.addr, d.target.port);
             out.push(match (d.shown, want) {
