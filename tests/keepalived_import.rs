@@ -246,6 +246,33 @@ fn usage_errors_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(text(&out.stderr).contains("usage: rvsadm import-keepalived"));
     }
+    // A base that is not TOML, or that rvs refuses by itself: its own error, status 1.
+    let dir = tmp_dir();
+    let conf = format!("{DIR}/udp-dns.conf");
+    let bad = dir.join("bad-base.toml");
+    std::fs::write(&bad, "[cores\n").unwrap();
+    let out = rvsadm(&["import-keepalived", "--base", bad.to_str().unwrap(), &conf]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with(&format!("rvsadm: {}: ", bad.display())),
+        "{}",
+        text(&out.stderr)
+    );
+    let no_cores = dir.join("no-cores.toml");
+    let base = std::fs::read_to_string(BASE).unwrap();
+    std::fs::write(&no_cores, base.replace("workers = [0]", "workers = []")).unwrap();
+    let out = rvsadm(&[
+        "import-keepalived",
+        "--base",
+        no_cores.to_str().unwrap(),
+        &conf,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(&format!("rvsadm: {}:", no_cores.display())) && err.contains("workers"),
+        "{err}"
+    );
     let out = rvsadm(&["import-keepalived", "/nonexistent/keepalived.conf"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
