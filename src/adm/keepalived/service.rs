@@ -145,7 +145,8 @@ pub fn virtual_server(
             );
         }
     }
-    let base = build(&vs, notes)?;
+    let marked = keys.iter().any(|k| matches!(k, Key::Mark(_)));
+    let base = build(&vs, marked, notes)?;
     let mut out = Vec::new();
     for key in keys {
         let mut service = base.clone();
@@ -247,12 +248,13 @@ fn read_vs<'a>(n: &'a Node, notes: &mut Vec<Note>) -> Res<Vs<'a>> {
 }
 
 /// The service without its key.
-fn build(vs: &Vs, notes: &mut Vec<Note>) -> Res<Service> {
+/// The service without its key; `marked`: some key is a fwmark.
+fn build(vs: &Vs, marked: bool, notes: &mut Vec<Note>) -> Res<Service> {
     let delay_loop = vs.timing.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP);
     let alpha = vs.timing.alpha.as_ref().is_some_and(|(a, _)| *a);
     let mut reals = Vec::new();
     for r in &vs.reals {
-        reals.push(real(r, vs, alpha, delay_loop, notes)?);
+        reals.push(real(r, vs, marked, alpha, delay_loop, notes)?);
     }
     let method = vs.method.unwrap_or("nat");
     let mut service = Service {
@@ -291,7 +293,14 @@ fn build(vs: &Vs, notes: &mut Vec<Note>) -> Res<Service> {
     Ok(service)
 }
 
-fn real(r: &Node, vs: &Vs, alpha: bool, delay_loop: f64, notes: &mut Vec<Note>) -> Res<Real> {
+fn real(
+    r: &Node,
+    vs: &Vs,
+    marked: bool,
+    alpha: bool,
+    delay_loop: f64,
+    notes: &mut Vec<Note>,
+) -> Res<Real> {
     let (addr, rport) = match r.args.as_slice() {
         [ip] => (ipv4(r, ip)?, None),
         [ip, p] => (ipv4(r, ip)?, Some(port(r, p, "port")?)),
@@ -348,7 +357,16 @@ fn real(r: &Node, vs: &Vs, alpha: bool, delay_loop: f64, notes: &mut Vec<Note>) 
             _ => return refuse(c, "not a real_server keyword rvs can express"),
         }
     }
-    if let Some((_, spec, t)) = found {
+    if let Some((node, spec, t)) = found {
+        // A fwmark service's real server without a port takes each packet's own port:
+        // its check needs a port to connect to (rvs's config rule, MISC_CHECK excepted).
+        let network = !matches!(spec, crate::mgmt::health::CheckSpec::Misc(_));
+        if marked && rport.is_none() && network && spec.conn().connect_port.is_none() {
+            return refuse(
+                node,
+                "the real server of a fwmark service has no port: its checker needs connect_port",
+            );
+        }
         let merged = t.over(&timing).over(&vs.timing);
         if let Some((a, at)) = &merged.alpha {
             if *a != alpha {
