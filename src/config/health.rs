@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use super::command::Command;
 use super::locate::KeyPath;
-use super::raw::{RawCheck, RawPassive, RawSecs};
+use super::raw::{RawCheck, RawPassive, RawReal, RawSecs, RawService, RawSorryServer};
 use super::validate::{Checker, Res};
-use super::{ErrorKind, Method};
+use super::{ErrorKind, Method, Port, Real, Route, ServiceKey};
 use crate::mgmt::health::CheckSpec;
 
 /// keepalived's `delay_loop` default (seconds).
@@ -326,5 +326,156 @@ impl TimingKeys {
             delay_loop: raw.delay_loop,
             warmup: raw.warmup,
         }
+    }
+}
+
+/// What a real server's health keywords default to: its service's.
+pub(super) struct RealDefaults {
+    /// Where the service's `[service.check]` is (for errors in an inherited key).
+    pub check_path: KeyPath,
+    /// The service check's timing keys as written, when it has one.
+    pub timing: Option<TimingKeys>,
+    /// The service's `delay_loop`.
+    pub delay_loop: Duration,
+    /// The service's `virtualhost`.
+    pub virtualhost: Option<String>,
+    /// The service's `inhibit_on_failure`.
+    pub inhibit: bool,
+    /// The service's `[service.check]`.
+    pub check: Option<Arc<Check>>,
+}
+
+impl Checker<'_> {
+    /// The service-level health keywords (all but the sorry server, which needs the real
+    /// servers for its default method): the values, the timing keys of `[service.check]`
+    /// for the real servers' own checks, and the raw sorry server.
+    pub(super) fn service_health(
+        &self,
+        path: &KeyPath,
+        rs: &mut RawService,
+    ) -> Res<(ServiceHealth, Option<TimingKeys>, Option<RawSorryServer>)> {
+        let d = ServiceHealth::default();
+        let delay_loop = match rs.delay_loop {
+            Some(v) => self.secs(&path.key("delay_loop"), v)?,
+            None => d.delay_loop,
+        };
+        let quorum = self.num(
+            &path.key("quorum"),
+            rs.quorum,
+            d.quorum,
+            (1, i64::from(u32::MAX)),
+            "quorum",
+        )?;
+        let hysteresis = self.num(
+            &path.key("hysteresis"),
+            rs.hysteresis,
+            d.hysteresis,
+            (0, i64::from(u32::MAX)),
+            "hysteresis",
+        )?;
+        if let Some(v) = &rs.virtualhost {
+            if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(self.err(
+                    &path.key("virtualhost"),
+                    ErrorKind::Range,
+                    format!("\"{v}\" is not a usable host name"),
+                ));
+            }
+        }
+        let virtualhost = rs.virtualhost.take();
+        let (check, timing) = match rs.check.take() {
+            None => (None, None),
+            Some(raw) => {
+                let timing = TimingKeys::of(&raw);
+                let c = self.check(
+                    &path.key("check"),
+                    raw,
+                    None,
+                    delay_loop,
+                    virtualhost.as_deref(),
+                )?;
+                (Some(Arc::new(c)), Some(timing))
+            }
+        };
+        let passive = match rs.passive.take() {
+            None => None,
+            Some(p) => Some(self.passive(&path.key("passive"), p)?),
+        };
+        let health = ServiceHealth {
+            delay_loop,
+            alpha: rs.alpha.unwrap_or(d.alpha),
+            quorum,
+            hysteresis,
+            quorum_up: self.command(&path.key("quorum_up"), rs.quorum_up.take())?,
+            quorum_down: self.command(&path.key("quorum_down"), rs.quorum_down.take())?,
+            inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(d.inhibit_on_failure),
+            virtualhost,
+            sorry_server: None,
+            check,
+            passive,
+        };
+        Ok((health, timing, rs.sorry_server.take()))
+    }
+
+    /// `[service.sorry_server]`: checked as a real server would be (address, method,
+    /// reachability), and never one of the real servers.
+    pub(super) fn sorry_server(
+        &self,
+        path: &KeyPath,
+        ports: &[Port],
+        routes: &[Route],
+        key: &ServiceKey,
+        reals: &[Real],
+        raw: RawSorryServer,
+    ) -> Res<SorryServer> {
+        let sp = path.key("sorry_server");
+        let method = match raw.method {
+            Some(m) => Some(m),
+            None => Some(
+                match reals.first().map_or(Method::Dr, |r| r.method) {
+                    Method::Nat => "nat",
+                    Method::Dr => "dr",
+                    Method::Tun => "tun",
+                }
+                .to_owned(),
+            ),
+        };
+        let as_real = RawReal {
+            addr: raw.addr,
+            port: raw.port,
+            method,
+            weight: None,
+            u_threshold: None,
+            l_threshold: None,
+            inhibit_on_failure: None,
+            notify_up: None,
+            notify_down: None,
+            check: None,
+        };
+        let defaults = RealDefaults {
+            check_path: sp.key("check"),
+            timing: None,
+            delay_loop: DEFAULT_DELAY_LOOP,
+            virtualhost: None,
+            inhibit: false,
+            check: None,
+        };
+        let r = self.real(&sp, ports, routes, key, &defaults, as_real)?;
+        if reals.iter().any(|x| x.addr == r.addr && x.port == r.port) {
+            return Err(self.err(
+                &sp.key("addr"),
+                ErrorKind::Duplicate,
+                format!(
+                    "sorry server {}:{} is also a real server of this service",
+                    r.addr, r.port
+                ),
+            ));
+        }
+        Ok(SorryServer {
+            addr: r.addr,
+            port: r.port,
+            method: r.method,
+            inhibit: raw.inhibit.unwrap_or(false),
+        })
     }
 }
