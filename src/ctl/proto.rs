@@ -6,8 +6,8 @@
 //! `{"version":"1.0","id":7,"ok":false,"error":{"kind":"refused","message":"Service not defined"}}`.
 
 use super::views::{
-    ConnView, DestSpec, MarkRuleView, ServiceKeyView, ServiceSpec, ServiceView, StatusView,
-    TimeoutsView, VipView,
+    CheckView, ConnView, DestSpec, MarkRuleView, ServiceKeyView, ServiceSpec, ServiceView,
+    StatusView, TimeoutsView, VipView,
 };
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
@@ -151,6 +151,41 @@ pub enum Request {
     Status,
     /// Re-reads the configuration file and applies the difference (as SIGHUP).
     Reload,
+    /// Sets the health check of a service (the default of its real servers without
+    /// their own) or, with `real`, of one real server (`rvsadm check set`). Replaces
+    /// the check in force; the server's health state starts afresh. Kept by the state
+    /// file; a reload gives back the file's checks.
+    SetCheck {
+        /// The service.
+        key: ServiceKeyView,
+        /// The real server; `None`: the service's default check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        real: Option<RealRef>,
+        /// The check, in the `[service.check]` shape (boxed: it is much larger than
+        /// every other request).
+        check: Box<CheckView>,
+    },
+    /// Removes the health check of a service (its default) or, with `real`, a real
+    /// server's own check (it then has the service's default, if any) (`rvsadm check
+    /// del`). Removing a check that is not there is no error.
+    DelCheck {
+        /// The service.
+        key: ServiceKeyView,
+        /// The real server; `None`: the service's default check.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        real: Option<RealRef>,
+    },
+}
+
+/// One real server of a service, named as `-r ADDR:PORT` names it (port 0: the service
+/// port, as ipvsadm fills it in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealRef {
+    /// Real server address.
+    pub addr: Ipv4Addr,
+    /// Real server port.
+    pub port: u16,
 }
 
 /// One response line.

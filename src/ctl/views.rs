@@ -167,6 +167,10 @@ pub struct DestView {
     /// server was added; not reset by `-Z`. 0 from a daemon that predates it.
     #[serde(default)]
     pub passive_failures: u64,
+    /// Health (rvs): present on the real servers (and the sorry server) of a service
+    /// with health checks; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthView>,
 }
 
 impl DestView {
@@ -194,8 +198,117 @@ pub struct ServiceView {
     pub stats: StatsView,
     /// Rates of the whole service.
     pub rates: RatesView,
-    /// Real servers, in IPVS's list order (newest first).
+    /// Real servers, in IPVS's list order (newest first): the EFFECTIVE table, as
+    /// `ipvsadm -L` lists the kernel's (a DOWN real server is not there).
     pub dests: Vec<DestView>,
+    /// Real servers of the configured table that health checks took out of the
+    /// effective one (DOWN, not inhibited), with their configured settings (no counters:
+    /// zero) and `health`. Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub down_dests: Vec<DestView>,
+    /// True while the service's sorry server is in use (all real servers down: quorum
+    /// lost). Absent for a service without `sorry_server`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorry_active: Option<bool>,
+}
+
+/// One health check as the control protocol carries it (`rvsadm check set`, the state
+/// file): the shape of the configuration file's `[service.check]` table (docs/HEALTH.md,
+/// configs/README.md), keepalived's timing keywords plus exactly one checker block under
+/// its keepalived name (`{"retry":2,"MISC_CHECK":{"misc_path":"/bin/true"}}`). Seconds may
+/// have fractions. A key left out takes keepalived's default for the checker (a real
+/// server's run-time check does not inherit the service check's keys, unlike the file).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckView {
+    /// keepalived `connect_timeout`, seconds (default 5; not for MISC_CHECK).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<f64>,
+    /// keepalived `retry`: further attempts after a failure before DOWN (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<u32>,
+    /// keepalived `delay_before_retry`, seconds (default 3 for HTTP_GET/SSL_GET, the
+    /// delay_loop for DNS_CHECK, else 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_before_retry: Option<f64>,
+    /// rvs: consecutive successes a DOWN server needs to be UP (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rise: Option<u32>,
+    /// keepalived `delay_loop` of this check, seconds (default: the service's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_loop: Option<f64>,
+    /// keepalived `warmup`, seconds (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<f64>,
+    /// `TCP_CHECK`.
+    #[serde(rename = "TCP_CHECK", default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<crate::mgmt::health::TcpCheck>,
+    /// `HTTP_GET`.
+    #[serde(rename = "HTTP_GET", default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<crate::mgmt::health::HttpGet>,
+    /// `SSL_GET`.
+    #[serde(rename = "SSL_GET", default, skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<crate::mgmt::health::HttpGet>,
+    /// `UDP_CHECK`.
+    #[serde(rename = "UDP_CHECK", default, skip_serializing_if = "Option::is_none")]
+    pub udp: Option<crate::mgmt::health::UdpCheck>,
+    /// `DNS_CHECK`.
+    #[serde(rename = "DNS_CHECK", default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<crate::mgmt::health::DnsCheck>,
+    /// `MISC_CHECK`.
+    #[serde(
+        rename = "MISC_CHECK",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub misc: Option<crate::mgmt::health::MiscCheck>,
+}
+
+// Seconds are never NaN (refused when a check is set), so equality is an equivalence.
+impl Eq for CheckView {}
+
+/// The health of one real server (or sorry server) as listed: `rvsadm -L --json` (on
+/// each real server of a service with health checks) and `rvsadm status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthView {
+    /// `"up"`, `"down"` (out of the table), `"inhibited"` (DOWN, in the table at weight 0,
+    /// `inhibit_on_failure`) or `"unchecked"` (no check: always up). For a sorry server:
+    /// `"active"` (in use) or `"standby"`.
+    pub state: String,
+    /// keepalived's checker name (`"HTTP_GET"`, `"MISC_CHECK"`...); absent when unchecked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checker: Option<String>,
+    /// The configured weight (the operator's, given back when UP); the listing's
+    /// `weight` is the effective one.
+    pub configured_weight: i32,
+    /// When its last check ended, Unix time in milliseconds; absent before the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check_ms: Option<u64>,
+    /// What its last check found (e.g. `"HTTP 503 from 192.0.2.12:80"`), or its last
+    /// transition's reason; absent before the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_result: Option<String>,
+    /// Failed checks since its last success.
+    pub consecutive_failures: u32,
+}
+
+/// A real server in `rvsadm status`'s health list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestHealthView {
+    /// The service.
+    pub service: ServiceKeyView,
+    /// Address.
+    pub addr: Ipv4Addr,
+    /// Port.
+    pub port: u16,
+    /// True for the service's sorry server.
+    #[serde(default)]
+    pub sorry: bool,
+    /// Its effective weight, `None` when out of the effective table.
+    pub weight: Option<i32>,
+    /// Its health.
+    #[serde(flatten)]
+    pub health: HealthView,
 }
 
 /// One connection-table entry (`ipvsadm -L -c`).
@@ -316,6 +429,10 @@ pub struct StatusView {
     pub services: usize,
     /// The configuration file rvsd runs (and reloads) from.
     pub config_file: String,
+    /// The health of every real server and sorry server of services with health
+    /// checks (rvs); absent when nothing is checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health: Vec<DestHealthView>,
 }
 
 #[cfg(test)]

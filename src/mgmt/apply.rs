@@ -118,6 +118,10 @@ pub fn handle_at(
             ctx.started,
             ctx.config_path,
         ))),
+        Request::SetCheck { key, real, check } => {
+            crate::mgmt::health_ctl::set_check(mgr, key, real, Some(&check))
+        }
+        Request::DelCheck { key, real } => crate::mgmt::health_ctl::set_check(mgr, key, real, None),
         Request::Reload => match ctx.config_path {
             Some(path) => crate::mgmt::reload::reload_file(mgr, path),
             None => Err(internal("reload: rvsd runs without a configuration file")),
@@ -125,7 +129,8 @@ pub fn handle_at(
     }
 }
 
-fn refused(message: impl Into<String>) -> CtlError {
+/// A refusal carrying `message` (ipvsadm's text for IPVS's rules).
+pub(crate) fn refused(message: impl Into<String>) -> CtlError {
     CtlError {
         kind: ErrorKind::Refused,
         message: message.into(),
@@ -180,7 +185,7 @@ fn service_config(
 
 /// `-r` port 0 means the service port, as ipvsadm fills it in (a mark service has
 /// none: 0 stays).
-fn dest_port(key: ServiceKeyView, port: u16) -> u16 {
+pub(crate) fn dest_port(key: ServiceKeyView, port: u16) -> u16 {
     match (key, port) {
         (ServiceKeyView::Tcp { port: vport, .. } | ServiceKeyView::Udp { port: vport, .. }, 0) => {
             vport

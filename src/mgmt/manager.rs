@@ -129,6 +129,15 @@ pub struct Manager {
     /// The configuration last loaded (at start or by a reload), for what a reload
     /// compares: `None` for a Manager not built from a file (tests).
     config: Option<Arc<crate::config::Config>>,
+    /// Where the EFFECTIVE table (published, what workers and `rvsadm -L` see) differs
+    /// from the CONFIGURED one (the operator's, what the state file and reload keep)
+    /// because of health checks: see `mgmt::health_table`.
+    pub(crate) overlay: crate::mgmt::health_table::Overlay,
+    /// The health keywords and checks of every service and real server (the file's and
+    /// run-time changes): see `mgmt::health_conf`.
+    pub(crate) health_conf: crate::mgmt::health_conf::HealthConf,
+    /// The health monitor and its checker thread, driven by [`Manager::run`].
+    pub(crate) health: crate::mgmt::health_loop::HealthLoop,
 }
 
 /// What identifies a trashed dest, as IPVS's trash lookup does: the service's key
@@ -174,6 +183,9 @@ impl Manager {
             limbo: Vec::new(),
             now: Instant::now(),
             config: None,
+            overlay: Default::default(),
+            health_conf: Default::default(),
+            health: Default::default(),
         })
     }
 
@@ -184,8 +196,11 @@ impl Manager {
     }
 
     /// Records `cfg` as the configuration running now (rvsd at start, a reload after
-    /// applying it).
+    /// applying it). Its health keywords and checks become the running ones: run-time
+    /// check changes (`rvsadm check`) are replaced by the file's, as run-time real
+    /// servers are by a reload.
     pub fn set_config(&mut self, cfg: crate::config::Config) {
+        self.health_conf = crate::mgmt::health_conf::HealthConf::from_config(&cfg);
         self.config = Some(Arc::new(cfg));
     }
 
@@ -259,7 +274,9 @@ impl Manager {
     }
 
     /// The management loop, until `stop` is set (SIGINT/SIGTERM) or a worker of
-    /// `ctx.rt` died (then it returns true): ticks every [`TICK`] and, between ticks,
+    /// `ctx.rt` died (then it returns true): ticks every [`TICK`] (with one step of the
+    /// health monitor, `Manager::health_poll`; its targets are declared at start and
+    /// after every change, `Manager::health_sync`) and, between ticks,
     /// waits on `commands` and answers each request at once, in arrival order, through
     /// [`crate::mgmt::apply::handle`] (the only place control requests change state).
     /// With `[control] state_file`, changes are written coalesced
@@ -270,6 +287,8 @@ impl Manager {
         let mut next_tick = Instant::now();
         let mut unsaved = crate::mgmt::state::Unsaved::default();
         let mut failed = false;
+        // What the configuration and the restored state watch (a no-op without checks).
+        self.health_sync(Instant::now());
         while !stop.load(Ordering::Relaxed) {
             if ctx.rt.is_some_and(Runtime::failed) {
                 failed = true;
@@ -281,20 +300,28 @@ impl Manager {
                 if let Some(rt) = ctx.rt {
                     log_arp_conflicts(rt, &mut conflicts);
                 }
+                // Never blocks: checks run on the Checker's thread.
+                self.health_poll(now);
                 next_tick = now + TICK;
             }
             self.save_state(&mut unsaved, now, false);
             let wake = unsaved.due().map_or(next_tick, |d| d.min(next_tick));
             match commands.recv_timeout(wake.saturating_duration_since(now)) {
-                Ok(cmd) => match self.answer(ctx, cmd) {
-                    Changed::Nothing => {}
-                    Changed::State => unsaved.note(Instant::now()),
-                    // A reload is written at once (it may replace much of the state).
-                    Changed::Reloaded => {
-                        unsaved.note(Instant::now());
-                        self.save_state(&mut unsaved, Instant::now(), true);
+                Ok(cmd) => {
+                    let changed = self.answer(ctx, cmd);
+                    // Also after a refused or half-failed request: cheap when nothing
+                    // changed (the targets compare equal).
+                    self.health_sync(Instant::now());
+                    match changed {
+                        Changed::Nothing => {}
+                        Changed::State => unsaved.note(Instant::now()),
+                        // A reload is written at once (it may replace much of the state).
+                        Changed::Reloaded => {
+                            unsaved.note(Instant::now());
+                            self.save_state(&mut unsaved, Instant::now(), true);
+                        }
                     }
-                },
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 // No sender left (no control socket): just tick.
                 Err(RecvTimeoutError::Disconnected) => {
@@ -490,14 +517,16 @@ impl Manager {
         self.change_services(|t| t.edit_service(config))
     }
 
-    /// `ipvsadm -D`: deletes a service (its connections live on until they expire).
-    pub fn del_service(&mut self, key: &ServiceKey) -> Result<(), Error> {
+    /// `ipvsadm -D` on the effective table only (see `Manager::del_service` for the
+    /// operator's): deletes a service (its connections live on until they expire).
+    pub(crate) fn table_del_service(&mut self, key: &ServiceKey) -> Result<(), Error> {
         self.change_services(|t| t.del_service(key))
     }
 
-    /// `ipvsadm -C`: deletes every service in one published change (their dests go to
-    /// the trash, their connections live on until they expire).
-    pub fn clear(&mut self) -> Result<(), Error> {
+    /// `ipvsadm -C` on the effective table only (see `Manager::clear`): deletes every
+    /// service in one published change (their dests go to the trash, their connections
+    /// live on until they expire).
+    pub(crate) fn table_clear(&mut self) -> Result<(), Error> {
         self.change_services(|t| {
             t.clear();
             Ok(())
@@ -521,7 +550,9 @@ impl Manager {
         Ok(())
     }
 
-    /// `ipvsadm -a`: adds a real server to a service. A server deleted from this service
+    /// `ipvsadm -a` on the effective table only (the operator's `-a` is
+    /// `Manager::add_dest`; health checks re-add a DOWN server through this): adds a
+    /// real server to a service. A server deleted from this service
     /// (or from an earlier service with the same key) and still in the trash is revived
     /// as IPVS does (`ip_vs_trash_get_dest`): the same `Dest`, so the same table id, its
     /// connections and templates resume counting on it and a persistent client returns
@@ -529,7 +560,7 @@ impl Manager {
     /// revives a dest re-added with another forwarding method (its connections keep
     /// the method each was created with); rvs keeps the method in the `Dest`, so a new
     /// method gives a new dest, as `-e` does, and the old one stays in the trash.
-    pub fn add_dest(&mut self, key: &ServiceKey, d: &DestConfig) -> Result<(), Error> {
+    pub(crate) fn table_add_dest(&mut self, key: &ServiceKey, d: &DestConfig) -> Result<(), Error> {
         // Before the trash lookup, so a dest chosen for revival cannot be recycled under it.
         self.recycle();
         let revive = self.services.current().get(key).and_then(|svc| {
@@ -553,13 +584,24 @@ impl Manager {
         Ok(())
     }
 
-    /// `ipvsadm -e`: edits a real server (weight, method, thresholds).
-    pub fn edit_dest(&mut self, key: &ServiceKey, d: &DestConfig) -> Result<(), Error> {
+    /// `ipvsadm -e` on the effective table only (see `Manager::edit_dest`): edits a
+    /// real server (weight, method, thresholds).
+    pub(crate) fn table_edit_dest(
+        &mut self,
+        key: &ServiceKey,
+        d: &DestConfig,
+    ) -> Result<(), Error> {
         self.change_services(|t| t.edit_dest(key, d))
     }
 
-    /// `ipvsadm -d`: deletes a real server.
-    pub fn del_dest(&mut self, key: &ServiceKey, addr: Ipv4Addr, port: u16) -> Result<(), Error> {
+    /// `ipvsadm -d` on the effective table only (see `Manager::del_dest`): deletes a
+    /// real server.
+    pub(crate) fn table_del_dest(
+        &mut self,
+        key: &ServiceKey,
+        addr: Ipv4Addr,
+        port: u16,
+    ) -> Result<(), Error> {
         self.change_services(|t| t.del_dest(key, addr, port))
     }
 

@@ -728,6 +728,7 @@ mod tests {
                 ..RatesView::default()
             },
             passive_failures: 5 * conns,
+            health: None,
         };
         let svc = ServiceView {
             spec: ServiceSpec {
@@ -750,6 +751,8 @@ mod tests {
             },
             rates: RatesView::default(),
             dests: vec![dest(11, 1, 4), dest(12, 0, 3)],
+            down_dests: vec![],
+            sorry_active: None,
         };
         let mark = ServiceView {
             spec: ServiceSpec {
@@ -788,6 +791,7 @@ mod tests {
             max_conns: 4096,
             services: 2,
             config_file: "/etc/rvs/rvsd.toml".into(),
+            health: vec![],
         };
         (vec![svc, mark], status)
     }

@@ -5,6 +5,11 @@
 pub mod apply;
 pub mod control;
 pub mod health;
+pub mod health_conf;
+pub mod health_ctl;
+pub mod health_loop;
+pub mod health_table;
+pub mod health_views;
 pub mod lock;
 pub mod manager;
 pub mod metrics;

@@ -246,10 +246,9 @@ impl Run<'_> {
             return; // its service could not be added: already reported
         };
         let port = svc.effective_port(d);
-        let live = svc
-            .dests()
-            .iter()
-            .find(|x| x.addr == d.addr && x.port == port);
+        // The CONFIGURED real server (health may keep it out of the effective table or
+        // at another weight: that is no difference from the file).
+        let live = self.mgr.configured_dest(key, d.addr, port);
         let what = |verb: &str| {
             format!(
                 "{verb} real server {}:{port} ({} weight {}) {} {}",
@@ -267,9 +266,9 @@ impl Run<'_> {
             }
             Some(x)
                 if x.fwd != d.fwd
-                    || x.weight() != d.weight
-                    || x.u_threshold() != d.u_threshold
-                    || x.l_threshold() != d.l_threshold =>
+                    || x.weight != d.weight
+                    || x.u_threshold != d.u_threshold
+                    || x.l_threshold != d.l_threshold =>
             {
                 let r = self.mgr.edit_dest(key, d);
                 self.done(what("edited"), r);
@@ -320,7 +319,7 @@ impl Run<'_> {
                 self.done(format!("removed service {}", key_text(&key)), r);
                 continue;
             };
-            for d in svc.dests() {
+            for d in self.mgr.configured_dests(&key) {
                 let kept = reals
                     .iter()
                     .any(|r| r.addr == d.addr && svc.effective_port(r) == d.port);

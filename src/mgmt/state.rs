@@ -12,14 +12,21 @@
 //! the new one, never half of one. Restoring replays it as control requests through
 //! [`crate::mgmt::apply`], so every rule of a run-time change applies to it too.
 //!
+//! Kept from health checks (docs/HEALTH.md): the CONFIGURED table (a real server that is
+//! DOWN is saved with its configured weight, a sorry server in use is not saved) and
+//! each service's checks (`checks`: its default check and its real servers' own, run-time
+//! changes included). Not kept: the health state (UP/DOWN: every checked server starts as
+//! at a fresh start), the other health keywords (always the configuration file's).
+//!
 //! Not kept: counters, rates, connections, and a service's `mh_table_size` (not in the
 //! protocol's `ServiceSpec`: a restored mh service gets the default 4093).
 
-use crate::ctl::proto::Request;
+use crate::ctl::proto::{RealRef, Request};
 use crate::ctl::views::{
-    DestSpec, DestView, MarkRuleView, ServiceKeyView, ServiceSpec, TimeoutsView, VipView,
+    CheckView, DestSpec, MarkRuleView, ServiceKeyView, ServiceSpec, TimeoutsView, VipView,
 };
 use crate::mgmt::apply::{self, Context};
+use crate::mgmt::health_conf::view_of_check;
 use crate::mgmt::{views, Manager};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
@@ -52,8 +59,39 @@ pub struct State {
 pub struct SavedService {
     /// What `-A` sets.
     pub service: ServiceSpec,
-    /// Its real servers in IPVS's list order (newest first).
+    /// Its real servers in IPVS's list order (newest first): the CONFIGURED table
+    /// (real servers health took out of the effective table last, configured weights,
+    /// no sorry server).
     pub dests: Vec<DestSpec>,
+    /// Its health checks: present for a service with checks (or with run-time check
+    /// changes); absent, the configuration file's apply. The other health keywords
+    /// (quorum, sorry server, notify programs...) always come from the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<SavedChecks>,
+}
+
+/// A service's health checks in the state file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedChecks {
+    /// Its default check (`null`: none).
+    #[serde(default)]
+    pub service: Option<CheckView>,
+    /// The real servers with a check of their own (the others have the default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reals: Vec<SavedRealCheck>,
+}
+
+/// One real server's own check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedRealCheck {
+    /// Real server address.
+    pub addr: std::net::Ipv4Addr,
+    /// Real server port (as listed).
+    pub port: u16,
+    /// Its check.
+    pub check: CheckView,
 }
 
 /// Why a state file could not be restored. Each names the file.
@@ -107,16 +145,57 @@ pub fn snapshot(mgr: &Manager) -> State {
             tcpfin: t.tcpfin_secs,
             udp: t.udp_secs,
         },
-        services: views::services(mgr)
-            .into_iter()
-            .map(|s| SavedService {
-                service: s.spec,
-                dests: s.dests.iter().map(DestView::spec).collect(),
+        services: mgr
+            .services()
+            .in_insertion_order()
+            .filter_map(|svc| {
+                let key = svc.config().key;
+                let dests = mgr
+                    .configured_dests(&key)
+                    .iter()
+                    .map(|d| DestSpec {
+                        addr: d.addr,
+                        port: d.port,
+                        method: views::method_view(d.fwd),
+                        weight: d.weight,
+                        u_threshold: d.u_threshold,
+                        l_threshold: d.l_threshold,
+                    })
+                    .collect();
+                Some(SavedService {
+                    service: views::spec_of(svc)?,
+                    dests,
+                    checks: saved_checks(mgr, &key),
+                })
             })
             .collect(),
         vips: views::vips(mgr),
         mark_rules: views::mark_rules(mgr),
     }
+}
+
+/// The checks of service `key` as saved (see [`SavedService::checks`]).
+fn saved_checks(mgr: &Manager, key: &crate::lb::service::ServiceKey) -> Option<SavedChecks> {
+    let conf = &mgr.health_conf;
+    if !conf.watched(mgr, key) && !conf.has_changes(key) {
+        return None;
+    }
+    let reals = mgr
+        .configured_dests(key)
+        .iter()
+        .filter_map(|d| {
+            let c = conf.own_check(&(*key, d.addr, d.port))?;
+            Some(SavedRealCheck {
+                addr: d.addr,
+                port: d.port,
+                check: view_of_check(&c),
+            })
+        })
+        .collect();
+    Some(SavedChecks {
+        service: conf.service_health(key).check.map(|c| view_of_check(&c)),
+        reals,
+    })
 }
 
 /// True for the requests that change what a state file keeps (the management loop
@@ -300,6 +379,23 @@ pub fn restore(mgr: &mut Manager, path: &Path) -> Result<bool, Error> {
                 Request::AddDest { key, dest: *d },
             )?;
         }
+        if let Some(checks) = &s.checks {
+            for (real, check) in checks_requests(s, checks) {
+                let what = match real {
+                    None => format!("check of {}", key_text(&key)),
+                    Some(r) => format!("check of {}:{} of {}", r.addr, r.port, key_text(&key)),
+                };
+                let request = match check {
+                    Some(check) => Request::SetCheck {
+                        key,
+                        real,
+                        check: Box::new(check),
+                    },
+                    None => Request::DelCheck { key, real },
+                };
+                run(mgr, what, request)?;
+            }
+        }
     }
     // The saved VIPs missing are added first, then those not saved are deleted.
     let have = views::vips(mgr);
@@ -343,6 +439,29 @@ pub fn restore(mgr: &mut Manager, path: &Path) -> Result<bool, Error> {
         }
     }
     Ok(true)
+}
+
+/// The check requests that give service `s` exactly the saved `checks`: its default
+/// check, then each saved real server's own check set and the others' removed (the
+/// file may give them one).
+fn checks_requests(
+    s: &SavedService,
+    checks: &SavedChecks,
+) -> Vec<(Option<RealRef>, Option<CheckView>)> {
+    let mut out = vec![(None, checks.service.clone())];
+    for d in &s.dests {
+        let own = checks
+            .reals
+            .iter()
+            .find(|r| r.addr == d.addr && r.port == d.port)
+            .map(|r| r.check.clone());
+        let real = RealRef {
+            addr: d.addr,
+            port: d.port,
+        };
+        out.push((Some(real), own));
+    }
+    out
 }
 
 /// What differs between the state the configuration file built (`built`) and the one

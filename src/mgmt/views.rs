@@ -119,11 +119,13 @@ fn dest_view(mgr: &Manager, key: ServiceKey, d: &Dest, s: &Stats) -> DestView {
         stats: stats_view(s.sum()),
         rates: rates_view(mgr.rates().rates(key, Some((d.addr, d.port)))),
         passive_failures: s.failed_openings(),
+        health: None,
     }
 }
 
 /// One service as `-L` lists it: its settings, counters summed over workers, rates,
-/// and its dests in IPVS list order (newest first).
+/// and its dests in IPVS list order (newest first): the EFFECTIVE table; with health
+/// checks, each dest's health and the DOWN ones (`mgmt::health_views`).
 pub fn service_view(mgr: &Manager, svc: &Service) -> Option<ServiceView> {
     let key = svc.config().key;
     let dests = svc
@@ -132,12 +134,16 @@ pub fn service_view(mgr: &Manager, svc: &Service) -> Option<ServiceView> {
         .zip(svc.dest_stats())
         .map(|(d, s)| dest_view(mgr, key, d, s))
         .collect();
-    Some(ServiceView {
+    let mut view = ServiceView {
         spec: spec_of(svc)?,
         stats: stats_view(svc.stats().sum()),
         rates: rates_view(mgr.rates().rates(key, None)),
         dests,
-    })
+        down_dests: Vec::new(),
+        sorry_active: None,
+    };
+    crate::mgmt::health_views::decorate(mgr, key, &mut view);
+    Some(view)
 }
 
 /// Every service in the order they were added (rvsadm sorts as ipvsadm does).
@@ -277,5 +283,6 @@ pub fn status(
         max_conns: u64::from(mgr.conns().max_conns()),
         services: mgr.services().services().len(),
         config_file: config.map(|p| p.display().to_string()).unwrap_or_default(),
+        health: crate::mgmt::health_views::status_list(mgr),
     }
 }

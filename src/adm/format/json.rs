@@ -178,6 +178,7 @@ mod tests {
             max_conns: 1024,
             services: 0,
             config_file: "/etc/rvs/rvs.toml".into(),
+            health: vec![],
         };
         assert_eq!(member::<StatusView>(&json(&status), "status"), status);
     }

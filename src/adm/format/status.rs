@@ -159,6 +159,7 @@ mod tests {
             max_conns: 3,
             services: 2,
             config_file: "/etc/rvs/rvs.toml".into(),
+            health: vec![],
         };
         assert_eq!(
             status(&s),
@@ -192,6 +193,7 @@ mod tests {
             max_conns: 0,
             services: 0,
             config_file: "c".into(),
+            health: vec![],
         };
         let t = status(&s);
         assert!(t.contains("uptime:      00:00:05 (5 s)\n"));

@@ -185,6 +185,7 @@ pub fn dest(addr: Ipv4Addr, port: u16) -> DestView {
         stats: StatsView::default(),
         rates: RatesView::default(),
         passive_failures: 0,
+        health: None,
     }
 }
 
@@ -196,6 +197,8 @@ pub fn service(key: ServiceKeyView) -> ServiceView {
         stats: StatsView::default(),
         rates: RatesView::default(),
         dests: vec![],
+        down_dests: vec![],
+        sorry_active: None,
     }
 }
 
@@ -435,6 +438,8 @@ pub fn parse_save(text: &str) -> Vec<ServiceView> {
                 stats: StatsView::default(),
                 rates: RatesView::default(),
                 dests: vec![],
+                down_dests: vec![],
+                sorry_active: None,
             });
         } else {
             let mut d = dest(Ipv4Addr::UNSPECIFIED, 0);
