@@ -202,10 +202,11 @@ pub struct ServiceView {
     /// `ipvsadm -L` lists the kernel's (a DOWN real server is not there).
     pub dests: Vec<DestView>,
     /// Real servers of the configured table that health checks took out of the
-    /// effective one (DOWN, not inhibited), with their configured settings (no counters:
-    /// zero) and `health`. Absent when none.
+    /// effective one (DOWN, not inhibited; or UP and set aside while the sorry server is
+    /// in use), with their configured settings (no counters: zero) and `health`. Absent
+    /// when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub down_dests: Vec<DestView>,
+    pub removed_dests: Vec<DestView>,
     /// True while the service's sorry server is in use (all real servers down: quorum
     /// lost). Absent for a service without `sorry_server`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -272,8 +273,9 @@ impl Eq for CheckView {}
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthView {
     /// `"up"`, `"down"` (out of the table), `"inhibited"` (DOWN, in the table at weight 0,
-    /// `inhibit_on_failure`) or `"unchecked"` (no check: always up). For a sorry server:
-    /// `"active"` (in use) or `"standby"`.
+    /// `inhibit_on_failure`) or `"unchecked"` (no check: always up). An UP server set
+    /// aside while the sorry server is in use is `"up"` and out of the table. For a sorry
+    /// server: `"active"` (in use) or `"standby"` (kept at weight 0, `sorry_server_inhibit`).
     pub state: String,
     /// keepalived's checker name (`"HTTP_GET"`, `"MISC_CHECK"`...); absent when unchecked.
     #[serde(default, skip_serializing_if = "Option::is_none")]

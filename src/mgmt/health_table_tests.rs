@@ -278,9 +278,9 @@ fn the_sorry_server_is_effective_only() {
         crate::mgmt::views::service_view(&mgr, mgr.services().get(&tcp80()).unwrap()).unwrap();
     assert_eq!(view.sorry_active, Some(true));
     assert_eq!(view.dests[0].health.as_ref().unwrap().state, "active");
-    assert_eq!(view.down_dests.len(), 3);
+    assert_eq!(view.removed_dests.len(), 3);
     assert!(view
-        .down_dests
+        .removed_dests
         .iter()
         .all(|d| d.health.as_ref().unwrap().state == "down"));
     mgr.apply_health(&up(13, 1));
@@ -320,7 +320,7 @@ fn listings_show_the_effective_table_with_health() {
     let state = |a: Ipv4Addr| {
         view.dests
             .iter()
-            .chain(&view.down_dests)
+            .chain(&view.removed_dests)
             .find(|d| d.addr == a)
             .map(|d| (d.weight, d.health.clone().unwrap()))
             .unwrap()
@@ -349,7 +349,7 @@ fn listings_show_the_effective_table_with_health() {
     assert!(v.dests.iter().all(|d| d.health.is_none()) && v.sorry_active.is_none());
     let json = serde_json::to_string(&v).unwrap();
     assert!(
-        !json.contains("health") && !json.contains("down_dests"),
+        !json.contains("health") && !json.contains("removed_dests"),
         "{json}"
     );
 }

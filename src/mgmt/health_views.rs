@@ -1,6 +1,6 @@
 //! The health part of the listings (docs/CONTROL.md): `health` on each real server of a
-//! watched service in `-L --json`, the DOWN real servers out of the effective table
-//! (`down_dests`), `sorry_active`, and `rvsadm status`'s `health` list. States come from
+//! watched service in `-L --json`, the real servers out of the effective table
+//! (`removed_dests`), `sorry_active`, and `rvsadm status`'s `health` list. States come from
 //! the overlay (what the effective table holds, `mgmt::health_table`), check times and
 //! results from the monitor's status. Management thread only; reads only.
 
@@ -51,11 +51,19 @@ fn health_of(
             _ => "standby",
         }
     } else {
-        match mgr.overlay.held(&(key, addr, port)) {
-            Some(h) if h.down && h.effect == Effect::Removed => "down",
-            Some(h) if h.down => "inhibited",
-            _ if checker.is_none() => "unchecked",
-            _ => "up",
+        // The monitor's verdict when it has one (a server set aside while the sorry
+        // server is in use is UP, and out of the table); else what the table holds.
+        let held = mgr.overlay.held(&(key, addr, port));
+        let down = match dh {
+            Some(h) => !h.up,
+            None => held.is_some_and(|h| h.down),
+        };
+        let out = held.is_some_and(|h| h.effect == Effect::Removed);
+        match (checker.is_some(), down, out) {
+            (false, _, _) => "unchecked",
+            (true, false, _) => "up",
+            (true, true, true) => "down",
+            (true, true, false) => "inhibited",
         }
     };
     HealthView {
@@ -88,7 +96,7 @@ pub fn decorate(mgr: &Manager, key: ServiceKey, view: &mut ServiceView) {
             .map_or(d.weight, |c| c.weight);
         d.health = Some(health_of(mgr, &st, key, d.addr, d.port, sorry, weight));
     }
-    view.down_dests = configured
+    view.removed_dests = configured
         .iter()
         .filter(|c| {
             mgr.overlay
@@ -126,7 +134,7 @@ pub fn status_list(mgr: &Manager) -> Vec<DestHealthView> {
         let Some(mut view) = views::service_view(mgr, svc) else {
             continue;
         };
-        if view.dests.iter().all(|d| d.health.is_none()) && view.down_dests.is_empty() {
+        if view.dests.iter().all(|d| d.health.is_none()) && view.removed_dests.is_empty() {
             continue;
         }
         let key = svc.config().key;
@@ -134,7 +142,7 @@ pub fn status_list(mgr: &Manager) -> Vec<DestHealthView> {
         let listed = std::mem::take(&mut view.dests)
             .into_iter()
             .map(|d| (d, true))
-            .chain(view.down_dests.drain(..).map(|d| (d, false)));
+            .chain(view.removed_dests.drain(..).map(|d| (d, false)));
         for (d, in_table) in listed {
             let Some(health) = d.health else { continue };
             out.push(DestHealthView {

@@ -751,7 +751,7 @@ mod tests {
             },
             rates: RatesView::default(),
             dests: vec![dest(11, 1, 4), dest(12, 0, 3)],
-            down_dests: vec![],
+            removed_dests: vec![],
             sorry_active: None,
         };
         let mark = ServiceView {

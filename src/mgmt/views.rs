@@ -139,7 +139,7 @@ pub fn service_view(mgr: &Manager, svc: &Service) -> Option<ServiceView> {
         stats: stats_view(svc.stats().sum()),
         rates: rates_view(mgr.rates().rates(key, None)),
         dests,
-        down_dests: Vec::new(),
+        removed_dests: Vec::new(),
         sorry_active: None,
     };
     crate::mgmt::health_views::decorate(mgr, key, &mut view);

@@ -197,7 +197,7 @@ pub fn service(key: ServiceKeyView) -> ServiceView {
         stats: StatsView::default(),
         rates: RatesView::default(),
         dests: vec![],
-        down_dests: vec![],
+        removed_dests: vec![],
         sorry_active: None,
     }
 }
@@ -438,7 +438,7 @@ pub fn parse_save(text: &str) -> Vec<ServiceView> {
                 stats: StatsView::default(),
                 rates: RatesView::default(),
                 dests: vec![],
-                down_dests: vec![],
+                removed_dests: vec![],
                 sorry_active: None,
             });
         } else {
