@@ -94,6 +94,31 @@ fn passive_detection_golden_pcap() {
     assert!(dest.ends_with("; passive failures 3"), "{dest}");
 }
 
+/// The same through the management loop: with `[service.passive] failures = 3` the three
+/// failed openings take the real server DOWN at once, for that reason (its MISC_CHECK
+/// always succeeds and would run again only after delay_loop = 60 s); DOWN without
+/// `inhibit_on_failure`, it leaves the table (no stats line at shutdown).
+#[test]
+fn passive_failures_take_a_real_server_down_golden_pcap() {
+    if !lab_available("passive_failures_take_a_real_server_down_golden_pcap") {
+        return;
+    }
+    let run = run_pcap(
+        "pcappassive",
+        "tests/pcap/passive.py",
+        &passive_service(3),
+        &[],
+    );
+    assert!(run.check.contains("check OK"), "{}", run.check);
+    let down = "real server 203.0.113.11:8080 DOWN: passive: 3 failed connections in 10 s";
+    assert!(run.log.contains(down), "no passive DOWN:\n{}", run.log);
+    assert!(
+        !run.log.contains("-> 203.0.113.11:8080 Nat"),
+        "still in the table:\n{}",
+        run.log
+    );
+}
+
 /// tests/pcap/passive.py's NAT service, checked by a MISC_CHECK that always succeeds
 /// (every 60 s), with passive detection at `failures` within 10 s.
 fn passive_service(failures: u32) -> String {

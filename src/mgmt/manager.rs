@@ -287,6 +287,7 @@ impl Manager {
         let mut next_tick = Instant::now();
         let mut unsaved = crate::mgmt::state::Unsaved::default();
         let mut failed = false;
+        let mut passive = crate::mgmt::passive::PassiveFeed::new();
         // What the configuration and the restored state watch (a no-op without checks).
         self.health_sync(Instant::now());
         while !stop.load(Ordering::Relaxed) {
@@ -301,6 +302,7 @@ impl Manager {
                     log_arp_conflicts(rt, &mut conflicts);
                 }
                 // Never blocks: checks run on the Checker's thread.
+                self.passive_poll(&mut passive, now);
                 self.health_poll(now);
                 next_tick = now + TICK;
             }

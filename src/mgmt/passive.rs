@@ -6,12 +6,15 @@
 //!
 //! The workers only count (`lb/conn/passive.rs` says what counts); nothing here writes
 //! what a worker reads. Management thread only; allocates per tick, never per packet.
+//! [`Manager::passive_poll`] is the management loop's step.
 
 use crate::lb::service::{ServiceKey, ServiceTable};
 use crate::lb::stats::Stats;
+use crate::mgmt::Manager;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A real server of a service, as the monitor names it.
 type DestKey = (ServiceKey, Ipv4Addr, u16);
@@ -64,6 +67,34 @@ impl PassiveFeed {
         }
         self.last = now;
         self.primed = true;
+    }
+
+    /// Forgets every count read: the next read only sets starting points (used while
+    /// nothing is watched, so counts from then are never news once checks start).
+    pub fn forget(&mut self) {
+        self.last.clear();
+        self.primed = true;
+    }
+}
+
+impl Manager {
+    /// Passive detection's step of the management loop (every tick, before the
+    /// monitor's own step): the failed new connections the workers counted since the
+    /// last tick go to the health monitor, per real server of the effective table, and
+    /// the transitions it decides (DOWN at once past `[service.passive]`) are applied.
+    /// Reads nothing while no service is watched.
+    pub fn passive_poll(&mut self, feed: &mut PassiveFeed, now: Instant) {
+        if !self.health.active() {
+            feed.forget();
+            return;
+        }
+        let table = Arc::clone(self.services());
+        let monitor = self.health.monitor_mut();
+        let mut out = Vec::new();
+        feed.poll(&table, |service, addr, port, n| {
+            monitor.passive(service, addr, port, n, now, &mut out)
+        });
+        self.apply_actions(&out);
     }
 }
 
@@ -147,6 +178,17 @@ mod tests {
         t.add_dest(&key(), &d).unwrap();
         fail(&t, 11, 2);
         assert_eq!(poll(&mut f, &t), []);
+        fail(&t, 11, 1);
+        assert_eq!(poll(&mut f, &t), [(rip(11), 8080, 1)]);
+    }
+
+    #[test]
+    fn after_forget_counts_are_starting_points() {
+        let t = table(&[11]);
+        let mut f = PassiveFeed::new();
+        fail(&t, 11, 2);
+        f.forget(); // nothing watched: never read
+        assert_eq!(poll(&mut f, &t), [], "counts from before are not news");
         fail(&t, 11, 1);
         assert_eq!(poll(&mut f, &t), [(rip(11), 8080, 1)]);
     }
