@@ -123,6 +123,23 @@ pub enum Command {
         /// Port name; `None`: every port that has it.
         port: Option<String>,
     },
+    /// `rvsadm check set SERVICE [-r ADDR[:PORT]] --file CHECK.toml`: sets a health
+    /// check at run time (`adm::check_cmd`).
+    CheckSet {
+        /// The service.
+        key: ServiceKeyView,
+        /// The real server; `None`: the service's default check.
+        real: Option<crate::ctl::proto::RealRef>,
+        /// The check, as read from the file.
+        check: Box<crate::ctl::views::CheckView>,
+    },
+    /// `rvsadm check del SERVICE [-r ADDR[:PORT]]`: removes a health check.
+    CheckDel {
+        /// The service.
+        key: ServiceKeyView,
+        /// The real server; `None`: the service's default check.
+        real: Option<crate::ctl::proto::RealRef>,
+    },
     /// `rvsadm vip list [--json]`.
     VipList {
         /// JSON instead of text.

@@ -125,6 +125,10 @@ pub fn usage_text(prog: &str) -> String {
          \x20 {p} mark add|del MARK --vip NET [--protocol tcp|udp] [--ports P[-Q]]\n\
          \x20                                                     add or remove a firewall-mark rule\n\
          \x20 {p} mark list [--json]                           list the mark rules in match order\n\
+         \x20 {p} check set -t|-u VIP:PORT|-f MARK [-r ADDR[:PORT]] --file CHECK.toml\n\
+         \x20                                                     set a service's (or a real server's) health check\n\
+         \x20 {p} check del -t|-u VIP:PORT|-f MARK [-r ADDR[:PORT]]\n\
+         \x20                                                     remove it (a real server then has the service's)\n\
          \x20 {p} import-keepalived [--base BASE.toml] [-o OUT] FILE\n\
          \x20                                                     keepalived.conf's virtual servers as rvs TOML\n\
          rvs options:\n\

@@ -5,6 +5,7 @@
 //! ([`format`]), the control-socket client ([`client`]), `-R` ([`restore`]) and the whole
 //! of the `rvsadm` binary ([`run`]). Nothing here panics on any command line or any view.
 
+pub mod check_cmd;
 pub mod client;
 pub mod cmd;
 pub mod format;

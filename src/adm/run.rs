@@ -133,6 +133,10 @@ pub fn execute(prog: &str, client: &mut Client, cmd: Command, io: &mut Io) -> Ou
         Command::SetTimeouts(timeouts) => change(Request::SetTimeouts { timeouts }, client, io),
         Command::VipAdd { addr, port } => change(Request::AddVip { addr, port }, client, io),
         Command::VipDel { addr, port } => change(Request::DelVip { addr, port }, client, io),
+        Command::CheckSet { key, real, check } => {
+            change(Request::SetCheck { key, real, check }, client, io)
+        }
+        Command::CheckDel { key, real } => change(Request::DelCheck { key, real }, client, io),
         Command::MarkAdd(rule) => change(Request::AddMarkRule { rule }, client, io),
         Command::MarkDel(rule) => change(Request::DelMarkRule { rule }, client, io),
         Command::List { key, opts } => listing(client, Request::List { key }, io, |b| match b {

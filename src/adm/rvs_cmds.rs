@@ -1,4 +1,5 @@
-//! rvs's own commands, which ipvsadm does not have: `status`, `reload`, `vip`, `mark`.
+//! rvs's own commands, which ipvsadm does not have: `status`, `reload`, `vip`, `mark`,
+//! `check` (`adm::check_cmd`).
 //! They are recognised by their first word (a word ipvsadm would refuse with its
 //! try-help line, so no ipvsadm command line changes meaning). Errors are one line
 //! starting `rvsadm: ` with status 2, ipvsadm's status for a command line it refuses.
@@ -12,7 +13,9 @@ use std::net::Ipv4Addr;
 /// The usage lines of these commands (also in `rvsadm -h`).
 const USAGE: &str = "usage: rvsadm status [--json] | reload | vip add|del ADDR [--port NAME] | \
                      vip list [--json] | mark add|del MARK --vip NET [--protocol tcp|udp] \
-                     [--ports P[-Q]] | mark list [--json]";
+                     [--ports P[-Q]] | mark list [--json] | check set -t|-u VIP:PORT|-f MARK \
+                     [-r ADDR[:PORT]] --file CHECK.toml | check del -t|-u VIP:PORT|-f MARK \
+                     [-r ADDR[:PORT]]";
 
 fn err(message: String) -> ParseError {
     ParseError {
@@ -40,6 +43,7 @@ pub fn parse(argv: &[String]) -> Result<Option<Command>, ParseError> {
         }
         "vip" => vip(&rest)?,
         "mark" => mark(&rest)?,
+        "check" => super::check_cmd::parse(&rest).map_err(err)?,
         _ => return Ok(None),
     };
     Ok(Some(cmd))

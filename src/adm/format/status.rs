@@ -70,7 +70,39 @@ pub fn status(s: &StatusView) -> String {
     for (name, v) in &s.drops {
         let _ = writeln!(out, "  {name:<width$} {v}");
     }
+    health(&mut out, s);
     out
+}
+
+/// The `health:` section (only when some service has health checks): one line per real
+/// server: service, server, state, effective/configured weight, checker, failures, last
+/// result.
+fn health(out: &mut String, s: &StatusView) {
+    if s.health.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "health:");
+    for h in &s.health {
+        let svc = crate::mgmt::state::key_text(&h.service);
+        let weight = h
+            .weight
+            .map_or_else(|| "out".to_string(), |w| w.to_string());
+        let _ = writeln!(
+            out,
+            "  {svc} -> {}:{}{} {} weight {weight}/{} {} failures {}{}",
+            h.addr,
+            h.port,
+            if h.sorry { " (sorry server)" } else { "" },
+            h.health.state,
+            h.health.configured_weight,
+            h.health.checker.as_deref().unwrap_or("-"),
+            h.health.consecutive_failures,
+            h.health
+                .last_result
+                .as_deref()
+                .map_or_else(String::new, |r| format!(": {r}"))
+        );
+    }
 }
 
 /// `3d 04:05:06`, or `04:05:06` under a day.
