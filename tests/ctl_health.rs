@@ -1,8 +1,8 @@
 //! Health checks in a real rvsd (DPDK `net_null` port, no namespace: MISC_CHECK programs
 //! need no network) driven through the real rvsadm: a DOWN real server leaves
 //! `rvsadm -Ln` (weight 0 with `inhibit_on_failure`), comes back with its configured
-//! weight (changed by `-e -w` while DOWN), `-L --json` and `status --json` carry the
-//! health fields, `rvsadm check set/del` change checks at run time, and the state file
+//! weight (changed by `-e -w` while DOWN), the sorry server is listed while every real
+//! server is down, `-L --json` and `status --json` carry the health fields, `rvsadm check set/del` change checks at run time, and the state file
 //! keeps configured weights and run-time checks across a restart.
 
 mod common;
@@ -67,10 +67,11 @@ fn wait_rows(socket: &Path, want: &[(&str, u32)], what: &str) {
 }
 
 /// The service: three NAT real servers, each checked by `test -e DIR/upN` every 0.2 s
-/// (no retry), .12 inhibited on failure.
+/// (no retry), .12 inhibited on failure; sorry server 203.0.113.50:8080.
 fn service(dir: &Path) -> String {
     let mut s = String::from(
-        "\n[[service]]\nproto = \"tcp\"\nvip = \"203.0.113.10\"\nport = 80\nscheduler = \"rr\"\ndelay_loop = 0.2\n",
+        "\n[[service]]\nproto = \"tcp\"\nvip = \"203.0.113.10\"\nport = 80\nscheduler = \"rr\"\ndelay_loop = 0.2\n\n\
+         [service.sorry_server]\naddr = \"203.0.113.50\"\nport = 8080\nmethod = \"nat\"\n",
     );
     for n in [11, 12, 13] {
         s.push_str(&format!(
@@ -239,6 +240,45 @@ fn down_servers_leave_the_listing_and_come_back_with_their_configured_weight() {
             ("203.0.113.13:8080", 1),
         ],
         "run-time check passes",
+    );
+    // Every real server down: the sorry server is in use (.12 stays inhibited at 0).
+    std::fs::remove_file(dir.join("up11")).unwrap();
+    std::fs::remove_file(dir.join("up12")).unwrap();
+    std::fs::write(
+        &check,
+        "retry = 0\n[MISC_CHECK]\nmisc_path = \"/bin/false\"\n",
+    )
+    .unwrap();
+    ok(
+        &socket,
+        &[&["check", "set"], &r13[..], &["--file", c]].concat(),
+    );
+    wait_rows(
+        &socket,
+        &[("203.0.113.12:8080", 0), ("203.0.113.50:8080", 1)],
+        "sorry server in use",
+    );
+    let list = json(&socket, &["-Ln", "--json"]);
+    assert_eq!(list["services"][0]["sorry_active"], true, "{list:#}");
+    std::fs::write(dir.join("up12"), "").unwrap();
+    std::fs::write(
+        &check,
+        "retry = 0\n[MISC_CHECK]\nmisc_path = \"/bin/true\"\n",
+    )
+    .unwrap();
+    ok(
+        &socket,
+        &[&["check", "set"], &r13[..], &["--file", c]].concat(),
+    );
+    std::fs::write(dir.join("up11"), "").unwrap();
+    wait_rows(
+        &socket,
+        &[
+            ("203.0.113.11:8080", 3),
+            ("203.0.113.12:8080", 1),
+            ("203.0.113.13:8080", 1),
+        ],
+        "sorry server no longer in use",
     );
     // Refusals: one line, status 1 as other refused changes.
     let (code, _, err) = rvsadm(

@@ -594,3 +594,32 @@ fn the_state_file_keeps_the_configured_table_and_the_checks() {
         .unwrap();
     assert_eq!(own.retry, 2);
 }
+
+#[test]
+fn a_server_added_to_a_service_with_a_default_check_is_checked() {
+    let mut mgr = manager();
+    handle(
+        &mut mgr,
+        Request::AddDest {
+            key: tcp80v(),
+            dest: crate::ctl::views::DestSpec {
+                addr: rs(14),
+                port: 8080,
+                method: crate::ctl::views::MethodView::Nat,
+                weight: 2,
+                u_threshold: 0,
+                l_threshold: 0,
+            },
+        },
+    )
+    .unwrap();
+    let targets = mgr.health_conf.targets(&mgr);
+    let t = targets[0].reals.iter().find(|t| t.addr == rs(14)).unwrap();
+    assert_eq!(t.weight, 2);
+    assert!(t.check.is_some(), "the service's default check");
+    assert!(!t.inhibit_on_failure && t.notify_up.is_none());
+    // -d forgets it.
+    mgr.del_dest(&tcp80(), rs(14), 8080).unwrap();
+    let targets = mgr.health_conf.targets(&mgr);
+    assert!(targets[0].reals.iter().all(|t| t.addr != rs(14)));
+}
