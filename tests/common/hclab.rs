@@ -9,7 +9,9 @@
 //! - `Server::UdpEcho`: `udpecho.py rsN` on 5000 (replies "rsN <payload>");
 //! - the sorry server: host `sorry`, 192.0.2.50, `httpd.py rs-sorry` on the HTTP port.
 //!
-//! Stopping is SIGTERM to the server's own pid (`ip netns exec` execs it), then waiting
+//! rvsd runs in the lab's `director` namespace (its ports' veths are there), so its
+//! exception-path taps and the health checks' sockets never touch the machine's own
+//! network. Stopping is SIGTERM to the server's own pid (`ip netns exec` execs it), then waiting
 //! until its port is closed: from then on the real server's kernel answers every SYN with
 //! a RST (TCP) or an ICMP port unreachable (UDP), as a crashed daemon's host does.
 //! Extra addresses on each real server ([`Extras::extra_addrs`]) are served by the same
@@ -87,6 +89,10 @@ impl HealthLab {
         let dir = std::env::temp_dir().join(format!("rvs-hclab-{p}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        // rvsd runs in a namespace of its own: its taps, and so its health checks' kernel
+        // sockets, stay in the lab whatever the machine's own addresses are (a host with
+        // 192.0.2.0/24 on eth0 would otherwise route the checks out of it).
+        lab.host("director");
         let names = match topo {
             Topo::Nat => {
                 lab.network("ext");
@@ -99,8 +105,8 @@ impl HealthLab {
                     format!("{p}tx"),
                     format!("{p}ti"),
                 ];
-                lab.director_port("ext", &names[0]);
-                lab.director_port("int", &names[1]);
+                lab.director_port_in("director", "ext", &names[0]);
+                lab.director_port_in("director", "int", &names[1]);
                 names
             }
             Topo::Dr => {
@@ -108,7 +114,7 @@ impl HealthLab {
                 lab.host("client");
                 lab.attach("client", "int", "eth0", "192.0.2.2/24");
                 let names = vec![format!("{p}i"), format!("{p}ti")];
-                lab.director_port("int", &names[0]);
+                lab.director_port_in("director", "int", &names[0]);
                 names
             }
         };
@@ -357,8 +363,8 @@ impl HealthLab {
         private_socket(&out, run_dir)
     }
 
-    /// Starts rvsd on [`HealthLab::config_text`] with `(from, to)` replacements applied,
-    /// and waits until the VIP answers HTTP from the client when `wait_vip`.
+    /// Starts rvsd in the `director` namespace on [`HealthLab::config_text`] with
+    /// `(from, to)` replacements applied (each must match); returns it and its rvsadm.
     pub fn rvsd(&mut self, services: Option<&str>, replace: &[(&str, &str)]) -> (Rvsd, Adm) {
         self.rvsd_runs += 1;
         let run_dir = self.dir.join(format!("rvsd{}", self.rvsd_runs));
@@ -370,7 +376,7 @@ impl HealthLab {
         }
         let cfg = run_dir.join("rvsd.toml");
         std::fs::write(&cfg, &text).unwrap();
-        let rvsd = Rvsd::start(run_dir.clone(), cfg);
+        let rvsd = Rvsd::start_in(run_dir.clone(), cfg, Some(&self.lab.ns("director")));
         let adm = Adm {
             sock: run_dir.join("rvsd.sock"),
         };

@@ -168,6 +168,29 @@ impl Lab {
         ));
     }
 
+    /// Plugs a director running inside namespace `host` into `network`: veth `ifname`
+    /// in `host`, up, without address, for a `net_af_packet` port (as [`Lab::director_port`],
+    /// for an rvsd started with `ip netns exec`, whose exception-path taps and kernel
+    /// sockets, e.g. health checks, then stay in the lab).
+    pub fn director_port_in(&mut self, host: &str, network: &str, ifname: &str) {
+        let (h, sw) = (self.ns(host), self.ns(&format!("sw{network}")));
+        let peer = format!("{}d{}", self.prefix, network)
+            .chars()
+            .take(15)
+            .collect::<String>();
+        must(&format!(
+            "ip link add {ifname} netns {h} type veth peer name {peer} netns {sw}"
+        ));
+        must(&format!("ip -n {sw} link set {peer} master br0 up"));
+        must(&format!("ip -n {h} link set {ifname} up"));
+        must(&format!(
+            "ip netns exec {h} ethtool -K {ifname} tx off tso off gso off gro off >/dev/null"
+        ));
+        must(&format!(
+            "ip netns exec {sw} ethtool -K {peer} tx off tso off gso off gro off >/dev/null"
+        ));
+    }
+
     /// Runs a shell command inside `host`.
     pub fn sh(&self, host: &str, cmd: &str) -> Output {
         Command::new("ip")

@@ -99,9 +99,23 @@ pub fn start_refused(config: &std::path::Path) -> Option<std::process::Output> {
 impl Rvsd {
     /// Starts rvsd with `config` and waits until it logs that it runs (or fails the test).
     pub fn start(dir: PathBuf, config: PathBuf) -> Rvsd {
+        Rvsd::start_in(dir, config, None)
+    }
+
+    /// [`Rvsd::start`] inside network namespace `netns` (`ip netns exec` execs rvsd, so
+    /// the child's pid is rvsd's and SIGTERM reaches it); None: this process's namespace.
+    pub fn start_in(dir: PathBuf, config: PathBuf, netns: Option<&str>) -> Rvsd {
         let log = dir.join("rvsd.log");
         let logf = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_rvsd"))
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_rvsd")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_rvsd")),
+        };
+        let child = cmd
             .arg("--config")
             .arg(&config)
             .env("RUST_LOG", "info")
