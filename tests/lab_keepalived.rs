@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::hclab::{wait_for, Extras, HealthLab, Server, Topo, REALS, SORRY};
+use common::hclab::{wait_for, Extras, HealthLab, Server, Topo, SORRY};
 use common::lab::lab_available;
 use common::rvsd::Rvsd;
 use common::scenario::{curl_n, serial};
@@ -27,33 +27,6 @@ const WAIT: f64 = 10.0;
 
 fn count(t: &BTreeMap<String, usize>, who: &str) -> usize {
     *t.get(who).unwrap_or(&0)
-}
-
-/// The checks go from the root namespace through rvsd's exception path (the tap holding
-/// 192.0.2.1/24). When the host itself is on 192.0.2.0/24 (this project's machines are),
-/// its own connected route competes with the tap's (rvsd warns "overlaps") and checks
-/// leave by the host's interface: host routes through the tap settle it for this lab.
-/// They go with the tap when rvsd stops; labs run one at a time (flock), so no other lab
-/// shares them.
-fn route_checks_through_the_tap() {
-    let out = Command::new("ip")
-        .args(["-o", "-4", "addr", "show"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let tap = text
-        .lines()
-        .find(|l| l.contains(" 192.0.2.1/24 "))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or_else(|| panic!("no tap with 192.0.2.1/24:\n{text}"))
-        .to_string();
-    for a in REALS.iter().chain([&SORRY]) {
-        let st = Command::new("ip")
-            .args(["route", "replace", &format!("{a}/32"), "dev", &tap])
-            .status()
-            .unwrap();
-        assert!(st.success(), "ip route replace {a}/32 dev {tap}");
-    }
 }
 
 /// `n` requests from the client to the VIP, none failing: who answered, and how often.
@@ -88,7 +61,6 @@ fn imported_keepalived_farm_behaves_as_keepalived_in_the_nat_lab() {
     );
     let (rvsd, adm) = hl.rvsd(Some(&services), &[]);
     hl.wait_vip(&rvsd, 80);
-    route_checks_through_the_tap();
     let sorry = format!("{SORRY}:8080");
     let dests = || adm.dests(SVC);
 
