@@ -100,6 +100,28 @@ fn between(v: &[Outcome], from: f64, to: f64) -> Vec<Outcome> {
         .collect()
 }
 
+/// The real servers of a `-Ln` listing that get new connections (weight above 0).
+fn live(d: &std::collections::BTreeMap<String, (String, u32)>) -> Vec<String> {
+    d.iter()
+        .filter(|(_, (_, w))| *w > 0)
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// Outcomes per server in consecutive `step`-second slices from `from`, for failure
+/// messages (a by-index report hides how long an outage lasted when failures are fast).
+fn by_time(v: &[Outcome], from: f64, step: f64) -> String {
+    let mut slices: std::collections::BTreeMap<i64, Vec<Outcome>> = Default::default();
+    for o in v.iter().filter(|o| o.t >= from) {
+        let k = ((o.t - from) / step).floor() as i64;
+        slices.entry(k).or_default().push(o.clone());
+    }
+    slices
+        .iter()
+        .map(|(k, s)| format!("\n  {:.1}: {:?}", from + *k as f64 * step, per_server(s)))
+        .collect()
+}
+
 /// Each failure reason with its count and first time, for failure messages.
 fn reasons(v: &[Outcome]) -> std::collections::BTreeMap<String, (usize, f64)> {
     let mut m = std::collections::BTreeMap::new();
@@ -287,9 +309,18 @@ fn sorry_server_answers_while_all_are_down_and_traffic_returns() {
         "quorum_down = \"/bin/sh -c 'echo down >> {}'\"",
         q.display()
     );
+    // keepalived's sorry_server_inhibit: out of use, the sorry server stays at weight 0
+    // instead of leaving the table. Removed, a request it had just accepted when rs1
+    // came back would stall (its dest gone, expire_nodest_conn off: IPVS drops the
+    // packets) or be reset (on), as under LVS; this test wants no failure after the
+    // outage, so it keeps it (configs/lab-health.toml says the same).
     let (rvsd, adm) = hl.rvsd(
         None,
         &[
+            (
+                "[service.sorry_server]\n",
+                "[service.sorry_server]\ninhibit = true\n",
+            ),
             (
                 "quorum_up = \"/usr/bin/logger -t rvsd-quorum 203.0.113.10:80 up\"",
                 &up,
@@ -305,8 +336,8 @@ fn sorry_server_answers_while_all_are_down_and_traffic_returns() {
     hl.wait_vip(&rvsd, 80);
     let d = adm.dests(svc);
     assert!(
-        d.len() == 3 && !d.contains_key(&sorry),
-        "three real servers, no sorry server: {d:?}"
+        live(&d).len() == 3 && !live(&d).contains(&sorry),
+        "three real servers, no sorry server in use: {d:?}"
     );
     let q0 = lines(&q);
     let load = Load::start(
@@ -324,8 +355,7 @@ fn sorry_server_answers_while_all_are_down_and_traffic_returns() {
         hl.stop(i, Server::Http);
     }
     let only_sorry = wait_for(DOWN_BOUND + 15.0, || {
-        let d = adm.dests(svc);
-        (d.len() == 1 && d.contains_key(&sorry)).then_some(())
+        (live(&adm.dests(svc)) == [sorry.clone()]).then_some(())
     });
     let m_sorry = monotonic_now();
     assert!(
@@ -351,13 +381,12 @@ fn sorry_server_answers_while_all_are_down_and_traffic_returns() {
     let m_start = monotonic_now();
     hl.start(0, Server::Http);
     let back = wait_for(UP_BOUND + 15.0, || {
-        let d = adm.dests(svc);
-        (d.len() == 1 && d.contains_key(&hl.dest(0))).then_some(())
+        (live(&adm.dests(svc)) == [hl.dest(0)]).then_some(())
     });
     let m_back = monotonic_now();
     assert!(
         back.is_some(),
-        "rs1 back, the sorry server gone expected: {:?}\n{}",
+        "rs1 back, the sorry server out of use expected: {:?}\n{}",
         adm.dests(svc),
         rvsd.log_text()
     );
@@ -370,8 +399,11 @@ fn sorry_server_answers_while_all_are_down_and_traffic_returns() {
     std::thread::sleep(Duration::from_secs(1));
     let (all, _) = load.stop();
     let report = format!(
-        "stop {m_stop:.3} sorry {m_sorry:.3} start {m_start:.3} back {m_back:.3}\n{}",
-        windows(&all, 20)
+        "stop {m_stop:.3} sorry {m_sorry:.3} start {m_start:.3} back {m_back:.3}\n\
+         per half second: {}\nfailure reasons (count, first time): {:?}\nrvsd log:\n{}",
+        by_time(&all, m_stop - 1.0, 0.5),
+        reasons(&all),
+        rvsd.log_text()
     );
     assert!(again.is_some(), "rs1 got no request once back:\n{report}");
     let sorry_time = between(&all, m_sorry + GRACE, m_start);
